@@ -1,0 +1,39 @@
+"""Settings read from the environment, in one place.
+
+| variable | default | meaning |
+|---|---|---|
+| DATABASE_URL | (unset) | an external PostGIS; when set the embedded one is never started |
+| HROMADA_PGDATA | var/postgres | data folder of the embedded PostgreSQL cluster |
+| HROMADA_PGPORT | 5433 | loopback port of the embedded cluster |
+| HROMADA_PGBIN | newest /usr/lib/postgresql/*/bin | PostgreSQL binaries |
+| HROMADA_SHARED_DATA | ../shared/data | the team's shared data folder |
+| HROMADA_DEFAULT_HROMADA | UA05020310000080026 | the hromada the public map opens on |
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEMO_KATOTTG = "UA05020310000080026"  # Якушинецька сільська громада
+
+
+def database_url_from_env() -> str | None:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    return url or None
+
+
+def pgdata_dir() -> Path:
+    return Path(os.environ.get("HROMADA_PGDATA", PROJECT_ROOT / "var" / "postgres")).resolve()
+
+
+def pg_port() -> int:
+    return int(os.environ.get("HROMADA_PGPORT", "5433"))
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("HROMADA_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
+
+
+def default_hromada() -> str:
+    return os.environ.get("HROMADA_DEFAULT_HROMADA", DEMO_KATOTTG)

@@ -1,0 +1,45 @@
+"""Coordinate reference systems used by the service, and the one place that picks a metric CRS.
+
+Storage is EPSG:4326. Lengths and areas are computed in UCS-2000 / Ukraine TM zone N
+(EPSG:6381–6387, the national 3°-wide Transverse Mercator zones with central meridians
+21°E…39°E), chosen by longitude so the distortion stays small anywhere in Ukraine.
+"""
+from __future__ import annotations
+
+import math
+
+STORAGE_SRID = 4326
+UCS2000_GEOGRAPHIC = 5561
+# Central meridian → EPSG code of "UCS-2000 / Ukraine TM zone N".
+UKRAINE_TM_ZONES = {21: 6381, 24: 6382, 27: 6383, 30: 6384, 33: 6385, 36: 6386, 39: 6387}
+
+
+def metric_srid(longitude: float) -> int:
+    """EPSG code of the UCS-2000 TM zone whose central meridian is nearest to ``longitude``.
+
+    Longitudes west of 19.5°E or east of 40.5°E (outside Ukraine) clamp to the edge zone.
+    """
+    if not math.isfinite(longitude):
+        raise ValueError(f"longitude must be a finite number, got {longitude!r}")
+    meridian = 21 + 3 * round((longitude - 21) / 3)
+    meridian = min(max(meridian, 21), 39)
+    return UKRAINE_TM_ZONES[meridian]
+
+
+def metric_srid_sql(geom_sql: str) -> str:
+    """SQL expression giving the TM zone for a geometry, mirroring :func:`metric_srid`.
+
+    ``geom_sql`` is an SQL expression in EPSG:4326 (a column name, not user input).
+    """
+    meridian = f"LEAST(GREATEST(21 + 3 * ROUND((ST_X(ST_Centroid({geom_sql})) - 21) / 3.0), 21), 39)"
+    return f"(6381 + ({meridian}::int - 21) / 3)"
+
+
+def area_m2_sql(geom_sql: str) -> str:
+    """SQL for the area in square metres of a 4326 geometry, computed in its TM zone."""
+    return f"ST_Area(ST_Transform({geom_sql}, {metric_srid_sql(geom_sql)}))"
+
+
+def length_m_sql(geom_sql: str) -> str:
+    """SQL for the length in metres of a 4326 geometry, computed in its TM zone."""
+    return f"ST_Length(ST_Transform({geom_sql}, {metric_srid_sql(geom_sql)}))"

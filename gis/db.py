@@ -1,0 +1,68 @@
+"""Where the database is, how to connect, and how to bring its schema up to date.
+
+``DATABASE_URL`` names an external PostGIS; otherwise the embedded cluster (gis.embedded) is used
+and started on demand. Schema changes go through Alembic migrations in ``gis/migrations``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from gis import config
+from gis.embedded import EmbeddedPostgres
+
+log = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` / ``postgres://`` forms and use the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def embedded_cluster() -> EmbeddedPostgres:
+    return EmbeddedPostgres(config.pgdata_dir(), config.pg_port())
+
+
+def database_url(start_embedded: bool = True) -> str:
+    """The URL to use: DATABASE_URL when set, else the embedded cluster (started if asked)."""
+    external = config.database_url_from_env()
+    if external:
+        return normalize_url(external)
+    cluster = embedded_cluster()
+    if start_embedded:
+        cluster.start()
+    return cluster.url()
+
+
+def make_engine(url: str, **kwargs) -> sa.Engine:
+    return sa.create_engine(normalize_url(url), pool_pre_ping=True, **kwargs)
+
+
+def alembic_config(engine: sa.Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: sa.Engine, revision: str = "base") -> None:
+    command.downgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

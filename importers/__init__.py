@@ -1,0 +1,1 @@
+"""Readers that bring files into layers: formats → features → validation (gis/) → COPY."""

@@ -1,0 +1,138 @@
+"""The demo community: Якушинецька сільська громада (Vinnytsia raion), from ``../shared/data``.
+
+Real boundary and villages (OpenStreetMap, ODbL). Its units are the executive bodies named in the
+community's own documents, plus a communal enterprise for street lighting and the state road
+service as an outside body. The split of villages into five starosta districts, the e-mail
+addresses and the enterprise's name are invented for the demo and flagged ``is_demo``.
+Loading is idempotent: a second run changes nothing.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import shapely
+import sqlalchemy as sa
+from shapely.geometry import MultiPoint
+from sqlalchemy.dialects.postgresql import insert
+
+from gis import config
+from gis.bulk import ewkb
+from gis.geometry import to_multipolygon
+from gis.models import category, hromada, settlement, unit, unit_category
+from importers.communities import LoadReport, load_communities, load_settlements
+from layers.categories import sync_categories
+
+log = logging.getLogger(__name__)
+DEMO_KATOTTG = config.DEMO_KATOTTG
+BOUNDARY_FILE = "ukraine/yakushynetska_boundary.geojson"
+SETTLEMENTS_FILE = "ukraine/yakushynetska_settlements.geojson"
+
+
+@dataclass(frozen=True)
+class DemoUnit:
+    code: str
+    uk: str
+    en: str
+    kind: str
+    categories: tuple[str, ...] = ()  # handled across the hromada (its default for them)
+    villages: tuple[str, ...] = ()  # starosta districts: the villages they serve
+
+
+UNITS = (
+    DemoUnit("general", "Загальний відділ", "General Department", "department"),
+    DemoUnit("cnap", "Центр надання адміністративних послуг (ЦНАП)",
+             "Administrative Services Centre (TsNAP)", "department", ("no_signal",)),
+    DemoUnit("finance", "Фінансовий відділ", "Finance Department", "department"),
+    DemoUnit("culture", "Відділ освіти, культури та спорту", "Department of Education, Culture and Sports",
+             "department", ("damaged_heritage",)),
+    DemoUnit("social", "Відділ соціального захисту населення та охорони здоров'я",
+             "Department of Social Protection and Health Care", "department", ("accessibility_barrier",)),
+    DemoUnit("housing", "Відділ житлово-комунального господарства, будівництва та земельних відносин",
+             "Department of Housing and Utilities, Construction and Land Relations", "department",
+             ("pothole", "overflowing_bin", "illegal_dump", "fallen_tree", "water_leak")),
+    DemoUnit("architecture", "Відділ архітектури та містобудування", "Department of Architecture and Urban Planning",
+             "department"),
+    DemoUnit("land", "Сектор земельних відносин", "Land Relations Sector", "department"),
+    DemoUnit("kp_blagoustrij", "КП «Якушинціблагоустрій»", "Communal enterprise Yakushyntsiblahoustrii",
+             "enterprise", ("street_light_out",)),
+    # State roads: reached through the road's owner (the asset rule), never by default.
+    DemoUnit("road_service", "Служба відновлення та розвитку інфраструктури у Вінницькій області",
+             "Vinnytsia Oblast Service for Restoration and Infrastructure Development", "outside_body"),
+    DemoUnit("sd_zarvantsi", "Зарванецький старостинський округ", "Zarvantsi starosta district",
+             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"), ("Зарванці",)),
+    DemoUnit("sd_berezyna", "Березинський старостинський округ", "Berezyna starosta district",
+             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"),
+             ("Березина", "Лисогора", "Ксаверівка")),
+    DemoUnit("sd_dashkivtsi", "Дашковецький старостинський округ", "Dashkivtsi starosta district",
+             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"),
+             ("Дашківці", "Іскриня", "Лукашівка")),
+    DemoUnit("sd_maidan", "Майданський старостинський округ", "Maidan starosta district",
+             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"),
+             ("Майдан", "Слобода-Дашковецька")),
+    DemoUnit("sd_pultivtsi", "Пултовецький старостинський округ", "Pultivtsi starosta district",
+             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"),
+             ("Пултівці", "Лисянка", "Юзвин", "Широка Гребля")),
+)
+
+
+def district_areas(boundary, centres: dict[str, object]) -> dict[str, object]:
+    """Split the hromada into Voronoi cells around village centres; a district is its villages' cells."""
+    cells = shapely.voronoi_polygons(MultiPoint(list(centres.values())), extend_to=boundary)
+    by_village = {}
+    for name, point in centres.items():
+        cell = next(c for c in cells.geoms if c.covers(point))
+        by_village[name] = cell.intersection(boundary)
+    areas = {}
+    for u in UNITS:
+        if u.villages:
+            parts = [by_village[v] for v in u.villages if v in by_village]
+            if parts:
+                areas[u.code] = to_multipolygon(shapely.union_all(parts), what=u.code).geometry
+    return areas
+
+
+def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadReport]:
+    """Load the demo hromada, its villages, units and who handles which category. Idempotent."""
+    data_dir = Path(data_dir or config.shared_data_dir())
+    reports = [
+        load_communities(engine, data_dir / BOUNDARY_FILE, katottg=[DEMO_KATOTTG]),
+        load_settlements(engine, data_dir / SETTLEMENTS_FILE),
+    ]
+    with engine.begin() as conn:
+        sync_categories(conn)
+        hromada_id, boundary_wkb = conn.execute(
+            sa.select(hromada.c.id, sa.func.ST_AsBinary(hromada.c.boundary))
+            .where(hromada.c.katottg == DEMO_KATOTTG)).one()
+        boundary = shapely.from_wkb(bytes(boundary_wkb))
+        centres = {name: shapely.from_wkb(bytes(wkb)) for name, wkb in conn.execute(
+            sa.select(settlement.c.name_uk, sa.func.ST_AsBinary(settlement.c.centre))
+            .where(settlement.c.hromada_id == hromada_id))}
+        areas = district_areas(boundary, centres)
+        unit_rows = [{
+            "hromada_id": hromada_id, "code": u.code, "name_uk": u.uk, "name_en": u.en, "kind": u.kind,
+            "email": f"{u.code.replace('_', '-')}@yakushynetska-demo.example.org",
+            "service_area": sa.func.ST_GeomFromEWKB(ewkb(areas[u.code])) if u.code in areas else None,
+            "is_demo": True,
+        } for u in UNITS]
+        _upsert(conn, unit, unit_rows, ["hromada_id", "code"])
+        unit_ids = dict(conn.execute(sa.select(unit.c.code, unit.c.id).where(unit.c.hromada_id == hromada_id)).all())
+        category_ids = dict(conn.execute(sa.select(category.c.code, category.c.id)).all())
+        handled = [{"unit_id": unit_ids[u.code], "category_id": category_ids[c], "area": None}
+                   for u in UNITS for c in u.categories]
+        _upsert(conn, unit_category, handled, ["unit_id", "category_id"])
+    return reports
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:
+    if not rows:
+        return
+    stmt = insert(table).values(rows)
+    data = [c for c in rows[0] if c not in key]
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=key,
+        set_={c: stmt.excluded[c] for c in data},
+        # Only touch rows that really differ, so re-running the demo writes nothing.
+        where=sa.or_(*[table.c[c].is_distinct_from(stmt.excluded[c]) for c in data]),
+    ))

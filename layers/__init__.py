@@ -1,0 +1,1 @@
+"""Thematic layers, each declared once (see layers/base.py), and their workflows."""

@@ -1,0 +1,143 @@
+"""The vocabulary for declaring a layer once.
+
+A :class:`Layer` names its table, geometry, fields (with labels in Ukrainian and English, choices,
+whether they are public), its style and popup, who may view and edit it, and the problem categories
+residents can report about it. The APIs, the map, importers and exports all read this one object;
+``tests/layers/test_declarations.py`` fails when a declaration is inconsistent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from typing import Mapping
+
+Labels = Mapping[str, str]  # {"uk": ..., "en": ...}
+
+FIELD_TYPES = {"text", "integer", "number", "boolean", "date", "datetime", "choice", "unit",
+               "hromada", "json"}
+GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+PUBLIC = "public"
+
+
+def label(labels: Labels, lang: str) -> str:
+    return labels.get(lang) or labels.get("uk") or next(iter(labels.values()), "")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    label: Labels
+    required: bool = False
+    public: bool = True  # False: staff-only, never in public maps, APIs, tiles or exports
+    choices: Mapping[str, Labels] | None = None
+    column: str | None = None  # the table column, when it differs from the name
+    aliases: tuple[str, ...] = ()  # other headings importers accept for this field
+
+    @property
+    def column_name(self) -> str:
+        return self.column or self.name
+
+
+@dataclass(frozen=True)
+class Style:
+    """A fixed Leaflet path style."""
+
+    color: str = "#1c7ed6"
+    fill_color: str | None = None
+    weight: float = 2
+    fill_opacity: float = 0.15
+    dash_array: str | None = None
+
+    def for_properties(self, properties: Mapping) -> dict:
+        style = {"color": self.color, "weight": self.weight,
+                 "fillColor": self.fill_color or self.color, "fillOpacity": self.fill_opacity}
+        if self.dash_array:
+            style["dashArray"] = self.dash_array
+        return style
+
+    def legend(self) -> list[tuple[str | None, str]]:
+        return [(None, self.color)]
+
+
+@dataclass(frozen=True)
+class CategoryStyle(Style):
+    """Colour by the value of one field (a choice field, usually)."""
+
+    field: str = ""
+    colors: Mapping[str, str] = dc_field(default_factory=dict)
+
+    def for_properties(self, properties: Mapping) -> dict:
+        style = super().for_properties(properties)
+        colour = self.colors.get(str(properties.get(self.field)), self.color)
+        style.update(color=colour, fillColor=colour)
+        return style
+
+    def legend(self) -> list[tuple[str | None, str]]:
+        return list(self.colors.items())
+
+
+@dataclass(frozen=True)
+class Permissions:
+    view: str | frozenset[str] = PUBLIC  # "public", or the roles that may view
+    edit: frozenset[str] = frozenset({"admin"})
+
+    def can_view(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
+        return self.view == PUBLIC or bool(set(roles) & set(self.view))
+
+    def can_edit(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
+        return bool(set(roles) & set(self.edit))
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    title: Labels
+    geometry: str  # GeoJSON geometry type of the features
+    table: str
+    fields: tuple[Field, ...]
+    geometry_column: str = "geom"
+    id_column: str = "id"
+    # column linking a feature to its hromada (hromada.id); for the hromada layer itself, "id"
+    hromada_column: str | None = "hromada_id"
+    description: Labels = dc_field(default_factory=dict)
+    popup: tuple[str, ...] = ()
+    label_field: str | None = None  # the field that names a feature (list views, tooltips)
+    style: Style = Style()
+    categories: tuple[str, ...] = ()  # problem categories residents can report about it
+    permissions: Permissions = Permissions()
+    attribution: str | None = None  # shown on the map and in exports
+    is_demo: bool = False  # the features are generated demo data
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"layer {self.name!r} has no field {name!r}")
+
+    @property
+    def public_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.public)
+
+    def visible_fields(self, staff: bool = False) -> tuple[Field, ...]:
+        return self.fields if staff else self.public_fields
+
+    def describe(self, lang: str = "uk", staff: bool = False) -> dict:
+        """The declaration as plain JSON (for ``GET /api/layers``)."""
+        return {
+            "name": self.name,
+            "title": label(self.title, lang),
+            "titles": dict(self.title),
+            "geometry": self.geometry,
+            "fields": [
+                {
+                    "name": f.name, "type": f.type, "label": label(f.label, lang),
+                    "labels": dict(f.label), "required": f.required,
+                    **({"choices": {k: label(v, lang) for k, v in f.choices.items()}} if f.choices else {}),
+                }
+                for f in self.visible_fields(staff)
+            ],
+            "popup": [p for p in self.popup if staff or self.field(p).public],
+            "categories": list(self.categories),
+            "attribution": self.attribution,
+            "demo": self.is_demo,
+        }

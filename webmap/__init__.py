@@ -1,0 +1,82 @@
+"""Flask app factory: map pages, the layer API, error handling, language."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+
+from gis.errors import HromadaError, NotFound
+from webmap import database, i18n
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app. ``DATABASE_URL`` must be in ``test_config`` or resolvable (gis.db)."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=_secret_key(), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    if test_config:
+        app.config.update(test_config)
+    if "DATABASE_URL" not in app.config:
+        from gis.db import database_url
+
+        app.config["DATABASE_URL"] = database_url(start_embedded=True)
+    app.json.ensure_ascii = False  # Ukrainian text stays readable in JSON
+
+    database.init_app(app)
+    app.after_request(i18n.remember_language)
+
+    @app.context_processor
+    def _template_helpers():
+        return {"t": i18n.t, "lang": i18n.current_lang(), "languages": i18n.LANGUAGES}
+
+    from webmap.api import bp as api_bp
+    from webmap.pages import bp as pages_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+    _register_error_handlers(app)
+    return app
+
+
+def _secret_key() -> str:
+    """HROMADA_SECRET_KEY, else one generated once and kept in var/secret_key (mode 0600)."""
+    import os
+    import secrets
+
+    from gis.config import PROJECT_ROOT
+
+    if os.environ.get("HROMADA_SECRET_KEY"):
+        return os.environ["HROMADA_SECRET_KEY"]
+    path = PROJECT_ROOT / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best in (
+        "application/json", "application/geo+json")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from flask import jsonify, render_template
+    from werkzeug.exceptions import HTTPException
+
+    def render(error: HromadaError):
+        if _wants_json():
+            return jsonify(error.to_dict()), error.http_status
+        return render_template("error.html", error=error), error.http_status
+
+    app.register_error_handler(HromadaError, render)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if exc.code == 404:
+            return render(NotFound("Сторінку не знайдено", "Not found"))
+        error = HromadaError(exc.description or exc.name, exc.description or exc.name)
+        error.http_status, error.code = exc.code or 500, exc.name.lower().replace(" ", "_")
+        return render(error)

@@ -1,0 +1,89 @@
+"""The generic layer API, derived from the layer declarations.
+
+GET /api/layers                          the layers this client may view
+GET /api/layers/<name>                   one layer's declaration (public fields only)
+GET /api/layers/<name>/items             GeoJSON FeatureCollection; bbox, limit, offset, hromada
+GET /api/layers/<name>/items/<id>        one GeoJSON Feature
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+
+from gis.errors import InvalidInput, NotFound
+from layers import query
+from layers.base import Layer
+from layers.registry import get_layer, viewable_layers
+from webmap.access import current_roles, is_staff
+from webmap.database import connection
+from webmap.hromadas import hromada_id_by_code
+from webmap.i18n import current_lang
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+GEOJSON = "application/geo+json"
+
+
+def _viewable(name: str) -> Layer:
+    layer = get_layer(name)
+    if not layer.permissions.can_view(current_roles()):
+        # Not revealing that a restricted layer exists.
+        raise NotFound(f"Шар {name!r} не існує", f"Layer {name!r} does not exist")
+    return layer
+
+
+@bp.get("/layers")
+def layers_index():
+    lang = current_lang()
+    return jsonify({"layers": [
+        {**layer.describe(lang, staff=is_staff()),
+         "links": {"self": url_for(".layer_detail", name=layer.name, _external=True),
+                   "items": url_for(".layer_items", name=layer.name, _external=True)}}
+        for layer in viewable_layers(current_roles())
+    ]})
+
+
+@bp.get("/layers/<name>")
+def layer_detail(name: str):
+    return jsonify(_viewable(name).describe(current_lang(), staff=is_staff()))
+
+
+@bp.get("/layers/<name>/items")
+def layer_items(name: str):
+    layer = _viewable(name)
+    bbox = query.parse_bbox(request.args.get("bbox"))
+    page = query.parse_page(request.args.get("limit"), request.args.get("offset"))
+    hromada_id = None
+    if request.args.get("hromada"):
+        hromada_id = hromada_id_by_code(connection(), request.args["hromada"])
+    collection = query.feature_collection(connection(), layer, bbox=bbox, page=page,
+                                          hromada_id=hromada_id, staff=is_staff())
+    collection["links"] = _paging_links(name, page, collection["numberMatched"])
+    if layer.attribution:
+        collection["attribution"] = layer.attribution
+    return jsonify(collection), 200, {"Content-Type": GEOJSON}
+
+
+@bp.get("/layers/<name>/items/<feature_id>")
+def layer_item(name: str, feature_id: str):
+    layer = _viewable(name)
+    if not feature_id.isdigit():
+        raise InvalidInput(f"Ідентифікатор {feature_id!r} має бути цілим числом",
+                           f"Identifier {feature_id!r} must be a whole number")
+    items, _ = query.features(connection(), layer, feature_id=int(feature_id), staff=is_staff())
+    if not items:
+        raise NotFound(f"У шарі {name!r} немає об'єкта {feature_id}", f"Layer {name!r} has no feature {feature_id}")
+    return jsonify(items[0]), 200, {"Content-Type": GEOJSON}
+
+
+def _paging_links(name: str, page: query.Page, matched: int) -> list[dict]:
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
+
+    def link(rel: str, offset: int) -> dict:
+        return {"rel": rel, "type": GEOJSON, "href": url_for(
+            ".layer_items", name=name, limit=page.limit, offset=offset, _external=True, **args)}
+
+    links = [link("self", page.offset)]
+    if page.offset + page.limit < matched:
+        links.append(link("next", page.offset + page.limit))
+    if page.offset > 0:
+        links.append(link("prev", max(page.offset - page.limit, 0)))
+    return links

@@ -1,0 +1,76 @@
+"""The ``hromada`` command: every subcommand reports problems as one clear message, not a trace."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from gis.cli import db_group
+from gis.errors import HromadaError
+from importers.cli import communities_group, demo_group
+
+
+class FriendlyGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HromadaError as exc:
+            click.echo(f"Помилка: {exc.uk}\nError: {exc.en}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=FriendlyGroup)
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool):
+    """Hromada GIS: community GIS for Ukrainian hromadas."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+main.add_command(db_group)
+main.add_command(communities_group)
+main.add_command(demo_group)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int):
+    """Serve the web app with the production WSGI server (waitress). Ctrl-C stops it."""
+    import waitress
+
+    from webmap import create_app
+
+    app = create_app()
+    click.echo(f"Hromada GIS: http://{host}:{port}/  (Ctrl-C — зупинити / to stop)")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads)
+    except KeyboardInterrupt:
+        pass
+    click.echo("зупинено / stopped")
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int):
+    """Start the database, migrate, load the demo if the database is empty, and serve."""
+    from gis import db
+    from importers.demo import load_demo
+    from layers.categories import sync_categories
+    from webmap.hromadas import any_hromada
+
+    engine = db.make_engine(db.database_url(start_embedded=True))
+    db.upgrade(engine)
+    with engine.begin() as conn:
+        sync_categories(conn)
+        empty = not any_hromada(conn)
+    if empty:
+        click.echo("База порожня: завантажую демо-громаду / Empty database: loading the demo community")
+        for report in load_demo(engine):
+            click.echo(report.summary("uk"))
+    engine.dispose()
+    ctx.invoke(serve, host=host, port=port)

@@ -1,0 +1,29 @@
+"""The app's database engine and a connection per request."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+
+from gis.db import make_engine
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["hromada_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_close_connection)
+
+
+def engine() -> sa.Engine:
+    return current_app.extensions["hromada_engine"]
+
+
+def connection() -> sa.Connection:
+    """A read connection for this request, closed (rolled back) when the request ends."""
+    if "db_conn" not in g:
+        g.db_conn = engine().connect()
+    return g.db_conn
+
+
+def _close_connection(_exc=None) -> None:
+    conn = g.pop("db_conn", None)
+    if conn is not None:
+        conn.close()

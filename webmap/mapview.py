@@ -1,0 +1,89 @@
+"""The public map of a hromada, built with folium from the layer declarations."""
+from __future__ import annotations
+
+import folium
+import sqlalchemy as sa
+from flask import url_for
+
+from layers import query
+from layers.base import Field, Layer, label
+from layers.registry import viewable_layers
+from webmap.folium_safe import (POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution, SafeGeoJsonPopup,
+                                SafeGeoJsonTooltip)
+from webmap.i18n import t
+
+MAP_FEATURE_LIMIT = query.MAX_LIMIT
+
+
+def display_value(field: Field, value, lang: str) -> str:
+    """A property as a person reads it: choice labels, yes/no, a dash for nothing."""
+    if value is None or value == "":
+        return "—"
+    if field.choices and value in field.choices:
+        return label(field.choices[value], lang)
+    if field.type == "boolean":
+        return t("yes", lang) if value else t("no", lang)
+    return str(value)
+
+
+def layer_features_for_map(conn: sa.Connection, layer: Layer, hromada_id: int, lang: str) -> list[dict]:
+    """Public features of ``layer`` in the hromada, each with its translated popup rows."""
+    items, _ = query.features(conn, layer, hromada_id=hromada_id,
+                              page=query.Page(limit=MAP_FEATURE_LIMIT))
+    for item in items:
+        props = item["properties"]
+        item["properties"] = {
+            POPUP_PROPERTY: [[label(layer.field(f).label, lang), display_value(layer.field(f), props.get(f), lang)]
+                             for f in layer.popup],
+            TOOLTIP_PROPERTY: str(props.get(layer.label_field) or "") if layer.label_field else "",
+            **props,
+        }
+    return items
+
+
+def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = frozenset()):
+    """The folium map and, per layer, the features shown (for the accessible list beside it)."""
+    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True, height="70vh", width="100%")
+    use_local_assets(fmap)
+    fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
+    shown: list[tuple[Layer, list[dict]]] = []
+    attributions = set()
+    for layer in viewable_layers(roles):
+        items = [f for f in layer_features_for_map(conn, layer, summary["id"], lang) if f["geometry"]]
+        shown.append((layer, items))
+        if not items:
+            continue
+        geojson = folium.GeoJson(
+            {"type": "FeatureCollection", "features": items},
+            name=label(layer.title, lang),
+            style_function=lambda feature, layer=layer: layer.style.for_properties(feature["properties"]),
+        )
+        geojson.add_child(SafeGeoJsonPopup())
+        if layer.label_field:
+            geojson.add_child(SafeGeoJsonTooltip())
+        geojson.add_to(fmap)
+        if layer.attribution:
+            attributions.add(layer.attribution)
+    for text in sorted(attributions):
+        fmap.add_child(Attribution(text))
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap, shown
+
+
+LEAFLET = "vendor/leaflet-1.9.4"
+
+
+def use_local_assets(fmap: folium.Map) -> None:
+    """Serve Leaflet ourselves instead of folium's CDN links (no third-party requests; works offline).
+
+    Our layers need Leaflet only; folium's jQuery, Bootstrap and marker icon sets are left out.
+    """
+    fmap.default_js = [("leaflet", url_for("static", filename=f"{LEAFLET}/leaflet.js"))]
+    fmap.default_css = [("leaflet_css", url_for("static", filename=f"{LEAFLET}/leaflet.css"))]
+
+
+def map_parts(fmap: folium.Map) -> dict[str, str]:
+    """Header, body and script of a folium map, for embedding in our own page template."""
+    root = fmap.get_root()
+    root.render()
+    return {"header": root.header.render(), "html": root.html.render(), "script": root.script.render()}

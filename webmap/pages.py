@@ -1,0 +1,42 @@
+"""HTML pages: the public map of a hromada and the list of loaded hromadas."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+
+from gis.config import default_hromada
+from layers.base import label
+from webmap import hromadas
+from webmap.access import current_roles
+from webmap.database import connection
+from webmap.i18n import current_lang
+from webmap.mapview import build_map, map_parts
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def index():
+    conn = connection()
+    code = default_hromada()
+    try:
+        hromadas.hromada_id_by_code(conn, code)
+    except Exception:
+        return redirect(url_for(".hromada_list"))
+    return hromada_map(code)
+
+
+@bp.get("/map/<code>")
+def hromada_map(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    fmap, shown = build_map(conn, summary, lang, current_roles())
+    return render_template(
+        "map.html", summary=summary, parts=map_parts(fmap), label=label,
+        layers=[(layer, items) for layer, items in shown],
+        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items),
+    )
+
+
+@bp.get("/hromadas")
+def hromada_list():
+    return render_template("hromadas.html", hromadas=hromadas.list_hromadas(connection()))
