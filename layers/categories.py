@@ -42,7 +42,9 @@ def sync_categories(conn: sa.Connection) -> None:
     rows = [{"code": c.code, "name_uk": c.uk, "name_en": c.en, "layer": c.layer,
              "target_days": c.target_days} for c in CATEGORIES]
     stmt = insert(category).values(rows)
+    data = ("name_uk", "name_en", "layer", "target_days")
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[category.c.code],
-        set_={k: stmt.excluded[k] for k in ("name_uk", "name_en", "layer", "target_days")},
+        set_={k: stmt.excluded[k] for k in data},
+        where=sa.or_(*[category.c[k].is_distinct_from(stmt.excluded[k]) for k in data]),
     ))

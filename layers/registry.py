@@ -7,7 +7,20 @@ from layers.base import Layer
 
 _MODULES = (admin_areas,)
 
-LAYERS: dict[str, Layer] = {layer.name: layer for module in _MODULES for layer in module.LAYERS}
+
+
+def build_registry(modules) -> dict[str, Layer]:
+    """Name → layer over the modules' ``LAYERS``; two layers may not share a name."""
+    registry: dict[str, Layer] = {}
+    for module in modules:
+        for layer in module.LAYERS:
+            if layer.name in registry:
+                raise ValueError(f"two layers are named {layer.name!r}")
+            registry[layer.name] = layer
+    return registry
+
+
+LAYERS: dict[str, Layer] = build_registry(_MODULES)
 
 
 def all_layers() -> list[Layer]:

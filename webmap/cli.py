@@ -74,3 +74,7 @@ def run(ctx: click.Context, host: str, port: int):
             click.echo(report.summary("uk"))
     engine.dispose()
     ctx.invoke(serve, host=host, port=port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+# Hromada GIS — the two commands: `make run` and `make test`. Both install what is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install system-deps run test bench clean-db
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@bash tools/system-deps.sh
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+## Start the embedded PostGIS, migrate, load the demo community if empty, serve http://127.0.0.1:5000
+run: install
+	$(BIN)/hromada run
+
+## Run the test suite against a throwaway PostGIS (or DATABASE_URL's server)
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Benchmarks: each prints a ratio against a reference run in the same script
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+## Stop the embedded PostGIS
+stop:
+	$(BIN)/hromada db stop

@@ -1,0 +1,60 @@
+"""Consistency checks over layer declarations (run by the tests for every registered layer)."""
+from __future__ import annotations
+
+from gis.models import metadata
+from layers.base import FIELD_TYPES, GEOMETRY_TYPES, CategoryStyle, Layer
+from layers.categories import BY_CODE
+
+
+def problems(layer: Layer, known_layers: set[str] | None = None) -> list[str]:
+    """Everything wrong with ``layer``'s declaration, as sentences; empty when it is consistent."""
+    out: list[str] = []
+    names = [f.name for f in layer.fields]
+    if len(set(names)) != len(names):
+        out.append(f"{layer.name}: duplicate field names")
+    for lbl_owner, labels in [("title", layer.title)] + [(f"field {f.name}", f.label) for f in layer.fields]:
+        if not labels.get("uk") or not labels.get("en"):
+            out.append(f"{layer.name}: {lbl_owner} needs a label in uk and en")
+    if layer.geometry not in GEOMETRY_TYPES:
+        out.append(f"{layer.name}: unknown geometry type {layer.geometry!r}")
+    for f in layer.fields:
+        if f.type not in FIELD_TYPES:
+            out.append(f"{layer.name}: field {f.name} has unknown type {f.type!r}")
+        if (f.type == "choice") != bool(f.choices):
+            out.append(f"{layer.name}: field {f.name}: choices go with type 'choice' and only with it")
+        for code, labels in (f.choices or {}).items():
+            if not labels.get("uk") or not labels.get("en"):
+                out.append(f"{layer.name}: choice {f.name}={code} needs uk and en labels")
+    for p in layer.popup:
+        if p not in names:
+            out.append(f"{layer.name}: popup field {p!r} is not a field")
+        elif not layer.field(p).public:
+            out.append(f"{layer.name}: popup field {p!r} is staff-only, but the map is public")
+    if layer.label_field and layer.label_field not in names:
+        out.append(f"{layer.name}: label field {layer.label_field!r} is not a field")
+    if isinstance(layer.style, CategoryStyle):
+        if layer.style.field not in names:
+            out.append(f"{layer.name}: style field {layer.style.field!r} is not a field")
+        else:
+            choices = layer.field(layer.style.field).choices or {}
+            for value in layer.style.colors:
+                if choices and value not in choices:
+                    out.append(f"{layer.name}: style colours unknown value {value!r}")
+    for code in layer.categories:
+        if code not in BY_CODE:
+            out.append(f"{layer.name}: category {code!r} is not in the catalogue")
+    table = metadata.tables.get(layer.table)
+    if table is None:
+        out.append(f"{layer.name}: table {layer.table!r} does not exist")
+    else:
+        wanted = [f.column_name for f in layer.fields] + [layer.geometry_column, layer.id_column]
+        if layer.hromada_column:
+            wanted.append(layer.hromada_column)
+        for column in wanted:
+            if column not in table.c:
+                out.append(f"{layer.name}: table {layer.table} has no column {column!r}")
+    if known_layers is not None:
+        for cat in BY_CODE.values():
+            if cat.layer is not None and cat.layer not in known_layers:
+                out.append(f"category {cat.code}: layer {cat.layer!r} is not registered")
+    return out
