@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test bench clean-db
+.PHONY: install system-deps run test bench stop
 
 install: system-deps $(STAMP)
 

@@ -77,7 +77,10 @@ def postgis_installed(bin_dir: Path) -> bool:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nobody listens on ``port``. SO_REUSEADDR, as PostgreSQL itself uses, so connections
+    still in TIME_WAIT from a server that just stopped do not count as taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
