@@ -47,11 +47,13 @@ def status():
         url = db.normalize_url(config.database_url_from_env())
         try:
             with db.make_engine(url).connect() as conn:
-                version = conn.execute(sa.text("SELECT postgis_full_version()")).scalar()
+                version = conn.execute(sa.text(
+                    "SELECT 'PostgreSQL ' || current_setting('server_version') || ', PostGIS ' || postgis_lib_version()"
+                )).scalar()
         except Exception as exc:  # any driver error means "not reachable"
             click.echo(f"зовнішня база недоступна / external database unreachable: {exc}")
             sys.exit(3)
-        click.echo(f"зовнішня база працює / external database is up: {version.split(' ')[1]}")
+        click.echo(f"зовнішня база працює / external database is up: {version}")
         return
     st = db.embedded_cluster().status()
     click.echo(st.describe("uk"))

@@ -41,8 +41,13 @@ def serve(host: str, port: int, threads: int):
     """Serve the web app with the production WSGI server (waitress). Ctrl-C stops it."""
     import waitress
 
+    from gis.embedded import port_is_free
+    from gis.errors import HromadaError
     from webmap import create_app
 
+    if not port_is_free(port, host):
+        raise HromadaError(f"Порт {port} на {host} зайнятий; вкажіть інший: --port",
+                           f"Port {port} on {host} is taken; choose another with --port")
     app = create_app()
     click.echo(f"Hromada GIS: http://{host}:{port}/  (Ctrl-C — зупинити / to stop)")
     try:
