@@ -104,6 +104,8 @@ category = sa.Table(
     sa.Column("name_en", sa.Text, nullable=False),
     sa.Column("layer", sa.Text),  # the layer whose assets it concerns, if any
     sa.Column("target_days", sa.Integer, nullable=False, server_default="10"),
+    sa.Column("asset_kind", sa.Text),  # reports of it go to the owner of a nearby asset of this kind
+    sa.Column("snap_distance_m", sa.Integer, nullable=False, server_default="25"),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
@@ -139,4 +141,135 @@ staff_membership = sa.Table(
     "staff_membership", metadata,
     sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+# --- Open city: assets, reports, their history and notifications ---------------------------------
+
+REPORT_STATUSES = ("new", "acknowledged", "in_progress", "resolved", "rejected", "duplicate", "reopened")
+ROUTING_RULES = ("asset", "area", "default")
+
+# Things a report can be about, owned by a unit: lamps, road segments, … The thematic layers
+# (lighting, roads) fill it; routing only needs kind, reference, owner and place.
+asset = sa.Table(
+    "asset", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("owner_unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="SET NULL")),
+    sa.Column("geom", geometry("GEOMETRY"), nullable=False),
+    sa.Column("is_demo", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("hromada_id", "kind", "ref"),
+    gist("asset", "geom"),
+)
+
+report = sa.Table(
+    "report", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.Text, nullable=False, unique=True),  # tracking code, e.g. ЯК-2026-000123
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="RESTRICT"), nullable=False),
+    sa.Column("category_id", sa.Integer, sa.ForeignKey("category.id", ondelete="RESTRICT"), nullable=False),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False),
+    sa.Column("asset_id", sa.Integer, sa.ForeignKey("asset.id", ondelete="SET NULL")),
+    sa.Column("status", sa.Text, nullable=False, server_default="new"),
+    sa.Column("location", geometry("POINT"), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    # Personal data: staff side only (never in public pages, APIs, tiles or exports).
+    sa.Column("reporter_name", sa.Text),
+    sa.Column("reporter_email", sa.Text),
+    sa.Column("reporter_phone", sa.Text),
+    sa.Column("show_name", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("private_token_hash", sa.Text, nullable=False),  # sha256 of the private link's token
+    sa.Column("routing_rule", sa.Text, nullable=False),
+    sa.Column("routing_reason_uk", sa.Text, nullable=False),
+    sa.Column("routing_reason_en", sa.Text, nullable=False),
+    sa.Column("duplicate_of_id", sa.Integer, sa.ForeignKey("report.id", ondelete="SET NULL")),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint(f"status IN {REPORT_STATUSES}", name="status"),
+    sa.CheckConstraint(f"routing_rule IN {ROUTING_RULES}", name="routing_rule"),
+    gist("report", "location"),
+    sa.Index("ix_report_unit_id_status", "unit_id", "status"),
+    sa.Index("ix_report_category_id_status", "category_id", "status"),
+)
+
+report_photo = sa.Table(
+    "report_photo", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.SmallInteger, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),  # JPEG, EXIF stripped, ≤ 2048 px
+    sa.Column("thumb", sa.LargeBinary, nullable=False),  # JPEG, ≤ 320 px
+    sa.UniqueConstraint("report_id", "position"),
+)
+
+report_event = sa.Table(
+    "report_event", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("kind", sa.Text, nullable=False),  # created, status, transfer, note, me_too
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    sa.Column("from_status", sa.Text),
+    sa.Column("to_status", sa.Text),
+    sa.Column("from_unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="SET NULL")),
+    sa.Column("to_unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="SET NULL")),
+    sa.Column("public_note", sa.Text),
+    sa.Column("private_note", sa.Text),  # staff only
+    sa.Index("ix_report_event_report_id", "report_id"),
+)
+
+report_subscriber = sa.Table(
+    "report_subscriber", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("is_reporter", sa.Boolean, nullable=False, server_default=sa.false()),
+    created_at(),
+    sa.Index("uq_report_subscriber_report_email", "report_id", sa.text("lower(email)"), unique=True),
+)
+
+# Tracking codes count per hromada and year.
+report_counter = sa.Table(
+    "report_counter", metadata,
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("last", sa.Integer, nullable=False),
+)
+
+# Mail written in the same transaction as the change it tells about; a worker delivers it.
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="SET NULL")),
+    sa.Column("to_addr", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False, unique=True),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# A retried POST with the same Idempotency-Key gets the first answer back.
+idempotency_key = sa.Table(
+    "idempotency_key", metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response", pg.JSONB),
+    created_at(),
 )

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from gis import config
 from gis.bulk import ewkb
 from gis.geometry import to_multipolygon
-from gis.models import category, hromada, settlement, unit, unit_category
+from gis.models import asset, category, hromada, settlement, unit, unit_category
 from importers.communities import LoadReport, load_communities, load_settlements
 from layers.categories import sync_categories
 
@@ -122,7 +122,36 @@ def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadRepor
         handled = [{"unit_id": unit_ids[u.code], "category_id": category_ids[c], "area": None}
                    for u in UNITS for c in u.categories]
         _upsert(conn, unit_category, handled, ["unit_id", "category_id"])
+        _upsert(conn, asset, demo_assets(hromada_id, centres, unit_ids), ["hromada_id", "kind", "ref"])
     return reports
+
+
+LAMPS_PER_VILLAGE = 6
+LAMP_SPACING_DEG = 0.0011  # ≈ 80 m of longitude at 49° N
+DEMO_STATE_ROAD = ((28.20, 49.262), (28.45, 49.262))  # invented "state road" across the hromada
+
+
+def demo_assets(hromada_id: int, centres: dict[str, object], unit_ids: dict[str, int]) -> list[dict]:
+    """Street lamps along each village's main street (the lighting enterprise's), one village street
+    per village (the housing department's) and a state road (the outside road service's). All demo."""
+    rows = []
+    for number, (village, centre) in enumerate(sorted(centres.items()), start=1):
+        street = shapely.LineString([(centre.x - LAMP_SPACING_DEG * 3, centre.y),
+                                     (centre.x + LAMP_SPACING_DEG * 3, centre.y)])
+        rows.append(_asset_row(hromada_id, "road_segment", f"V{number:02d}", f"{village}, вул. Центральна",
+                               unit_ids["housing"], street))
+        for i in range(LAMPS_PER_VILLAGE):
+            lamp = shapely.Point(centre.x + LAMP_SPACING_DEG * (i - LAMPS_PER_VILLAGE // 2), centre.y)
+            rows.append(_asset_row(hromada_id, "street_lamp", f"{number * 100 + i + 1}",
+                                   f"{village}, опора {number * 100 + i + 1}", unit_ids["kp_blagoustrij"], lamp))
+    rows.append(_asset_row(hromada_id, "road_segment", "M-DEMO", "Автодорога державного значення (демо)",
+                           unit_ids["road_service"], shapely.LineString(DEMO_STATE_ROAD)))
+    return rows
+
+
+def _asset_row(hromada_id, kind, ref, name, owner, geom) -> dict:
+    return {"hromada_id": hromada_id, "kind": kind, "ref": ref, "name": name, "owner_unit_id": owner,
+            "geom": sa.func.ST_GeomFromEWKB(ewkb(geom)), "is_demo": True}
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:

@@ -13,7 +13,7 @@ from typing import Mapping
 Labels = Mapping[str, str]  # {"uk": ..., "en": ...}
 
 FIELD_TYPES = {"text", "integer", "number", "boolean", "date", "datetime", "choice", "unit",
-               "hromada", "json"}
+               "hromada", "category", "json"}
 GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 PUBLIC = "public"
 

@@ -20,11 +20,14 @@ class CategoryDef:
     en: str
     layer: str | None = None  # the layer whose assets it concerns, once that layer exists
     target_days: int = 10
+    asset_kind: str | None = None  # routed to the owner of a nearby asset of this kind
+    snap_distance_m: int = 25  # how near that asset must be
 
 
 CATEGORIES: tuple[CategoryDef, ...] = (
-    CategoryDef("pothole", "Яма на дорозі", "Pothole", target_days=14),
-    CategoryDef("street_light_out", "Не світить ліхтар", "Street light not working", target_days=5),
+    CategoryDef("pothole", "Яма на дорозі", "Pothole", target_days=14, asset_kind="road_segment"),
+    CategoryDef("street_light_out", "Не світить ліхтар", "Street light not working", target_days=5,
+                asset_kind="street_lamp"),
     CategoryDef("overflowing_bin", "Переповнений смітник", "Overflowing bin", target_days=2),
     CategoryDef("illegal_dump", "Стихійне сміттєзвалище", "Illegal dumping", target_days=10),
     CategoryDef("fallen_tree", "Аварійне або повалене дерево", "Fallen or dangerous tree", target_days=3),
@@ -40,9 +43,10 @@ BY_CODE = {c.code: c for c in CATEGORIES}
 def sync_categories(conn: sa.Connection) -> None:
     """Insert or update every catalogue category (by code). Idempotent."""
     rows = [{"code": c.code, "name_uk": c.uk, "name_en": c.en, "layer": c.layer,
-             "target_days": c.target_days} for c in CATEGORIES]
+             "target_days": c.target_days, "asset_kind": c.asset_kind,
+             "snap_distance_m": c.snap_distance_m} for c in CATEGORIES]
     stmt = insert(category).values(rows)
-    data = ("name_uk", "name_en", "layer", "target_days")
+    data = ("name_uk", "name_en", "layer", "target_days", "asset_kind", "snap_distance_m")
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[category.c.code],
         set_={k: stmt.excluded[k] for k in data},

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from gis.errors import NotFound
-from layers import admin_areas
+from layers import admin_areas, reports
 from layers.base import Layer
 
-_MODULES = (admin_areas,)
+_MODULES = (admin_areas, reports)
 
 
 

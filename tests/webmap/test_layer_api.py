@@ -25,9 +25,11 @@ def test_layers_index_lists_declared_layers_without_staff_fields(client, demo_db
     answer = client.get("/api/layers")
     assert answer.status_code == 200
     layers = {layer["name"]: layer for layer in answer.get_json()["layers"]}
-    assert set(layers) == {"hromadas", "settlements", "units"}
+    assert set(layers) == {"hromadas", "settlements", "units", "reports"}
     unit_fields = [f["name"] for f in layers["units"]["fields"]]
     assert "name_uk" in unit_fields and "email" not in unit_fields and "phone" not in unit_fields
+    report_fields = [f["name"] for f in layers["reports"]["fields"]]
+    assert "description" in report_fields and not any(f.startswith("reporter_") for f in report_fields)
     assert layers["units"]["title"] == "Відповідальні підрозділи"
     english = client.get("/api/layers?lang=en").get_json()["layers"]
     assert english[0]["title"] == "Territorial communities"

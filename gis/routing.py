@@ -1,0 +1,177 @@
+"""Which unit must handle a report — explainably.
+
+The rules, in order (the first that applies decides, and its reason is stored with the report):
+
+1. **asset** — the report is attached to an asset (a lamp, a road segment), or an asset of the
+   category's kind lies within the category's snap distance (default 25 m): its owner unit.
+2. **area** — the unit whose service area for the category contains the point; the smallest
+   area wins (a starosta district beats the whole hromada).
+3. **default** — the hromada's default unit for the category (a rule with no area).
+
+A point outside every hromada, or a category no one handles there, is a 422 that says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from gis.errors import InvalidInput, Unprocessable
+
+ASSET_KINDS = {
+    "street_lamp": {"uk": "ліхтар", "en": "street lamp"},
+    "road_segment": {"uk": "ділянку дороги", "en": "road segment"},
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    hromada_id: int
+    hromada_code: str
+    category_id: int
+    category_code: str
+    target_days: int
+    unit_id: int
+    rule: str
+    reason_uk: str
+    reason_en: str
+    asset_id: int | None = None
+
+
+def check_point(lon, lat) -> tuple[float, float]:
+    """Longitude and latitude as finite numbers in range; InvalidInput otherwise."""
+    try:
+        lon, lat = float(lon), float(lat)
+    except (TypeError, ValueError):
+        raise InvalidInput("Координати мають бути числами (широта й довгота)",
+                           "Coordinates must be numbers (latitude and longitude)") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90) or lon != lon or lat != lat:
+        raise InvalidInput(
+            f"Координати поза межами: широта {lat} (−90…90), довгота {lon} (−180…180)",
+            f"Coordinates out of range: latitude {lat} (−90…90), longitude {lon} (−180…180)")
+    return lon, lat
+
+
+def hromada_at(conn: sa.Connection, lon: float, lat: float) -> sa.Row | None:
+    """The hromada containing the point (the smallest one, should boundaries overlap)."""
+    return conn.execute(sa.text("""
+        SELECT id, katottg, name_uk, name_en FROM hromada
+        WHERE ST_Intersects(boundary, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+        ORDER BY ST_Area(boundary) LIMIT 1"""), {"lon": lon, "lat": lat}).first()
+
+
+def require_hromada(conn: sa.Connection, lon: float, lat: float) -> sa.Row:
+    found = hromada_at(conn, lon, lat)
+    if found is not None:
+        return found
+    if -90 <= lon <= 90 and hromada_at(conn, lat, lon) is not None:
+        raise Unprocessable(
+            f"Точка (широта {lat}, довгота {lon}) поза громадами; схоже, широту й довготу переплутано місцями",
+            f"The point (latitude {lat}, longitude {lon}) is outside every hromada; "
+            "latitude and longitude look swapped")
+    raise Unprocessable(
+        f"Точка (широта {lat}, довгота {lon}) не належить жодній громаді, що обслуговується тут",
+        f"The point (latitude {lat}, longitude {lon}) is outside every hromada served here")
+
+
+def _category(conn: sa.Connection, code: str) -> sa.Row:
+    row = conn.execute(sa.text("""SELECT id, code, name_uk, name_en, target_days, asset_kind, snap_distance_m
+                                  FROM category WHERE code = :code AND is_active"""), {"code": code}).first()
+    if row is None:
+        raise InvalidInput(f"Невідома категорія {code!r}", f"Unknown category {code!r}")
+    return row
+
+
+def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: int | None = None) -> Route:
+    lon, lat = check_point(lon, lat)
+    hromada = require_hromada(conn, lon, lat)
+    cat = _category(conn, category_code)
+    base = dict(hromada_id=hromada.id, hromada_code=hromada.katottg, category_id=cat.id,
+                category_code=cat.code, target_days=cat.target_days)
+
+    asset = _asset(conn, hromada.id, cat, lon, lat, asset_id)
+    if asset is not None and asset.owner_unit_id is not None:
+        kind = ASSET_KINDS.get(asset.kind, {"uk": asset.kind, "en": asset.kind})
+        distance = f"{asset.distance_m:.0f}"
+        return Route(**base, unit_id=asset.owner_unit_id, rule="asset", asset_id=asset.id,
+                     reason_uk=f"{kind['uk'].capitalize()} №{asset.ref} (за {distance} м) обслуговує {asset.unit_uk}",
+                     reason_en=f"{kind['en'].capitalize()} No. {asset.ref} ({distance} m away) is maintained "
+                               f"by {asset.unit_en or asset.unit_uk}")
+
+    area = conn.execute(sa.text("""
+        SELECT u.id, u.name_uk, u.name_en
+        FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
+        WHERE uc.category_id = :cat AND u.hromada_id = :h
+          AND COALESCE(uc.area, u.service_area) IS NOT NULL
+          AND ST_Intersects(COALESCE(uc.area, u.service_area), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+        ORDER BY ST_Area(COALESCE(uc.area, u.service_area)), uc.id LIMIT 1"""),
+        {"cat": cat.id, "h": hromada.id, "lon": lon, "lat": lat}).first()
+    if area is not None:
+        return Route(**base, unit_id=area.id, rule="area", asset_id=asset.id if asset else None,
+                     reason_uk=f"Місце в зоні обслуговування: {area.name_uk} (категорія «{cat.name_uk}»)",
+                     reason_en=f"The place is in the service area of {area.name_en or area.name_uk} "
+                               f"(category “{cat.name_en}”)")
+
+    default = conn.execute(sa.text("""
+        SELECT u.id, u.name_uk, u.name_en
+        FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
+        WHERE uc.category_id = :cat AND u.hromada_id = :h
+          AND uc.area IS NULL AND u.service_area IS NULL
+        ORDER BY uc.id LIMIT 1"""), {"cat": cat.id, "h": hromada.id}).first()
+    if default is not None:
+        return Route(**base, unit_id=default.id, rule="default", asset_id=asset.id if asset else None,
+                     reason_uk=f"{default.name_uk} відповідає за категорію «{cat.name_uk}» у громаді "
+                               f"«{hromada.name_uk}»",
+                     reason_en=f"{default.name_en or default.name_uk} handles “{cat.name_en}” in "
+                               f"{hromada.name_en or hromada.name_uk}")
+
+    raise Unprocessable(
+        f"Категорію «{cat.name_uk}» у громаді «{hromada.name_uk}» ніхто не обслуговує",
+        f"No unit handles “{cat.name_en}” in {hromada.name_en or hromada.name_uk}")
+
+
+def _asset(conn: sa.Connection, hromada_id: int, cat: sa.Row, lon: float, lat: float,
+           asset_id: int | None) -> sa.Row | None:
+    """The asset the report is attached to, or the nearest one of the category's kind in reach."""
+    select = """
+        SELECT a.id, a.kind, a.ref, a.owner_unit_id, u.name_uk AS unit_uk, u.name_en AS unit_en,
+               ST_Distance(a.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS distance_m
+        FROM asset a LEFT JOIN unit u ON u.id = a.owner_unit_id"""
+    params = {"lon": lon, "lat": lat, "h": hromada_id}
+    if asset_id is not None:
+        row = conn.execute(sa.text(select + " WHERE a.id = :id AND a.hromada_id = :h"),
+                           {**params, "id": asset_id}).first()
+        if row is None:
+            raise InvalidInput(f"Об'єкт {asset_id} не знайдено в цій громаді",
+                               f"Asset {asset_id} is not in this hromada")
+        if cat.asset_kind is not None and row.kind != cat.asset_kind:
+            raise InvalidInput(f"Категорія «{cat.name_uk}» не стосується об'єкта виду {row.kind}",
+                               f"Category “{cat.name_en}” does not apply to an asset of kind {row.kind}")
+        return row
+    if cat.asset_kind is None:
+        return None
+    # Nearest first with the KNN operator; the geography distance decides whether it is in reach.
+    return conn.execute(sa.text(select + """
+        WHERE a.kind = :kind AND a.hromada_id = :h
+          AND ST_DWithin(a.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :reach)
+        ORDER BY a.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 1"""),
+        {**params, "kind": cat.asset_kind, "reach": cat.snap_distance_m}).first()
+
+
+def categories_at(conn: sa.Connection, lon, lat) -> tuple[sa.Row, list[sa.Row]]:
+    """The hromada at the point and the categories someone handles there (for the report form)."""
+    lon, lat = check_point(lon, lat)
+    hromada = require_hromada(conn, lon, lat)
+    rows = conn.execute(sa.text("""
+        SELECT c.code, c.name_uk, c.name_en, c.asset_kind FROM category c
+        WHERE c.is_active AND (
+            EXISTS (SELECT 1 FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
+                    WHERE uc.category_id = c.id AND u.hromada_id = :h
+                      AND (COALESCE(uc.area, u.service_area) IS NULL OR ST_Intersects(
+                           COALESCE(uc.area, u.service_area), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))))
+            OR EXISTS (SELECT 1 FROM asset a
+                       WHERE a.kind = c.asset_kind AND a.hromada_id = :h AND a.owner_unit_id IS NOT NULL
+                         AND ST_DWithin(a.geom::geography,
+                                        ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, c.snap_distance_m)))
+        ORDER BY c.id"""), {"h": hromada.id, "lon": lon, "lat": lat}).all()
+    return hromada, rows

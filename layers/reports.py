@@ -1,0 +1,434 @@
+"""Open city: residents' problem reports — the layer declaration and the whole workflow.
+
+A report is routed on arrival (gis.routing), gets a tracking code and a private link, and moves
+through a typed status machine worked by the responsible unit's staff. Every change is an event in
+its history; e-mails to the reporter and "me too" subscribers are written to the outbox in the same
+transaction as the change (gis.outbox delivers them).
+
+Personal data (the reporter's name unless they chose to show it, e-mail, phone) stays on the staff
+side: ``public_report`` and the layer's public fields never contain it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from gis import outbox
+from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.models import (report, report_counter, report_event, report_photo, report_subscriber)
+from gis.photos import Photo
+from gis.routing import Route, check_point, route_report
+from layers.base import CategoryStyle, Field, Layer, Permissions
+
+# --- statuses --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    uk: str
+    en: str
+    is_open: bool
+    colour: str
+
+
+STATUSES = {
+    "new": Status("нове", "new", True, "#c92a2a"),
+    "acknowledged": Status("прийнято", "acknowledged", True, "#e67700"),
+    "in_progress": Status("у роботі", "in progress", True, "#1971c2"),
+    "reopened": Status("відкрито знову", "reopened", True, "#c92a2a"),
+    "resolved": Status("вирішено", "resolved", False, "#2b8a3e"),
+    "rejected": Status("відхилено", "rejected", False, "#495057"),
+    "duplicate": Status("дублікат", "duplicate", False, "#868e96"),
+}
+OPEN_STATUSES = tuple(code for code, s in STATUSES.items() if s.is_open)
+CLOSING = ("resolved", "rejected", "duplicate")
+TRANSITIONS = {
+    "new": ("acknowledged", "in_progress", *CLOSING),
+    "acknowledged": ("in_progress", *CLOSING),
+    "in_progress": CLOSING,
+    "reopened": ("acknowledged", "in_progress", *CLOSING),
+    "resolved": ("reopened",),
+    "rejected": ("reopened",),
+    "duplicate": ("reopened",),
+}
+NOTIFY_ON = ("acknowledged", "resolved", "rejected", "duplicate")
+NEARBY_METRES = 100
+MAX_DESCRIPTION = 2000
+
+# --- the layer -------------------------------------------------------------------------------------
+
+REPORTS = Layer(
+    name="reports",
+    title={"uk": "Звернення мешканців", "en": "Residents' reports"},
+    geometry="Point",
+    table="report",
+    geometry_column="location",
+    fields=(
+        Field("code", "text", {"uk": "Код звернення", "en": "Tracking code"}, required=True),
+        Field("category_id", "category", {"uk": "Категорія", "en": "Category"}, required=True),
+        Field("status", "choice", {"uk": "Стан", "en": "Status"}, required=True,
+              choices={code: {"uk": s.uk, "en": s.en} for code, s in STATUSES.items()}),
+        Field("description", "text", {"uk": "Опис", "en": "Description"}, required=True),
+        Field("unit_id", "unit", {"uk": "Відповідальний підрозділ", "en": "Responsible unit"}),
+        Field("created_at", "datetime", {"uk": "Подано", "en": "Submitted"}),
+        Field("updated_at", "datetime", {"uk": "Оновлено", "en": "Updated"}),
+        Field("due_at", "datetime", {"uk": "Термін", "en": "Due"}),
+        Field("hromada_id", "hromada", {"uk": "Громада", "en": "Hromada"}, required=True),
+        Field("reporter_name", "text", {"uk": "Ім'я заявника", "en": "Reporter's name"}, public=False),
+        Field("reporter_email", "text", {"uk": "Ел. пошта заявника", "en": "Reporter's e-mail"}, public=False),
+        Field("reporter_phone", "text", {"uk": "Телефон заявника", "en": "Reporter's phone"}, public=False),
+        Field("routing_reason_uk", "text", {"uk": "Чому цей підрозділ", "en": "Why this unit (Ukrainian)"},
+              public=False),
+    ),
+    popup=("code", "status", "description", "created_at"),
+    label_field="code",
+    style=CategoryStyle(field="status", colors={c: s.colour for c, s in STATUSES.items()}, fill_opacity=0.8),
+    permissions=Permissions(view="public", edit=frozenset({"admin", "unit_staff"})),
+)
+LAYERS = (REPORTS,)
+
+# --- creating a report -----------------------------------------------------------------------------
+
+
+@dataclass
+class NewReport:
+    lon: float
+    lat: float
+    category: str
+    description: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    show_name: bool = False
+    asset_id: int | None = None
+    photos: list[Photo] = field(default_factory=list)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tracking_prefix(hromada_name: str) -> str:
+    """Two letters from the hromada's name: Якушинецька → ЯК."""
+    letters = [c for c in hromada_name.upper() if c.isalpha()]
+    return "".join(letters[:2]) or "ГР"
+
+
+def next_tracking_code(conn: sa.Connection, hromada_id: int, hromada_name: str, year: int) -> str:
+    """``ЯК-2026-000123``: counted per hromada and year; concurrent reports never share a number."""
+    number = conn.execute(sa.text("""
+        INSERT INTO report_counter (hromada_id, year, last) VALUES (:h, :y, 1)
+        ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1
+        RETURNING last"""), {"h": hromada_id, "y": year}).scalar_one()
+    return f"{tracking_prefix(hromada_name)}-{year}-{number:06d}"
+
+
+def check_description(text: str | None) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("Опишіть проблему: опис порожній", "Describe the problem: the description is empty")
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidInput(f"Опис задовгий: {len(text)} знаків, можна до {MAX_DESCRIPTION}",
+                           f"The description is too long: {len(text)} characters, the limit is {MAX_DESCRIPTION}")
+    return text
+
+
+def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> dict:
+    """Route, store and acknowledge a new report in the caller's transaction.
+
+    Returns the resident's answer: tracking code, private link token, unit and routing reason.
+    """
+    check_point(new.lon, new.lat)
+    description = check_description(new.description)
+    route = route_report(conn, new.lon, new.lat, new.category, new.asset_id)
+    hromada_name = conn.execute(sa.text("SELECT name_uk FROM hromada WHERE id = :id"),
+                                {"id": route.hromada_id}).scalar_one()
+    now = conn.execute(sa.text("SELECT now()")).scalar_one()
+    code = next_tracking_code(conn, route.hromada_id, hromada_name, now.year)
+    token = secrets.token_urlsafe(18)
+    report_id = conn.execute(report.insert().values(
+        code=code, hromada_id=route.hromada_id, category_id=route.category_id, unit_id=route.unit_id,
+        asset_id=route.asset_id, status="new",
+        location=sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.lon, new.lat), 4326),
+        description=description, reporter_name=_blank(new.name), reporter_email=_blank(new.email),
+        reporter_phone=_blank(new.phone), show_name=bool(new.show_name and _blank(new.name)),
+        private_token_hash=token_hash(token), routing_rule=route.rule,
+        routing_reason_uk=route.reason_uk, routing_reason_en=route.reason_en,
+        due_at=now + dt.timedelta(days=route.target_days),
+    ).returning(report.c.id)).scalar_one()
+    for position, photo in enumerate(new.photos, start=1):
+        conn.execute(report_photo.insert().values(report_id=report_id, position=position, width=photo.width,
+                                                  height=photo.height, data=photo.jpeg, thumb=photo.thumb))
+    conn.execute(report_event.insert().values(report_id=report_id, kind="created", to_status="new",
+                                              to_unit_id=route.unit_id))
+    if _blank(new.email):
+        conn.execute(report_subscriber.insert().values(report_id=report_id, email=new.email.strip(),
+                                                       is_reporter=True))
+    return answer(conn, report_id, route, token, public_url)
+
+
+def answer(conn: sa.Connection, report_id: int, route: Route, token: str, public_url: str) -> dict:
+    row = conn.execute(sa.text("""
+        SELECT r.code, r.status, r.due_at, u.name_uk, u.name_en
+        FROM report r JOIN unit u ON u.id = r.unit_id WHERE r.id = :id"""), {"id": report_id}).one()
+    return {
+        "id": report_id,
+        "code": row.code,
+        "status": row.status,
+        "unit": {"uk": row.name_uk, "en": row.name_en or row.name_uk},
+        "routing": {"rule": route.rule, "reason": {"uk": route.reason_uk, "en": route.reason_en}},
+        "due_at": row.due_at.isoformat(),
+        "public_url": f"{public_url}/reports/{row.code}",
+        "private_url": f"{public_url}/reports/{row.code}?token={token}",
+    }
+
+
+def _blank(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def find_report(conn: sa.Connection, code: str) -> sa.RowMapping:
+    row = conn.execute(sa.text("""
+        SELECT r.*, ST_X(r.location) AS lon, ST_Y(r.location) AS lat,
+               c.code AS category_code, c.name_uk AS category_uk, c.name_en AS category_en,
+               u.name_uk AS unit_uk, u.name_en AS unit_en, h.name_uk AS hromada_uk, h.name_en AS hromada_en,
+               h.katottg, d.code AS duplicate_of_code,
+               (SELECT name_uk FROM settlement s WHERE s.hromada_id = r.hromada_id
+                  AND ST_Intersects(s.boundary, r.location) LIMIT 1) AS village
+        FROM report r JOIN category c ON c.id = r.category_id JOIN unit u ON u.id = r.unit_id
+        JOIN hromada h ON h.id = r.hromada_id LEFT JOIN report d ON d.id = r.duplicate_of_id
+        WHERE r.code = :code"""), {"code": code}).mappings().first()
+    if row is None:
+        raise NotFound(f"Звернення {code} не знайдено", f"Report {code} not found")
+    return row
+
+
+def token_matches(row, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(row["private_token_hash"], token_hash(token))
+
+
+def public_report(conn: sa.Connection, code: str) -> dict:
+    """What anyone may see of a report: never the reporter's e-mail or phone, nor a hidden name."""
+    row = find_report(conn, code)
+    photos = [p for p, in conn.execute(sa.text(
+        "SELECT position FROM report_photo WHERE report_id = :id ORDER BY position"), {"id": row["id"]})]
+    supporters = conn.execute(sa.text(
+        "SELECT count(*) FROM report_event WHERE report_id = :id AND kind = 'me_too'"), {"id": row["id"]}).scalar()
+    return {
+        "code": row["code"],
+        "category": {"code": row["category_code"], "uk": row["category_uk"], "en": row["category_en"]},
+        "status": row["status"],
+        "is_open": STATUSES[row["status"]].is_open,
+        "description": row["description"],
+        "reporter_name": row["reporter_name"] if row["show_name"] else None,
+        "location": {"lon": row["lon"], "lat": row["lat"]},
+        "village": row["village"],
+        "hromada": {"katottg": row["katottg"], "uk": row["hromada_uk"], "en": row["hromada_en"]},
+        "unit": {"uk": row["unit_uk"], "en": row["unit_en"] or row["unit_uk"]},
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "due_at": row["due_at"].isoformat(),
+        "closed_at": row["closed_at"].isoformat() if row["closed_at"] else None,
+        "duplicate_of": row["duplicate_of_code"],
+        "photos": photos,
+        "supporters": supporters,
+        "history": history(conn, row["id"], staff=False),
+    }
+
+
+def history(conn: sa.Connection, report_id: int, *, staff: bool) -> list[dict]:
+    rows = conn.execute(sa.text("""
+        SELECT e.created_at, e.kind, e.from_status, e.to_status, e.public_note, e.private_note,
+               fu.name_uk AS from_unit_uk, fu.name_en AS from_unit_en,
+               tu.name_uk AS to_unit_uk, tu.name_en AS to_unit_en, a.full_name AS user_name
+        FROM report_event e LEFT JOIN unit fu ON fu.id = e.from_unit_id LEFT JOIN unit tu ON tu.id = e.to_unit_id
+        LEFT JOIN app_user a ON a.id = e.user_id
+        WHERE e.report_id = :id ORDER BY e.created_at, e.id"""), {"id": report_id}).mappings()
+    out = []
+    for r in rows:
+        item = {"at": r["created_at"].isoformat(), "kind": r["kind"], "from_status": r["from_status"],
+                "to_status": r["to_status"], "public_note": r["public_note"],
+                "to_unit": {"uk": r["to_unit_uk"], "en": r["to_unit_en"]} if r["to_unit_uk"] else None}
+        if staff:
+            item.update(private_note=r["private_note"], by=r["user_name"],
+                        from_unit={"uk": r["from_unit_uk"], "en": r["from_unit_en"]} if r["from_unit_uk"] else None)
+        out.append(item)
+    return out
+
+
+def nearby_open(conn: sa.Connection, lon, lat, category: str | None, metres: int = NEARBY_METRES) -> list[dict]:
+    """Open reports of the category within ``metres`` of the point, nearest first (no personal data)."""
+    lon, lat = check_point(lon, lat)
+    rows = conn.execute(sa.text("""
+        SELECT r.code, r.status, r.description, c.code AS category, c.name_uk, c.name_en, r.created_at,
+               ST_Distance(r.location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS metres
+        FROM report r JOIN category c ON c.id = r.category_id
+        WHERE r.status = ANY(:open) AND (CAST(:category AS text) IS NULL OR c.code = :category)
+          AND ST_DWithin(r.location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :m)
+        ORDER BY r.location <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 20"""),
+        {"lon": lon, "lat": lat, "category": category, "m": metres, "open": list(OPEN_STATUSES)}).mappings()
+    return [{"code": r["code"], "status": r["status"], "description": r["description"],
+             "category": {"code": r["category"], "uk": r["name_uk"], "en": r["name_en"]},
+             "created_at": r["created_at"].isoformat(), "distance_m": round(r["metres"])} for r in rows]
+
+
+# --- residents joining a report --------------------------------------------------------------------
+
+
+def me_too(conn: sa.Connection, code: str, email: str | None) -> dict:
+    """Support an open report instead of filing a new one; with an e-mail, follow its updates."""
+    row = find_report(conn, code)
+    if not STATUSES[row["status"]].is_open:
+        raise Conflict(f"Звернення {code} вже закрите", f"Report {code} is already closed")
+    conn.execute(report_event.insert().values(report_id=row["id"], kind="me_too"))
+    subscribed = False
+    if _blank(email):
+        subscribed = conn.execute(sa.text("""
+            INSERT INTO report_subscriber (report_id, email) VALUES (:id, :email)
+            ON CONFLICT DO NOTHING RETURNING id"""), {"id": row["id"], "email": email.strip()}).first() is not None
+    supporters = conn.execute(sa.text(
+        "SELECT count(*) FROM report_event WHERE report_id = :id AND kind = 'me_too'"), {"id": row["id"]}).scalar()
+    return {"code": code, "supporters": supporters, "subscribed": subscribed}
+
+
+# --- staff actions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: their user id, roles and the units they work for."""
+
+    user_id: int
+    roles: frozenset[str]
+    unit_ids: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def may_work_on(self, unit_id: int) -> bool:
+        return self.is_admin or ("unit_staff" in self.roles and unit_id in self.unit_ids)
+
+
+def require_access(actor: Actor, row) -> None:
+    if not actor.may_work_on(row["unit_id"]):
+        raise Forbidden("Це звернення належить іншому підрозділу", "This report belongs to another unit")
+
+
+def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, *, public_url: str,
+                  public_note: str | None = None, private_note: str | None = None,
+                  duplicate_of: str | None = None) -> None:
+    """Move a report along the status machine, record it, and queue the e-mails it calls for."""
+    row = _lock(conn, code)
+    require_access(actor, row)
+    if to_status not in STATUSES:
+        raise InvalidInput(f"Невідомий стан {to_status!r}", f"Unknown status {to_status!r}")
+    if to_status not in TRANSITIONS[row["status"]]:
+        raise Conflict(
+            f"Зі стану «{STATUSES[row['status']].uk}» не можна перейти до «{STATUSES[to_status].uk}»",
+            f"A report cannot go from “{STATUSES[row['status']].en}” to “{STATUSES[to_status].en}”")
+    duplicate_id = None
+    if to_status == "duplicate":
+        if not duplicate_of:
+            raise InvalidInput("Вкажіть код звернення, дублікатом якого є це", "Give the code of the original report")
+        original = find_report(conn, duplicate_of.strip())
+        if original["id"] == row["id"]:
+            raise InvalidInput("Звернення не може бути дублікатом самого себе", "A report cannot duplicate itself")
+        duplicate_id = original["id"]
+        # Its followers now follow the original.
+        conn.execute(sa.text("""
+            INSERT INTO report_subscriber (report_id, email)
+            SELECT :orig, email FROM report_subscriber WHERE report_id = :dup
+            ON CONFLICT DO NOTHING"""), {"orig": duplicate_id, "dup": row["id"]})
+    closed = not STATUSES[to_status].is_open
+    conn.execute(report.update().where(report.c.id == row["id"]).values(
+        status=to_status, updated_at=sa.func.now(), duplicate_of_id=duplicate_id,
+        closed_at=sa.func.now() if closed else None))
+    event_id = conn.execute(report_event.insert().values(
+        report_id=row["id"], kind="status", user_id=actor.user_id, from_status=row["status"], to_status=to_status,
+        public_note=_blank(public_note), private_note=_blank(private_note)).returning(report_event.c.id)).scalar_one()
+    if to_status in NOTIFY_ON:
+        _notify(conn, row, event_id, to_status, _blank(public_note), duplicate_of, public_url)
+
+
+def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor: Actor) -> None:
+    """Hand a report to another unit of the same hromada, with a reason kept in its history."""
+    row = _lock(conn, code)
+    require_access(actor, row)
+    if not _blank(reason):
+        raise InvalidInput("Вкажіть причину передачі", "Give a reason for the transfer")
+    target = conn.execute(sa.text("SELECT id, hromada_id FROM unit WHERE id = :id"), {"id": to_unit_id}).first()
+    if target is None or target.hromada_id != row["hromada_id"]:
+        raise InvalidInput("Такого підрозділу в цій громаді немає", "No such unit in this hromada")
+    if target.id == row["unit_id"]:
+        raise InvalidInput("Звернення вже в цьому підрозділі", "The report is already with this unit")
+    if not STATUSES[row["status"]].is_open:
+        raise Conflict("Закрите звернення не передають; спершу відкрийте його знову",
+                       "A closed report cannot be transferred; reopen it first")
+    conn.execute(report.update().where(report.c.id == row["id"]).values(
+        unit_id=target.id, updated_at=sa.func.now()))
+    conn.execute(report_event.insert().values(
+        report_id=row["id"], kind="transfer", user_id=actor.user_id, from_unit_id=row["unit_id"],
+        to_unit_id=target.id, private_note=reason.strip()))
+
+
+def add_note(conn: sa.Connection, code: str, actor: Actor, *, public_note: str | None,
+             private_note: str | None) -> None:
+    row = _lock(conn, code)
+    require_access(actor, row)
+    if not _blank(public_note) and not _blank(private_note):
+        raise InvalidInput("Нотатка порожня", "The note is empty")
+    conn.execute(report_event.insert().values(report_id=row["id"], kind="note", user_id=actor.user_id,
+                                              public_note=_blank(public_note), private_note=_blank(private_note)))
+    conn.execute(report.update().where(report.c.id == row["id"]).values(updated_at=sa.func.now()))
+
+
+def _lock(conn: sa.Connection, code: str):
+    """The report row, locked for this transaction so two staff actions cannot interleave."""
+    row = conn.execute(sa.select(report).where(report.c.code == code).with_for_update()).mappings().first()
+    if row is None:
+        raise NotFound(f"Звернення {code} не знайдено", f"Report {code} not found")
+    return row
+
+
+# --- notifications ---------------------------------------------------------------------------------
+
+MAIL_SUBJECTS = {
+    "acknowledged": ("Звернення {code} прийнято в роботу", "Report {code} acknowledged"),
+    "resolved": ("Звернення {code} вирішено", "Report {code} resolved"),
+    "rejected": ("Звернення {code} відхилено", "Report {code} rejected"),
+    "duplicate": ("Звернення {code} об'єднано з іншим", "Report {code} merged with another"),
+}
+
+
+def _notify(conn: sa.Connection, row, event_id: int, status: str, note: str | None,
+            duplicate_of: str | None, public_url: str) -> None:
+    subscribers = conn.execute(sa.text(
+        "SELECT id, email FROM report_subscriber WHERE report_id = :id ORDER BY id"), {"id": row["id"]}).all()
+    if not subscribers:
+        return
+    code = row["code"]
+    link = f"{public_url}/reports/{code}"
+    uk_subject, en_subject = (s.format(code=code) for s in MAIL_SUBJECTS[status])
+    lines_uk = [f"Стан вашого звернення {code}: {STATUSES[status].uk}."]
+    lines_en = [f"The status of report {code} is now: {STATUSES[status].en}."]
+    if note:
+        lines_uk.append(f"Коментар: {note}")
+        lines_en.append(f"Note: {note}")
+    if status == "duplicate" and duplicate_of:
+        lines_uk.append(f"Далі стежте за зверненням {duplicate_of}: {public_url}/reports/{duplicate_of}")
+        lines_en.append(f"Follow report {duplicate_of} from now on: {public_url}/reports/{duplicate_of}")
+    body = "\n".join([*lines_uk, f"Переглянути звернення: {link}", "", "—", "", *lines_en,
+                      f"View the report: {link}", "", "Громада ГІС / Hromada GIS"])
+    for sub in subscribers:
+        outbox.enqueue(conn, to_addr=sub.email, subject=f"{uk_subject} / {en_subject}", body=body,
+                       report_id=row["id"], key=f"report-{row['id']}-event-{event_id}-sub-{sub.id}")
