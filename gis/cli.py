@@ -89,3 +89,28 @@ def downgrade(revision: str):
     engine = db.make_engine(db.database_url())
     db.downgrade(engine, revision)
     click.echo(f"схема / schema: {db.current_revision(engine) or 'base'}")
+
+
+@click.group("users")
+def users_group():
+    """Staff, planner and admin accounts."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["resident", "unit_staff", "planner", "admin"]), help="Repeatable.")
+@click.option("--name", "full_name", default=None)
+@click.option("--hromada", "katottg", default=config.DEMO_KATOTTG, show_default=True,
+              help="KATOTTG of the hromada whose units are named with --unit.")
+@click.option("--unit", "units", multiple=True, help="Unit code the staff member works for (repeatable).")
+@click.password_option(envvar="HROMADA_NEW_PASSWORD")
+def add_user(email, roles, full_name, katottg, units, password):
+    """Create an account. The password is asked for (or read from HROMADA_NEW_PASSWORD)."""
+    from gis.users import create_user, unit_ids_by_code
+
+    engine = db.make_engine(db.database_url())
+    with engine.begin() as conn:
+        unit_ids = unit_ids_by_code(conn, katottg, list(units)) if units else []
+        user_id = create_user(conn, email, password, list(roles), full_name=full_name, unit_ids=unit_ids)
+    click.echo(f"користувач / user {email}: id {user_id}, {', '.join(roles)}")

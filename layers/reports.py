@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
@@ -183,9 +184,14 @@ def answer(conn: sa.Connection, report_id: int, route: Route, token: str, public
         "unit": {"uk": row.name_uk, "en": row.name_en or row.name_uk},
         "routing": {"rule": route.rule, "reason": {"uk": route.reason_uk, "en": route.reason_en}},
         "due_at": row.due_at.isoformat(),
-        "public_url": f"{public_url}/reports/{row.code}",
-        "private_url": f"{public_url}/reports/{row.code}?token={token}",
+        "public_url": report_url(public_url, row.code),
+        "private_url": f"{report_url(public_url, row.code)}?token={token}",
     }
+
+
+def report_url(public_url: str, code: str) -> str:
+    """The report's public page; the Cyrillic code is percent-encoded so every mail client links it."""
+    return f"{public_url}/reports/{quote(code)}"
 
 
 def _blank(value: str | None) -> str | None:
@@ -417,7 +423,7 @@ def _notify(conn: sa.Connection, row, event_id: int, status: str, note: str | No
     if not subscribers:
         return
     code = row["code"]
-    link = f"{public_url}/reports/{code}"
+    link = report_url(public_url, code)
     uk_subject, en_subject = (s.format(code=code) for s in MAIL_SUBJECTS[status])
     lines_uk = [f"Стан вашого звернення {code}: {STATUSES[status].uk}."]
     lines_en = [f"The status of report {code} is now: {STATUSES[status].en}."]
@@ -425,8 +431,8 @@ def _notify(conn: sa.Connection, row, event_id: int, status: str, note: str | No
         lines_uk.append(f"Коментар: {note}")
         lines_en.append(f"Note: {note}")
     if status == "duplicate" and duplicate_of:
-        lines_uk.append(f"Далі стежте за зверненням {duplicate_of}: {public_url}/reports/{duplicate_of}")
-        lines_en.append(f"Follow report {duplicate_of} from now on: {public_url}/reports/{duplicate_of}")
+        lines_uk.append(f"Далі стежте за зверненням {duplicate_of}: {report_url(public_url, duplicate_of)}")
+        lines_en.append(f"Follow report {duplicate_of} from now on: {report_url(public_url, duplicate_of)}")
     body = "\n".join([*lines_uk, f"Переглянути звернення: {link}", "", "—", "", *lines_en,
                       f"View the report: {link}", "", "Громада ГІС / Hromada GIS"])
     for sub in subscribers:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask, request
 
-from gis.errors import HromadaError, NotFound
+from gis.errors import HromadaError
 from webmap import database, i18n
 
 log = logging.getLogger(__name__)
@@ -14,7 +15,15 @@ log = logging.getLogger(__name__)
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app. ``DATABASE_URL`` must be in ``test_config`` or resolvable (gis.db)."""
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=_secret_key(), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.url_map.strict_slashes = False
+    app.config.update(
+        SECRET_KEY=_secret_key(), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        PUBLIC_URL=os.environ.get("HROMADA_PUBLIC_URL", ""),  # for links in e-mails; else the request's host
+        REPORT_RATE_LIMIT=os.environ.get("HROMADA_REPORT_RATE_LIMIT", "10 per minute;60 per hour"),
+        LOGIN_RATE_LIMIT=os.environ.get("HROMADA_LOGIN_RATE_LIMIT", "10 per minute"),
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # three photos of up to 10 MB and the form
+        WTF_CSRF_TIME_LIMIT=None,  # valid for the session; a resident may take long to write
+    )
     if test_config:
         app.config.update(test_config)
     if "DATABASE_URL" not in app.config:
@@ -25,6 +34,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     database.init_app(app)
     app.after_request(i18n.remember_language)
+    from webmap.extensions import csrf, limiter
+
+    csrf.init_app(app)
+    limiter.init_app(app)
 
     @app.context_processor
     def _template_helpers():
@@ -32,9 +45,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from webmap.api import bp as api_bp
     from webmap.pages import bp as pages_bp
+    from webmap.report_pages import bp as report_pages_bp
+    from webmap.reports_api import bp as reports_api_bp
+    from webmap.staff import bp as staff_bp
 
-    app.register_blueprint(api_bp)
-    app.register_blueprint(pages_bp)
+    for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp):
+        app.register_blueprint(blueprint)
     _register_error_handlers(app)
     return app
 
@@ -62,6 +78,14 @@ def _wants_json() -> bool:
         "application/json", "application/geo+json")
 
 
+_BILINGUAL_HTTP_ERRORS = {
+    404: ("Сторінку не знайдено", "Not found"),
+    405: ("Цей метод тут не підтримується", "This method is not allowed here"),
+    413: ("Запит завеликий: фото разом мають бути до 32 МБ", "The request is too large: photos together up to 32 MB"),
+    429: ("Забагато запитів; спробуйте трохи пізніше", "Too many requests; please try again a little later"),
+}
+
+
 def _register_error_handlers(app: Flask) -> None:
     from flask import jsonify, render_template
     from werkzeug.exceptions import HTTPException
@@ -73,10 +97,21 @@ def _register_error_handlers(app: Flask) -> None:
 
     app.register_error_handler(HromadaError, render)
 
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        return render(HromadaError(
+            "Бракує або застарів токен захисту форми (CSRF); оновіть сторінку й надішліть ще раз",
+            f"The form's CSRF token is missing or invalid ({exc.description}); reload the page and send again"))
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        if exc.code == 404:
-            return render(NotFound("Сторінку не знайдено", "Not found"))
+        if exc.code in _BILINGUAL_HTTP_ERRORS:
+            uk, en = _BILINGUAL_HTTP_ERRORS[exc.code]
+            error = HromadaError(uk, en)
+            error.http_status, error.code = exc.code, exc.name.lower().replace(" ", "_")
+            return render(error)
         error = HromadaError(exc.description or exc.name, exc.description or exc.name)
         error.http_status, error.code = exc.code or 500, exc.name.lower().replace(" ", "_")
         return render(error)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 import click
 
-from gis.cli import db_group
+from gis.cli import db_group, users_group
 from gis.errors import HromadaError
 from importers.cli import communities_group, demo_group
 
@@ -29,15 +30,34 @@ def main(verbose: bool):
 
 
 main.add_command(db_group)
+main.add_command(users_group)
 main.add_command(communities_group)
 main.add_command(demo_group)
+
+
+@main.command("worker")
+def worker():
+    """Deliver queued e-mails (the outbox) until stopped with Ctrl-C."""
+    import signal
+    import threading
+
+    from gis import db, outbox
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        outbox.run_worker(db.make_engine(db.database_url()), outbox.SmtpSettings.from_env(), stop)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int):
+@click.option("--with-worker/--no-worker", default=True, show_default=True,
+              help="Also deliver queued e-mails in this process.")
+def serve(host: str, port: int, threads: int, with_worker: bool):
     """Serve the web app with the production WSGI server (waitress). Ctrl-C stops it."""
     import waitress
 
@@ -49,11 +69,20 @@ def serve(host: str, port: int, threads: int):
         raise HromadaError(f"Порт {port} на {host} зайнятий; вкажіть інший: --port",
                            f"Port {port} on {host} is taken; choose another with --port")
     app = create_app()
+    stop = threading.Event()
+    if with_worker:
+        from gis import outbox
+
+        settings = outbox.SmtpSettings.from_env()
+        threading.Thread(target=outbox.run_worker, name="outbox-worker", daemon=True,
+                         args=(app.extensions["hromada_engine"], settings, stop)).start()
     click.echo(f"Hromada GIS: http://{host}:{port}/  (Ctrl-C — зупинити / to stop)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads)
     except KeyboardInterrupt:
         pass
+    finally:
+        stop.set()
     click.echo("зупинено / stopped")
 
 

@@ -1,0 +1,46 @@
+"""Public pages of a report: status, history, photos — and the reporter's private view by token."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, render_template, request
+
+from gis.errors import NotFound
+from layers import reports
+from webmap.database import connection
+
+bp = Blueprint("report_pages", __name__)
+
+
+@bp.get("/reports/<code>")
+def report_page(code: str):
+    conn = connection()
+    public = reports.public_report(conn, code)
+    own = None
+    token = request.args.get("token")
+    if token:
+        row = reports.find_report(conn, code)
+        if not reports.token_matches(row, token):
+            raise NotFound("Посилання недійсне", "This link is not valid")
+        # The private link shows the reporter what they gave us, and only to them.
+        own = {"name": row["reporter_name"], "email": row["reporter_email"], "phone": row["reporter_phone"]}
+    return render_template("report.html", report=public, own=own, statuses=reports.STATUSES)
+
+
+@bp.get("/reports/<code>/photos/<int:position>.jpg")
+def report_photo(code: str, position: int):
+    return _photo(code, position, "data")
+
+
+@bp.get("/reports/<code>/photos/<int:position>-thumb.jpg")
+def report_photo_thumb(code: str, position: int):
+    return _photo(code, position, "thumb")
+
+
+def _photo(code: str, position: int, column: str) -> Response:
+    data = connection().execute(sa.text(f"""
+        SELECT p.{column} FROM report_photo p JOIN report r ON r.id = p.report_id
+        WHERE r.code = :code AND p.position = :pos"""), {"code": code, "pos": position}).scalar()
+    if data is None:
+        raise NotFound("Фото не знайдено", "Photo not found")
+    return Response(bytes(data), mimetype="image/jpeg",
+                    headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})

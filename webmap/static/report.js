@@ -1,0 +1,154 @@
+// Resident's report form on the public map. Everything from the server is put in with
+// textContent, never innerHTML. Works by mouse, touch and keyboard (arrow keys move the map;
+// "Use the map centre" takes the point under the map's centre).
+(function () {
+  "use strict";
+  const form = document.getElementById("report-form");
+  if (!form) return;
+  const lang = document.documentElement.lang === "en" ? "en" : "uk";
+  const msg = (name) => form.dataset["msg" + name];
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const mapEl = document.querySelector(".folium-map");
+  const map = mapEl ? window[mapEl.id] : null;
+  const $ = (id) => document.getElementById(id);
+  const errorBox = $("report-error");
+  let marker = null;
+  let idempotencyKey = null;
+
+  function text(tag, value, cls) {
+    const el = document.createElement(tag);
+    el.textContent = value;
+    if (cls) el.className = cls;
+    return el;
+  }
+
+  function message(body) {
+    if (body && body.message) return body.message[lang] || body.message.uk;
+    return String(body);
+  }
+
+  async function getJSON(url) {
+    const response = await fetch(url, {headers: {"Accept": "application/json"}});
+    const body = await response.json();
+    if (!response.ok) throw new Error(message(body));
+    return body;
+  }
+
+  async function setPoint(lat, lon) {
+    $("lat").value = lat.toFixed(6);
+    $("lon").value = lon.toFixed(6);
+    if (map) {
+      if (marker) marker.setLatLng([lat, lon]);
+      else marker = L.circleMarker([lat, lon], {radius: 9, color: "#c92a2a", weight: 3}).addTo(map);
+    }
+    await loadCategories();
+  }
+
+  async function loadCategories() {
+    const select = $("category");
+    const hint = $("category-hint");
+    errorBox.textContent = "";
+    const lat = $("lat").value, lon = $("lon").value;
+    if (!lat || !lon) return;
+    try {
+      const data = await getJSON(`/api/reports/categories?lat=${encodeURIComponent(lat)}&lon=${encodeURIComponent(lon)}`);
+      const previous = select.value;
+      select.replaceChildren();
+      for (const c of data.categories) {
+        const option = text("option", c[lang] || c.uk);
+        option.value = c.code;
+        select.append(option);
+      }
+      if (previous && [...select.options].some(o => o.value === previous)) select.value = previous;
+      select.disabled = data.categories.length === 0;
+      hint.textContent = (data.hromada[lang] || data.hromada.uk) + ": " + data.categories.length;
+      await loadSimilar();
+    } catch (err) {
+      select.replaceChildren(text("option", msg("Choose")));
+      select.disabled = true;
+      errorBox.textContent = err.message;
+    }
+  }
+
+  async function loadSimilar() {
+    const box = $("similar");
+    box.replaceChildren();
+    const lat = $("lat").value, lon = $("lon").value, category = $("category").value;
+    if (!lat || !lon || !category) return;
+    const data = await getJSON(`/api/reports/nearby?lat=${encodeURIComponent(lat)}&lon=${encodeURIComponent(lon)}&category=${encodeURIComponent(category)}`);
+    if (!data.reports.length) return;
+    box.append(text("p", msg("Similar"), "similar-title"));
+    const list = document.createElement("ul");
+    for (const r of data.reports) {
+      const item = document.createElement("li");
+      const link = text("a", r.code);
+      link.href = "/reports/" + encodeURIComponent(r.code);
+      item.append(link, text("span", ` (${r.distance_m} m): ${r.description} `));
+      const button = text("button", msg("Metoo"), "secondary");
+      button.type = "button";
+      button.addEventListener("click", () => meToo(r.code, item));
+      item.append(button);
+      list.append(item);
+    }
+    box.append(list);
+  }
+
+  async function meToo(code, item) {
+    const body = new FormData();
+    body.append("email", $("email").value);
+    const response = await fetch(`/api/reports/${encodeURIComponent(code)}/me-too`,
+      {method: "POST", body, headers: {"X-CSRFToken": csrf, "Accept": "application/json"}});
+    const data = await response.json();
+    if (!response.ok) { errorBox.textContent = message(data); return; }
+    item.replaceChildren(text("strong", `${code}: ${msg("MetooDone")}`));
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errorBox.textContent = "";
+    if (!$("lat").value || !$("lon").value) { errorBox.textContent = msg("Choose"); $("use-centre").focus(); return; }
+    // One key per filled-in form: a double click or a retry after a lost answer files one report.
+    idempotencyKey = idempotencyKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    const button = $("submit-report");
+    button.disabled = true;
+    try {
+      const response = await fetch("/api/reports", {method: "POST", body: new FormData(form),
+        headers: {"X-CSRFToken": csrf, "Idempotency-Key": idempotencyKey, "Accept": "application/json"}});
+      const data = await response.json();
+      if (!response.ok) { errorBox.textContent = message(data); return; }
+      const result = $("report-result");
+      const code = text("a", data.code);
+      code.href = data.public_url;
+      const privateLink = text("a", data.private_url);
+      privateLink.href = data.private_url;
+      result.replaceChildren(
+        text("p", msg("Sent") + " "), text("p", ""), text("p", msg("Private") + " "));
+      result.children[0].append(code);
+      result.children[1].textContent = data.routing.reason[lang];
+      result.children[2].append(privateLink);
+      result.hidden = false;
+      form.reset();
+      idempotencyKey = null;
+      result.focus();
+    } catch (err) {
+      errorBox.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  $("category").addEventListener("change", () => loadSimilar().catch(e => { errorBox.textContent = e.message; }));
+  for (const id of ["lat", "lon"]) $(id).addEventListener("change", loadCategories);
+  $("use-centre").addEventListener("click", () => {
+    if (!map) return;
+    const c = map.getCenter();
+    setPoint(c.lat, c.lng);
+  });
+  $("use-location").addEventListener("click", () => {
+    if (!navigator.geolocation) return;
+    navigator.geolocation.getCurrentPosition(
+      (pos) => { setPoint(pos.coords.latitude, pos.coords.longitude); if (map) map.setView([pos.coords.latitude, pos.coords.longitude], 17); },
+      (err) => { errorBox.textContent = err.message; });
+  });
+  if (map) map.on("click", (e) => setPoint(e.latlng.lat, e.latlng.lng));
+})();
