@@ -73,6 +73,8 @@ def engine(database_url):
 def truncate_all(eng: sa.Engine) -> None:
     tables = ", ".join(t.name for t in metadata.sorted_tables)
     with eng.begin() as conn:
+        # A connection a test forgot to close would block TRUNCATE for ever: fail loudly instead.
+        conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
         conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         sync_categories(conn)
 
@@ -117,3 +119,39 @@ def scratch_cluster():
         cluster.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class MailStore:
+    """What the SMTP server received."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append({"to": envelope.rcpt_tos, "message": message,
+                              "subject": str(message["Subject"]), "message_id": message["Message-ID"],
+                              "body": message.get_content()})
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[dict]:
+        return [m for m in self.messages if address in m["to"]]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free loopback port; yields (settings, store)."""
+    from aiosmtpd.controller import Controller
+
+    from gis.outbox import SmtpSettings
+
+    store = MailStore()
+    controller = Controller(store, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield SmtpSettings(host="127.0.0.1", port=controller.port, timeout=5), store
+    finally:
+        controller.stop()

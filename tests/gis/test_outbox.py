@@ -1,0 +1,126 @@
+"""Outbox delivery: real SMTP, retries with back-off, and restarts of the worker and the database."""
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from gis import db, outbox
+from gis.outbox import SmtpSettings
+from layers.categories import sync_categories
+
+
+def queue(engine, n: int, start: int = 0) -> None:
+    with engine.begin() as conn:
+        for i in range(start, start + n):
+            outbox.enqueue(conn, to_addr=f"r{i}@example.org", subject=f"Звернення {i}", body=f"тіло {i}",
+                           key=f"test-{i}")
+
+
+def statuses(engine) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text("SELECT status, count(*) FROM outbox GROUP BY status")).all())
+
+
+def wait_for(predicate, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_enqueue_is_transactional_and_unique(clean_db):
+    with pytest.raises(RuntimeError), clean_db.begin() as conn:
+        outbox.enqueue(conn, to_addr="a@example.org", subject="s", body="b", key="k1")
+        raise RuntimeError("the change fails")
+    assert statuses(clean_db) == {}
+    queue(clean_db, 1)
+    queue(clean_db, 1)  # the same key again: still one message
+    assert statuses(clean_db) == {"pending": 1}
+
+
+def test_delivered_over_real_smtp_once(clean_db, smtp_server):
+    settings, store = smtp_server
+    queue(clean_db, 3)
+    assert outbox.deliver_due(clean_db, settings) == 3
+    assert outbox.deliver_due(clean_db, settings) == 0
+    assert sorted(m["subject"] for m in store.messages) == ["Звернення 0", "Звернення 1", "Звернення 2"]
+    assert store.messages[0]["message_id"] == "<test-0@hromada-gis.local>"
+    assert statuses(clean_db) == {"sent": 3}
+
+
+def test_failed_send_is_retried_with_back_off(clean_db, smtp_server):
+    settings, store = smtp_server
+    queue(clean_db, 1)
+    from gis.embedded import free_port
+
+    down = SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2)  # nobody listens there
+    assert outbox.deliver_due(clean_db, down) == 1
+    with clean_db.connect() as conn:
+        row = conn.execute(sa.text("SELECT status, attempts, last_error, next_attempt_at - now() AS wait "
+                                   "FROM outbox")).one()
+    assert row.status == "pending" and row.attempts == 1 and row.last_error
+    assert 25 < row.wait.total_seconds() <= 30  # first back-off: 30 s
+    assert outbox.deliver_due(clean_db, settings) == 0  # not due yet
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("UPDATE outbox SET next_attempt_at = now()"))
+    assert outbox.deliver_due(clean_db, settings) == 1
+    assert len(store.messages) == 1 and statuses(clean_db) == {"sent": 1}
+    assert outbox.backoff(2).total_seconds() == 60 and outbox.backoff(30).total_seconds() == 6 * 3600
+
+
+def test_gives_up_after_max_attempts(clean_db):
+    from gis.embedded import free_port
+
+    queue(clean_db, 1)
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("UPDATE outbox SET attempts = :n"), {"n": outbox.MAX_ATTEMPTS - 1})
+    outbox.deliver_due(clean_db, SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2))
+    assert statuses(clean_db) == {"failed": 1}
+
+
+def test_a_worker_that_died_after_claiming_is_taken_over_when_its_lease_ends(clean_db, smtp_server):
+    settings, store = smtp_server
+    queue(clean_db, 1)
+    assert outbox.claim_one(clean_db) is not None  # ...and the worker dies here
+    assert outbox.deliver_due(clean_db, settings) == 0  # leased: nobody else takes it
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("UPDATE outbox SET locked_until = now() - interval '1 second'"))
+    assert outbox.deliver_due(clean_db, settings) == 1
+    assert len(store.messages) == 1
+
+
+def test_restarting_worker_and_database_loses_and_duplicates_nothing(scratch_cluster, smtp_server):
+    """Outbox rows written, the database restarted before delivery, the worker restarted mid-way."""
+    settings, store = smtp_server
+    scratch_cluster.start()
+    engine = db.make_engine(scratch_cluster.url())
+    db.upgrade(engine)
+    with engine.begin() as conn:
+        sync_categories(conn)
+    queue(engine, 10)
+
+    scratch_cluster.stop()  # the database goes down before anything is delivered
+    stop = threading.Event()
+    worker = threading.Thread(target=outbox.run_worker, args=(engine, settings, stop, 0.1))
+    worker.start()
+    time.sleep(1.0)  # the worker meets a dead database and keeps trying
+    assert store.messages == []
+    scratch_cluster.start()
+    wait_for(lambda: len(store.messages) >= 4)
+    stop.set()  # the first worker is stopped part-way
+    worker.join(timeout=20)
+    queue(engine, 5, start=10)  # more mail arrives while no worker runs
+
+    scratch_cluster.stop()
+    scratch_cluster.start()
+    stop2 = threading.Event()
+    worker2 = threading.Thread(target=outbox.run_worker, args=(engine, settings, stop2, 0.1))
+    worker2.start()
+    wait_for(lambda: statuses(engine) == {"sent": 15})
+    stop2.set()
+    worker2.join(timeout=20)
+    ids = [m["message_id"] for m in store.messages]
+    assert len(ids) == 15 and len(set(ids)) == 15
+    engine.dispose()

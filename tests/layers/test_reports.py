@@ -1,0 +1,171 @@
+"""The report workflow: creation, tracking codes, status machine, transfers, duplicates, e-mails."""
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from gis.errors import Conflict, Forbidden, InvalidInput
+from layers import reports
+from layers.reports import Actor, NewReport
+from tests.helpers import asset_point, inside, scalar, unit_id
+
+URL = "https://gis.example.org"
+
+
+def new_report(engine, category="street_light_out", where=None, **extra) -> dict:
+    lon, lat = where or asset_point(engine, "street_lamp", "301")
+    with engine.begin() as conn:
+        return reports.create_report(conn, NewReport(lon=lon, lat=lat, category=category,
+                                                     description=extra.pop("description", "Не світить"),
+                                                     **extra), public_url=URL)
+
+
+def staff_of(engine, code: str) -> Actor:
+    return Actor(user_id=None, roles=frozenset({"unit_staff"}), unit_ids=frozenset({unit_id(engine, code)}))
+
+
+ADMIN = Actor(user_id=None, roles=frozenset({"admin"}), unit_ids=frozenset())
+
+
+def act(engine, fn, *args, **kwargs):
+    with engine.begin() as conn:
+        return fn(conn, *args, **kwargs)
+
+
+def read(engine, fn, *args, **kwargs):
+    with engine.connect() as conn:
+        return fn(conn, *args, **kwargs)
+
+
+def outbox_rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT to_addr, subject, body FROM outbox ORDER BY id")).all()
+
+
+def test_create_routes_codes_and_sets_due_date(demo_db):
+    first = new_report(demo_db, email="r@example.org", name="Оксана", phone="+380 67 000 00 00")
+    second = new_report(demo_db)
+    assert re.fullmatch(r"ЯК-\d{4}-000001", first["code"]) and second["code"].endswith("-000002")
+    assert first["routing"]["rule"] == "asset" and first["unit"]["uk"] == "КП «Якушинціблагоустрій»"
+    assert first["private_url"].startswith(first["public_url"] + "?token=")
+    days = scalar(demo_db, "SELECT extract(day FROM due_at - created_at) FROM report WHERE code = :c",
+                  c=first["code"])
+    assert days == 5  # street_light_out's target time
+    assert scalar(demo_db, "SELECT count(*) FROM report_subscriber WHERE is_reporter") == 1
+
+
+def test_description_is_checked(demo_db):
+    with pytest.raises(InvalidInput, match="description is empty"):
+        new_report(demo_db, description="   ")
+    with pytest.raises(InvalidInput, match="too long"):
+        new_report(demo_db, description="x" * 2001)
+    assert scalar(demo_db, "SELECT count(*) FROM report") == 0
+
+
+def test_status_machine_and_the_mails_it_writes(demo_db):
+    code = new_report(demo_db, email="r@example.org")["code"]
+    kp = staff_of(demo_db, "kp_blagoustrij")
+    act(demo_db, reports.change_status, code, "acknowledged", kp, public_url=URL)
+    act(demo_db, reports.change_status, code, "in_progress", kp, public_url=URL)  # no mail for this one
+    with pytest.raises(Conflict, match="cannot go from “in progress” to “acknowledged”"):
+        act(demo_db, reports.change_status, code, "acknowledged", kp, public_url=URL)
+    act(demo_db, reports.change_status, code, "resolved", kp, public_url=URL, public_note="Лампу замінено",
+        private_note="бригада 2")
+    assert scalar(demo_db, "SELECT closed_at IS NOT NULL FROM report WHERE code = :c", c=code)
+    mails = outbox_rows(demo_db)
+    assert [m.to_addr for m in mails] == ["r@example.org", "r@example.org"]
+    assert "прийнято" in mails[0].subject and "вирішено" in mails[1].subject
+    assert "Лампу замінено" in mails[1].body and "бригада 2" not in mails[1].body
+    assert f"{URL}/reports/%D0%AF%D0%9A-" in mails[1].body
+    act(demo_db, reports.change_status, code, "reopened", kp, public_url=URL)
+    assert scalar(demo_db, "SELECT closed_at FROM report WHERE code = :c", c=code) is None
+    history = read(demo_db, reports.public_report, code)["history"]
+    assert [h["to_status"] for h in history] == ["new", "acknowledged", "in_progress", "resolved", "reopened"]
+    assert all("private_note" not in h for h in history)
+
+
+def test_every_status_is_typed_open_or_closed_and_transitions_are_known():
+    assert set(reports.TRANSITIONS) == set(reports.STATUSES)
+    for source, targets in reports.TRANSITIONS.items():
+        assert set(targets) <= set(reports.STATUSES)
+        if not reports.STATUSES[source].is_open:
+            assert targets == ("reopened",)
+    assert {s for s, d in reports.STATUSES.items() if not d.is_open} == {"resolved", "rejected", "duplicate"}
+
+
+def test_me_too_subscribers_hear_of_rejection(demo_db):
+    code = new_report(demo_db, email="first@example.org")["code"]
+    answer = act(demo_db, reports.me_too, code, "second@example.org")
+    assert answer == {"code": code, "supporters": 1, "subscribed": True}
+    assert act(demo_db, reports.me_too, code, "SECOND@example.org")["subscribed"] is False
+    act(demo_db, reports.change_status, code, "rejected", staff_of(demo_db, "kp_blagoustrij"), public_url=URL,
+        public_note="Ліхтар працює")
+    assert sorted(m.to_addr for m in outbox_rows(demo_db)) == ["first@example.org", "second@example.org"]
+    with pytest.raises(Conflict, match="already closed"):
+        act(demo_db, reports.me_too, code, None)
+
+
+def test_duplicate_moves_its_subscribers_to_the_original(demo_db):
+    original = new_report(demo_db, email="a@example.org")["code"]
+    copy = new_report(demo_db, email="b@example.org")["code"]
+    kp = staff_of(demo_db, "kp_blagoustrij")
+    with pytest.raises(InvalidInput, match="original report"):
+        act(demo_db, reports.change_status, copy, "duplicate", kp, public_url=URL)
+    with pytest.raises(InvalidInput, match="cannot duplicate itself"):
+        act(demo_db, reports.change_status, copy, "duplicate", kp, public_url=URL, duplicate_of=copy)
+    act(demo_db, reports.change_status, copy, "duplicate", kp, public_url=URL, duplicate_of=original)
+    mail = outbox_rows(demo_db)
+    assert [m.to_addr for m in mail] == ["b@example.org"] and original in mail[0].body
+    act(demo_db, reports.change_status, original, "resolved", kp, public_url=URL)
+    assert sorted(m.to_addr for m in outbox_rows(demo_db)[1:]) == ["a@example.org", "b@example.org"]
+    assert read(demo_db, reports.public_report, copy)["duplicate_of"] == original
+
+
+def test_transfer_keeps_both_units_in_the_history(demo_db):
+    lon, lat = inside(demo_db, "Якушинці")
+    code = new_report(demo_db, "overflowing_bin", (lon, lat))["code"]
+    housing = staff_of(demo_db, "housing")
+    act(demo_db, reports.transfer, code, unit_id(demo_db, "sd_zarvantsi"), "Це зона старости", housing)
+    events = read(demo_db, reports.history, scalar(demo_db, "SELECT id FROM report WHERE code = :c", c=code),
+                  staff=True)
+    transfer = events[-1]
+    assert transfer["kind"] == "transfer" and transfer["from_unit"]["uk"].startswith("Відділ житлово")
+    assert transfer["to_unit"]["uk"] == "Зарванецький старостинський округ"
+    assert transfer["private_note"] == "Це зона старости"
+    # The old unit has no hold on it any more; the new one does.
+    with pytest.raises(Forbidden):
+        act(demo_db, reports.add_note, code, housing, public_note="x", private_note=None)
+    act(demo_db, reports.add_note, code, staff_of(demo_db, "sd_zarvantsi"), public_note="Приїдемо завтра",
+        private_note=None)
+    with pytest.raises(InvalidInput, match="reason"):
+        act(demo_db, reports.transfer, code, unit_id(demo_db, "housing"), " ", ADMIN)
+
+
+def test_staff_of_another_unit_cannot_act(demo_db):
+    code = new_report(demo_db)["code"]
+    with pytest.raises(Forbidden) as err:
+        act(demo_db, reports.change_status, code, "acknowledged", staff_of(demo_db, "housing"), public_url=URL)
+    assert err.value.http_status == 403
+    planner = Actor(user_id=None, roles=frozenset({"planner"}), unit_ids=frozenset({unit_id(demo_db, "kp_blagoustrij")}))
+    with pytest.raises(Forbidden):
+        act(demo_db, reports.change_status, code, "acknowledged", planner, public_url=URL)
+    act(demo_db, reports.change_status, code, "acknowledged", ADMIN, public_url=URL)
+
+
+def test_nearby_open_reports(demo_db):
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    code = new_report(demo_db, where=(lon, lat))["code"]
+    near = read(demo_db, reports.nearby_open, lon + 80 / 72_800, lat, "street_light_out")
+    assert [r["code"] for r in near] == [code] and 75 <= near[0]["distance_m"] <= 85
+    assert read(demo_db, reports.nearby_open, lon + 150 / 72_800, lat, "street_light_out") == []
+    assert read(demo_db, reports.nearby_open, lon, lat, "pothole") == []
+    act(demo_db, reports.change_status, code, "resolved", ADMIN, public_url=URL)
+    assert read(demo_db, reports.nearby_open, lon, lat, "street_light_out") == []
+
+
+def test_public_view_hides_personal_data_unless_name_shown(demo_db):
+    hidden = new_report(demo_db, name="Оксана", email="o@example.org", phone="+380670000000")["code"]
+    shown = new_report(demo_db, name="Петро", show_name=True)["code"]
+    text = str(read(demo_db, reports.public_report, hidden))
+    assert "Оксана" not in text and "o@example.org" not in text and "380670000000" not in text
+    assert read(demo_db, reports.public_report, shown)["reporter_name"] == "Петро"
