@@ -22,6 +22,7 @@ MESSAGES = {
     "open_city_map": {"uk": "Відкрите місто: мапа громади", "en": "Open city: community map"},
     "map_label": {"uk": "Інтерактивна мапа громади. Клавіші-стрілки пересувають мапу, + і − змінюють масштаб.",
                   "en": "Interactive map of the community. Arrow keys pan, + and − zoom."},
+    "base_map": {"uk": "Основа: OpenStreetMap", "en": "Base map: OpenStreetMap"},
     "features_list": {"uk": "Об'єкти на мапі", "en": "Features on the map"},
     "no_features": {"uk": "Немає об'єктів", "en": "No features"},
     "hromadas_title": {"uk": "Територіальні громади", "en": "Territorial communities"},
@@ -109,6 +110,7 @@ MESSAGES = {
     "phone": {"uk": "Телефон", "en": "Phone"},
     "name_hidden": {"uk": "ім'я приховано від публіки", "en": "name hidden from the public"},
     "no_reports": {"uk": "Звернень немає", "en": "No reports"},
+    "public_page": {"uk": "Публічна сторінка звернення", "en": "The report's public page"},
     "photo_of": {"uk": "Фото до звернення", "en": "Photo of report"},
 }
 

@@ -43,7 +43,8 @@ def layer_features_for_map(conn: sa.Connection, layer: Layer, hromada_id: int, l
 
 def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = frozenset()):
     """The folium map and, per layer, the features shown (for the accessible list beside it)."""
-    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True, height="70vh", width="100%")
+    fmap = folium.Map(tiles=None, control_scale=True, height="70vh", width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
     use_local_assets(fmap)
     fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
     shown: list[tuple[Layer, list[dict]]] = []
@@ -68,6 +69,16 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
         fmap.add_child(Attribution(text))
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap, shown
+
+
+def point_map(lat: float, lon: float, title: str, lang: str) -> dict[str, str]:
+    """A small map centred on one report's place, ready to embed (see map_parts)."""
+    fmap = folium.Map(location=[lat, lon], zoom_start=17, tiles=None, height="320px", width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
+    use_local_assets(fmap)
+    folium.CircleMarker([lat, lon], radius=10, color="#c92a2a", weight=3, fill=True,
+                        tooltip=folium.Tooltip(title)).add_to(fmap)
+    return map_parts(fmap)
 
 
 LEAFLET = "vendor/leaflet-1.9.4"

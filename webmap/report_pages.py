@@ -7,6 +7,8 @@ from flask import Blueprint, Response, render_template, request
 from gis.errors import NotFound
 from layers import reports
 from webmap.database import connection
+from webmap.i18n import current_lang
+from webmap.mapview import point_map
 
 bp = Blueprint("report_pages", __name__)
 
@@ -23,7 +25,8 @@ def report_page(code: str):
             raise NotFound("Посилання недійсне", "This link is not valid")
         # The private link shows the reporter what they gave us, and only to them.
         own = {"name": row["reporter_name"], "email": row["reporter_email"], "phone": row["reporter_phone"]}
-    return render_template("report.html", report=public, own=own, statuses=reports.STATUSES)
+    place_map = point_map(public["location"]["lat"], public["location"]["lon"], public["code"], current_lang())
+    return render_template("report.html", report=public, own=own, statuses=reports.STATUSES, place_map=place_map)
 
 
 @bp.get("/reports/<code>/photos/<int:position>.jpg")

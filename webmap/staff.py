@@ -15,6 +15,7 @@ from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
 from webmap.forms import LoginForm, NoteForm, StatusForm, TransferForm, raise_for
 from webmap.i18n import current_lang
+from webmap.mapview import point_map
 from webmap.reports_api import public_url
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -110,6 +111,7 @@ def _render_detail(code: str, status_form=None, transfer_form=None, note_form=No
         "staff/report.html", row=row, photos=photos, history=reports.history(conn, row["id"], staff=True),
         statuses=reports.STATUSES, status_form=status_form, transfer_form=transfer_form,
         note_form=note_form or NoteForm(), subscribers=subscribers, error=error, user=current_user(),
+        place_map=point_map(row["lat"], row["lon"], row["code"], current_lang()),
     ), 400 if error else 200
 
 

@@ -41,5 +41,9 @@ def page(browser):
     # The map's base tiles come from the internet, which tests do not have: answer them empty.
     context.route("https://**/*", lambda route: route.fulfill(status=204, body=""))
     pg = context.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     yield pg
+    print("browser errors:", errors)
     context.close()

@@ -1,4 +1,6 @@
 """The public map in real Chromium: it draws, popups show data as text, the keyboard works."""
+import re
+
 import sqlalchemy as sa
 
 EVIL = '<img src=x onerror="window.__pwned=1">Майдан</b>'
@@ -65,3 +67,75 @@ def test_language_switch_in_the_browser(live_server, page, demo_db):
     page.wait_for_selector("h1")
     assert page.locator("h1").inner_text() == "Yakushyntsi Rural Hromada"
     assert page.evaluate("document.documentElement.lang") == "en"
+
+
+def test_resident_files_a_report_by_clicking_the_map_and_using_the_keyboard(live_server, page, demo_db):
+    from tests.helpers import asset_point
+
+    page.goto(live_server + "/")
+    page.wait_for_selector(".leaflet-container path.leaflet-interactive")
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    # Click the map at the lamp's position (the map's own projection tells where that is on screen).
+    x, y = page.evaluate("""([lat, lon]) => {
+        const map = window[document.querySelector('.folium-map').id];
+        map.setView([lat, lon], 17, {animate: false});
+        const p = map.latLngToContainerPoint([lat, lon]);
+        const r = map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }""", [lat, lon])
+    page.mouse.click(x, y)
+    page.wait_for_function("document.getElementById('category').options.length > 1")
+    assert abs(float(page.input_value("#lat")) - lat) < 0.0002
+
+    # From here on, only the keyboard.
+    page.focus("#category")
+    for _ in range(10):
+        if page.input_value("#category") == "street_light_out":
+            break
+        page.keyboard.press("ArrowDown")
+    assert page.input_value("#category") == "street_light_out"
+    page.keyboard.press("Tab")
+    while page.evaluate("document.activeElement.id") != "description":
+        page.keyboard.press("Tab")
+    page.keyboard.type("Не світить ліхтар біля зупинки")
+    while page.evaluate("document.activeElement.id") != "email":
+        page.keyboard.press("Tab")
+    page.keyboard.type("resident@example.org")
+    while page.evaluate("document.activeElement.id") != "submit-report":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+
+    result = page.locator("#report-result")
+    result.wait_for(state="visible")
+    text = result.inner_text()
+    code = re.search(r"ЯК-\d{4}-\d{6}", text).group(0)
+    assert "Ліхтар №301" in text
+    assert page.evaluate("document.activeElement.id") == "report-result"  # focus moves to the answer
+    with demo_db.connect() as conn:
+        row = conn.execute(sa.text("SELECT reporter_email, status FROM report WHERE code = :c"), {"c": code}).one()
+    assert row == ("resident@example.org", "new")
+
+
+def test_similar_reports_are_offered_before_submitting(live_server, page, demo_db):
+    from tests.helpers import asset_point
+
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    with demo_db.begin() as conn:
+        from layers.reports import NewReport, create_report
+        existing = create_report(conn, NewReport(lon=lon, lat=lat, category="street_light_out",
+                                                 description="Вже повідомили"), public_url=live_server)["code"]
+    page.goto(live_server + "/")
+    page.wait_for_selector(".leaflet-container")
+    page.fill("#lat", str(lat))
+    page.fill("#lon", str(lon + 0.0003))
+    page.dispatch_event("#lon", "change")
+    page.wait_for_function("document.getElementById('category').options.length > 1")
+    page.select_option("#category", "street_light_out")
+    page.wait_for_selector("#similar li")
+    page.wait_for_load_state("networkidle")
+    assert existing in page.inner_text("#similar")
+    page.get_by_role("button", name="Я теж").click()
+    page.wait_for_selector("#similar strong")
+    with demo_db.connect() as conn:
+        supporters = conn.execute(sa.text("SELECT count(*) FROM report_event WHERE kind = 'me_too'")).scalar()
+    assert supporters == 1

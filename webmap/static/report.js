@@ -14,6 +14,9 @@
   const errorBox = $("report-error");
   let marker = null;
   let idempotencyKey = null;
+  let categoriesRequest = 0;
+  let similarRequest = 0;
+  const supported = new Set();  // reports this visitor said "me too" to
 
   function text(tag, value, cls) {
     const el = document.createElement(tag);
@@ -50,8 +53,10 @@
     errorBox.textContent = "";
     const lat = $("lat").value, lon = $("lon").value;
     if (!lat || !lon) return;
+    const mine = ++categoriesRequest;
     try {
       const data = await getJSON(`/api/reports/categories?lat=${encodeURIComponent(lat)}&lon=${encodeURIComponent(lon)}`);
+      if (mine !== categoriesRequest) return;  // a newer point was chosen meanwhile
       const previous = select.value;
       select.replaceChildren();
       for (const c of data.categories) {
@@ -72,35 +77,45 @@
 
   async function loadSimilar() {
     const box = $("similar");
-    box.replaceChildren();
     const lat = $("lat").value, lon = $("lon").value, category = $("category").value;
-    if (!lat || !lon || !category) return;
+    const mine = ++similarRequest;
+    if (!lat || !lon || !category) { box.replaceChildren(); return; }
     const data = await getJSON(`/api/reports/nearby?lat=${encodeURIComponent(lat)}&lon=${encodeURIComponent(lon)}&category=${encodeURIComponent(category)}`);
+    if (mine !== similarRequest) return;  // only the latest answer is shown
+    box.replaceChildren();
     if (!data.reports.length) return;
     box.append(text("p", msg("Similar"), "similar-title"));
     const list = document.createElement("ul");
     for (const r of data.reports) {
       const item = document.createElement("li");
+      item.dataset.code = r.code;
       const link = text("a", r.code);
       link.href = "/reports/" + encodeURIComponent(r.code);
       item.append(link, text("span", ` (${r.distance_m} m): ${r.description} `));
-      const button = text("button", msg("Metoo"), "secondary");
-      button.type = "button";
-      button.addEventListener("click", () => meToo(r.code, item));
-      item.append(button);
+      if (supported.has(r.code)) {
+        item.append(text("strong", msg("MetooDone")));
+      } else {
+        const button = text("button", msg("Metoo"), "secondary");
+        button.type = "button";
+        button.addEventListener("click", () => meToo(r.code));
+        item.append(button);
+      }
       list.append(item);
     }
     box.append(list);
   }
 
-  async function meToo(code, item) {
+  async function meToo(code) {
     const body = new FormData();
     body.append("email", $("email").value);
     const response = await fetch(`/api/reports/${encodeURIComponent(code)}/me-too`,
       {method: "POST", body, headers: {"X-CSRFToken": csrf, "Accept": "application/json"}});
     const data = await response.json();
     if (!response.ok) { errorBox.textContent = message(data); return; }
-    item.replaceChildren(text("strong", `${code}: ${msg("MetooDone")}`));
+    supported.add(code);
+    // The list may have been redrawn while the request ran: mark the item that is there now.
+    const item = $("similar").querySelector(`li[data-code="${CSS.escape(code)}"]`);
+    if (item) item.replaceChildren(text("strong", `${code}: ${msg("MetooDone")}`));
   }
 
   form.addEventListener("submit", async (event) => {
@@ -150,5 +165,6 @@
       (pos) => { setPoint(pos.coords.latitude, pos.coords.longitude); if (map) map.setView([pos.coords.latitude, pos.coords.longitude], 17); },
       (err) => { errorBox.textContent = err.message; });
   });
-  if (map) map.on("click", (e) => setPoint(e.latlng.lat, e.latlng.lng));
+  // "preclick" fires for every click on the map, also on a village or area drawn over it.
+  if (map) map.on("preclick", (e) => setPoint(e.latlng.lat, e.latlng.lng));
 })();
