@@ -120,37 +120,32 @@ def _status_choices(status: str) -> list[tuple[str, str]]:
     return [(s, getattr(reports.STATUSES[s], lang)) for s in reports.TRANSITIONS[status]]
 
 
-@bp.post("/reports/<code>/status")
-@roles_required(*WORKING_ROLES)
-def report_status(code: str):
-    form = StatusForm()
+def _act(code: str, form, action):
+    """Validate a staff form, apply ``action(conn, form)`` in one transaction, back to the report."""
     if not form.validate():
         raise_for(form)
     with engine().begin() as conn:
-        reports.change_status(conn, code, form.status.data, current_actor(), public_url=public_url(),
-                              public_note=form.public_note.data, private_note=form.private_note.data,
-                              duplicate_of=form.duplicate_of.data)
+        action(conn, form)
     return redirect(url_for(".report_detail", code=code))
+
+
+@bp.post("/reports/<code>/status")
+@roles_required(*WORKING_ROLES)
+def report_status(code: str):
+    return _act(code, StatusForm(), lambda conn, f: reports.change_status(
+        conn, code, f.status.data, current_actor(), public_url=public_url(), public_note=f.public_note.data,
+        private_note=f.private_note.data, duplicate_of=f.duplicate_of.data))
 
 
 @bp.post("/reports/<code>/transfer")
 @roles_required(*WORKING_ROLES)
 def report_transfer(code: str):
-    form = TransferForm()
-    if not form.validate():
-        raise_for(form)
-    with engine().begin() as conn:
-        reports.transfer(conn, code, form.unit_id.data, form.reason.data, current_actor())
-    return redirect(url_for(".report_detail", code=code))
+    return _act(code, TransferForm(), lambda conn, f: reports.transfer(
+        conn, code, f.unit_id.data, f.reason.data, current_actor()))
 
 
 @bp.post("/reports/<code>/note")
 @roles_required(*WORKING_ROLES)
 def report_note(code: str):
-    form = NoteForm()
-    if not form.validate():
-        raise_for(form)
-    with engine().begin() as conn:
-        reports.add_note(conn, code, current_actor(), public_note=form.public_note.data,
-                         private_note=form.private_note.data)
-    return redirect(url_for(".report_detail", code=code))
+    return _act(code, NoteForm(), lambda conn, f: reports.add_note(
+        conn, code, current_actor(), public_note=f.public_note.data, private_note=f.private_note.data))

@@ -1,0 +1,121 @@
+"""Report intake: reports/s through the HTTP API (waitress, as in production) vs. the same
+validation + routing + insert done as one raw SQL statement per report, in this script.
+
+The HTTP path does everything a resident's submission does: CSRF check, form validation, routing
+with its reasons, tracking code, history event, subscriber. The ratio is HTTP / SQL throughput.
+"""
+import http.client
+import json
+import random
+import threading
+import time
+
+import psycopg
+from sqlalchemy.engine import make_url
+from waitress.server import create_server
+
+from _common import SHARED_DATA, bench_database
+from gis.embedded import free_port
+from importers.demo import load_demo
+
+REPORTS = 400
+THREADS = 4
+CATEGORIES = ["street_light_out", "pothole", "overflowing_bin", "illegal_dump"]
+
+RAW_SQL = """
+WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g),
+h AS (SELECT hromada.id, hromada.name_uk FROM hromada, p WHERE ST_Intersects(boundary, p.g)
+      ORDER BY ST_Area(boundary) LIMIT 1),
+c AS (SELECT id, target_days, asset_kind, snap_distance_m FROM category WHERE code = %(cat)s AND is_active),
+a AS (SELECT a.owner_unit_id AS unit_id, a.id AS asset_id FROM asset a, c, h, p
+      WHERE a.kind = c.asset_kind AND a.hromada_id = h.id AND a.owner_unit_id IS NOT NULL
+        AND ST_DWithin(a.geom::geography, p.g::geography, c.snap_distance_m) ORDER BY a.geom <-> p.g LIMIT 1),
+ar AS (SELECT u.id AS unit_id FROM unit_category uc JOIN unit u ON u.id = uc.unit_id, c, h, p
+       WHERE uc.category_id = c.id AND u.hromada_id = h.id AND COALESCE(uc.area, u.service_area) IS NOT NULL
+         AND ST_Intersects(COALESCE(uc.area, u.service_area), p.g)
+       ORDER BY ST_Area(COALESCE(uc.area, u.service_area)) LIMIT 1),
+d AS (SELECT u.id AS unit_id FROM unit_category uc JOIN unit u ON u.id = uc.unit_id, c, h
+      WHERE uc.category_id = c.id AND u.hromada_id = h.id AND uc.area IS NULL AND u.service_area IS NULL
+      ORDER BY uc.id LIMIT 1),
+n AS (INSERT INTO report_counter (hromada_id, year, last) SELECT id, 2099, 1 FROM h
+      ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1 RETURNING last),
+r AS (INSERT INTO report (code, hromada_id, category_id, unit_id, asset_id, location, description,
+                          private_token_hash, routing_rule, routing_reason_uk, routing_reason_en, due_at)
+      SELECT 'RAW-' || n.last, h.id, c.id, COALESCE((SELECT unit_id FROM a), (SELECT unit_id FROM ar),
+             (SELECT unit_id FROM d)), (SELECT asset_id FROM a), p.g, %(descr)s, md5(random()::text),
+             CASE WHEN EXISTS (SELECT 1 FROM a) THEN 'asset' WHEN EXISTS (SELECT 1 FROM ar) THEN 'area'
+                  ELSE 'default' END, 'raw', 'raw', now() + make_interval(days => c.target_days)
+      FROM h, c, p, n
+      WHERE length(btrim(%(descr)s)) BETWEEN 1 AND 2000
+      RETURNING id)
+INSERT INTO report_event (report_id, kind, to_status) SELECT id, 'created', 'new' FROM r RETURNING report_id
+"""
+
+
+def points(n: int, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    # Around Якушинці and Зарванці, inside the demo hromada.
+    return [{"lon": 28.33 + rng.random() * 0.06, "lat": 49.25 + rng.random() * 0.015,
+             "cat": rng.choice(CATEGORIES), "descr": f"Звернення для заміру №{i}"} for i in range(n)]
+
+
+def run_threads(work, items) -> float:
+    chunks = [items[i::THREADS] for i in range(THREADS)]
+    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def http_intake(port: int, items: list[dict]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("GET", "/api/csrf-token")
+    answer = conn.getresponse()
+    cookie = answer.getheader("Set-Cookie").split(";")[0]
+    token = json.loads(answer.read())["csrf_token"]
+    for item in items:
+        body = json.dumps({"lat": item["lat"], "lon": item["lon"], "category": item["cat"],
+                           "description": item["descr"]})
+        conn.request("POST", "/api/reports", body=body, headers={
+            "Content-Type": "application/json", "X-CSRFToken": token, "Cookie": cookie})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 201:
+            raise SystemExit(f"HTTP intake failed: {response.status}")
+    conn.close()
+
+
+def sql_intake(dsn: str, items: list[dict]) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for item in items:
+            if conn.execute(RAW_SQL, item).fetchone() is None:
+                raise SystemExit("raw SQL intake inserted nothing")
+
+
+def main() -> None:
+    with bench_database() as (url, engine):
+        load_demo(engine, SHARED_DATA)
+        from webmap import create_app
+
+        app = create_app({"DATABASE_URL": url, "REPORT_RATE_LIMIT": "1000000 per minute"})
+        server = create_server(app, host="127.0.0.1", port=free_port(), threads=THREADS * 2)
+        threading.Thread(target=server.run, daemon=True).start()
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+        items = points(REPORTS)
+        http_intake(server.effective_port, items[:20])  # warm-up
+        sql_intake(dsn, items[:20])
+        http_seconds = run_threads(lambda chunk: http_intake(server.effective_port, chunk), items)
+        sql_seconds = run_threads(lambda chunk: sql_intake(dsn, chunk), items)
+        server.close()
+        http_rate, sql_rate = REPORTS / http_seconds, REPORTS / sql_seconds
+        print(f"{REPORTS} reports, {THREADS} concurrent clients")
+        print(f"HTTP API (waitress): {http_rate:.0f} reports/s; raw SQL: {sql_rate:.0f} reports/s")
+        print(f"ratio HTTP/SQL throughput: {http_rate / sql_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
