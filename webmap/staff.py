@@ -94,13 +94,13 @@ def report_detail(code: str):
     return _render_detail(code)
 
 
-def _render_detail(code: str, status_form=None, transfer_form=None, note_form=None, error=None):
+def _render_detail(code: str):
     conn, actor = connection(), current_actor()
     row = reports.find_report(conn, code)
     reports.require_access(actor, row)
-    status_form = status_form or StatusForm()
+    status_form = StatusForm()
     status_form.status.choices = _status_choices(row["status"])
-    transfer_form = transfer_form or TransferForm()
+    transfer_form = TransferForm()
     transfer_form.unit_id.choices = [(u.id, u.name_uk if current_lang() == "uk" else (u.name_en or u.name_uk))
                                      for u in units_of_hromadas(conn, [row["unit_id"]]) if u.id != row["unit_id"]]
     photos = [p for p, in conn.execute(sa.text(
@@ -110,9 +110,9 @@ def _render_detail(code: str, status_form=None, transfer_form=None, note_form=No
     return render_template(
         "staff/report.html", row=row, photos=photos, history=reports.history(conn, row["id"], staff=True),
         statuses=reports.STATUSES, status_form=status_form, transfer_form=transfer_form,
-        note_form=note_form or NoteForm(), subscribers=subscribers, error=error, user=current_user(),
+        note_form=NoteForm(), subscribers=subscribers, user=current_user(),
         place_map=point_map(row["lat"], row["lon"], row["code"], current_lang()),
-    ), 400 if error else 200
+    )
 
 
 def _status_choices(status: str) -> list[tuple[str, str]]:
