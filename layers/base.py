@@ -80,6 +80,12 @@ class CategoryStyle(Style):
 class Permissions:
     view: str | frozenset[str] = PUBLIC  # "public", or the roles that may view
     edit: frozenset[str] = frozenset({"admin"})
+    # Roles that see staff-only fields in the generic API. Narrow it where those fields belong to
+    # one unit's work (a reporter's contacts): unit staff read those on their own queue pages.
+    staff_fields: frozenset[str] = frozenset({"unit_staff", "planner", "admin"})
+
+    def sees_staff_fields(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
+        return bool(set(roles) & set(self.staff_fields))
 
     def can_view(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
         return self.view == PUBLIC or bool(set(roles) & set(self.view))

@@ -89,7 +89,8 @@ REPORTS = Layer(
     popup=("code", "status", "description", "created_at"),
     label_field="code",
     style=CategoryStyle(field="status", colors={c: s.colour for c, s in STATUSES.items()}, fill_opacity=0.8),
-    permissions=Permissions(view="public", edit=frozenset({"admin", "unit_staff"})),
+    permissions=Permissions(view="public", edit=frozenset({"admin", "unit_staff"}),
+                            staff_fields=frozenset({"admin"})),
 )
 LAYERS = (REPORTS,)
 

@@ -10,9 +10,6 @@ from gis.users import User, load_user
 from layers.reports import Actor
 from webmap.database import connection
 
-STAFF_ROLES = frozenset({"unit_staff", "planner", "admin"})
-
-
 def current_user() -> User | None:
     if "user" not in g:
         user_id = session.get("user_id")
@@ -23,11 +20,6 @@ def current_user() -> User | None:
 def current_roles() -> frozenset[str]:
     user = current_user()
     return user.roles if user else frozenset()
-
-
-def is_staff() -> bool:
-    """Staff see staff-only fields (never residents or anonymous visitors)."""
-    return bool(current_roles() & STAFF_ROLES)
 
 
 def current_actor() -> Actor:

@@ -13,13 +13,17 @@ from gis.errors import InvalidInput, NotFound
 from layers import query
 from layers.base import Layer
 from layers.registry import get_layer, viewable_layers
-from webmap.access import current_roles, is_staff
+from webmap.access import current_roles
 from webmap.database import connection
 from webmap.hromadas import hromada_id_by_code
 from webmap.i18n import current_lang
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 GEOJSON = "application/geo+json"
+
+
+def _sees_staff_fields(layer: Layer) -> bool:
+    return layer.permissions.sees_staff_fields(current_roles())
 
 
 def _viewable(name: str) -> Layer:
@@ -34,7 +38,7 @@ def _viewable(name: str) -> Layer:
 def layers_index():
     lang = current_lang()
     return jsonify({"layers": [
-        {**layer.describe(lang, staff=is_staff()),
+        {**layer.describe(lang, staff=_sees_staff_fields(layer)),
          "links": {"self": url_for(".layer_detail", name=layer.name, _external=True),
                    "items": url_for(".layer_items", name=layer.name, _external=True)}}
         for layer in viewable_layers(current_roles())
@@ -43,7 +47,8 @@ def layers_index():
 
 @bp.get("/layers/<name>")
 def layer_detail(name: str):
-    return jsonify(_viewable(name).describe(current_lang(), staff=is_staff()))
+    layer = _viewable(name)
+    return jsonify(layer.describe(current_lang(), staff=_sees_staff_fields(layer)))
 
 
 @bp.get("/layers/<name>/items")
@@ -55,7 +60,7 @@ def layer_items(name: str):
     if request.args.get("hromada"):
         hromada_id = hromada_id_by_code(connection(), request.args["hromada"])
     collection = query.feature_collection(connection(), layer, bbox=bbox, page=page,
-                                          hromada_id=hromada_id, staff=is_staff())
+                                          hromada_id=hromada_id, staff=_sees_staff_fields(layer))
     collection["links"] = _paging_links(name, page, collection["numberMatched"])
     if layer.attribution:
         collection["attribution"] = layer.attribution
@@ -68,7 +73,7 @@ def layer_item(name: str, feature_id: str):
     if not feature_id.isdigit():
         raise InvalidInput(f"Ідентифікатор {feature_id!r} має бути цілим числом",
                            f"Identifier {feature_id!r} must be a whole number")
-    items, _ = query.features(connection(), layer, feature_id=int(feature_id), staff=is_staff())
+    items, _ = query.features(connection(), layer, feature_id=int(feature_id), staff=_sees_staff_fields(layer))
     if not items:
         raise NotFound(f"У шарі {name!r} немає об'єкта {feature_id}", f"Layer {name!r} has no feature {feature_id}")
     return jsonify(items[0]), 200, {"Content-Type": GEOJSON}

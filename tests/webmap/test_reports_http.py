@@ -293,3 +293,18 @@ def test_queue_filters_and_due_order(client, demo_db):
     assert bin_code not in client.get("/staff/?village=Зарванці").get_data(as_text=True)
     assert bin_code not in client.get("/staff/?age=7").get_data(as_text=True)
     assert bin_code not in client.get("/staff/?status=resolved").get_data(as_text=True)
+
+
+def test_reporters_contacts_in_the_layer_api_are_for_admins_only(client, demo_db):
+    code = lamp_report(client, demo_db).get_json()["code"]
+    add_staff(demo_db, "housing@example.org", "housing")
+    add_staff(demo_db, "kp@example.org", "kp_blagoustrij")
+    add_staff(demo_db, "admin@example.org", roles=("admin",))
+    for email, sees in (("housing@example.org", False), ("kp@example.org", False), ("admin@example.org", True)):
+        log_in(client, email)
+        text = client.get("/api/layers/reports/items").get_data(as_text=True)
+        assert code in text and (EMAIL in text) is sees, email
+        fields = [f["name"] for f in client.get("/api/layers/reports").get_json()["fields"]]
+        assert ("reporter_email" in fields) is sees, email
+        # Units' routing addresses stay visible to staff in general.
+        assert "@yakushynetska-demo.example.org" in client.get("/api/layers/units/items").get_data(as_text=True)
