@@ -26,25 +26,30 @@ def ewkb(geom: BaseGeometry | None, srid: int = STORAGE_SRID) -> bytes | None:
     return shapely.to_wkb(shapely.set_srid(geom, srid), include_srid=True)
 
 
-def copy_into_staging(conn: sa.Connection, staging: str, columns: Sequence[tuple[str, str]],
-                      rows: Iterable[Sequence]) -> int:
-    """Create temp table ``staging`` (dropped at commit) and COPY ``rows`` into it.
-
-    ``columns`` are ``(name, postgres_type)``; geometry values must be EWKB bytes (see ewkb()).
-    Returns the number of rows copied.
-    """
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
+def create_staging(conn: sa.Connection, staging: str, columns: Sequence[tuple[str, str]]) -> None:
+    """A temporary table ``staging`` (dropped at commit) with ``columns`` = ``(name, postgres_type)``."""
+    with conn.connection.driver_connection.cursor() as cur:
         cur.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
             sql.Identifier(staging),
             sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns),
         ))
-        count = 0
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(staging), sql.SQL(", ").join(sql.Identifier(n) for n, _ in columns))
-        with cur.copy(copy_sql) as copy:
-            copy.set_types([_COPY_TYPES.get(t, t) for _, t in columns])
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+
+
+def copy_rows(conn: sa.Connection, staging: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> int:
+    """Binary COPY of ``rows`` into ``staging``; geometry values must be EWKB bytes (see ewkb())."""
+    count = 0
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(staging), sql.SQL(", ").join(sql.Identifier(n) for n, _ in columns))
+    with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
+        copy.set_types([_COPY_TYPES.get(t, t) for _, t in columns])
+        for row in rows:
+            copy.write_row(row)
+            count += 1
     return count
+
+
+def copy_into_staging(conn: sa.Connection, staging: str, columns: Sequence[tuple[str, str]],
+                      rows: Iterable[Sequence]) -> int:
+    """Create the staging table and COPY ``rows`` into it; the number of rows copied."""
+    create_staging(conn, staging, columns)
+    return copy_rows(conn, staging, columns, rows)

@@ -273,3 +273,17 @@ idempotency_key = sa.Table(
     sa.Column("response", pg.JSONB),
     created_at(),
 )
+
+
+# Every import (or dry run) and what came of it, for the admin's upload page and the CLI.
+import_run = sa.Table(
+    "import_run", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("layer", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    sa.Column("status", sa.Text, nullable=False),  # done, failed
+    sa.Column("report", pg.JSONB, nullable=False),
+    created_at(),
+)

@@ -45,3 +45,38 @@ def demo_load():
 
     for report in load_demo(db.make_engine(db.database_url())):
         click.echo(report.summary("uk"))
+
+
+@click.command("import")
+@click.argument("layer_name", metavar="LAYER")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--source-layer", default=None, help="Layer inside a GeoPackage or OSM file.")
+@click.option("--crs", default=None, help="CRS of a file that has none (or overrides it), e.g. EPSG:5563.")
+@click.option("--map", "mappings", multiple=True, metavar="SRC=DST", help="Source column → layer field (repeatable).")
+@click.option("--upsert-key", default=None, help="Field whose known values update rows instead of adding them.")
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@click.option("--encoding", default=None, help="Text encoding of an attribute file without one, e.g. cp1251.")
+@click.option("--osm-tag", "osm_tags", multiple=True, metavar="KEY[=VALUE]", help="OSM tag filter (repeatable).")
+@click.option("--lat", default=None, help="CSV: latitude column.")
+@click.option("--lon", default=None, help="CSV: longitude column.")
+@click.option("--wkt", default=None, help="CSV: WKT geometry column.")
+def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dry_run, encoding, osm_tags,
+                   lat, lon, wkt):
+    """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV, OSM XML/PBF) into LAYER."""
+    from gis.errors import InvalidInput
+    from importers.pipeline import ImportOptions, import_file
+    from layers.registry import get_layer
+
+    mapping = {}
+    for item in mappings:
+        if "=" not in item:
+            raise InvalidInput(f"--map {item!r}: потрібно КОЛОНКА=ПОЛЕ", f"--map {item!r}: expected COLUMN=FIELD")
+        src, dst = item.split("=", 1)
+        mapping[src] = dst
+    options = ImportOptions(
+        source_layer=source_layer, crs=crs, mapping=mapping, upsert_key=upsert_key, dry_run=dry_run,
+        encoding=encoding, osm_filters=[(t.split("=", 1)[0], t.split("=", 1)[1] if "=" in t else None) for t in osm_tags],
+        csv_columns={k: v for k, v in {"lat": lat, "lon": lon, "wkt": wkt}.items() if v})
+    report = import_file(db.make_engine(db.database_url()), get_layer(layer_name), path, options)
+    click.echo(report.summary("uk"))
+    click.echo(f"(звіт / report: import_run #{report.run_id})")

@@ -113,6 +113,9 @@ class Layer:
     permissions: Permissions = Permissions()
     attribution: str | None = None  # shown on the map and in exports
     is_demo: bool = False  # the features are generated demo data
+    generated_table: bool = False  # True: layers.tables builds the table from this declaration
+    licence: str | None = None  # of the data, for open-data exports
+    source: str | None = None  # where the data comes from, for open-data exports
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from gis.errors import NotFound
-from layers import admin_areas, reports
+from layers import admin_areas, connectivity, nature, reports
 from layers.base import Layer
+from layers.tables import build_table
 
-_MODULES = (admin_areas, reports)
+_MODULES = (admin_areas, reports, connectivity, nature)
 
 
 
@@ -21,6 +22,9 @@ def build_registry(modules) -> dict[str, Layer]:
 
 
 LAYERS: dict[str, Layer] = build_registry(_MODULES)
+for _layer in LAYERS.values():
+    if _layer.generated_table:
+        build_table(_layer)
 
 
 def all_layers() -> list[Layer]:

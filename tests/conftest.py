@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from gis import db
 from gis.embedded import EmbeddedPostgres, free_port
 from gis.models import metadata
+import layers.registry  # noqa: F401  (all tables, generated ones too, are in the metadata)
 from layers.categories import sync_categories
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"

@@ -1,6 +1,7 @@
 """Alembic environment: runs with the engine handed over by gis.db (no alembic.ini needed)."""
 from alembic import context
 
+import layers.registry  # noqa: F401  (registers the tables generated from layer declarations)
 from gis.models import metadata
 
 engine = context.config.attributes["engine"]

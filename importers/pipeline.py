@@ -1,0 +1,402 @@
+"""Importing a file into any declared layer: read → reproject → check → map fields → COPY → merge.
+
+One transaction: the import lands whole or not at all. Features that cannot be used are rejected
+with their row number and the reason; everything else is counted in an :class:`ImportReport`,
+which is printed, saved in ``import_run`` and shown on the admin's upload page.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+import sqlalchemy as sa
+from tqdm import tqdm
+
+from gis.bulk import copy_rows, create_staging
+from gis.errors import HromadaError, InvalidInput
+from gis.geometry import to_multipolygon
+from gis.models import import_run
+from importers import sources
+from importers.crs_check import check_in_ukraine
+from layers.base import Field, Layer, label
+from layers.tables import build_table
+
+log = logging.getLogger(__name__)
+LISTED_REJECTIONS = 50
+ACCEPTED_TYPES = {  # what each layer geometry takes from a file (promoted on the way in)
+    "Point": {"Point"}, "MultiPoint": {"Point", "MultiPoint"},
+    "LineString": {"LineString"}, "MultiLineString": {"LineString", "MultiLineString"},
+    "Polygon": {"Polygon"}, "MultiPolygon": {"Polygon", "MultiPolygon"},
+}
+STAGING_TYPES = {"integer": "int8", "number": "float8", "boolean": "bool", "date": "date",
+                 "datetime": "timestamptz", "unit": "int4", "hromada": "int4", "category": "int4"}
+
+
+@dataclass
+class ImportOptions:
+    source_layer: str | None = None  # layer inside a GeoPackage or OSM file
+    crs: str | None = None  # the file's CRS when it has none (or to override a wrong one)
+    mapping: dict[str, str] = field(default_factory=dict)  # source column → layer field
+    upsert_key: str | None = None  # a field: rows with a known key are updated, not added
+    dry_run: bool = False
+    encoding: str | None = None  # e.g. cp1251 for an old .dbf without .cpg
+    osm_filters: list[tuple[str, str | None]] = field(default_factory=list)
+    csv_columns: dict[str, str] = field(default_factory=dict)  # {"lat": …, "lon": …} or {"wkt": …}
+    batch_size: int = 50_000
+    progress: bool | None = None  # None: when writing to a terminal
+    user_id: int | None = None
+
+
+@dataclass
+class ImportReport:
+    layer: str
+    source: str
+    dry_run: bool
+    crs: str | None = None
+    read: int = 0
+    accepted: int = 0
+    repaired: int = 0
+    rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    field_map: dict[str, str] = field(default_factory=dict)  # layer field ← source column
+    kept_in_raw: list[str] = field(default_factory=list)
+    rejections: list[tuple[int, str]] = field(default_factory=list)  # the first LISTED_REJECTIONS
+    run_id: int | None = None
+
+    def reject(self, row: int, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < LISTED_REJECTIONS:
+            self.rejections.append((row, reason))
+
+    def summary(self, lang: str = "uk") -> str:
+        if lang == "en":
+            head = (f"{self.source} → {self.layer}{' (dry run, nothing written)' if self.dry_run else ''}: "
+                    f"read {self.read}, accepted {self.accepted} (inserted {self.inserted}, updated {self.updated}), "
+                    f"repaired {self.repaired}, rejected {self.rejected}; CRS {self.crs}")
+        else:
+            head = (f"{self.source} → {self.layer}{' (пробний запуск, нічого не записано)' if self.dry_run else ''}: "
+                    f"прочитано {self.read}, прийнято {self.accepted} (додано {self.inserted}, оновлено {self.updated}), "
+                    f"виправлено {self.repaired}, відхилено {self.rejected}; система координат {self.crs}")
+        lines = [head, "  fields: " + ", ".join(f"{k} ← {v}" for k, v in self.field_map.items())]
+        if self.kept_in_raw:
+            lines.append("  kept in raw: " + ", ".join(self.kept_in_raw))
+        lines += [f"  row {row}: {why}" for row, why in self.rejections]
+        if self.rejected > len(self.rejections):
+            lines.append(f"  … {self.rejected - len(self.rejections)} more")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction of a dry run so that nothing is written."""
+
+
+# --- converting values to the declared field types -------------------------------------------------
+
+TRUE = {"1", "true", "yes", "y", "так", "т", "+", "t"}
+FALSE = {"0", "false", "no", "n", "ні", "н", "-", "f"}
+
+
+class BadValue(ValueError):
+    pass
+
+
+def _text(value) -> str:
+    return re.sub(r"\s+", " ", str(value)).strip()
+
+
+def convert(f: Field, value):
+    """One source value as the field's type; None for empty; BadValue says why not."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None
+    if f.type == "text":
+        return _text(value)
+    if f.type in ("integer", "unit", "hromada", "category"):
+        number = convert(Field(f.name, "number", f.label), value)
+        if number != int(number):
+            raise BadValue(f"{value!r} is not a whole number")
+        return int(number)
+    if f.type == "number":
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(_text(value).replace(" ", "").replace(",", "."))
+        except ValueError:
+            raise BadValue(f"{value!r} is not a number") from None
+    if f.type == "boolean":
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        text = _text(value).lower()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise BadValue(f"{value!r} is not yes/no")
+    if f.type in ("date", "datetime"):
+        if isinstance(value, (dt.date, pd.Timestamp)):
+            stamp = pd.Timestamp(value)
+        else:
+            try:
+                stamp = pd.Timestamp(_text(value)) if re.match(r"^\d{4}-", _text(value)) \
+                    else pd.to_datetime(_text(value), dayfirst=True)
+            except (ValueError, TypeError):
+                raise BadValue(f"{value!r} is not a date") from None
+        return stamp.date() if f.type == "date" else stamp.to_pydatetime()
+    if f.type == "choice":
+        text = _text(value).lower()
+        for code, labels in f.choices.items():
+            if text == code.lower() or text in (lbl.lower() for lbl in labels.values()):
+                return code
+        raise BadValue(f"{value!r} is not one of {', '.join(f.choices)}")
+    if f.type == "json":
+        return json.dumps(value if not isinstance(value, str) else json.loads(value))
+    raise BadValue(f"unsupported field type {f.type}")
+
+
+# --- choosing which column feeds which field ---------------------------------------------------
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"\s+", " ", str(name)).strip().lower()
+
+
+def map_columns(layer: Layer, columns: list[str], explicit: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Layer field → source column (by ``--map``, name, alias or label), and the columns left over."""
+    fields = {f.name: f for f in layer.fields}
+    unknown = [dst for dst in explicit.values() if dst not in fields]
+    if unknown:
+        raise InvalidInput(f"--map: у шарі {layer.name} немає полів {', '.join(unknown)}",
+                           f"--map: layer {layer.name} has no fields {', '.join(unknown)}")
+    missing = [src for src in explicit if src not in columns]
+    if missing:
+        raise InvalidInput(f"--map: у файлі немає колонок {', '.join(missing)}",
+                           f"--map: the file has no columns {', '.join(missing)}")
+    chosen = {dst: src for src, dst in explicit.items()}
+    by_name = {_norm(c): c for c in columns}
+    for f in layer.fields:
+        if f.name in chosen:
+            continue
+        for candidate in (f.name, f.column_name, *f.aliases, *f.label.values()):
+            column = by_name.get(_norm(candidate))
+            if column is not None and column not in chosen.values():
+                chosen[f.name] = column
+                break
+    leftover = [c for c in columns if c not in chosen.values()]
+    return chosen, leftover
+
+
+# --- the import ----------------------------------------------------------------------------------
+
+
+def import_file(engine: sa.Engine, layer: Layer, path: str | Path, options: ImportOptions | None = None) -> ImportReport:
+    """Import ``path`` into ``layer``; see the module docstring. Raises HromadaError on a file it
+    cannot take at all (nothing is written then); the run is recorded either way."""
+    options = options or ImportOptions()
+    report = ImportReport(layer=layer.name, source=Path(path).name, dry_run=options.dry_run)
+    try:
+        _run(engine, layer, Path(path), options, report)
+    except _DryRun:
+        pass
+    except HromadaError as exc:
+        _record(engine, report, options, status="failed", error=exc.to_dict())
+        raise
+    _record(engine, report, options, status="done")
+    return report
+
+
+def _record(engine, report: ImportReport, options: ImportOptions, *, status: str, error: dict | None = None) -> None:
+    body = report.to_dict() | ({"error": error} if error else {})
+    with engine.begin() as conn:
+        report.run_id = conn.execute(import_run.insert().values(
+            layer=report.layer, source=report.source, dry_run=report.dry_run, user_id=options.user_id,
+            status=status, report=json.loads(json.dumps(body, default=str))).returning(import_run.c.id)).scalar_one()
+
+
+def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, report: ImportReport) -> None:
+    if not layer.generated_table:
+        raise InvalidInput(f"У шар {layer.name} не імпортують файлів", f"Layer {layer.name} does not take file imports")
+    if options.upsert_key and options.upsert_key not in {f.name for f in layer.fields}:
+        raise InvalidInput(f"--upsert-key: у шарі {layer.name} немає поля {options.upsert_key}",
+                           f"--upsert-key: layer {layer.name} has no field {options.upsert_key}")
+    table = build_table(layer)
+    with sources.open_source(path) as src:
+        source_layer = _choose_layer(src, layer, options)
+        crs = options.crs or sources.source_crs(src, source_layer)
+        if crs is None:
+            if src.kind == "csv" or src.path.suffix.lower() in (".geojson", ".json", ".kml"):
+                crs = "EPSG:4326"  # RFC 7946 GeoJSON and KML are WGS 84 by definition; CSV by default
+            else:
+                raise InvalidInput(f"{src.name}: у файлі не вказано систему координат (немає .prj?); вкажіть --crs",
+                                   f"{src.name}: the file does not say its CRS (no .prj?); give it with --crs")
+        try:
+            crs_obj = pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError:
+            raise InvalidInput(f"Невідома система координат {crs!r}", f"Unknown CRS {crs!r}") from None
+        report.crs = f"EPSG:{crs_obj.to_epsg()}" if crs_obj.to_epsg() else crs_obj.name
+        to_wgs84 = pyproj.Transformer.from_crs(crs_obj, 4326, always_xy=True)
+        total = _feature_count(src, source_layer)
+        show = options.progress if options.progress is not None else sys.stderr.isatty()
+        with engine.begin() as conn, tqdm(total=total, disable=not show, unit=" features",
+                                          desc=f"{src.name} → {layer.name}") as bar:
+            staging_ready = False
+            row_offset = 0
+            for batch in sources.read_batches(src, layer=source_layer, encoding=options.encoding,
+                                              batch_size=options.batch_size, csv_columns=options.csv_columns):
+                if src.kind == "osm":
+                    batch = sources.osm_filter(batch, options.osm_filters)
+                if not staging_ready:
+                    report.field_map, report.kept_in_raw = map_columns(layer, list(batch.columns.drop("geometry")),
+                                                                       options.mapping)
+                    staging_ready = True
+                    columns = _staging_columns(layer)
+                    create_staging(conn, "_import", columns)
+                copy_rows(conn, "_import", columns, _prepare(layer, batch, row_offset, to_wgs84, report, src.name))
+                row_offset += len(batch)
+                bar.update(len(batch))
+            if not staging_ready:
+                create_staging(conn, "_import", _staging_columns(layer))
+            report.inserted, report.updated = _merge(conn, layer, table, options.upsert_key, src.name)
+            if options.dry_run:
+                raise _DryRun()
+
+
+def _choose_layer(src: sources.Source, layer: Layer, options: ImportOptions) -> str | None:
+    names = sources.list_layers(src) if src.kind != "csv" else []
+    if options.source_layer:
+        if options.source_layer not in names:
+            raise InvalidInput(f"{src.name}: немає шару {options.source_layer!r}; є: {', '.join(names)}",
+                               f"{src.name}: no layer {options.source_layer!r}; there are: {', '.join(names)}")
+        return options.source_layer
+    if src.kind == "osm":
+        return sources.OSM_LAYER_FOR[layer.geometry]
+    if len(names) > 1:
+        raise InvalidInput(f"{src.name}: кілька шарів ({', '.join(names)}); оберіть один: --source-layer",
+                           f"{src.name}: several layers ({', '.join(names)}); choose one with --source-layer")
+    return None
+
+
+def _feature_count(src: sources.Source, source_layer: str | None) -> int | None:
+    try:
+        count = sources.pyogrio.read_info(src.path, layer=source_layer)["features"]
+        return count if count >= 0 else None
+    except Exception:  # only for the progress bar
+        return None
+
+
+def _staging_columns(layer: Layer) -> list[tuple[str, str]]:
+    return ([("row_no", "int8")] + [(f.column_name, STAGING_TYPES.get(f.type, "text")) for f in layer.fields]
+            + [("geom", "geometry"), ("raw", "text")])
+
+
+def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer, report: ImportReport,
+             source_name: str) -> list[tuple]:
+    """Check and convert one batch; returns the rows to COPY, rejections go to the report."""
+    n = len(batch)
+    report.read += n
+    geoms = np.asarray(batch.geometry.values, dtype=object) if "geometry" in batch else np.full(n, None)
+    reasons: list[str | None] = [None] * n
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    empty[~empty] = ~np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in geoms[~empty]], dtype=bool)
+    for i in np.flatnonzero(empty):
+        reasons[i] = "empty or missing geometry"
+    ok = ~empty
+    if ok.any():
+        raw_coords = shapely.get_coordinates(geoms[ok])
+        geoms[ok] = shapely.transform(geoms[ok], lambda xy: np.column_stack(to_wgs84.transform(xy[:, 0], xy[:, 1])))
+        coords = shapely.get_coordinates(geoms[ok])
+        check_in_ukraine(coords[:, 0], coords[:, 1], raw_coords[:, 0], raw_coords[:, 1], report.crs, source_name)
+    accepted_types = ACCEPTED_TYPES[layer.geometry]
+    polygonal = layer.geometry in ("Polygon", "MultiPolygon")
+    types = shapely.get_type_id(geoms)
+    names = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+             6: "MultiPolygon", 7: "GeometryCollection"}
+    valid = shapely.is_valid(geoms)
+    for i in np.flatnonzero(ok):
+        kind = names.get(int(types[i]), "?")
+        if not valid[i] and polygonal:
+            try:
+                geoms[i] = to_multipolygon(geoms[i]).geometry
+                report.repaired += 1
+                continue
+            except HromadaError as exc:
+                reasons[i] = exc.en
+                continue
+        if kind not in accepted_types:
+            if kind == "MultiPoint" and layer.geometry == "Point" and len(geoms[i].geoms) == 1:
+                geoms[i] = geoms[i].geoms[0]
+            else:
+                reasons[i] = f"geometry is a {kind}; layer {layer.name} takes {layer.geometry}"
+        elif not valid[i]:
+            reasons[i] = f"invalid geometry: {shapely.is_valid_reason(geoms[i])}"
+
+    values = {}
+    for f in layer.fields:
+        column = report.field_map.get(f.name)
+        series = batch[column] if column is not None else [None] * n
+        converted = []
+        for i, value in enumerate(series):
+            if reasons[i]:
+                converted.append(None)
+                continue
+            try:
+                v = convert(f, value)
+            except BadValue as exc:
+                reasons[i] = f"{f.name}: {exc}"
+                v = None
+            if v is None and f.required and not reasons[i]:
+                reasons[i] = f"{f.name} is required ({label(f.label, 'en')})"
+            converted.append(v)
+        values[f.name] = converted
+    raw = (batch[report.kept_in_raw].to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
+           .splitlines() if report.kept_in_raw else ["{}"] * n)
+    wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), include_srid=True)
+    rows = []
+    for i in range(n):
+        if reasons[i]:
+            report.reject(row_offset + i + 1, reasons[i])
+            continue
+        report.accepted += 1
+        rows.append((row_offset + i + 1, *(values[f.name][i] for f in layer.fields), wkb[i], raw[i]))
+    return rows
+
+
+def _merge(conn: sa.Connection, layer: Layer, table: sa.Table, upsert_key: str | None, source: str) -> tuple[int, int]:
+    """Staging → the layer's table, hromada by containment; update rows whose key is known."""
+    cols = [f'"{f.column_name}"' for f in layer.fields]
+    geom = "ST_Multi(s.geom)" if layer.geometry.startswith("Multi") else "s.geom"
+    hromada = ("(SELECT h.id FROM hromada h WHERE ST_Intersects(h.boundary, s.geom) "
+               "ORDER BY ST_Area(h.boundary) LIMIT 1)")
+    params = {"source": source}
+    updated = 0
+    where_new = ""
+    if upsert_key:
+        key = f'"{layer.field(upsert_key).column_name}"'
+        duplicates = conn.execute(sa.text(f"SELECT {key} FROM _import GROUP BY {key} HAVING count(*) > 1 LIMIT 5")).all()
+        if duplicates:
+            raise InvalidInput(f"--upsert-key {upsert_key}: у файлі повторюються значення {[d[0] for d in duplicates]}",
+                               f"--upsert-key {upsert_key}: the file repeats the values {[d[0] for d in duplicates]}")
+        updated = conn.execute(sa.text(f"""
+            UPDATE {table.name} t SET {', '.join(f'{c} = s.{c}' for c in cols)}, geom = {geom},
+                   raw = s.raw::jsonb, source = :source, imported_at = now(), hromada_id = {hromada}
+            FROM _import s WHERE t.{key} = s.{key}"""), params).rowcount
+        where_new = f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = s.{key})"
+    inserted = conn.execute(sa.text(f"""
+        INSERT INTO {table.name} ({', '.join(cols)}, geom, raw, source, hromada_id)
+        SELECT {', '.join('s.' + c for c in cols)}, {geom}, s.raw::jsonb, :source, {hromada}
+        FROM _import s {where_new} ORDER BY s.row_no"""), params).rowcount
+    return inserted, updated
