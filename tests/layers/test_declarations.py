@@ -45,6 +45,7 @@ def test_registry_refuses_two_layers_with_one_name():
     from layers.registry import build_registry
 
     assert set(build_registry([admin_areas])) == {"hromadas", "settlements", "units"}
-    assert set(LAYERS) == {"hromadas", "settlements", "units", "reports"}
+    assert set(LAYERS) == {"hromadas", "settlements", "units", "reports", "protected_areas", "coverage_areas",
+                           "wifi_hotspots"}
     with pytest.raises(ValueError, match="two layers are named 'hromadas'"):
         build_registry([admin_areas, admin_areas])

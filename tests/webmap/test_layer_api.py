@@ -25,7 +25,7 @@ def test_layers_index_lists_declared_layers_without_staff_fields(client, demo_db
     answer = client.get("/api/layers")
     assert answer.status_code == 200
     layers = {layer["name"]: layer for layer in answer.get_json()["layers"]}
-    assert set(layers) == {"hromadas", "settlements", "units", "reports"}
+    assert {"hromadas", "settlements", "units", "reports", "protected_areas"} <= set(layers)
     unit_fields = [f["name"] for f in layers["units"]["fields"]]
     assert "name_uk" in unit_fields and "email" not in unit_fields and "phone" not in unit_fields
     report_fields = [f["name"] for f in layers["reports"]["fields"]]
