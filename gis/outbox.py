@@ -99,6 +99,10 @@ def _send(msg: EmailMessage, settings: SmtpSettings) -> None:
 def claim_one(engine: sa.Engine):
     """Take the next due message (or one whose worker's lease ran out); None when nothing is due."""
     with engine.begin() as conn:
+        # A message whose workers keep dying with it is given up rather than retried for ever.
+        conn.execute(sa.text("""UPDATE outbox SET status = 'failed', last_error = 'worker lost it too often'
+                                WHERE status = 'sending' AND locked_until < now() AND attempts >= :max"""),
+                     {"max": MAX_ATTEMPTS})
         return conn.execute(sa.text("""
             UPDATE outbox SET status = 'sending', attempts = attempts + 1, locked_until = now() + :lease
             WHERE id = (
@@ -109,8 +113,12 @@ def claim_one(engine: sa.Engine):
             RETURNING id, to_addr, subject, body, message_id, attempts"""), {"lease": LEASE}).first()
 
 
-def _record(engine: sa.Engine, sql: str, params: dict, stop: threading.Event | None) -> None:
-    """Write the outcome, waiting out a database restart rather than losing it."""
+def _record(engine: sa.Engine, sql: str, params: dict) -> None:
+    """Write the outcome, waiting out a database restart rather than losing it.
+
+    Deliberately not interrupted by a stop request: a mail that went out must be marked sent, or
+    the next worker would send it again once the lease ends.
+    """
     delay = 0.2
     while True:
         try:
@@ -118,30 +126,28 @@ def _record(engine: sa.Engine, sql: str, params: dict, stop: threading.Event | N
                 conn.execute(sa.text(sql), params)
             return
         except sa.exc.OperationalError as exc:
-            if stop is not None and stop.is_set():
-                raise
             log.warning("outbox: database unavailable while recording a result (%s); retrying", exc.orig)
             time.sleep(delay)
             delay = min(delay * 2, 5)
 
 
-def deliver_one(engine: sa.Engine, settings: SmtpSettings, stop: threading.Event | None = None) -> bool:
+def deliver_one(engine: sa.Engine, settings: SmtpSettings) -> bool:
     """Deliver one due message; False when none was due."""
     row = claim_one(engine)
     if row is None:
         return False
     try:
         _send(_message(row, settings), settings)
-    except (smtplib.SMTPException, OSError) as exc:
+    except Exception as exc:  # SMTP, network, or a message that cannot be built: retried, then given up
         give_up = row.attempts >= MAX_ATTEMPTS
         log.warning("outbox: message %s to %s failed (attempt %s): %s", row.id, row.to_addr, row.attempts, exc)
         _record(engine, """UPDATE outbox SET status = :status, next_attempt_at = now() + :wait,
                            locked_until = NULL, last_error = :error WHERE id = :id""",
                 {"status": "failed" if give_up else "pending", "wait": backoff(row.attempts),
-                 "error": str(exc)[:500], "id": row.id}, stop)
+                 "error": str(exc)[:500], "id": row.id})
         return True
     _record(engine, "UPDATE outbox SET status = 'sent', sent_at = now(), locked_until = NULL, last_error = NULL "
-                    "WHERE id = :id", {"id": row.id}, stop)
+                    "WHERE id = :id", {"id": row.id})
     log.info("outbox: sent message %s to %s", row.id, row.to_addr)
     return True
 
@@ -159,9 +165,11 @@ def run_worker(engine: sa.Engine, settings: SmtpSettings, stop: threading.Event,
     log.info("outbox worker started (%s)", f"SMTP {settings.host}:{settings.port}" if settings.host else "console")
     while not stop.is_set():
         try:
-            if deliver_one(engine, settings, stop):
+            if deliver_one(engine, settings):
                 continue
         except sa.exc.OperationalError as exc:
             log.warning("outbox worker: database unavailable (%s); waiting", exc.orig)
+        except Exception:  # the worker must outlive any one bad moment; the message's lease brings it back
+            log.exception("outbox worker: unexpected error; going on")
         stop.wait(poll_seconds)
     log.info("outbox worker stopped")

@@ -14,7 +14,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gis.errors import InvalidInput
 
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+# MPO is how Pillow names the multi-picture JPEGs many phone cameras write; the first picture is used.
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 3
 MAX_SIDE = 2048

@@ -69,11 +69,13 @@ def load_user(conn: sa.Connection, user_id: int) -> User | None:
 def authenticate(conn: sa.Connection, email: str, password: str) -> User | None:
     row = conn.execute(sa.select(app_user.c.id, app_user.c.password_hash).where(
         sa.func.lower(app_user.c.email) == (email or "").strip().lower(), app_user.c.is_active)).first()
+    has_password = row is not None and bool(row.password_hash)
     try:
-        _hasher.verify(row.password_hash if row and row.password_hash else _DUMMY_HASH, password or "")
+        _hasher.verify(row.password_hash if has_password else _DUMMY_HASH, password or "")
     except (VerificationError, InvalidHashError):
         return None
-    return load_user(conn, row.id) if row else None
+    # An unknown e-mail or an account without a password never signs in, whatever was typed.
+    return load_user(conn, row.id) if has_password else None
 
 
 def units_of_hromadas(conn: sa.Connection, unit_ids) -> list[sa.Row]:

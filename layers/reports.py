@@ -262,6 +262,8 @@ def history(conn: sa.Connection, report_id: int, *, staff: bool) -> list[dict]:
         WHERE e.report_id = :id ORDER BY e.created_at, e.id"""), {"id": report_id}).mappings()
     out = []
     for r in rows:
+        if not staff and r["kind"] == "note" and not r["public_note"]:
+            continue  # an internal note leaves no trace on the public page
         item = {"at": r["created_at"].isoformat(), "kind": r["kind"], "from_status": r["from_status"],
                 "to_status": r["to_status"], "public_note": r["public_note"],
                 "to_unit": {"uk": r["to_unit_uk"], "en": r["to_unit_en"]} if r["to_unit_uk"] else None}
@@ -350,6 +352,14 @@ def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, 
         original = find_report(conn, duplicate_of.strip())
         if original["id"] == row["id"]:
             raise InvalidInput("Звернення не може бути дублікатом самого себе", "A report cannot duplicate itself")
+        if original["hromada_id"] != row["hromada_id"]:
+            raise InvalidInput("Основне звернення має бути з тієї ж громади",
+                               "The original report must be in the same hromada")
+        if original["status"] == "duplicate":
+            raise InvalidInput(f"{original['code']} сам є дублікатом; вкажіть основне звернення "
+                               f"{original['duplicate_of_code']}",
+                               f"{original['code']} is itself a duplicate; give the original, "
+                               f"{original['duplicate_of_code']}")
         duplicate_id = original["id"]
         # Its followers now follow the original.
         conn.execute(sa.text("""

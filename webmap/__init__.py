@@ -98,6 +98,14 @@ def _register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HromadaError, render)
 
     from flask_wtf.csrf import CSRFError
+    from sqlalchemy.exc import DataError
+
+    @app.errorhandler(DataError)
+    def _data_error(exc: DataError):
+        # PostgreSQL refused a value (a NUL byte in text, a number out of range): the input's fault.
+        log.info("refused by the database: %s", exc.orig)
+        return render(HromadaError("Запит містить неприпустимі символи або значення",
+                                   "The request contains characters or values that cannot be accepted"))
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

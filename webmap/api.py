@@ -70,7 +70,7 @@ def layer_items(name: str):
 @bp.get("/layers/<name>/items/<feature_id>")
 def layer_item(name: str, feature_id: str):
     layer = _viewable(name)
-    if not feature_id.isdigit():
+    if not (feature_id.isascii() and feature_id.isdigit()):
         raise InvalidInput(f"Ідентифікатор {feature_id!r} має бути цілим числом",
                            f"Identifier {feature_id!r} must be a whole number")
     items, _ = query.features(connection(), layer, feature_id=int(feature_id), staff=_sees_staff_fields(layer))

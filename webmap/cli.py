@@ -71,12 +71,14 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
                            f"Port {port} on {host} is taken; choose another with --port")
     app = create_app()
     stop = threading.Event()
+    worker_thread = None
     if with_worker:
         from gis import outbox
 
         settings = outbox.SmtpSettings.from_env()
-        threading.Thread(target=outbox.run_worker, name="outbox-worker", daemon=True,
-                         args=(app.extensions["hromada_engine"], settings, stop)).start()
+        worker_thread = threading.Thread(target=outbox.run_worker, name="outbox-worker", daemon=True,
+                                         args=(app.extensions["hromada_engine"], settings, stop))
+        worker_thread.start()
     click.echo(f"Hromada GIS: http://{host}:{port}/  (Ctrl-C — зупинити / to stop)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads)
@@ -84,6 +86,8 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
         pass
     finally:
         stop.set()
+        if worker_thread is not None:
+            worker_thread.join(timeout=60)  # let a mail being sent be marked sent
     click.echo("зупинено / stopped")
 
 

@@ -58,7 +58,9 @@ class ReportForm(NoCsrfForm):
         Bilingual("неправильна адреса ел. пошти", "not a valid e-mail address"), check_deliverability=False)])
     phone = StringField("Телефон", validators=[Optional(), Regexp(
         r"^\+?[0-9 ()\-]{7,20}$", message=Bilingual("неправильний номер телефону", "not a valid phone number"))])
-    show_name = BooleanField("Показувати моє ім'я", default=False)
+    # Only a clear yes publishes the name: "0", "no", "off" and "ні" stay private.
+    show_name = BooleanField("Показувати моє ім'я", default=False,
+                             false_values=("false", "0", "no", "off", "ні", "n", ""))
     asset_id = IntegerField("Об'єкт", validators=[Optional()])
     photos = MultipleFileField("Фото")
 

@@ -26,7 +26,11 @@ def report_page(code: str):
         # The private link shows the reporter what they gave us, and only to them.
         own = {"name": row["reporter_name"], "email": row["reporter_email"], "phone": row["reporter_phone"]}
     place_map = point_map(public["location"]["lat"], public["location"]["lon"], public["code"], current_lang())
-    return render_template("report.html", report=public, own=own, statuses=reports.STATUSES, place_map=place_map)
+    page = render_template("report.html", report=public, own=own, statuses=reports.STATUSES, place_map=place_map)
+    if own is None:
+        return page
+    # The private link carries a secret: not kept in caches, not sent on as a referrer.
+    return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 @bp.get("/reports/<code>/photos/<int:position>.jpg")

@@ -16,6 +16,7 @@ import json
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 from flask_wtf.csrf import generate_csrf
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from gis.errors import InvalidInput, Unprocessable
 from gis.photos import MAX_PHOTOS, process_photo
@@ -57,11 +58,22 @@ def report_public(code: str):
     return jsonify(reports.public_report(connection(), code))
 
 
-def _json_body_checked() -> None:
-    if request.mimetype == "application/json" and request.get_json(silent=True) is None:
+def _formdata():
+    """The submitted fields, from a form (with its files) or from a JSON object of plain values."""
+    if not request.is_json:
+        return CombinedMultiDict([request.form, request.files])
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
         raise InvalidInput("Тіло запиту — не правильний JSON-об'єкт", "The request body is not a valid JSON object")
-    if request.is_json and not isinstance(request.get_json(silent=True), dict):
-        raise InvalidInput("Очікується JSON-об'єкт", "A JSON object is expected")
+    data = MultiDict()
+    for key, value in body.items():
+        if isinstance(value, (dict, list)):
+            raise InvalidInput(f"Поле {key}: очікується одне значення, не список чи об'єкт",
+                               f"Field {key}: a single value is expected, not a list or an object")
+        if value is None:
+            continue
+        data.add(key, ("y" if value else "") if isinstance(value, bool) else str(value))
+    return data
 
 
 def _request_fingerprint() -> str:
@@ -83,58 +95,64 @@ def _read_photos() -> list:
     return [process_photo(u.read(), u.filename) for u in uploads]
 
 
-@bp.post("/reports")
-@limiter.limit(report_rate_limit)
-def report_create():
-    _json_body_checked()
-    form = ReportForm()
-    if not form.validate():
-        raise_for(form)
+def _idempotency_key() -> str:
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 200:
         raise InvalidInput("Idempotency-Key задовгий (до 200 знаків)", "Idempotency-Key is too long (200 at most)")
+    return key
+
+
+@bp.post("/reports")
+@limiter.limit(report_rate_limit)
+def report_create():
+    form = ReportForm(formdata=_formdata())
+    if not form.validate():
+        raise_for(form)
+    key = _idempotency_key()
+    fingerprint = _request_fingerprint() if key else None  # before the photos' streams are read
     new = reports.NewReport(
         lon=form.lon.data, lat=form.lat.data, category=form.category.data.strip(),
         description=form.description.data, name=form.name.data, email=form.email.data, phone=form.phone.data,
         show_name=form.show_name.data, asset_id=form.asset_id.data, photos=_read_photos())
-    fingerprint = _request_fingerprint() if key else None
+    answer, status = _once("report", key, fingerprint, 201,
+                           lambda conn: reports.create_report(conn, new, public_url=public_url()))
+    return jsonify(answer), status, {"Location": answer["public_url"]} if status == 201 else {}
+
+
+def _once(scope: str, key: str, fingerprint: str | None, status: int, action):
+    """Run ``action(conn)`` in a transaction, once per Idempotency-Key: a retry gets the first answer.
+
+    A concurrent request with the same key waits on the key's row until the first commits; the
+    same key with a different request is a 422. Without a key, the action simply runs.
+    """
     with engine().begin() as conn:
         if key:
-            earlier = _claim_idempotency_key(conn, key, fingerprint)
-            if earlier is not None:
-                return jsonify(earlier[1]), earlier[0]
-        answer = reports.create_report(conn, new, public_url=public_url())
+            claimed = conn.execute(sa.text("""
+                INSERT INTO idempotency_key (scope, key, request_hash) VALUES (:s, :k, :h)
+                ON CONFLICT DO NOTHING RETURNING key"""), {"s": scope, "k": key, "h": fingerprint}).first()
+            if claimed is None:
+                earlier = conn.execute(sa.text("""SELECT request_hash, status_code, response FROM idempotency_key
+                                                  WHERE scope = :s AND key = :k"""), {"s": scope, "k": key}).one()
+                if earlier.request_hash != fingerprint:
+                    raise Unprocessable("Цей Idempotency-Key вже використано для іншого запиту",
+                                        "This Idempotency-Key was already used for a different request")
+                return earlier.response, earlier.status_code
+        answer = action(conn)
         if key:
-            conn.execute(sa.text("""UPDATE idempotency_key SET status_code = 201, response = CAST(:r AS jsonb)
-                                    WHERE scope = 'report' AND key = :k"""), {"r": json.dumps(answer), "k": key})
-    return jsonify(answer), 201, {"Location": answer["public_url"]}
-
-
-def _claim_idempotency_key(conn: sa.Connection, key: str, fingerprint: str):
-    """None when this request is the first with ``key``; else the first answer (status, body).
-
-    A concurrent request with the same key waits on the unique key until the first commits.
-    """
-    claimed = conn.execute(sa.text("""
-        INSERT INTO idempotency_key (scope, key, request_hash) VALUES ('report', :k, :h)
-        ON CONFLICT DO NOTHING RETURNING key"""), {"k": key, "h": fingerprint}).first()
-    if claimed is not None:
-        return None
-    earlier = conn.execute(sa.text("""SELECT request_hash, status_code, response FROM idempotency_key
-                                      WHERE scope = 'report' AND key = :k"""), {"k": key}).one()
-    if earlier.request_hash != fingerprint:
-        raise Unprocessable("Цей Idempotency-Key вже використано для іншого запиту",
-                            "This Idempotency-Key was already used for a different request")
-    return earlier.status_code, earlier.response
+            conn.execute(sa.text("""UPDATE idempotency_key SET status_code = :st, response = CAST(:r AS jsonb)
+                                    WHERE scope = :s AND key = :k"""),
+                         {"st": status, "r": json.dumps(answer), "s": scope, "k": key})
+    return answer, status
 
 
 @bp.post("/reports/<code>/me-too")
 @limiter.limit(report_rate_limit)
 def report_me_too(code: str):
-    _json_body_checked()
-    form = MeTooForm()
+    form = MeTooForm(formdata=_formdata())
     if not form.validate():
         raise_for(form)
-    with engine().begin() as conn:
-        return jsonify(reports.me_too(conn, code, form.email.data))
+    key = _idempotency_key()
+    answer, status = _once(f"me-too:{code}", key, _request_fingerprint() if key else None, 200,
+                           lambda conn: reports.me_too(conn, code, form.email.data))
+    return jsonify(answer), status
 

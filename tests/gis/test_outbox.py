@@ -124,3 +124,29 @@ def test_restarting_worker_and_database_loses_and_duplicates_nothing(scratch_clu
     ids = [m["message_id"] for m in store.messages]
     assert len(ids) == 15 and len(set(ids)) == 15
     engine.dispose()
+
+
+def test_worker_outlives_a_message_that_cannot_be_built(clean_db, smtp_server, monkeypatch):
+    settings, store = smtp_server
+    queue(clean_db, 2)
+    real = outbox._message
+    calls = {"n": 0}
+
+    def flaky(row, s):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("broken header")
+        return real(row, s)
+
+    monkeypatch.setattr(outbox, "_message", flaky)
+    stop = threading.Event()
+    worker = threading.Thread(target=outbox.run_worker, args=(clean_db, settings, stop, 0.1))
+    worker.start()
+    wait_for(lambda: len(store.messages) == 1)
+    assert worker.is_alive()
+    with clean_db.begin() as conn:  # the failed one is due again after its back-off; hurry it
+        conn.execute(sa.text("UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'"))
+    wait_for(lambda: len(store.messages) == 2)
+    stop.set()
+    worker.join(timeout=10)
+    assert statuses(clean_db) == {"sent": 2}

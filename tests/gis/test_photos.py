@@ -63,3 +63,12 @@ def test_decompression_bomb_is_refused():
     bomb = image_bytes("PNG", size=(12000, 12000), mode="L")  # 144 Mpx, a few hundred KB compressed
     with pytest.raises(InvalidInput):
         process_photo(bomb, "bomb.png")
+
+
+def test_multi_picture_jpeg_from_phones_is_accepted():
+    out = io.BytesIO()
+    first, second = Image.new("RGB", (640, 480), (10, 20, 30)), Image.new("RGB", (320, 240), (0, 0, 0))
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+    photo = process_photo(out.getvalue(), "phone.jpg")
+    assert (photo.width, photo.height) == (640, 480)

@@ -169,3 +169,29 @@ def test_public_view_hides_personal_data_unless_name_shown(demo_db):
     text = str(read(demo_db, reports.public_report, hidden))
     assert "Оксана" not in text and "o@example.org" not in text and "380670000000" not in text
     assert read(demo_db, reports.public_report, shown)["reporter_name"] == "Петро"
+
+
+def test_duplicate_must_be_of_an_original_in_the_same_hromada(demo_db):
+    from tests.helpers import load_neighbours
+    load_neighbours(demo_db)
+    with demo_db.begin() as conn:
+        conn.execute(sa.text("""WITH u AS (INSERT INTO unit (hromada_id, code, name_uk, kind)
+                                  SELECT id, 'roads', 'Дороги', 'department' FROM hromada
+                                  WHERE katottg = 'UA05020030000031457' RETURNING id)
+                                INSERT INTO unit_category (unit_id, category_id)
+                                SELECT u.id, c.id FROM u, category c WHERE c.code = 'pothole'"""))
+    elsewhere = new_report(demo_db, "pothole", (28.468, 49.233))["code"]  # Vinnytsia city
+    here = new_report(demo_db, email="a@example.org")["code"]
+    third = new_report(demo_db)["code"]
+    with pytest.raises(InvalidInput, match="same hromada"):
+        act(demo_db, reports.change_status, here, "duplicate", ADMIN, public_url=URL, duplicate_of=elsewhere)
+    act(demo_db, reports.change_status, here, "duplicate", ADMIN, public_url=URL, duplicate_of=third)
+    with pytest.raises(InvalidInput, match="is itself a duplicate"):
+        act(demo_db, reports.change_status, third, "duplicate", ADMIN, public_url=URL, duplicate_of=here)
+
+
+def test_internal_notes_leave_no_trace_in_public_history(demo_db):
+    code = new_report(demo_db)["code"]
+    act(demo_db, reports.add_note, code, ADMIN, public_note=None, private_note="лише для нас")
+    history = read(demo_db, reports.public_report, code)["history"]
+    assert [h["kind"] for h in history] == ["created"]

@@ -308,3 +308,76 @@ def test_reporters_contacts_in_the_layer_api_are_for_admins_only(client, demo_db
         assert ("reporter_email" in fields) is sees, email
         # Units' routing addresses stay visible to staff in general.
         assert "@yakushynetska-demo.example.org" in client.get("/api/layers/units/items").get_data(as_text=True)
+
+
+# --- regressions found in review -------------------------------------------------------------------
+
+def test_json_values_of_any_type_get_a_4xx_never_a_500(client, demo_db):
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    token = csrf(client)
+    for body in ({"lat": lat, "lon": lon, "category": 5, "description": 5},
+                 {"lat": lat, "lon": lon, "category": "street_light_out", "description": ["a"]},
+                 {"lat": [lat], "lon": lon, "category": "street_light_out", "description": "x"},
+                 {"lat": lat, "lon": lon, "category": "street_light_out", "description": "x", "email": 5}):
+        answer = client.post("/api/reports", json=body, headers={"X-CSRFToken": token})
+        assert 400 <= answer.status_code < 500, (body, answer.status_code)
+    ok = client.post("/api/reports", json={"lat": lat, "lon": lon, "category": "street_light_out",
+                                           "description": 12345, "show_name": False, "name": "Петро"},
+                     headers={"X-CSRFToken": token})
+    assert ok.status_code == 201 and "Петро" not in client.get(ok.get_json()["public_url"]).get_data(as_text=True)
+
+
+def test_nul_bytes_are_a_400(client, demo_db):
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    assert client.get("/reports/%00").status_code == 400
+    assert client.get("/api/reports/%00").status_code == 400
+    assert client.get(f"/api/reports/nearby?lat={lat}&lon={lon}&category=%00").status_code == 400
+    answer = submit(client, lat=lat, lon=lon, category="street_light_out", description="a\x00b")
+    assert answer.status_code == 400 and answer.get_json()["message"]["en"]
+    assert scalar(demo_db, "SELECT count(*) FROM report") == 0
+
+
+@pytest.mark.parametrize("value", ["0", "no", "off", "ні", "false"])
+def test_show_name_needs_a_clear_yes(client, demo_db, value):
+    code = lamp_report(client, demo_db, show_name=value).get_json()["code"]
+    assert NAME not in client.get(f"/reports/{quote(code)}").get_data(as_text=True)
+
+
+def test_me_too_honours_the_idempotency_key(client, demo_db):
+    code = lamp_report(client, demo_db).get_json()["code"]
+    token = csrf(client)
+    for _ in range(2):
+        answer = client.post(f"/api/reports/{quote(code)}/me-too", data={"email": ""},
+                             headers={"X-CSRFToken": token, "Idempotency-Key": "same"})
+        assert answer.get_json()["supporters"] == 1
+
+
+def test_same_key_with_another_photo_is_a_different_request(client, demo_db):
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    token = csrf(client)
+    fields = dict(lat=lat, lon=lon, category="street_light_out", description="Темно")
+    other = io.BytesIO()
+    Image.new("RGB", (50, 50), (0, 200, 0)).save(other, format="PNG")
+    assert submit(client, token, photos=[jpeg_with_gps()], headers={"Idempotency-Key": "p"}, **fields).status_code == 201
+    again = submit(client, token, photos=[other.getvalue()], headers={"Idempotency-Key": "p"}, **fields)
+    assert again.status_code == 422
+
+
+def test_account_without_password_never_signs_in(client, demo_db):
+    with demo_db.begin() as conn:
+        conn.execute(sa.text("INSERT INTO app_user (email, roles) VALUES ('nopass@example.org', '{admin}')"))
+    token = form_token(client.get("/staff/login").get_data(as_text=True))
+    for password in ("no such user", ""):
+        answer = client.post("/staff/login", data={"email": "nopass@example.org", "password": password,
+                                                   "csrf_token": token})
+        assert answer.status_code in (400, 401)
+
+
+def test_private_link_is_not_cached_nor_sent_as_referrer(client, demo_db):
+    created = lamp_report(client, demo_db).get_json()
+    page = client.get(created["private_url"].replace("http://localhost", ""))
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_unicode_digits_in_an_id_are_a_400(client, demo_db):
+    assert client.get("/api/layers/reports/items/²").status_code == 400
