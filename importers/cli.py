@@ -80,3 +80,33 @@ def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dr
     report = import_file(db.make_engine(db.database_url()), get_layer(layer_name), path, options)
     click.echo(report.summary("uk"))
     click.echo(f"(звіт / report: import_run #{report.run_id})")
+
+
+@click.command("export")
+@click.argument("layer_name", metavar="LAYER")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv"]), default="geojson", show_default=True)
+@click.option("--headings", type=click.Choice(["uk", "en"]), default=None, help="Column names from the field labels.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Default: LAYER.FORMAT")
+def export_command(layer_name, fmt, headings, output):
+    """Export LAYER as open data (public fields only), with a LAYER.FORMAT.metadata.json sidecar."""
+    import json
+
+    from layers import export
+    from layers.registry import get_layer
+
+    layer = get_layer(layer_name)
+    engine = db.make_engine(db.database_url())
+    output = output or f"{layer.name}.{fmt}"
+    if fmt == "gpkg":
+        count = export.write_gpkg(engine, layer, output, headings)
+    else:
+        chunks = export.geojson_chunks if fmt == "geojson" else export.csv_chunks
+        with open(output, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as f:
+            for chunk in chunks(engine, layer, headings):
+                f.write(chunk)
+        count = None
+    meta = export.metadata(engine, layer)
+    with open(output + ".metadata.json", "w", encoding="utf-8") as f:
+        json.dump(meta, f, ensure_ascii=False, indent=2)
+    click.echo(f"{output}: {count if count is not None else meta['feature_count']} об'єктів / features "
+               f"(+ {output}.metadata.json)")

@@ -188,14 +188,18 @@ def map_columns(layer: Layer, columns: list[str], explicit: dict[str, str]) -> t
                            f"--map: the file has no columns {', '.join(missing)}")
     chosen = {dst: src for src, dst in explicit.items()}
     by_name = {_norm(c): c for c in columns}
-    for f in layer.fields:
-        if f.name in chosen:
-            continue
-        for candidate in (f.name, f.column_name, *f.aliases, *f.label.values()):
-            column = by_name.get(_norm(candidate))
-            if column is not None and column not in chosen.values():
-                chosen[f.name] = column
-                break
+    # Exact names first, then labels (an export with headings), then aliases: so "Name", the English
+    # label of name_en, is not taken by name_uk's alias "name".
+    passes = (lambda f: (f.name, f.column_name), lambda f: tuple(f.label.values()), lambda f: f.aliases)
+    for candidates_of in passes:
+        for f in layer.fields:
+            if f.name in chosen:
+                continue
+            for candidate in candidates_of(f):
+                column = by_name.get(_norm(candidate))
+                if column is not None and column not in chosen.values():
+                    chosen[f.name] = column
+                    break
     leftover = [c for c in columns if c not in chosen.values()]
     return chosen, leftover
 

@@ -4,17 +4,19 @@ GET /api/layers                          the layers this client may view
 GET /api/layers/<name>                   one layer's declaration (public fields only)
 GET /api/layers/<name>/items             GeoJSON FeatureCollection; bbox, limit, offset, hromada
 GET /api/layers/<name>/items/<id>        one GeoJSON Feature
+GET /api/layers/<name>/export.<fmt>      open data: geojson, gpkg or csv (public fields; ?headings=uk|en)
+GET /api/layers/<name>/metadata.json     the data set's description for open-data portals
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 
 from gis.errors import InvalidInput, NotFound
-from layers import query
+from layers import export, query
 from layers.base import Layer
 from layers.registry import get_layer, viewable_layers
 from webmap.access import current_roles
-from webmap.database import connection
+from webmap.database import connection, engine
 from webmap.hromadas import hromada_id_by_code
 from webmap.i18n import current_lang
 
@@ -92,3 +94,31 @@ def _paging_links(name: str, page: query.Page, matched: int) -> list[dict]:
     if page.offset > 0:
         links.append(link("prev", max(page.offset - page.limit, 0)))
     return links
+
+
+@bp.get("/layers/<name>/export.<fmt>")
+def layer_export(name: str, fmt: str):
+    layer = _viewable(name)
+    if fmt not in export.FORMATS:
+        raise NotFound(f"Формат {fmt!r} не підтримується; є: {', '.join(export.FORMATS)}",
+                       f"Format {fmt!r} is not offered; there are: {', '.join(export.FORMATS)}")
+    lang = request.args.get("headings") or None
+    if lang not in (None, "uk", "en"):
+        raise InvalidInput("headings: uk або en", "headings: uk or en")
+    chunks = {"geojson": export.geojson_chunks, "csv": export.csv_chunks, "gpkg": export.gpkg_chunks}[fmt]
+    # Opens its own connection: the stream outlives the request's.
+    body = chunks(engine(), layer, lang)
+    if fmt == "csv":
+        body = (chunk.encode("utf-8") for chunk in _with_bom(body))
+    return Response(stream_with_context(body), mimetype=export.FORMATS[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{layer.name}.{fmt}"'})
+
+
+def _with_bom(chunks):
+    yield "\ufeff"  # so that spreadsheet programs read the Cyrillic as UTF-8
+    yield from chunks
+
+
+@bp.get("/layers/<name>/metadata.json")
+def layer_metadata(name: str):
+    return jsonify(export.metadata(engine(), _viewable(name), request.host_url.rstrip("/")))

@@ -9,7 +9,7 @@ import click
 
 from gis.cli import db_group, users_group
 from gis.errors import HromadaError
-from importers.cli import communities_group, demo_group, import_command
+from importers.cli import communities_group, demo_group, export_command, import_command
 
 
 class FriendlyGroup(click.Group):
@@ -34,6 +34,7 @@ main.add_command(users_group)
 main.add_command(communities_group)
 main.add_command(demo_group)
 main.add_command(import_command)
+main.add_command(export_command)
 
 
 @main.command("worker")

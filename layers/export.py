@@ -1,0 +1,149 @@
+"""Open-data exports of a layer: GeoJSON, GeoPackage, CSV, and a metadata sidecar.
+
+Public fields only — staff-only and personal data never leave. Rows are read with a server-side
+cursor in batches, so a large layer never has to fit in memory: GeoJSON and CSV are produced as a
+stream of text chunks; a GeoPackage (a SQLite file, which cannot be streamed as it is built) is
+written batch by batch into a temporary file that is then streamed and removed.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+
+import geopandas as gpd
+import pyogrio
+import shapely
+import sqlalchemy as sa
+
+from layers.base import Layer, label
+from layers.query import COORD_DECIMALS, table_of
+
+FORMATS = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3", "csv": "text/csv"}
+BATCH = 5000
+
+
+def headings(layer: Layer, lang: str | None) -> dict[str, str]:
+    """Column name per public field: the field name, or its label in ``lang`` (uk/en) when asked."""
+    return {f.name: (label(f.label, lang) if lang else f.name) for f in layer.public_fields}
+
+
+def _rows(engine: sa.Engine, layer: Layer, geometry_sql: str) -> Iterator[sa.RowMapping]:
+    table = table_of(layer)
+    geom = table.c[layer.geometry_column]
+    columns = [table.c[f.column_name].label(f.name) for f in layer.public_fields]
+    query = (sa.select(table.c[layer.id_column].label("_id"), sa.literal_column(geometry_sql.format(geom=geom.name))
+                       .label("_geom"), *columns).order_by(table.c[layer.id_column]))
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+        yield from result.mappings()
+
+
+def _value(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def geojson_chunks(engine: sa.Engine, layer: Layer, lang: str | None = None) -> Iterator[str]:
+    names = headings(layer, lang)
+    head = {"type": "FeatureCollection", "name": layer.name,
+            **({"attribution": layer.attribution} if layer.attribution else {})}
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n'
+    first = True
+    for row in _rows(engine, layer, f"ST_AsGeoJSON({{geom}}, {COORD_DECIMALS})"):
+        feature = {"type": "Feature", "id": row["_id"],
+                   "geometry": json.loads(row["_geom"]) if row["_geom"] else None,
+                   "properties": {names[k]: _value(row[k]) for k in names}}
+        yield ("" if first else ",\n") + json.dumps(feature, ensure_ascii=False)
+        first = False
+    yield "\n]}\n"
+
+
+def csv_chunks(engine: sa.Engine, layer: Layer, lang: str | None = None) -> Iterator[str]:
+    """CSV with the geometry as WKT in a ``wkt`` column (importable as it is)."""
+    names = headings(layer, lang)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", *names.values(), "wkt"])
+    for n, row in enumerate(_rows(engine, layer, f"ST_AsText({{geom}}, {COORD_DECIMALS})"), start=1):
+        writer.writerow([row["_id"], *(_value(row[k]) for k in names), row["_geom"]])
+        if n % BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_gpkg(engine: sa.Engine, layer: Layer, path: str, lang: str | None = None) -> int:
+    """Write the layer into a GeoPackage at ``path`` batch by batch; the number of features."""
+    names = headings(layer, lang)
+    batch, count, first = [], 0, True
+
+    def flush():
+        nonlocal first
+        frame = gpd.GeoDataFrame(
+            [{"id": r["_id"], **{names[k]: _value(r[k]) for k in names}} for r in batch],
+            geometry=shapely.from_wkb([bytes(r["_geom"]) if r["_geom"] is not None else None for r in batch]),
+            crs="EPSG:4326")
+        pyogrio.write_dataframe(frame, path, layer=layer.name, driver="GPKG", append=not first,
+                                promote_to_multi=layer.geometry.startswith("Multi"))
+        first = False
+
+    for row in _rows(engine, layer, "ST_AsBinary({geom})"):
+        batch.append(row)
+        count += 1
+        if len(batch) >= BATCH:
+            flush()
+            batch = []
+    if batch or first:
+        if batch:
+            flush()
+        else:  # an empty layer still gives a valid, empty GeoPackage
+            gpd.GeoDataFrame({"id": [], **{v: [] for v in names.values()}}, geometry=[], crs="EPSG:4326") \
+                .to_file(path, layer=layer.name, driver="GPKG", engine="pyogrio")
+    return count
+
+
+def gpkg_chunks(engine: sa.Engine, layer: Layer, lang: str | None = None) -> Iterator[bytes]:
+    fd, path = tempfile.mkstemp(prefix=f"hromada-{layer.name}-", suffix=".gpkg")
+    os.close(fd)
+    os.unlink(path)  # GDAL creates it
+    try:
+        write_gpkg(engine, layer, path, lang)
+        with open(path, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                yield chunk
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def metadata(engine: sa.Engine, layer: Layer, base_url: str = "") -> dict:
+    """The sidecar describing the data set, with the fields the national open-data portal asks for."""
+    table = table_of(layer)
+    updated_column = next((c for c in ("imported_at", "updated_at", "created_at") if c in table.c), None)
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        updated = conn.execute(sa.select(sa.func.max(table.c[updated_column]))).scalar() if updated_column else None
+    return {
+        "title": dict(layer.title),
+        "description": dict(layer.description) or dict(layer.title),
+        "identifier": layer.name,
+        "license": layer.licence or "CC BY 4.0",
+        "source": layer.source or layer.attribution or "Hromada GIS",
+        "attribution": layer.attribution,
+        "modified": (updated or dt.datetime.now(dt.timezone.utc)).isoformat(),
+        "crs": "EPSG:4326",
+        "geometry_type": layer.geometry,
+        "feature_count": count,
+        "fields": [{"name": f.name, "type": f.type, "title": dict(f.label),
+                    **({"choices": {k: dict(v) for k, v in f.choices.items()}} if f.choices else {})}
+                   for f in layer.public_fields],
+        "distributions": {fmt: f"{base_url}/api/layers/{layer.name}/export.{fmt}" for fmt in FORMATS},
+        "demo_data": layer.is_demo,
+    }
