@@ -287,3 +287,29 @@ import_run = sa.Table(
     sa.Column("report", pg.JSONB, nullable=False),
     created_at(),
 )
+
+
+# Rasters (coverage, signal strength, …) are kept as files; the database holds where each one is,
+# its footprint and what it measures. Declared raster layers are in layers/rasters.py.
+raster_dataset = sa.Table(
+    "raster_dataset", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("layer", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("file_path", sa.Text, nullable=False),  # relative to the raster store folder
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("crs", sa.Text, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("bands", sa.Integer, nullable=False),
+    sa.Column("dtype", sa.Text, nullable=False),
+    sa.Column("nodata", sa.Float),
+    sa.Column("pixel_size", pg.ARRAY(sa.Float), nullable=False),  # in the raster's CRS units (x, y)
+    sa.Column("stats", pg.JSONB, nullable=False),  # per band: min, max, mean, std
+    sa.Column("footprint", geometry("MULTIPOLYGON"), nullable=False),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="SET NULL")),
+    sa.Column("source", sa.Text),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("layer", "sha256"),
+    gist("raster_dataset", "footprint"),
+)

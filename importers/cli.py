@@ -60,12 +60,22 @@ def demo_load():
 @click.option("--lat", default=None, help="CSV: latitude column.")
 @click.option("--lon", default=None, help="CSV: longitude column.")
 @click.option("--wkt", default=None, help="CSV: WKT geometry column.")
+@click.option("--title", default=None, help="Raster layers: the data set's title.")
 def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dry_run, encoding, osm_tags,
-                   lat, lon, wkt):
-    """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV, OSM XML/PBF) into LAYER."""
+                   lat, lon, wkt, title):
+    """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV, OSM XML/PBF; GeoTIFF and other
+    rasters into a raster layer) into LAYER."""
     from gis.errors import InvalidInput
     from importers.pipeline import ImportOptions, import_file
+    from layers.rasters import RASTER_LAYERS
     from layers.registry import get_layer
+
+    if layer_name in RASTER_LAYERS:
+        from importers.rasters import import_raster
+
+        click.echo(import_raster(db.make_engine(db.database_url()), RASTER_LAYERS[layer_name], path,
+                                 crs=crs, title=title).summary())
+        return
 
     mapping = {}
     for item in mappings:
