@@ -58,6 +58,19 @@ hromada = sa.Table(
     gist("hromada", "boundary"),
 )
 
+# Each hromada's boundary cut into pieces of at most 256 vertices (ST_Subdivide): "which hromada
+# contains this point" becomes an index lookup on small pieces instead of a test against a
+# boundary of thousands of vertices. Kept in step by importers.communities.
+hromada_part = sa.Table(
+    "hromada_part", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("hromada_area", sa.Float, nullable=False),  # smaller first, should boundaries overlap
+    sa.Column("geom", geometry("POLYGON"), nullable=False),
+    sa.Index("ix_hromada_part_hromada_id", "hromada_id"),
+    gist("hromada_part", "geom"),
+)
+
 settlement = sa.Table(
     "settlement", metadata,
     sa.Column("id", sa.Integer, primary_key=True),

@@ -89,10 +89,22 @@ def _integer(value) -> int | None:
         return None
 
 
-def _upsert_counts(conn: sa.Connection, merge_sql: str) -> tuple[int, int]:
-    """Run an INSERT … ON CONFLICT … RETURNING (xmax = 0); count inserted vs updated rows."""
-    flags = [r[0] for r in conn.execute(sa.text(merge_sql))]
-    return sum(flags), len(flags) - sum(flags)
+def refresh_hromada_parts(conn: sa.Connection, hromada_ids: list[int]) -> None:
+    """Cut the given hromadas' boundaries into pieces again (see gis.models.hromada_part)."""
+    if not hromada_ids:
+        return
+    conn.execute(sa.text("DELETE FROM hromada_part WHERE hromada_id = ANY(:ids)"), {"ids": hromada_ids})
+    conn.execute(sa.text("""
+        INSERT INTO hromada_part (hromada_id, hromada_area, geom)
+        SELECT id, ST_Area(boundary), ST_Subdivide(boundary, 256) FROM hromada WHERE id = ANY(:ids)"""),
+        {"ids": hromada_ids})
+
+
+def _upsert_counts(conn: sa.Connection, merge_sql: str) -> tuple[int, int, list[int]]:
+    """Run an INSERT … ON CONFLICT … RETURNING id, (xmax = 0); inserted and updated counts, and the ids."""
+    rows = conn.execute(sa.text(merge_sql)).all()
+    inserted = sum(1 for r in rows if r[1])
+    return inserted, len(rows) - inserted, [r[0] for r in rows]
 
 
 HROMADA_COPY_COLUMNS = [
@@ -148,15 +160,16 @@ def load_communities(engine: sa.Engine, path: str | Path, *, katottg: list[str] 
     with engine.begin() as conn:
         copy_into_staging(conn, "_load_hromada", HROMADA_COPY_COLUMNS, rows)
         assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _HROMADA_DATA)
-        changed = " OR ".join(f"hromada.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _HROMADA_DATA)
+        differs = " OR ".join(f"hromada.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _HROMADA_DATA)
         # DISTINCT ON: a file listing a code twice keeps its last row instead of failing.
-        inserted, updated = _upsert_counts(conn, f"""
+        inserted, updated, changed = _upsert_counts(conn, f"""
             INSERT INTO hromada (katottg, {', '.join(_HROMADA_DATA)}, source)
             SELECT DISTINCT ON (katottg) katottg, {', '.join(_HROMADA_DATA)}, '{path.name.replace("'", "''")}'
             FROM _load_hromada ORDER BY katottg, row_no DESC
             ON CONFLICT (katottg) DO UPDATE SET {assignments}, source = EXCLUDED.source
-            WHERE {changed}
-            RETURNING (xmax = 0)""")
+            WHERE {differs}
+            RETURNING id, (xmax = 0)""")
+        refresh_hromada_parts(conn, changed)
     report.inserted, report.updated = inserted, updated
     report.unchanged = len(rows) - inserted - updated
     for what, why in report.repaired:
@@ -221,7 +234,7 @@ def load_settlements(engine: sa.Engine, path: str | Path, *, layer: str | None =
             WHERE NOT EXISTS (SELECT 1 FROM hromada h WHERE ST_Intersects(h.boundary, s.centre))
             ORDER BY s.row_no""")).all()
         report.rejected += [(r.row_no, f"{r.name_uk}: outside every loaded hromada") for r in outside]
-        inserted, updated = _upsert_counts(conn, f"""
+        inserted, updated, _ = _upsert_counts(conn, f"""
             INSERT INTO settlement (hromada_id, source_ref, {', '.join(data)})
             SELECT DISTINCT ON (h.id, COALESCE(s.source_ref, s.name_uk))
                    h.id, COALESCE(s.source_ref, 'name:' || s.name_uk), {', '.join('s.' + c for c in data)}
@@ -232,7 +245,7 @@ def load_settlements(engine: sa.Engine, path: str | Path, *, layer: str | None =
             ON CONFLICT (hromada_id, source_ref) DO UPDATE SET
                 {', '.join(f'{c} = EXCLUDED.{c}' for c in data)}
             WHERE {' OR '.join(f'settlement.{c} IS DISTINCT FROM EXCLUDED.{c}' for c in data)}
-            RETURNING (xmax = 0)""")
+            RETURNING id, (xmax = 0)""")
     report.inserted, report.updated = inserted, updated
     report.unchanged = len(rows) - len(outside) - inserted - updated
     return report

@@ -20,11 +20,13 @@ import pandas as pd
 import pyproj
 import shapely
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from tqdm import tqdm
 
 from gis.bulk import copy_rows, create_staging
 from gis.errors import HromadaError, InvalidInput
 from gis.geometry import to_multipolygon
+from gis.hromada_index import HromadaIndex
 from gis.models import import_run
 from importers import sources
 from importers.crs_check import check_in_ukraine
@@ -168,6 +170,51 @@ def convert(f: Field, value):
     raise BadValue(f"unsupported field type {f.type}")
 
 
+def convert_column(f: Field, column: pd.Series) -> tuple[list, dict[int, str]]:
+    """A whole source column as the field's type: the values (None for empty) and, by position,
+    why a value could not be converted. Vectorised for the common types; ``convert`` does the rest."""
+    column = pd.Series(column).reset_index(drop=True).astype(object)
+    missing = column.isna().to_numpy()
+    if f.type not in ("text", "number", "integer", "choice") or (
+            f.type in ("number", "integer") and pd.api.types.is_numeric_dtype(pd.Series(column.dropna().tolist()))):
+        if f.type in ("number", "integer") and not missing.all():
+            numbers = pd.to_numeric(column, errors="coerce")
+            return _numbers(f, column, numbers, missing)
+        values, errors = [], {}
+        for i, value in enumerate(column):
+            try:
+                values.append(convert(f, value))
+            except BadValue as exc:
+                values.append(None)
+                errors[i] = str(exc)
+        return values, errors
+    text = column.where(missing, column.astype(str).str.replace(r"\s+", " ", regex=True).str.strip())
+    empty = missing | (text == "").to_numpy()
+    if f.type == "text":
+        return [None if e else v for v, e in zip(text, empty)], {}
+    if f.type in ("number", "integer"):
+        numbers = pd.to_numeric(text.where(empty, text.str.replace(" ", "").str.replace(",", ".")), errors="coerce")
+        return _numbers(f, column, numbers, empty)
+    lookup = {code.lower(): code for code in f.choices}
+    lookup.update({lbl.lower(): code for code, labels in f.choices.items() for lbl in labels.values()})
+    codes = text.str.lower().map(lookup)
+    bad = ~empty & codes.isna().to_numpy()
+    errors = {int(i): f"{column[i]!r} is not one of {', '.join(f.choices)}" for i in np.flatnonzero(bad)}
+    return [None if (e or b) else c for c, e, b in zip(codes, empty, bad)], errors
+
+
+def _numbers(f: Field, column: pd.Series, numbers: pd.Series, empty: np.ndarray) -> tuple[list, dict[int, str]]:
+    values = numbers.to_numpy(dtype="float64")
+    bad = ~empty & np.isnan(values)
+    errors = {int(i): f"{column[i]!r} is not a number" for i in np.flatnonzero(bad)}
+    if f.type == "integer":
+        fractional = ~empty & ~bad & (values != np.round(values))
+        errors.update({int(i): f"{column[i]!r} is not a whole number" for i in np.flatnonzero(fractional)})
+        bad |= fractional
+        return [None if (e or b) else int(v) for v, e, b in zip(values, empty, bad)], errors
+    return [None if (e or b) else float(v) for v, e, b in zip(values, empty, bad)], errors
+
+
 # --- choosing which column feeds which field ---------------------------------------------------
 
 
@@ -252,13 +299,19 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
         except pyproj.exceptions.CRSError:
             raise InvalidInput(f"Невідома система координат {crs!r}", f"Unknown CRS {crs!r}") from None
         report.crs = f"EPSG:{crs_obj.to_epsg()}" if crs_obj.to_epsg() else crs_obj.name
-        to_wgs84 = pyproj.Transformer.from_crs(crs_obj, 4326, always_xy=True)
+        # None when the file is already in WGS 84 lon/lat: nothing to transform.
+        to_wgs84 = None if crs_obj.equals(pyproj.CRS("OGC:CRS84")) or crs_obj.to_epsg() == 4326 \
+            else pyproj.Transformer.from_crs(crs_obj, 4326, always_xy=True)
         total = _feature_count(src, source_layer)
         show = options.progress if options.progress is not None else sys.stderr.isatty()
         with engine.begin() as conn, tqdm(total=total, disable=not show, unit=" features",
                                           desc=f"{src.name} → {layer.name}") as bar:
             staging_ready = False
             row_offset = 0
+            hromada_index = HromadaIndex(conn)
+            # Plain imports COPY straight into the layer's table (the transaction keeps them whole);
+            # an upsert goes through a staging table to be merged by key.
+            direct = not options.upsert_key
             for batch in sources.read_batches(src, layer=source_layer, encoding=options.encoding,
                                               batch_size=options.batch_size, csv_columns=options.csv_columns):
                 if src.kind == "osm":
@@ -268,13 +321,23 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                                                                        options.mapping)
                     staging_ready = True
                     columns = _staging_columns(layer)
-                    create_staging(conn, "_import", columns)
-                copy_rows(conn, "_import", columns, _prepare(layer, batch, row_offset, to_wgs84, report, src.name))
+                    if direct:
+                        target, target_columns = table.name, columns[1:] + [("source", "text")]
+                    else:
+                        target, target_columns = "_import", columns
+                        create_staging(conn, "_import", columns)
+                rows = _prepare(layer, batch, row_offset, to_wgs84, report, src.name, hromada_index)
+                if direct:
+                    rows = (r[1:] + (src.name,) for r in rows)
+                report.inserted += copy_rows(conn, target, target_columns, rows) if direct else 0
+                if not direct:
+                    copy_rows(conn, target, target_columns, rows)
                 row_offset += len(batch)
                 bar.update(len(batch))
-            if not staging_ready:
-                create_staging(conn, "_import", _staging_columns(layer))
-            report.inserted, report.updated = _merge(conn, layer, table, options.upsert_key, src.name)
+            if not direct:
+                if not staging_ready:
+                    create_staging(conn, "_import", _staging_columns(layer))
+                report.inserted, report.updated = _merge(conn, layer, table, options.upsert_key, src.name)
             if options.dry_run:
                 raise _DryRun()
 
@@ -304,25 +367,47 @@ def _feature_count(src: sources.Source, source_layer: str | None) -> int | None:
 
 def _staging_columns(layer: Layer) -> list[tuple[str, str]]:
     return ([("row_no", "int8")] + [(f.column_name, STAGING_TYPES.get(f.type, "text")) for f in layer.fields]
-            + [("geom", "geometry"), ("raw", "text")])
+            + [("geom", "geometry"), ("hromada_id", "int4"), ("raw", "jsonb")])
 
 
-def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer, report: ImportReport,
-             source_name: str) -> list[tuple]:
+def _as_is(text: str) -> str:
+    return text  # raw JSON is serialised already, in bulk, by pandas
+
+
+_MULTI = {"MultiPoint": (0, shapely.multipoints), "MultiLineString": (1, shapely.multilinestrings),
+          "MultiPolygon": (3, shapely.multipolygons)}
+
+
+def _promote(geoms: np.ndarray, target: str) -> np.ndarray:
+    """Single parts as their multi-part kind (Polygon → MultiPolygon, …) when the layer is multi-part."""
+    if target not in _MULTI:
+        return geoms
+    single_type, make = _MULTI[target]
+    single = shapely.get_type_id(geoms) == single_type
+    if single.any():
+        geoms[single] = make(geoms[single], indices=np.arange(int(single.sum())))
+    return geoms
+
+
+def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer | None, report: ImportReport,
+             source_name: str, hromada_index: HromadaIndex) -> list[tuple]:
     """Check and convert one batch; returns the rows to COPY, rejections go to the report."""
     n = len(batch)
     report.read += n
     geoms = np.asarray(batch.geometry.values, dtype=object) if "geometry" in batch else np.full(n, None)
     reasons: list[str | None] = [None] * n
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    empty[~empty] = ~np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in geoms[~empty]], dtype=bool)
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    empty[np.unique(owner[~np.isfinite(coords).all(axis=1)])] = True  # NaN coordinates from a CSV
     for i in np.flatnonzero(empty):
         reasons[i] = "empty or missing geometry"
     ok = ~empty
     if ok.any():
         raw_coords = shapely.get_coordinates(geoms[ok])
-        geoms[ok] = shapely.transform(geoms[ok], lambda xy: np.column_stack(to_wgs84.transform(xy[:, 0], xy[:, 1])))
-        coords = shapely.get_coordinates(geoms[ok])
+        if to_wgs84 is not None:
+            geoms[ok] = shapely.transform(geoms[ok],
+                                          lambda xy: np.column_stack(to_wgs84.transform(xy[:, 0], xy[:, 1])))
+        coords = shapely.get_coordinates(geoms[ok]) if to_wgs84 is not None else raw_coords
         check_in_ukraine(coords[:, 0], coords[:, 1], raw_coords[:, 0], raw_coords[:, 1], report.crs, source_name)
     accepted_types = ACCEPTED_TYPES[layer.geometry]
     polygonal = layer.geometry in ("Polygon", "MultiPolygon")
@@ -351,31 +436,29 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer,
     values = {}
     for f in layer.fields:
         column = report.field_map.get(f.name)
-        series = batch[column] if column is not None else [None] * n
-        converted = []
-        for i, value in enumerate(series):
-            if reasons[i]:
-                converted.append(None)
-                continue
-            try:
-                v = convert(f, value)
-            except BadValue as exc:
-                reasons[i] = f"{f.name}: {exc}"
-                v = None
-            if v is None and f.required and not reasons[i]:
-                reasons[i] = f"{f.name} is required ({label(f.label, 'en')})"
-            converted.append(v)
+        converted, errors = convert_column(f, batch[column] if column is not None else pd.Series([None] * n))
+        for i, why in errors.items():
+            reasons[i] = reasons[i] or f"{f.name}: {why}"
+        if f.required:
+            for i in (i for i, v in enumerate(converted) if v is None):
+                reasons[i] = reasons[i] or f"{f.name} is required ({label(f.label, 'en')})"
         values[f.name] = converted
     raw = (batch[report.kept_in_raw].to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
            .splitlines() if report.kept_in_raw else ["{}"] * n)
-    wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), include_srid=True)
+    wkb = shapely.to_wkb(shapely.set_srid(_promote(geoms, layer.geometry), 4326), include_srid=True)
+    # Each feature's hromada: the one holding a point inside the feature.
+    anchors = np.full(n, None, dtype=object)
+    usable = np.array([r is None for r in reasons], dtype=bool)
+    anchors[usable] = shapely.point_on_surface(geoms[usable])
+    hromadas = hromada_index.locate(anchors)
     rows = []
     for i in range(n):
         if reasons[i]:
             report.reject(row_offset + i + 1, reasons[i])
             continue
         report.accepted += 1
-        rows.append((row_offset + i + 1, *(values[f.name][i] for f in layer.fields), wkb[i], raw[i]))
+        rows.append((row_offset + i + 1, *(values[f.name][i] for f in layer.fields), wkb[i], hromadas[i],
+                     Jsonb(raw[i], dumps=_as_is)))
     return rows
 
 
@@ -383,8 +466,7 @@ def _merge(conn: sa.Connection, layer: Layer, table: sa.Table, upsert_key: str |
     """Staging → the layer's table, hromada by containment; update rows whose key is known."""
     cols = [f'"{f.column_name}"' for f in layer.fields]
     geom = "ST_Multi(s.geom)" if layer.geometry.startswith("Multi") else "s.geom"
-    hromada = ("(SELECT h.id FROM hromada h WHERE ST_Intersects(h.boundary, s.geom) "
-               "ORDER BY ST_Area(h.boundary) LIMIT 1)")
+    hromada = "s.hromada_id"  # found in bulk before the COPY (gis.hromada_index)
     params = {"source": source}
     updated = 0
     where_new = ""
@@ -396,11 +478,11 @@ def _merge(conn: sa.Connection, layer: Layer, table: sa.Table, upsert_key: str |
                                f"--upsert-key {upsert_key}: the file repeats the values {[d[0] for d in duplicates]}")
         updated = conn.execute(sa.text(f"""
             UPDATE {table.name} t SET {', '.join(f'{c} = s.{c}' for c in cols)}, geom = {geom},
-                   raw = s.raw::jsonb, source = :source, imported_at = now(), hromada_id = {hromada}
+                   raw = s.raw, source = :source, imported_at = now(), hromada_id = {hromada}
             FROM _import s WHERE t.{key} = s.{key}"""), params).rowcount
         where_new = f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = s.{key})"
     inserted = conn.execute(sa.text(f"""
         INSERT INTO {table.name} ({', '.join(cols)}, geom, raw, source, hromada_id)
-        SELECT {', '.join('s.' + c for c in cols)}, {geom}, s.raw::jsonb, :source, {hromada}
+        SELECT {', '.join('s.' + c for c in cols)}, {geom}, s.raw, :source, {hromada}
         FROM _import s {where_new} ORDER BY s.row_no"""), params).rowcount
     return inserted, updated

@@ -1,0 +1,37 @@
+"""Which hromada contains each of many points, answered in bulk in memory.
+
+Importers place every feature in its hromada. Asking PostGIS once per feature costs ~20 µs each;
+an STRtree over the boundary pieces (``hromada_part``, ≤ 256 vertices each) answers 200,000 points
+in well under a second.
+"""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+import sqlalchemy as sa
+
+
+class HromadaIndex:
+    def __init__(self, conn: sa.Connection):
+        rows = conn.execute(sa.text("SELECT hromada_id, hromada_area, ST_AsBinary(geom) FROM hromada_part")).all()
+        self._ids = np.array([r[0] for r in rows], dtype=np.int64)
+        self._areas = np.array([r[1] for r in rows], dtype=float)
+        parts = shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else np.array([], dtype=object)
+        shapely.prepare(parts)
+        self._tree = shapely.STRtree(parts)
+
+    def locate(self, points) -> list[int | None]:
+        """The id of the hromada containing each point (the smallest, if several); None outside all."""
+        points = np.asarray(points, dtype=object)
+        found: list[int | None] = [None] * len(points)
+        if len(points) == 0 or len(self._ids) == 0:
+            return found
+        present = ~shapely.is_missing(points)
+        where = np.flatnonzero(present)
+        point_idx, part_idx = self._tree.query(points[present], predicate="intersects")
+        order = np.lexsort((self._areas[part_idx], point_idx))  # per point, the smallest hromada first
+        point_idx, part_idx = point_idx[order], part_idx[order]
+        first = np.unique(point_idx, return_index=True)[1]
+        for p, part in zip(point_idx[first], part_idx[first]):
+            found[where[p]] = int(self._ids[part])
+        return found
