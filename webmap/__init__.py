@@ -41,15 +41,18 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.context_processor
     def _template_helpers():
-        return {"t": i18n.t, "lang": i18n.current_lang(), "languages": i18n.LANGUAGES}
+        from layers.base import label
 
+        return {"t": i18n.t, "lang": i18n.current_lang(), "languages": i18n.LANGUAGES, "label": label}
+
+    from webmap.admin import bp as admin_bp
     from webmap.api import bp as api_bp
     from webmap.pages import bp as pages_bp
     from webmap.report_pages import bp as report_pages_bp
     from webmap.reports_api import bp as reports_api_bp
     from webmap.staff import bp as staff_bp
 
-    for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp):
+    for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp):
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
     return app
