@@ -178,6 +178,29 @@ def test_osm_xml_by_tag_filter(clean_db, tmp_path):
     assert metres_from(clean_db, "wifi_hotspot", "osm_id", "101", 28.367112, 49.260341) < 1
 
 
+def test_osm_pbf_by_tag_filter(clean_db, tmp_path):
+    import osmium
+
+    xml = tmp_path / "village.osm"
+    xml.write_text(OSM_XML, encoding="utf-8")
+    pbf = tmp_path / "village.osm.pbf"
+    writer = osmium.SimpleWriter(str(pbf))
+
+    class Copy(osmium.SimpleHandler):
+        def node(self, n):
+            writer.add_node(n)
+
+        def way(self, w):
+            writer.add_way(w)
+
+    Copy().apply_file(str(xml))
+    writer.close()
+    assert b"OSMHeader" in pbf.read_bytes()[:40]  # a real PBF, not XML
+    report = run(clean_db, HOTSPOTS, pbf, osm_filters=[("internet_access", "wlan")])
+    assert report.accepted == 2
+    assert {r[0] for r in rows(clean_db, "SELECT osm_id FROM wifi_hotspot")} == {"101", "102"}
+
+
 def coverage_gpkg(path, rows_):
     frame = gpd.GeoDataFrame({"provider": [r[0] for r in rows_], "technology": [r[1] for r in rows_],
                               "download": [r[2] for r in rows_]},
