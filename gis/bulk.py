@@ -53,3 +53,4 @@ def copy_into_staging(conn: sa.Connection, staging: str, columns: Sequence[tuple
     """Create the staging table and COPY ``rows`` into it; the number of rows copied."""
     create_staging(conn, staging, columns)
     return copy_rows(conn, staging, columns, rows)
+

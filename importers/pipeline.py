@@ -320,18 +320,16 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                     report.field_map, report.kept_in_raw = map_columns(layer, list(batch.columns.drop("geometry")),
                                                                        options.mapping)
                     staging_ready = True
-                    columns = _staging_columns(layer)
-                    if direct:
-                        target, target_columns = table.name, columns[1:] + [("source", "text")]
-                    else:
-                        target, target_columns = "_import", columns
-                        create_staging(conn, "_import", columns)
-                rows = _prepare(layer, batch, row_offset, to_wgs84, report, src.name, hromada_index)
+                    if not direct:
+                        create_staging(conn, "_import", _staging_columns(layer))
+                frame = _prepare(layer, batch, row_offset, to_wgs84, report, src.name, hromada_index)
+                columns = _staging_columns(layer)
                 if direct:
-                    rows = (r[1:] + (src.name,) for r in rows)
-                report.inserted += copy_rows(conn, target, target_columns, rows) if direct else 0
-                if not direct:
-                    copy_rows(conn, target, target_columns, rows)
+                    frame = frame.drop(columns=["row_no"]).assign(source=src.name)
+                    report.inserted += copy_rows(conn, table.name, columns[1:] + [("source", "text")],
+                                                 frame.itertuples(index=False, name=None))
+                else:
+                    copy_rows(conn, "_import", columns, frame.itertuples(index=False, name=None))
                 row_offset += len(batch)
                 bar.update(len(batch))
             if not direct:
@@ -370,10 +368,6 @@ def _staging_columns(layer: Layer) -> list[tuple[str, str]]:
             + [("geom", "geometry"), ("hromada_id", "int4"), ("raw", "jsonb")])
 
 
-def _as_is(text: str) -> str:
-    return text  # raw JSON is serialised already, in bulk, by pandas
-
-
 _MULTI = {"MultiPoint": (0, shapely.multipoints), "MultiLineString": (1, shapely.multilinestrings),
           "MultiPolygon": (3, shapely.multipolygons)}
 
@@ -390,17 +384,17 @@ def _promote(geoms: np.ndarray, target: str) -> np.ndarray:
 
 
 def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer | None, report: ImportReport,
-             source_name: str, hromada_index: HromadaIndex) -> list[tuple]:
-    """Check and convert one batch; returns the rows to COPY, rejections go to the report."""
+             source_name: str, hromada_index: HromadaIndex) -> pd.DataFrame:
+    """Check and convert one batch, column by column; returns the accepted rows as a frame in the
+    staging columns' order (geometry as EWKB), and puts the rejections in the report."""
     n = len(batch)
     report.read += n
     geoms = np.asarray(batch.geometry.values, dtype=object) if "geometry" in batch else np.full(n, None)
-    reasons: list[str | None] = [None] * n
+    reasons = np.full(n, None, dtype=object)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
     empty[np.unique(owner[~np.isfinite(coords).all(axis=1)])] = True  # NaN coordinates from a CSV
-    for i in np.flatnonzero(empty):
-        reasons[i] = "empty or missing geometry"
+    reasons[empty] = "empty or missing geometry"
     ok = ~empty
     if ok.any():
         raw_coords = shapely.get_coordinates(geoms[ok])
@@ -409,31 +403,9 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
                                           lambda xy: np.column_stack(to_wgs84.transform(xy[:, 0], xy[:, 1])))
         coords = shapely.get_coordinates(geoms[ok]) if to_wgs84 is not None else raw_coords
         check_in_ukraine(coords[:, 0], coords[:, 1], raw_coords[:, 0], raw_coords[:, 1], report.crs, source_name)
-    accepted_types = ACCEPTED_TYPES[layer.geometry]
-    polygonal = layer.geometry in ("Polygon", "MultiPolygon")
-    types = shapely.get_type_id(geoms)
-    names = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
-             6: "MultiPolygon", 7: "GeometryCollection"}
-    valid = shapely.is_valid(geoms)
-    for i in np.flatnonzero(ok):
-        kind = names.get(int(types[i]), "?")
-        if not valid[i] and polygonal:
-            try:
-                geoms[i] = to_multipolygon(geoms[i]).geometry
-                report.repaired += 1
-                continue
-            except HromadaError as exc:
-                reasons[i] = exc.en
-                continue
-        if kind not in accepted_types:
-            if kind == "MultiPoint" and layer.geometry == "Point" and len(geoms[i].geoms) == 1:
-                geoms[i] = geoms[i].geoms[0]
-            else:
-                reasons[i] = f"geometry is a {kind}; layer {layer.name} takes {layer.geometry}"
-        elif not valid[i]:
-            reasons[i] = f"invalid geometry: {shapely.is_valid_reason(geoms[i])}"
+    _check_geometries(layer, geoms, ok, reasons, report)
 
-    values = {}
+    frame = pd.DataFrame({"row_no": np.arange(row_offset + 1, row_offset + n + 1)})
     for f in layer.fields:
         column = report.field_map.get(f.name)
         converted, errors = convert_column(f, batch[column] if column is not None else pd.Series([None] * n))
@@ -442,24 +414,55 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
         if f.required:
             for i in (i for i, v in enumerate(converted) if v is None):
                 reasons[i] = reasons[i] or f"{f.name} is required ({label(f.label, 'en')})"
-        values[f.name] = converted
-    raw = (batch[report.kept_in_raw].to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
-           .splitlines() if report.kept_in_raw else ["{}"] * n)
-    wkb = shapely.to_wkb(shapely.set_srid(_promote(geoms, layer.geometry), 4326), include_srid=True)
+        frame[f.column_name] = pd.Series(converted, dtype=object)
+    accepted = np.array([r is None for r in reasons], dtype=bool)
+    for i in np.flatnonzero(~accepted):
+        report.reject(row_offset + int(i) + 1, reasons[i])
+    report.accepted += int(accepted.sum())
+    frame = frame[accepted]
+    kept = geoms[accepted]
+    frame["geom"] = shapely.to_wkb(shapely.set_srid(_promote(kept, layer.geometry), 4326), include_srid=True)
     # Each feature's hromada: the one holding a point inside the feature.
-    anchors = np.full(n, None, dtype=object)
-    usable = np.array([r is None for r in reasons], dtype=bool)
-    anchors[usable] = shapely.point_on_surface(geoms[usable])
-    hromadas = hromada_index.locate(anchors)
-    rows = []
-    for i in range(n):
-        if reasons[i]:
-            report.reject(row_offset + i + 1, reasons[i])
-            continue
-        report.accepted += 1
-        rows.append((row_offset + i + 1, *(values[f.name][i] for f in layer.fields), wkb[i], hromadas[i],
-                     Jsonb(raw[i], dumps=_as_is)))
-    return rows
+    frame["hromada_id"] = pd.Series(hromada_index.locate(shapely.point_on_surface(kept)), index=frame.index,
+                                    dtype=object)
+    raw = (batch.loc[accepted, report.kept_in_raw].to_json(orient="records", lines=True, force_ascii=False,
+                                                           date_format="iso").splitlines()
+           if report.kept_in_raw and len(frame) else ["{}"] * len(frame))
+    frame["raw"] = [Jsonb(r, dumps=_as_is) for r in raw]
+    return frame
+
+
+def _as_is(text: str) -> str:
+    return text  # serialised already, in bulk, by pandas
+
+
+_TYPE_IDS = {"Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4, "MultiLineString": 5, "MultiPolygon": 6}
+_TYPE_NAMES = {v: k for k, v in _TYPE_IDS.items()} | {7: "GeometryCollection"}
+
+
+def _check_geometries(layer: Layer, geoms: np.ndarray, ok: np.ndarray, reasons: np.ndarray,
+                      report: ImportReport) -> None:
+    """Types the layer takes, validity (polygons are repaired), in bulk; per feature only for the odd ones."""
+    types = shapely.get_type_id(geoms)
+    type_ok = np.isin(types, [_TYPE_IDS[t] for t in ACCEPTED_TYPES[layer.geometry]])
+    if layer.geometry == "Point":  # a MultiPoint of one point is that point
+        single = ok & (types == 4) & (shapely.get_num_geometries(geoms) == 1)
+        geoms[single] = shapely.get_geometry(geoms[single], 0)
+        type_ok |= single
+    invalid = ok & ~shapely.is_valid(geoms)
+    if layer.geometry in ("Polygon", "MultiPolygon"):
+        for i in np.flatnonzero(invalid):
+            try:
+                geoms[i] = to_multipolygon(geoms[i]).geometry
+                report.repaired += 1
+                type_ok[i] = True
+            except HromadaError as exc:
+                reasons[i] = exc.en
+        invalid[:] = False
+    for i in np.flatnonzero(ok & ~type_ok & (reasons == None)):  # noqa: E711 (elementwise)
+        reasons[i] = f"geometry is a {_TYPE_NAMES.get(int(types[i]), '?')}; layer {layer.name} takes {layer.geometry}"
+    for i in np.flatnonzero(invalid & type_ok):
+        reasons[i] = f"invalid geometry: {shapely.is_valid_reason(geoms[i])}"
 
 
 def _merge(conn: sa.Connection, layer: Layer, table: sa.Table, upsert_key: str | None, source: str) -> tuple[int, int]:
