@@ -323,7 +323,7 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                     if not direct:
                         create_staging(conn, "_import", _staging_columns(layer))
                 frame = _prepare(layer, batch, row_offset, to_wgs84, report, src.name, hromada_index)
-                columns = _staging_columns(layer)
+                columns = [c for c in _staging_columns(layer) if c[0] in frame.columns]
                 if direct:
                     frame = frame.drop(columns=["row_no"]).assign(source=src.name)
                     report.inserted += copy_rows(conn, table.name, columns[1:] + [("source", "text")],
@@ -425,11 +425,11 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
     # Each feature's hromada: the one holding a point inside the feature.
     frame["hromada_id"] = pd.Series(hromada_index.locate(shapely.point_on_surface(kept)), index=frame.index,
                                     dtype=object)
-    raw = (batch.loc[accepted, report.kept_in_raw].to_json(orient="records", lines=True, force_ascii=False,
-                                                           date_format="iso").splitlines()
-           if report.kept_in_raw and len(frame) else ["{}"] * len(frame))
-    frame["raw"] = [Jsonb(r, dumps=_as_is) for r in raw]
-    return frame
+    if report.kept_in_raw and len(frame):
+        raw = batch.loc[accepted, report.kept_in_raw].to_json(orient="records", lines=True, force_ascii=False,
+                                                              date_format="iso").splitlines()
+        frame["raw"] = [Jsonb(r, dumps=_as_is) for r in raw]
+    return frame  # without a "raw" column when nothing is left over: the table's default, {}, applies
 
 
 def _as_is(text: str) -> str:
@@ -481,11 +481,11 @@ def _merge(conn: sa.Connection, layer: Layer, table: sa.Table, upsert_key: str |
                                f"--upsert-key {upsert_key}: the file repeats the values {[d[0] for d in duplicates]}")
         updated = conn.execute(sa.text(f"""
             UPDATE {table.name} t SET {', '.join(f'{c} = s.{c}' for c in cols)}, geom = {geom},
-                   raw = s.raw, source = :source, imported_at = now(), hromada_id = {hromada}
+                   raw = COALESCE(s.raw, '{{}}'::jsonb), source = :source, imported_at = now(), hromada_id = {hromada}
             FROM _import s WHERE t.{key} = s.{key}"""), params).rowcount
         where_new = f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = s.{key})"
     inserted = conn.execute(sa.text(f"""
         INSERT INTO {table.name} ({', '.join(cols)}, geom, raw, source, hromada_id)
-        SELECT {', '.join('s.' + c for c in cols)}, {geom}, s.raw, :source, {hromada}
+        SELECT {', '.join('s.' + c for c in cols)}, {geom}, COALESCE(s.raw, '{{}}'::jsonb), :source, {hromada}
         FROM _import s {where_new} ORDER BY s.row_no"""), params).rowcount
     return inserted, updated
