@@ -1,0 +1,93 @@
+"""Mapbox vector tiles of any declared layer, built in PostGIS (ST_TileEnvelope, ST_AsMVTGeom, ST_AsMVT).
+
+Public fields only, always: tiles are made to be cached by proxies and CDNs, so they never depend
+on who asks. Each tile holds at most MAX_FEATURES features; at low zooms the points of a layer are
+clustered on a grid (each cluster carries ``point_count``) so a tile of a million-point layer stays
+small, and lines and polygons are simplified to the tile's pixel size.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from gis.errors import InvalidInput, NotFound
+from layers.base import Layer
+from layers.query import table_of
+
+EXTENT = 4096
+BUFFER = 64
+MAX_ZOOM = 22
+MAX_FEATURES = 10_000
+CLUSTER_BELOW_ZOOM = 12  # point layers are clustered at zooms below this
+CLUSTER_CELLS = 64  # clusters per tile side
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidInput(f"Масштаб z={z} має бути від 0 до {MAX_ZOOM}", f"Zoom z={z} must be 0…{MAX_ZOOM}")
+    side = 2 ** z
+    if not (0 <= x < side and 0 <= y < side):
+        raise NotFound(f"Тайла {z}/{x}/{y} не існує", f"Tile {z}/{x}/{y} does not exist")
+
+
+def tile_sql(layer: Layer, z: int) -> str:
+    """The SQL of one tile of ``layer`` at zoom ``z`` (parameters :z, :x, :y, :cap)."""
+    table = table_of(layer)
+    geom = f't."{layer.geometry_column}"'
+    fields = layer.public_fields
+    points = layer.geometry in ("Point", "MultiPoint")
+    if points and z < CLUSTER_BELOW_ZOOM:
+        # One cluster per grid cell: its centre, how many points, and the first feature's id.
+        return f"""
+        WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+        cells AS (
+            SELECT ST_SnapToGrid(ST_Transform({geom}, 3857),
+                                 (ST_XMax(bounds.env) - ST_XMin(bounds.env)) / {CLUSTER_CELLS}) AS cell,
+                   min(t."{layer.id_column}") AS id, count(*) AS point_count
+            FROM "{table.name}" t, bounds
+            WHERE {geom} && ST_Transform(bounds.env, 4326)
+            GROUP BY 1 LIMIT :cap),
+        mvt AS (SELECT ST_AsMVTGeom(cell, bounds.env, {EXTENT}, {BUFFER}, true) AS geom, id, point_count
+                FROM cells, bounds)
+        SELECT ST_AsMVT(mvt.*, :name, {EXTENT}, 'geom', 'id') FROM mvt WHERE geom IS NOT NULL"""
+    columns = ", ".join(f't."{f.column_name}" AS "{f.name}"' for f in fields)
+    # Lines and polygons: simplified to about a pixel of this zoom before clipping.
+    pixel = f"(ST_XMax(bounds.env) - ST_XMin(bounds.env)) / {EXTENT}"
+    shape = f"ST_Transform({geom}, 3857)" if points else f"ST_Simplify(ST_Transform({geom}, 3857), {pixel})"
+    return f"""
+    WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+    mvt AS (
+        SELECT ST_AsMVTGeom({shape}, bounds.env, {EXTENT}, {BUFFER}, true) AS geom,
+               t."{layer.id_column}" AS id{', ' + columns if columns else ''}
+        FROM "{table.name}" t, bounds
+        WHERE {geom} && ST_Transform(bounds.env, 4326)
+        ORDER BY t."{layer.id_column}" LIMIT :cap)
+    SELECT ST_AsMVT(mvt.*, :name, {EXTENT}, 'geom', 'id') FROM mvt WHERE geom IS NOT NULL"""
+
+
+def tile(conn: sa.Connection, layer: Layer, z: int, x: int, y: int) -> bytes:
+    """The tile's bytes (empty when no feature reaches it)."""
+    check_tile(z, x, y)
+    data = conn.execute(sa.text(tile_sql(layer, z)),
+                        {"z": z, "x": x, "y": y, "cap": MAX_FEATURES, "name": layer.name}).scalar()
+    return bytes(data or b"")
+
+
+def tilejson(conn: sa.Connection, layer: Layer, url_template: str) -> dict:
+    """TileJSON 3.0.0 describing the layer's tiles."""
+    table = table_of(layer)
+    extent = conn.execute(sa.text(
+        f'SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM '
+        f'(SELECT ST_Extent("{layer.geometry_column}") AS e FROM "{table.name}") s')).one()
+    types = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
+    return {
+        "tilejson": "3.0.0",
+        "name": layer.name,
+        "description": layer.title.get("uk"),
+        "tiles": [url_template],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": list(extent) if extent[0] is not None else [-180, -85.0511, 180, 85.0511],
+        "attribution": layer.attribution,
+        "vector_layers": [{"id": layer.name, "fields": {f.name: types.get(f.type, "String")
+                                                          for f in layer.public_fields}}],
+    }

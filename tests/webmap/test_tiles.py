@@ -1,0 +1,99 @@
+"""Vector tiles: decoded with mapbox-vector-tile; public fields only; clustering; caching headers."""
+import math
+
+import mapbox_vector_tile
+import pytest
+
+from importers.pipeline import ImportOptions, import_file
+from layers.registry import get_layer
+from tests.conftest import UKRAINE
+from tests.helpers import asset_point, scalar
+
+
+@pytest.fixture
+def tile_client(app, client):
+    from webmap import tiles
+
+    if "tiles" not in app.blueprints:
+        app.register_blueprint(tiles.bp)
+    return client
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def decode(data: bytes) -> dict:
+    return mapbox_vector_tile.decode(data)
+
+
+@pytest.fixture
+def protected(demo_db):
+    import_file(demo_db, get_layer("protected_areas"), UKRAINE / "vinnytska_protected_areas.geojson", ImportOptions())
+    return demo_db
+
+
+def test_low_zoom_tiles_cluster_points(tile_client, protected):
+    x, y = tile_of(28.5, 49.0, 4)
+    answer = tile_client.get(f"/tiles/protected_areas/4/{x}/{y}.mvt")
+    assert answer.status_code == 200 and answer.mimetype == "application/vnd.mapbox-vector-tile"
+    features = decode(answer.data)["protected_areas"]["features"]
+    assert 1 < len(features) < 285
+    assert sum(f["properties"]["point_count"] for f in features) == 285  # the oblast fits in one z4 tile
+
+
+def test_high_zoom_tile_has_the_feature_with_public_fields(tile_client, protected):
+    lon, lat = 27.7225, 48.675277  # Немерчанський парк
+    x, y = tile_of(lon, lat, 14)
+    features = decode(tile_client.get(f"/tiles/protected_areas/14/{x}/{y}.mvt").data)["protected_areas"]["features"]
+    park = next(f for f in features if f["properties"]["register_no"] == "П-101")
+    assert park["properties"]["name_uk"] == "Немерчанський парк" and park["properties"]["significance"] == "national"
+    assert "raw" not in park["properties"] and park["geometry"]["type"] == "Point"
+
+
+def test_no_staff_only_field_in_any_tile(tile_client, demo_db):
+    from layers.reports import NewReport, create_report
+
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    with demo_db.begin() as conn:
+        create_report(conn, NewReport(lon=lon, lat=lat, category="street_light_out", description="Темно",
+                                      name="Таємна Особа", email="secret@example.org", phone="+380501112233"),
+                      public_url="http://x")
+    x, y = tile_of(lon, lat, 16)
+    data = tile_client.get(f"/tiles/reports/16/{x}/{y}.mvt").data
+    feature = decode(data)["reports"]["features"][0]
+    assert feature["properties"]["description"] == "Темно"
+    assert not any(k.startswith("reporter") for k in feature["properties"])
+    assert b"secret@example.org" not in data and "Таємна".encode() not in data
+    x, y = tile_of(28.3, 49.25, 10)
+    units = tile_client.get(f"/tiles/units/10/{x}/{y}.mvt").data
+    props = [f["properties"] for f in decode(units)["units"]["features"]]
+    assert props and all("email" not in p for p in props) and b"example.org" not in units
+
+
+def test_caching_headers_and_empty_tiles(tile_client, protected):
+    x, y = tile_of(28.5, 49.0, 5)
+    first = tile_client.get(f"/tiles/protected_areas/5/{x}/{y}.mvt")
+    assert first.headers["Cache-Control"].startswith("public") and first.headers["ETag"]
+    again = tile_client.get(f"/tiles/protected_areas/5/{x}/{y}.mvt", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    empty = tile_client.get("/tiles/protected_areas/5/0/0.mvt")  # the Pacific
+    assert empty.status_code == 204 and empty.data == b""
+
+
+def test_bad_tiles_and_layers(tile_client, demo_db):
+    assert tile_client.get("/tiles/hromadas/23/0/0.mvt").status_code == 400
+    assert tile_client.get("/tiles/hromadas/3/8/0.mvt").status_code == 404
+    assert tile_client.get("/tiles/nope/3/1/1.mvt").status_code == 404
+
+
+def test_tilejson(tile_client, protected):
+    doc = tile_client.get("/tiles/protected_areas.json").get_json()
+    assert doc["tilejson"] == "3.0.0" and doc["tiles"][0].endswith("/tiles/protected_areas/{z}/{x}/{y}.mvt")
+    assert doc["vector_layers"][0]["fields"]["name_uk"] == "String"
+    west, south, east, north = doc["bounds"]
+    assert 27 < west < east < 30.5 and 47.5 < south < north < 50.5
+    assert scalar(protected, "SELECT count(*) FROM protected_area") == 285
