@@ -326,3 +326,15 @@ raster_dataset = sa.Table(
     sa.UniqueConstraint("layer", "sha256"),
     gist("raster_dataset", "footprint"),
 )
+
+
+# Keys of the client applications that submit reports through the Open311 API (gis.api_keys):
+# issued per application by an admin, shown once, stored only as a SHA-256 hash, revocable.
+api_key = sa.Table(
+    "api_key", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("key_hash", sa.Text, nullable=False, unique=True),
+    created_at(),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)

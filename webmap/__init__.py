@@ -47,13 +47,18 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from webmap.admin import bp as admin_bp
     from webmap.api import bp as api_bp
+    from webmap.ogc import bp as ogc_bp
+    from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
     from webmap.report_pages import bp as report_pages_bp
     from webmap.reports_api import bp as reports_api_bp
     from webmap.staff import bp as staff_bp
+    from webmap.tiles import bp as tiles_bp
 
-    for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp):
+    for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
+                      tiles_bp):
         app.register_blueprint(blueprint)
+    csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)
     return app
 
@@ -77,6 +82,8 @@ def _secret_key() -> str:
 
 
 def _wants_json() -> bool:
+    if request.path.startswith("/ogc/"):  # OGC API answers in JSON unless HTML is asked for
+        return request.args.get("f") != "html" and request.accept_mimetypes.best != "text/html"
     return request.path.startswith("/api/") or request.accept_mimetypes.best in (
         "application/json", "application/geo+json")
 

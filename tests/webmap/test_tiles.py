@@ -11,11 +11,7 @@ from tests.helpers import asset_point, scalar
 
 
 @pytest.fixture
-def tile_client(app, client):
-    from webmap import tiles
-
-    if "tiles" not in app.blueprints:
-        app.register_blueprint(tiles.bp)
+def tile_client(client):
     return client
 
 

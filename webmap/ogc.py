@@ -1,0 +1,437 @@
+"""OGC API – Features (Part 1 Core, GeoJSON, HTML, OpenAPI 3.0; Part 2 CRS by reference; Part 3
+queryables and a CQL2-text subset), derived from the layer declarations.
+
+/ogc/                                       landing page
+/ogc/conformance                            the conformance classes implemented
+/ogc/api                                    OpenAPI 3.0 document
+/ogc/collections[/{id}]                     the layers this client may view
+/ogc/collections/{id}/items[/{featureId}]   GeoJSON (or HTML with f=html)
+/ogc/collections/{id}/queryables            JSON Schema of the filterable properties
+
+CQL2 is parsed by pygeofilter and turned into SQL by its SQLAlchemy backend; only comparisons,
+AND/OR/NOT and S_INTERSECTS with a BBOX are accepted — anything else is a 400 naming what it was.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, render_template, request, url_for
+from pygeofilter import ast as cql_ast
+from pygeofilter import values as cql_values
+from pygeofilter.backends.sqlalchemy import to_filter
+from pygeofilter.parsers.cql2_text import parse as parse_cql2
+
+from gis.errors import InvalidInput, NotFound
+from layers.base import Layer, label
+from layers.query import table_of
+from layers.registry import get_layer, viewable_layers
+from webmap.access import current_roles
+from webmap.database import connection
+from webmap.i18n import current_lang
+
+bp = Blueprint("ogc", __name__, url_prefix="/ogc")
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
+# Output and bbox CRSs: WGS 84 (both axis orders), Web Mercator, the UCS-2000 TM zones.
+SUPPORTED_SRIDS = [4326, 3857, 6381, 6382, 6383, 6384, 6385, 6386, 6387]
+CRS_URIS = {CRS84: None, **{EPSG.format(s): s for s in SUPPORTED_SRIDS}}
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+]
+GEOJSON = "application/geo+json"
+DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
+ITEM_PARAMS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "filter", "filter-lang", "filter-crs",
+               "lang"}
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def _wants_html() -> bool:
+    f = request.args.get("f")
+    if f:
+        if f not in ("json", "html"):
+            raise InvalidInput(f"f={f!r}: можливі json або html", f"f={f!r}: json or html are offered")
+        return f == "html"
+    best = request.accept_mimetypes.best_match(["application/json", GEOJSON, "text/html"])
+    return best == "text/html"
+
+
+def _answer(doc: dict, template: str, mimetype: str = "application/json", headers: dict | None = None, **context):
+    if _wants_html():
+        return Response(render_template(template, doc=doc, **context), mimetype="text/html", headers=headers)
+    return Response(json.dumps(doc, ensure_ascii=False, default=str), mimetype=mimetype, headers=headers)
+
+
+def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict:
+    return {"href": href, "rel": rel, "type": type_, **({"title": title} if title else {})}
+
+
+def _layer(collection_id: str) -> Layer:
+    layer = get_layer(collection_id)
+    if not layer.permissions.can_view(current_roles()):
+        raise NotFound(f"Колекції {collection_id!r} немає", f"Collection {collection_id!r} does not exist")
+    return layer
+
+
+def _staff(layer: Layer) -> bool:
+    return layer.permissions.sees_staff_fields(current_roles())
+
+
+def _time_field(layer: Layer):
+    return next((f for f in layer.visible_fields() if f.type in ("datetime", "date")), None)
+
+
+# --- resources -------------------------------------------------------------------------------------
+
+@bp.get("/")
+def landing():
+    lang = current_lang()
+    doc = {
+        "title": "Громада ГІС — OGC API Features" if lang == "uk" else "Hromada GIS — OGC API Features",
+        "description": "Шари громади як OGC API – Features" if lang == "uk" else "The community's layers as OGC API – Features",
+        "links": [
+            _link(url_for(".landing", _external=True), "self", "application/json"),
+            _link(url_for(".landing", f="html", _external=True), "alternate", "text/html"),
+            _link(url_for(".openapi", _external=True), "service-desc", "application/vnd.oai.openapi+json;version=3.0"),
+            _link(url_for(".conformance", _external=True), "conformance", "application/json"),
+            _link(url_for(".collections", _external=True), "data", "application/json"),
+        ],
+    }
+    return _answer(doc, "ogc/landing.html")
+
+
+@bp.get("/conformance")
+def conformance():
+    return _answer({"conformsTo": CONFORMANCE}, "ogc/conformance.html")
+
+
+def _collection_doc(layer: Layer) -> dict:
+    lang = current_lang()
+    table = table_of(layer)
+    extent = connection().execute(sa.text(
+        f'SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM '
+        f'(SELECT ST_Extent("{layer.geometry_column}") AS e FROM "{table.name}") s')).one()
+    doc = {
+        "id": layer.name,
+        "title": label(layer.title, lang),
+        "description": label(layer.description, lang) if layer.description else label(layer.title, lang),
+        "itemType": "feature",
+        "crs": [CRS84, *[EPSG.format(s) for s in SUPPORTED_SRIDS]],
+        "storageCrs": CRS84,
+        "extent": {"spatial": {"bbox": [list(extent) if extent[0] is not None else [-180, -90, 180, 90]],
+                               "crs": CRS84}},
+        "links": [
+            _link(url_for(".collection", collection_id=layer.name, _external=True), "self", "application/json"),
+            _link(url_for(".items", collection_id=layer.name, _external=True), "items", GEOJSON),
+            _link(url_for(".items", collection_id=layer.name, f="html", _external=True), "items", "text/html"),
+            _link(url_for(".queryables", collection_id=layer.name, _external=True),
+                  "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json"),
+        ],
+    }
+    time_field = _time_field(layer)
+    if time_field is not None:
+        doc["extent"]["temporal"] = {"interval": [[None, None]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    return doc
+
+
+@bp.get("/collections")
+def collections():
+    docs = [_collection_doc(layer) for layer in viewable_layers(current_roles())]
+    doc = {"collections": docs, "links": [_link(url_for(".collections", _external=True), "self", "application/json")]}
+    return _answer(doc, "ogc/collections.html")
+
+
+@bp.get("/collections/<collection_id>")
+def collection(collection_id: str):
+    return _answer(_collection_doc(_layer(collection_id)), "ogc/collections.html", single=True)
+
+
+SCHEMA_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean", "date": "string",
+                "datetime": "string", "unit": "integer", "hromada": "integer", "category": "integer"}
+
+
+@bp.get("/collections/<collection_id>/queryables")
+def queryables(collection_id: str):
+    layer = _layer(collection_id)
+    lang = current_lang()
+    properties = {"geom": {"x-ogc-role": "primary-geometry", "format": f"geometry-{layer.geometry.lower()}"}}
+    for f in layer.visible_fields(_staff(layer)):
+        prop = {"title": label(f.label, lang), "type": SCHEMA_TYPES.get(f.type, "string")}
+        if f.choices:
+            prop["enum"] = list(f.choices)
+        if f.type in ("date", "datetime"):
+            prop["format"] = "date-time" if f.type == "datetime" else "date"
+        properties[f.name] = prop
+    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+           "$id": url_for(".queryables", collection_id=layer.name, _external=True),
+           "type": "object", "title": label(layer.title, lang), "properties": properties}
+    return _answer(doc, "ogc/queryables.html", mimetype="application/schema+json")
+
+
+# --- items -----------------------------------------------------------------------------------------
+
+def _crs(param: str, default: str = CRS84) -> tuple[str, int | None]:
+    uri = request.args.get(param) or default
+    uri = uri.strip("<>")
+    if uri not in CRS_URIS:
+        raise InvalidInput(f"{param}={uri!r} не підтримується; можливі: {', '.join(CRS_URIS)}",
+                           f"{param}={uri!r} is not supported; supported: {', '.join(CRS_URIS)}")
+    return uri, CRS_URIS[uri]
+
+
+def _bbox_condition(geom):
+    text = request.args.get("bbox")
+    if not text:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise InvalidInput(f"bbox={text!r}: потрібно чотири числа", f"bbox={text!r}: four numbers are needed")
+    _, srid = _crs("bbox-crs")
+    if srid is None:
+        envelope = sa.func.ST_MakeEnvelope(*values, 4326)
+    elif srid == 4326:  # EPSG:4326 is latitude first
+        envelope = sa.func.ST_MakeEnvelope(values[1], values[0], values[3], values[2], 4326)
+    else:
+        envelope = sa.func.ST_Transform(sa.func.ST_MakeEnvelope(*values, srid), 4326)
+    return sa.func.ST_Intersects(geom, envelope)
+
+
+def _datetime_condition(layer: Layer, table: sa.Table):
+    text = request.args.get("datetime")
+    if not text:
+        return None
+    field = _time_field(layer)
+    if field is None:
+        raise InvalidInput(f"Колекція {layer.name} не має часу", f"Collection {layer.name} has no time")
+    column = table.c[field.column_name]
+
+    def instant(value: str):
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(f"datetime={text!r}: неправильна дата", f"datetime={text!r}: not an RFC 3339 date") from None
+
+    if "/" in text:
+        start, end = text.split("/", 1)
+        conditions = []
+        if start not in ("", ".."):
+            conditions.append(column >= instant(start))
+        if end not in ("", ".."):
+            conditions.append(column <= instant(end))
+        return sa.and_(sa.true(), *conditions)
+    return column == instant(text)
+
+
+SUPPORTED_CQL = (cql_ast.And, cql_ast.Or, cql_ast.Not, cql_ast.Equal, cql_ast.NotEqual, cql_ast.LessThan,
+                 cql_ast.LessEqual, cql_ast.GreaterThan, cql_ast.GreaterEqual, cql_ast.GeometryIntersects,
+                 cql_ast.Attribute, cql_values.Envelope, cql_ast.IsNull)
+
+
+def _cql_condition(layer: Layer, table: sa.Table, staff: bool):
+    text = request.args.get("filter")
+    if not text:
+        return None
+    lang = request.args.get("filter-lang", "cql2-text")
+    if lang != "cql2-text":
+        raise InvalidInput(f"filter-lang={lang!r} не підтримується; лише cql2-text",
+                           f"filter-lang={lang!r} is not supported; only cql2-text")
+    try:
+        tree = parse_cql2(text)
+    except Exception as exc:  # the parser raises several kinds of error on bad text
+        raise InvalidInput(f"filter: не вдалося розібрати CQL2: {exc}", f"filter: cannot parse the CQL2: {exc}") from None
+    tree = _bbox_to_envelope(tree)
+    fields = {f.name: table.c[f.column_name] for f in layer.visible_fields(staff)}
+    fields["geom"] = table.c[layer.geometry_column]
+    _check_cql(tree, fields)
+    return to_filter(tree, fields)
+
+
+def _bbox_to_envelope(node):
+    """pygeofilter reads CQL2's BBOX(…) as a function call; make it the envelope it means."""
+    if isinstance(node, cql_ast.Function) and node.name.lower() == "bbox" and len(node.arguments) == 4:
+        x1, y1, x2, y2 = node.arguments
+        return cql_values.Envelope(x1, x2, y1, y2)
+    if isinstance(node, cql_ast.Node):
+        for name, value in list(vars(node).items()):
+            if isinstance(value, (cql_ast.Node, cql_values.Envelope)) or isinstance(value, list):
+                new = [_bbox_to_envelope(v) for v in value] if isinstance(value, list) else _bbox_to_envelope(value)
+                object.__setattr__(node, name, new)
+    return node
+
+
+def _check_cql(node, fields: dict) -> None:
+    if isinstance(node, (str, int, float, bool, dt.date, dt.datetime)) or node is None:
+        return
+    if not isinstance(node, SUPPORTED_CQL):
+        name = getattr(node, "name", None) or type(node).__name__
+        raise InvalidInput(f"filter: «{name}» не підтримується (є порівняння, AND/OR/NOT, S_INTERSECTS з BBOX)",
+                           f"filter: “{name}” is not supported (comparisons, AND/OR/NOT and S_INTERSECTS with "
+                           "a BBOX are)")
+    if isinstance(node, cql_ast.Attribute) and node.name not in fields:
+        raise InvalidInput(f"filter: властивості {node.name!r} немає серед queryables",
+                           f"filter: {node.name!r} is not a queryable")
+    if isinstance(node, cql_ast.Node):
+        for value in vars(node).values():
+            for child in (value if isinstance(value, list) else [value]):
+                if isinstance(child, (cql_ast.Node, cql_values.Envelope)):
+                    _check_cql(child, fields)
+
+
+def _page() -> tuple[int, int]:
+    def number(name, default, low, high):
+        text = request.args.get(name)
+        if text in (None, ""):
+            return default
+        if not re.fullmatch(r"[0-9]+", text) or not low <= int(text) <= high:
+            raise InvalidInput(f"{name}={text!r}: ціле число {low}…{high}", f"{name}={text!r}: a whole number {low}…{high}")
+        return int(text)
+
+    return number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT), number("offset", 0, 0, 10**9)
+
+
+def _feature_query(layer: Layer, staff: bool, out_srid: int | None):
+    table = table_of(layer)
+    geom = table.c[layer.geometry_column]
+    if out_srid is None:
+        out = geom
+    elif out_srid == 4326:
+        out = sa.func.ST_FlipCoordinates(geom)  # EPSG:4326 is latitude, longitude
+    else:
+        out = sa.func.ST_Transform(geom, out_srid)
+    fields = layer.visible_fields(staff)
+    columns = [table.c[layer.id_column].label("_id"), sa.func.ST_AsGeoJSON(out, 9).label("_geometry"),
+               *[table.c[f.column_name].label(f.name) for f in fields]]
+    return table, geom, fields, columns
+
+
+def _feature(row, fields) -> dict:
+    def value(v):
+        return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
+
+    return {"type": "Feature", "id": str(row["_id"]),
+            "geometry": json.loads(row["_geometry"]) if row["_geometry"] else None,
+            "properties": {f.name: value(row[f.name]) for f in fields}}
+
+
+@bp.get("/collections/<collection_id>/items")
+def items(collection_id: str):
+    layer = _layer(collection_id)
+    staff = _staff(layer)
+    crs_uri, out_srid = _crs("crs")
+    table, geom, fields, columns = _feature_query(layer, staff, out_srid)
+    queryable = {f.name: table.c[f.column_name] for f in fields}
+    unknown = set(request.args) - ITEM_PARAMS - set(queryable)
+    if unknown:
+        raise InvalidInput(f"Невідомі параметри: {', '.join(sorted(unknown))}",
+                           f"Unknown parameters: {', '.join(sorted(unknown))}")
+    conditions = [c for c in (_bbox_condition(geom), _datetime_condition(layer, table),
+                              _cql_condition(layer, table, staff)) if c is not None]
+    for name in set(request.args) & set(queryable):
+        conditions.append(sa.cast(queryable[name], sa.Text) == request.args[name])
+    limit, offset = _page()
+    where = sa.and_(sa.true(), *conditions)
+    conn = connection()
+    matched = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
+    rows = conn.execute(sa.select(*columns).where(where).order_by(table.c[layer.id_column])
+                        .limit(limit).offset(offset)).mappings().all()
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
+    links = [_link(url_for(".items", collection_id=layer.name, offset=offset, **args, _external=True), "self", GEOJSON),
+             _link(url_for(".items", collection_id=layer.name, offset=offset, f="html", **args, _external=True),
+                   "alternate", "text/html"),
+             _link(url_for(".collection", collection_id=layer.name, _external=True), "collection", "application/json")]
+    if offset + limit < matched:
+        links.append(_link(url_for(".items", collection_id=layer.name, offset=offset + limit, **args, _external=True),
+                           "next", GEOJSON))
+    if offset > 0:
+        links.append(_link(url_for(".items", collection_id=layer.name, offset=max(offset - limit, 0), **args,
+                                   _external=True), "prev", GEOJSON))
+    doc = {"type": "FeatureCollection", "features": [_feature(r, fields) for r in rows],
+           "numberMatched": matched, "numberReturned": len(rows),
+           "timeStamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "links": links}
+    return _answer(doc, "ogc/items.html", mimetype=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"},
+                   layer=layer, fields=fields)
+
+
+@bp.get("/collections/<collection_id>/items/<feature_id>")
+def item(collection_id: str, feature_id: str):
+    layer = _layer(collection_id)
+    crs_uri, out_srid = _crs("crs")
+    table, _, fields, columns = _feature_query(layer, _staff(layer), out_srid)
+    if not re.fullmatch(r"[0-9]{1,18}", feature_id):
+        raise NotFound(f"Об'єкта {feature_id!r} немає", f"Feature {feature_id!r} does not exist")
+    row = connection().execute(sa.select(*columns).where(table.c[layer.id_column] == int(feature_id))).mappings().first()
+    if row is None:
+        raise NotFound(f"Об'єкта {feature_id} у колекції {layer.name} немає",
+                       f"Feature {feature_id} does not exist in {layer.name}")
+    doc = _feature(row, fields)
+    doc["links"] = [
+        _link(url_for(".item", collection_id=layer.name, feature_id=feature_id, _external=True), "self", GEOJSON),
+        _link(url_for(".collection", collection_id=layer.name, _external=True), "collection", "application/json")]
+    return _answer(doc, "ogc/item.html", mimetype=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"},
+                   layer=layer, fields=fields)
+
+
+# --- OpenAPI -------------------------------------------------------------------------------------
+
+@bp.get("/api")
+def openapi():
+    params = {
+        "bbox": {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
+                 "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}},
+        "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False, "schema": {"type": "string", "format": "uri"}},
+        "crs": {"name": "crs", "in": "query", "required": False, "schema": {"type": "string", "format": "uri"}},
+        "limit": {"name": "limit", "in": "query", "required": False,
+                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        "offset": {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+        "datetime": {"name": "datetime", "in": "query", "required": False, "schema": {"type": "string"}},
+        "filter": {"name": "filter", "in": "query", "required": False, "schema": {"type": "string"}},
+        "filter-lang": {"name": "filter-lang", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["cql2-text"]}},
+        "f": {"name": "f", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json", "html"]}},
+    }
+    ok = {"200": {"description": "OK"}}
+    errors = {"400": {"description": "Bad request"}, "404": {"description": "Not found"}}
+    paths = {
+        "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage", "responses": ok}},
+        "/conformance": {"get": {"summary": "Conformance", "operationId": "getConformance", "responses": ok}},
+        "/collections": {"get": {"summary": "Collections", "operationId": "getCollections", "responses": ok}},
+    }
+    for layer in viewable_layers(current_roles()):
+        base = f"/collections/{layer.name}"
+        paths[base] = {"get": {"summary": label(layer.title, "en"), "operationId": f"describe_{layer.name}",
+                               "responses": {**ok, **errors}}}
+        paths[f"{base}/queryables"] = {"get": {"operationId": f"queryables_{layer.name}", "responses": ok}}
+        paths[f"{base}/items"] = {"get": {
+            "summary": f"Features of {label(layer.title, 'en')}", "operationId": f"items_{layer.name}",
+            "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in params],
+            "responses": {"200": {"description": "GeoJSON", "content": {GEOJSON: {"schema": {"type": "object"}}}},
+                          **errors}}}
+        paths[f"{base}/items/{{featureId}}"] = {"get": {
+            "operationId": f"item_{layer.name}",
+            "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"$ref": "#/components/parameters/crs"}, {"$ref": "#/components/parameters/f"}],
+            "responses": {**ok, **errors}}}
+    doc = {"openapi": "3.0.3",
+           "info": {"title": "Hromada GIS — OGC API Features", "version": "1.0.0",
+                    "description": "Layers of Ukrainian hromadas (territorial communities)"},
+           "servers": [{"url": url_for(".landing", _external=True).rstrip("/")}],
+           "paths": paths, "components": {"parameters": params}}
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")
