@@ -120,3 +120,20 @@ def export_command(layer_name, fmt, headings, output):
         json.dump(meta, f, ensure_ascii=False, indent=2)
     click.echo(f"{output}: {count if count is not None else meta['feature_count']} об'єктів / features "
                f"(+ {output}.metadata.json)")
+
+
+@click.group("synthetic")
+def synthetic_group():
+    """Synthetic layers for load tests (flagged as synthetic)."""
+
+
+@synthetic_group.command("load")
+@click.option("--points", default=1_000_000, show_default=True)
+@click.option("--roads", default=200_000, show_default=True)
+def synthetic_load(points: int, roads: int):
+    """Fill the synthetic layers with POINTS points and ROADS road segments over Ukraine."""
+    from layers.synthetic import load_synthetic
+
+    with db.make_engine(db.database_url()).begin() as conn:
+        load_synthetic(conn, points, roads)
+    click.echo(f"synthetic_points: {points}, synthetic_roads: {roads}")

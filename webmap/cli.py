@@ -10,7 +10,7 @@ import click
 from gis.api_keys_cli import api_keys_group
 from gis.cli import db_group, users_group
 from gis.errors import HromadaError
-from importers.cli import communities_group, demo_group, export_command, import_command
+from importers.cli import communities_group, demo_group, export_command, import_command, synthetic_group
 
 
 class FriendlyGroup(click.Group):
@@ -36,6 +36,7 @@ main.add_command(communities_group)
 main.add_command(demo_group)
 main.add_command(import_command)
 main.add_command(export_command)
+main.add_command(synthetic_group)
 main.add_command(api_keys_group)
 
 

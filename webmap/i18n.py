@@ -23,6 +23,7 @@ MESSAGES = {
     "map_label": {"uk": "Інтерактивна мапа громади. Клавіші-стрілки пересувають мапу, + і − змінюють масштаб.",
                   "en": "Interactive map of the community. Arrow keys pan, + and − zoom."},
     "base_map": {"uk": "Основа: OpenStreetMap", "en": "Base map: OpenStreetMap"},
+    "large_layer": {"uk": "Шар великий: на мапі він малюється тайлами; повний перелік — через", "en": "A large layer: the map draws it from tiles; the full list is in the"},
     "features_list": {"uk": "Об'єкти на мапі", "en": "Features on the map"},
     "no_features": {"uk": "Немає об'єктів", "en": "No features"},
     "hromadas_title": {"uk": "Територіальні громади", "en": "Territorial communities"},

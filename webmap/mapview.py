@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import folium
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app, url_for
+from folium.plugins import VectorGridProtobuf
 
 from layers import query
 from layers.base import Field, Layer, label
@@ -47,9 +48,14 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
     folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
     use_local_assets(fmap)
     fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
-    shown: list[tuple[Layer, list[dict]]] = []
+    shown: list[tuple[Layer, list[dict] | None]] = []
     attributions = set()
+    tiles_above = current_app.config.get("MAP_TILES_ABOVE", MAP_TILES_ABOVE)
     for layer in viewable_layers(roles):
+        if is_large(conn, layer, tiles_above):
+            add_tile_layer(fmap, layer, lang)
+            shown.append((layer, None))  # too many to list on a page: the APIs and exports have them
+            continue
         items = [f for f in layer_features_for_map(conn, layer, summary["id"], lang) if f["geometry"]]
         shown.append((layer, items))
         if not items:
@@ -82,6 +88,8 @@ def point_map(lat: float, lon: float, title: str, lang: str) -> dict[str, str]:
 
 
 LEAFLET = "vendor/leaflet-1.9.4"
+VECTORGRID = "vendor/leaflet.vectorgrid-1.3.0"
+MAP_TILES_ABOVE = 5000  # a layer with more features than this is drawn from vector tiles
 
 
 def use_local_assets(fmap: folium.Map) -> None:
@@ -91,6 +99,23 @@ def use_local_assets(fmap: folium.Map) -> None:
     """
     fmap.default_js = [("leaflet", url_for("static", filename=f"{LEAFLET}/leaflet.js"))]
     fmap.default_css = [("leaflet_css", url_for("static", filename=f"{LEAFLET}/leaflet.css"))]
+
+
+def is_large(conn: sa.Connection, layer: Layer, threshold: int) -> bool:
+    """More than ``threshold`` features in the layer (counted no further than that)."""
+    table = query.table_of(layer)
+    return conn.execute(sa.select(sa.func.count()).select_from(
+        sa.select(sa.literal(1)).select_from(table).limit(threshold + 1).subquery())).scalar_one() > threshold
+
+
+def add_tile_layer(fmap: folium.Map, layer: Layer, lang: str) -> None:
+    """A large layer as vector tiles: what the browser downloads depends on the view, not the layer size."""
+    url = url_for("tiles.vector_tile", name=layer.name, z=0, x=0, y=0).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
+    style = {**layer.style.for_properties({}), "radius": 4, "fill": True, "weight": 1}
+    grid = VectorGridProtobuf(url, name=label(layer.title, lang), options={
+        "vectorTileLayerStyles": {layer.name: style}, "maxNativeZoom": 22, "interactive": False})
+    grid.default_js = [("vectorGrid", url_for("static", filename=f"{VECTORGRID}/Leaflet.VectorGrid.bundled.min.js"))]
+    grid.add_to(fmap)
 
 
 def map_parts(fmap: folium.Map) -> dict[str, str]:

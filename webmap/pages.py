@@ -33,7 +33,7 @@ def hromada_map(code: str):
     return render_template(
         "map.html", summary=summary, parts=map_parts(fmap), label=label,
         layers=[(layer, items) for layer, items in shown],
-        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items),
+        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or []),
     )
 
 

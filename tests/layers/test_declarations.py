@@ -46,6 +46,6 @@ def test_registry_refuses_two_layers_with_one_name():
 
     assert set(build_registry([admin_areas])) == {"hromadas", "settlements", "units"}
     assert set(LAYERS) == {"hromadas", "settlements", "units", "reports", "protected_areas", "coverage_areas",
-                           "wifi_hotspots"}
+                           "wifi_hotspots", "synthetic_points", "synthetic_roads"}
     with pytest.raises(ValueError, match="two layers are named 'hromadas'"):
         build_registry([admin_areas, admin_areas])

@@ -139,3 +139,26 @@ def test_similar_reports_are_offered_before_submitting(live_server, page, demo_d
     with demo_db.connect() as conn:
         supporters = conn.execute(sa.text("SELECT count(*) FROM report_event WHERE kind = 'me_too'")).scalar()
     assert supporters == 1
+
+
+def test_a_large_layer_comes_as_tiles_and_the_first_view_does_not_grow(app, client, live_server, page, demo_db):
+    from layers.synthetic import load_synthetic
+
+    app.config["MAP_TILES_ABOVE"] = 500
+    with demo_db.begin() as conn:
+        load_synthetic(conn, 1000, 10)
+    small = len(client.get("/").data)
+    with demo_db.begin() as conn:
+        load_synthetic(conn, 30_000, 10)
+    large = len(client.get("/").data)
+    assert large / small <= 1.1  # the page does not carry the features
+
+    tiles = []
+    page.on("response", lambda r: tiles.append(r.status) if "/tiles/synthetic_points/" in r.url else None)
+    page.goto(live_server + "/")
+    page.wait_for_selector(".leaflet-container")
+    page.wait_for_load_state("networkidle")
+    assert tiles and all(status in (200, 204) for status in tiles)
+    assert 200 in tiles  # some tile over the hromada holds synthetic points
+    labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
+    assert "Синтетичні точки (тест)" in labels
