@@ -17,9 +17,13 @@ def engine() -> sa.Engine:
 
 
 def connection() -> sa.Connection:
-    """A read connection for this request, closed (rolled back) when the request ends."""
+    """A read connection for this request, returned to the pool when the request ends.
+
+    Autocommit: each read is its own statement, with no BEGIN and ROLLBACK round trips around it
+    (they tripled the time of a small tile). Writes go through ``engine().begin()``.
+    """
     if "db_conn" not in g:
-        g.db_conn = engine().connect()
+        g.db_conn = engine().connect().execution_options(isolation_level="AUTOCOMMIT")
     return g.db_conn
 
 
