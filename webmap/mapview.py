@@ -1,6 +1,8 @@
 """The public map of a hromada, built with folium from the layer declarations."""
 from __future__ import annotations
 
+import re
+
 import folium
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -122,4 +124,7 @@ def map_parts(fmap: folium.Map) -> dict[str, str]:
     """Header, body and script of a folium map, for embedding in our own page template."""
     root = fmap.get_root()
     root.render()
-    return {"header": root.header.render(), "html": root.html.render(), "script": root.script.render()}
+    # folium's own viewport tag forbids zooming (maximum-scale=1, user-scalable=no), which fails
+    # WCAG 1.4.4 for people who enlarge the page; our base template has a proper one.
+    header = re.sub(r'<meta name="viewport"[^>]*>', "", root.header.render())
+    return {"header": header, "html": root.html.render(), "script": root.script.render()}

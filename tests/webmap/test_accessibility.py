@@ -1,0 +1,47 @@
+"""An automated WCAG 2.1 A/AA audit (axe-core, in Chromium) of every kind of page we serve."""
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.helpers import asset_point
+from tests.webmap.test_reports_http import add_staff
+
+AXE = (Path(__file__).resolve().parent.parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
+
+
+def audit(page, url: str) -> list[dict]:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    page.add_script_tag(content=AXE)
+    result = page.evaluate("async () => await axe.run(document, "
+                           "{runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})")
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]} for v in result["violations"]]
+
+
+@pytest.fixture
+def report_code(demo_db):
+    from layers.reports import NewReport, create_report
+
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    with demo_db.begin() as conn:
+        return create_report(conn, NewReport(lon=lon, lat=lat, category="street_light_out",
+                                             description="Не світить"), public_url="http://x")["code"]
+
+
+@pytest.mark.parametrize("lang", ["uk", "en"])
+def test_public_pages_pass_axe(live_server, page, demo_db, report_code, lang):
+    for path in ("/", "/hromadas", f"/reports/{quote(report_code)}", "/staff/login", "/ogc/?f=html",
+                 "/ogc/collections?f=html", "/ogc/collections/hromadas/items?f=html"):
+        assert audit(page, f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}") == [], path
+
+
+def test_staff_and_admin_pages_pass_axe(live_server, page, demo_db, report_code):
+    add_staff(demo_db, "admin@example.org", roles=("admin",))
+    page.goto(live_server + "/staff/login")
+    page.fill("#email", "admin@example.org")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    for path in ("/staff/", f"/staff/reports/{quote(report_code)}", "/admin/imports"):
+        assert audit(page, live_server + path) == [], path
