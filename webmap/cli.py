@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 
@@ -84,6 +85,11 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
                                          args=(app.extensions["hromada_engine"], settings, stop))
         worker_thread.start()
     click.echo(f"Hromada GIS: http://{host}:{port}/  (Ctrl-C — зупинити / to stop)")
+
+    def _stop_on_term(*_):
+        raise KeyboardInterrupt  # a service manager's SIGTERM stops as cleanly as Ctrl-C
+
+    signal.signal(signal.SIGTERM, _stop_on_term)
     try:
         waitress.serve(app, host=host, port=port, threads=threads)
     except KeyboardInterrupt:
