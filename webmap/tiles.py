@@ -6,8 +6,10 @@ GET /tiles/<layer>.json              TileJSON
 from __future__ import annotations
 
 import hashlib
+import threading
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from cachetools import TTLCache
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from gis.errors import NotFound
 from layers import tiles
@@ -17,6 +19,19 @@ from webmap.database import connection
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE = "public, max-age=300"
+# Tiles kept in memory for as long as a proxy may keep them anyway (a fraction of max-age): a busy
+# map asks for the same tiles again and again. Per app, bounded in entries and age.
+MEMORY_TTL_SECONDS = 60
+MEMORY_TILES = 5000
+
+
+def _memory() -> tuple[TTLCache, threading.Lock]:
+    cache = current_app.extensions.get("hromada_tiles")
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            "hromada_tiles", (TTLCache(MEMORY_TILES, current_app.config.get("TILE_CACHE_SECONDS", MEMORY_TTL_SECONDS)),
+                              threading.Lock()))
+    return cache
 
 
 def _public_layer(name: str):
@@ -29,7 +44,15 @@ def _public_layer(name: str):
 
 @bp.get("/<name>/<int:z>/<int:x>/<int:y>.mvt")
 def vector_tile(name: str, z: int, x: int, y: int):
-    data = tiles.tile(connection(), _public_layer(name), z, x, y)
+    layer = _public_layer(name)
+    cache, lock = _memory()
+    key = (name, z, x, y)
+    with lock:
+        data = cache.get(key)
+    if data is None:
+        data = tiles.tile(connection(), layer, z, x, y)
+        with lock:
+            cache[key] = data
     if not data:
         return Response(status=204, headers={"Cache-Control": CACHE})
     etag = hashlib.sha1(data).hexdigest()

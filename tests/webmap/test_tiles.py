@@ -93,3 +93,17 @@ def test_tilejson(tile_client, protected):
     west, south, east, north = doc["bounds"]
     assert 27 < west < east < 30.5 and 47.5 < south < north < 50.5
     assert scalar(protected, "SELECT count(*) FROM protected_area") == 285
+
+
+def test_tiles_are_kept_in_memory_for_a_while(app, tile_client, demo_db):
+    from layers.reports import NewReport, create_report
+
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    x, y = tile_of(lon, lat, 16)
+    assert tile_client.get(f"/tiles/reports/16/{x}/{y}.mvt").status_code == 204
+    with demo_db.begin() as conn:
+        create_report(conn, NewReport(lon=lon, lat=lat, category="street_light_out", description="Темно"),
+                      public_url="http://x")
+    assert tile_client.get(f"/tiles/reports/16/{x}/{y}.mvt").status_code == 204  # the kept, empty tile
+    app.extensions["hromada_tiles"][0].clear()  # what the minute's expiry does
+    assert tile_client.get(f"/tiles/reports/16/{x}/{y}.mvt").status_code == 200
