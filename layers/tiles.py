@@ -18,7 +18,7 @@ BUFFER = 64
 MAX_ZOOM = 22
 MAX_FEATURES = 10_000
 CLUSTER_BELOW_ZOOM = 12  # point layers are clustered at zooms below this
-CLUSTER_CELLS = 16  # clusters per tile side: a cluster every 16 px keeps low-zoom tiles small
+CLUSTER_CELLS = 8  # clusters per tile side: one every 32 px keeps low-zoom tiles small (a density view)
 
 
 def check_tile(z: int, x: int, y: int) -> None:
