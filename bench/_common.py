@@ -7,6 +7,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,3 +52,14 @@ def median_seconds(fn, repeat: int = 3, setup=None) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def run_in_threads(work, items: list, threads: int = 4) -> float:
+    """Split ``items`` over ``threads`` threads running ``work(chunk)``; the wall time in seconds."""
+    workers = [threading.Thread(target=work, args=(items[i::threads],)) for i in range(threads)]
+    start = time.perf_counter()
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return time.perf_counter() - start

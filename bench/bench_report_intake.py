@@ -8,13 +8,12 @@ import http.client
 import json
 import random
 import threading
-import time
 
 import psycopg
 from sqlalchemy.engine import make_url
 from waitress.server import create_server
 
-from _common import SHARED_DATA, bench_database
+from _common import SHARED_DATA, bench_database, run_in_threads
 from gis.embedded import free_port
 from importers.demo import load_demo
 
@@ -59,17 +58,6 @@ def points(n: int, seed: int = 7) -> list[dict]:
              "cat": rng.choice(CATEGORIES), "descr": f"Звернення для заміру №{i}"} for i in range(n)]
 
 
-def run_threads(work, items) -> float:
-    chunks = [items[i::THREADS] for i in range(THREADS)]
-    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - start
-
-
 def http_intake(port: int, items: list[dict]) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port)
     conn.request("GET", "/api/csrf-token")
@@ -108,8 +96,8 @@ def main() -> None:
         items = points(REPORTS)
         http_intake(server.effective_port, items[:20])  # warm-up
         sql_intake(dsn, items[:20])
-        http_seconds = run_threads(lambda chunk: http_intake(server.effective_port, chunk), items)
-        sql_seconds = run_threads(lambda chunk: sql_intake(dsn, chunk), items)
+        http_seconds = run_in_threads(lambda chunk: http_intake(server.effective_port, chunk), items, THREADS)
+        sql_seconds = run_in_threads(lambda chunk: sql_intake(dsn, chunk), items, THREADS)
         server.close()
         http_rate, sql_rate = REPORTS / http_seconds, REPORTS / sql_seconds
         print(f"{REPORTS} reports, {THREADS} concurrent clients")

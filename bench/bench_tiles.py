@@ -18,7 +18,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from waitress.server import create_server
 
-from _common import SHARED_DATA, bench_database
+from _common import SHARED_DATA, bench_database, run_in_threads
 from gis.embedded import free_port
 from importers.demo import load_demo
 from layers import tiles as tile_sql
@@ -61,15 +61,9 @@ def sql_tiles(dsn, layer, jobs):
     return times
 
 
-def concurrent(work, jobs):
-    chunks = [jobs[i::THREADS] for i in range(THREADS)]
-    threads = [threading.Thread(target=work, args=(c,)) for c in chunks]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return len(jobs) / (time.perf_counter() - start)
+def concurrent(work, jobs) -> float:
+    """Jobs per second with THREADS clients."""
+    return len(jobs) / run_in_threads(work, jobs, THREADS)
 
 
 def first_view_bytes(port) -> int:
