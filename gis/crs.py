@@ -43,3 +43,15 @@ def area_m2_sql(geom_sql: str) -> str:
 def length_m_sql(geom_sql: str) -> str:
     """SQL for the length in metres of a 4326 geometry, computed in its TM zone."""
     return f"ST_Length(ST_Transform({geom_sql}, {metric_srid_sql(geom_sql)}))"
+
+
+def metric_srid_for_hromada(conn, hromada_id: int) -> int:
+    """The TM zone for a hromada's analyses: the one of its boundary's centroid."""
+    import sqlalchemy as sa
+
+    lon = conn.execute(sa.text("SELECT ST_X(ST_Centroid(boundary)) FROM hromada WHERE id = :id"),
+                       {"id": hromada_id}).scalar()
+    if lon is None:
+        from gis.errors import NotFound
+        raise NotFound(f"Громаду {hromada_id} не знайдено", f"Hromada {hromada_id} not found")
+    return metric_srid(lon)

@@ -162,20 +162,35 @@ staff_membership = sa.Table(
 REPORT_STATUSES = ("new", "acknowledged", "in_progress", "resolved", "rejected", "duplicate", "reopened")
 ROUTING_RULES = ("asset", "area", "default")
 
-# Things a report can be about, owned by a unit: lamps, road segments, … The thematic layers
-# (lighting, roads) fill it; routing only needs kind, reference, owner and place.
+# Things a report can be about: lamps, road segments, … A trigger on each asset layer's table
+# (``Layer.asset``; function asset_sync, migration 0008) mirrors its features here under the same
+# id; routing only needs kind, reference, owner and place.
 asset = sa.Table(
     "asset", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("layer_table", sa.Text),  # the table of the feature it mirrors
     sa.Column("ref", sa.Text, nullable=False),
     sa.Column("name", sa.Text),
     sa.Column("owner_unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="SET NULL")),
+    sa.Column("owner_class", sa.Text),  # state, regional, local, communal … (see asset_owner)
     sa.Column("geom", geometry("GEOMETRY"), nullable=False),
     sa.Column("is_demo", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.UniqueConstraint("hromada_id", "kind", "ref"),
+    sa.Index("ix_asset_hromada_id_kind_ref", "hromada_id", "kind", "ref"),
     gist("asset", "geom"),
+)
+
+# Who answers for an asset with no unit of its own, by its owner class: in this hromada, state
+# roads → the oblast's road service (an outside body), communal streets → the housing department.
+asset_owner = sa.Table(
+    "asset_owner", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("asset_kind", sa.Text, nullable=False),
+    sa.Column("owner_class", sa.Text, nullable=False),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="CASCADE"), nullable=False),
+    sa.UniqueConstraint("hromada_id", "asset_kind", "owner_class"),
 )
 
 report = sa.Table(

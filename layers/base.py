@@ -95,6 +95,26 @@ class Permissions:
 
 
 @dataclass(frozen=True)
+class AssetSpec:
+    """The layer's features are assets reports can be about (a lamp, a road segment).
+
+    A database trigger (migration 0008, function ``asset_sync``) mirrors each feature into the
+    ``asset`` table under the same id, which is all that routing reads: kind, reference, owner.
+    ``tests/layers/test_declarations.py`` checks the triggers' arguments against this spec.
+    """
+
+    kind: str  # category.asset_kind of the reports about it
+    ref_field: str  # the number people see on it ("№ 301"); features without one show their name
+    name_field: str | None = None
+    owner_unit_field: str | None = None  # the unit that maintains it, when known per feature
+    owner_class_field: str | None = None  # else the owner class (state, communal, …) → asset_owner
+
+    def trigger_args(self) -> tuple[str, ...]:
+        return (self.kind, self.ref_field, self.name_field or "", self.owner_unit_field or "",
+                self.owner_class_field or "")
+
+
+@dataclass(frozen=True)
 class Layer:
     name: str
     title: Labels
@@ -116,6 +136,7 @@ class Layer:
     generated_table: bool = False  # True: layers.tables builds the table from this declaration
     licence: str | None = None  # of the data, for open-data exports
     source: str | None = None  # where the data comes from, for open-data exports
+    asset: AssetSpec | None = None  # its features are assets reports route by (lamps, roads)
 
     def field(self, name: str) -> Field:
         for f in self.fields:

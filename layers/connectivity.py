@@ -1,7 +1,13 @@
-"""Internet coverage: providers' coverage areas and public Wi-Fi hotspots."""
+"""Internet coverage: providers' coverage areas, speed measurements, public Wi-Fi hotspots.
+
+Speed measurements come two ways: Ookla's open-data tiles (``speed_tiles``: the published schema
+as it is — quadkey, avg_d_kbps, avg_u_kbps, avg_lat_ms, tests, devices — one zoom-16 Web Mercator
+tile each) and single tests (``speed_tests``: points, residents' own measurements among them).
+The white-spot analysis (layers.coverage_analysis) ranks them above the providers' claims.
+"""
 from __future__ import annotations
 
-from layers.base import CategoryStyle, Field, Layer
+from layers.base import CategoryStyle, Field, Layer, Style
 
 TECHNOLOGIES = {
     "ftth": {"uk": "оптика до дому (FTTH)", "en": "fibre to the home (FTTH)"},
@@ -57,4 +63,63 @@ WIFI_HOTSPOTS = Layer(
     categories=("no_signal",),
 )
 
-LAYERS = (COVERAGE_AREAS, WIFI_HOTSPOTS)
+NETWORKS = {
+    "fixed": {"uk": "фіксований", "en": "fixed"},
+    "mobile": {"uk": "мобільний", "en": "mobile"},
+}
+
+SPEED_TILES = Layer(
+    name="speed_tiles",
+    title={"uk": "Виміряна швидкість (плитки Ookla)", "en": "Measured speed (Ookla tiles)"},
+    description={"uk": "Середні швидкості тестів Speedtest за квартал у плитках ~610 × 610 м",
+                 "en": "Average Speedtest results per quarter in ~610 × 610 m tiles"},
+    geometry="MultiPolygon",
+    table="speed_tile",
+    generated_table=True,
+    fields=(
+        Field("quadkey", "text", {"uk": "Quadkey плитки", "en": "Tile quadkey"}, required=True),
+        Field("network", "choice", {"uk": "Мережа", "en": "Network"}, choices=NETWORKS, aliases=("type",)),
+        Field("period", "text", {"uk": "Період", "en": "Period"}, aliases=("quarter", "період")),
+        Field("avg_d_kbps", "integer", {"uk": "Завантаження, кбіт/с", "en": "Download, kbit/s"}),
+        Field("avg_u_kbps", "integer", {"uk": "Віддача, кбіт/с", "en": "Upload, kbit/s"}),
+        Field("avg_lat_ms", "integer", {"uk": "Затримка, мс", "en": "Latency, ms"}),
+        Field("avg_lat_down_ms", "integer", {"uk": "Затримка під навантаженням (завантаження), мс",
+                                             "en": "Loaded latency (download), ms"}),
+        Field("avg_lat_up_ms", "integer", {"uk": "Затримка під навантаженням (віддача), мс",
+                                           "en": "Loaded latency (upload), ms"}),
+        Field("tests", "integer", {"uk": "Тестів", "en": "Tests"}),
+        Field("devices", "integer", {"uk": "Пристроїв", "en": "Devices"}),
+    ),
+    popup=("network", "period", "avg_d_kbps", "avg_u_kbps", "avg_lat_ms", "tests", "devices"),
+    label_field="quadkey",
+    style=Style(color="#1864ab", fill_opacity=0.25, weight=1),
+    attribution="Speedtest® by Ookla® Global Fixed and Mobile Network Performance Maps (CC BY-NC-SA 4.0)",
+)
+
+SPEED_TESTS = Layer(
+    name="speed_tests",
+    title={"uk": "Вимірювання швидкості", "en": "Speed measurements"},
+    description={"uk": "Окремі вимірювання швидкості інтернету, зокрема від мешканців",
+                 "en": "Single internet speed measurements, residents' own among them"},
+    geometry="Point",
+    table="speed_test",
+    generated_table=True,
+    fields=(
+        Field("down_kbps", "integer", {"uk": "Завантаження, кбіт/с", "en": "Download, kbit/s"}, required=True,
+              aliases=("download_kbps", "avg_d_kbps")),
+        Field("up_kbps", "integer", {"uk": "Віддача, кбіт/с", "en": "Upload, kbit/s"}, required=True,
+              aliases=("upload_kbps", "avg_u_kbps")),
+        Field("latency_ms", "integer", {"uk": "Затримка, мс", "en": "Latency, ms"}, aliases=("ping", "avg_lat_ms")),
+        Field("network", "choice", {"uk": "Мережа", "en": "Network"}, choices=NETWORKS),
+        Field("provider", "text", {"uk": "Провайдер", "en": "Provider"}, aliases=("оператор", "isp")),
+        Field("tests", "integer", {"uk": "Тестів", "en": "Tests"}),
+        Field("devices", "integer", {"uk": "Пристроїв", "en": "Devices"}),
+        Field("period", "text", {"uk": "Період", "en": "Period"}),
+        Field("measured_at", "datetime", {"uk": "Виміряно", "en": "Measured"}, aliases=("date", "дата")),
+    ),
+    popup=("down_kbps", "up_kbps", "latency_ms", "network", "provider", "measured_at"),
+    style=Style(color="#5f3dc4", fill_opacity=0.8),
+    categories=("no_signal",),
+)
+
+LAYERS = (COVERAGE_AREAS, SPEED_TILES, SPEED_TESTS, WIFI_HOTSPOTS)

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from gis.errors import NotFound
-from layers import admin_areas, connectivity, nature, reports, synthetic
+from layers import admin_areas, connectivity, lighting, nature, reports, roads, synthetic
 from layers.base import Layer
 from layers.tables import build_table
 
-_MODULES = (admin_areas, reports, connectivity, nature, synthetic)
+_MODULES = (admin_areas, reports, connectivity, roads, lighting, nature, synthetic)
 
 
 

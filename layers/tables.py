@@ -36,9 +36,12 @@ def build_table(layer: Layer) -> sa.Table:
     clash = [f.name for f in layer.fields if f.column_name in FRAME_COLUMNS]
     if clash:
         raise ValueError(f"layer {layer.name}: fields {clash} clash with the table frame {FRAME_COLUMNS}")
+    # Assets (lamps, road segments) draw their ids from the asset table's sequence: the asset
+    # row mirroring a feature has the feature's id, so ids are unique across asset layers.
+    id_default = {"server_default": sa.text("nextval('asset_id_seq'::regclass)")} if layer.asset else {}
     return sa.Table(
         layer.table, metadata,
-        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=not layer.asset, **id_default),
         sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="SET NULL")),
         *[_column(f) for f in layer.fields],
         sa.Column("geom", geometry(layer.geometry.upper()), nullable=False),

@@ -1,0 +1,156 @@
+"""Street lighting: lamps, their status following residents' reports, and lighting coverage.
+
+A "lamp not working" report attaches to a lamp (the one chosen on the map, else the nearest in
+reach); while the report is open the lamp is faulty, resolving it makes the lamp work again, and
+rejecting it puts back the status the lamp had before. A second report on the same lamp while one
+is open becomes a "me too" on the first. Every status change is kept in ``lamp_status_change``.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from gis.crs import metric_srid_for_hromada
+from gis.models import metadata
+from layers.base import AssetSpec, CategoryStyle, Field, Layer
+
+LAMP_STATUSES = {
+    "working": {"uk": "працює", "en": "working"},
+    "faulty": {"uk": "несправний", "en": "faulty"},
+    "missing": {"uk": "відсутній", "en": "missing"},
+}
+LAMP_TYPES = {  # OSM light:method
+    "LED": {"uk": "світлодіодний (LED)", "en": "LED"},
+    "high_pressure_sodium": {"uk": "натрієвий (ДНаТ)", "en": "high-pressure sodium"},
+    "low_pressure_sodium": {"uk": "натрієвий низького тиску", "en": "low-pressure sodium"},
+    "mercury": {"uk": "ртутний (ДРЛ)", "en": "mercury vapour"},
+    "metal-halide": {"uk": "металогалогенний", "en": "metal halide"},
+    "fluorescent": {"uk": "люмінесцентний", "en": "fluorescent"},
+    "incandescent": {"uk": "лампа розжарювання", "en": "incandescent"},
+}
+SUPPORTS = {  # OSM support=*
+    "street_lamp_pole": {"uk": "окрема опора освітлення", "en": "lighting pole"},
+    "pole": {"uk": "опора ЛЕП", "en": "utility pole"},
+    "wall_mounted": {"uk": "на стіні", "en": "wall-mounted"},
+    "suspended": {"uk": "на тросі", "en": "suspended"},
+    "ground": {"uk": "на землі", "en": "ground"},
+}
+CONTROLS = {
+    "schedule": {"uk": "за розкладом", "en": "schedule"},
+    "photocell": {"uk": "фотореле", "en": "photocell"},
+    "smart": {"uk": "дистанційне (смарт)", "en": "smart (remote)"},
+    "manual": {"uk": "вручну", "en": "manual"},
+}
+STATUS_COLOURS = {"working": "#2b8a3e", "faulty": "#c92a2a", "missing": "#868e96"}
+
+STREET_LAMPS = Layer(
+    name="street_lamps",
+    title={"uk": "Вуличне освітлення", "en": "Street lighting"},
+    description={"uk": "Ліхтарі: номер на опорі, хто обслуговує, тип, стан",
+                 "en": "Street lamps: the number on the pole, who maintains it, type, status"},
+    geometry="Point",
+    table="street_lamp",
+    generated_table=True,
+    fields=(
+        Field("ref", "text", {"uk": "Номер опори", "en": "Pole number"}, required=True,
+              aliases=("номер", "номер опори", "pole", "lamp_ref")),
+        Field("operator_unit_id", "unit", {"uk": "Обслуговує", "en": "Maintained by"}),
+        Field("support", "choice", {"uk": "Опора", "en": "Support"}, choices=SUPPORTS, aliases=("опора",)),
+        Field("lamp_type", "choice", {"uk": "Тип лампи", "en": "Lamp type"}, choices=LAMP_TYPES,
+              aliases=("light:method", "тип", "тип лампи")),
+        Field("power_w", "number", {"uk": "Потужність, Вт", "en": "Power, W"},
+              aliases=("потужність", "power", "light:power")),
+        Field("cabinet", "text", {"uk": "Шафа керування", "en": "Switching cabinet"}, aliases=("шафа",)),
+        Field("control", "choice", {"uk": "Керування", "en": "Control"}, choices=CONTROLS,
+              aliases=("керування", "lamp_mount")),
+        Field("status", "choice", {"uk": "Стан", "en": "Status"}, required=True, choices=LAMP_STATUSES,
+              aliases=("стан",)),
+        Field("installed_on", "date", {"uk": "Встановлено", "en": "Installed"}, aliases=("встановлено",)),
+        Field("inspected_on", "date", {"uk": "Останній огляд", "en": "Last inspected"}, aliases=("огляд",)),
+        Field("osm_id", "text", {"uk": "Ідентифікатор OSM", "en": "OSM id"}),
+    ),
+    popup=("ref", "status", "lamp_type", "power_w", "operator_unit_id"),
+    label_field="ref",
+    style=CategoryStyle(field="status", colors=STATUS_COLOURS, fill_opacity=0.9),
+    categories=("street_light_out",),
+    asset=AssetSpec(kind="street_lamp", ref_field="ref", owner_unit_field="operator_unit_id"),
+)
+
+lamp_status_change = sa.Table(
+    "lamp_status_change", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("lamp_id", sa.Integer, sa.ForeignKey("street_lamp.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("from_status", sa.Text),
+    sa.Column("to_status", sa.Text, nullable=False),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="SET NULL")),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_lamp_status_change_lamp_id", "lamp_id"),
+)
+
+LAYERS = (STREET_LAMPS,)
+LIGHT_OUT = "street_light_out"
+
+
+def set_lamp_status(conn: sa.Connection, lamp_id: int, status: str, report_id: int | None = None) -> None:
+    """Change a lamp's status and keep the change; no-op when it already has that status."""
+    row = conn.execute(sa.text("SELECT status FROM street_lamp WHERE id = :id FOR UPDATE"), {"id": lamp_id}).first()
+    if row is None or row.status == status:
+        return
+    conn.execute(sa.text("UPDATE street_lamp SET status = :s WHERE id = :id"), {"s": status, "id": lamp_id})
+    conn.execute(lamp_status_change.insert().values(lamp_id=lamp_id, from_status=row.status, to_status=status,
+                                                    report_id=report_id))
+
+
+def open_report_on_lamp(conn: sa.Connection, lamp_id: int, open_statuses) -> str | None:
+    """The code of the open "light out" report already on this lamp, if any (the oldest)."""
+    return conn.execute(sa.text("""
+        SELECT r.code FROM report r JOIN category c ON c.id = r.category_id
+        WHERE r.asset_id = :lamp AND c.code = :cat AND r.status = ANY(:open)
+        ORDER BY r.created_at, r.id LIMIT 1"""),
+        {"lamp": lamp_id, "cat": LIGHT_OUT, "open": list(open_statuses)}).scalar()
+
+
+def on_report_opened(conn: sa.Connection, lamp_id: int, report_id: int) -> None:
+    set_lamp_status(conn, lamp_id, "faulty", report_id)
+
+
+def on_report_closed(conn: sa.Connection, lamp_id: int, report_id: int, to_status: str, open_statuses) -> None:
+    """Resolved: the lamp works. Rejected or duplicate: back to its status before this report,
+    unless another open report still says it is out."""
+    if open_report_on_lamp(conn, lamp_id, open_statuses):
+        return
+    if to_status == "resolved":
+        set_lamp_status(conn, lamp_id, "working", report_id)
+        return
+    before = conn.execute(sa.text("""
+        SELECT from_status FROM lamp_status_change WHERE lamp_id = :lamp AND report_id = :r
+        ORDER BY id LIMIT 1"""), {"lamp": lamp_id, "r": report_id}).scalar()
+    if before:
+        set_lamp_status(conn, lamp_id, before, report_id)
+
+
+def lighting_coverage(conn: sa.Connection, hromada_id: int, reach_m: float = 35.0) -> list[dict]:
+    """Per street (segments grouped by name within each village): its length and the share of it
+    within ``reach_m`` metres of a working lamp. Lengths in metres, measured on the ellipsoid via
+    the hromada's UCS-2000 zone."""
+    srid = metric_srid_for_hromada(conn, hromada_id)
+    rows = conn.execute(sa.text("""
+        WITH street AS (
+            SELECT COALESCE(NULLIF(r.name, ''), NULLIF(r.ref, ''), '#' || r.id) AS street,
+                   (SELECT s.name_uk FROM settlement s WHERE s.hromada_id = r.hromada_id
+                      AND ST_Intersects(s.boundary, ST_PointOnSurface(r.geom)) LIMIT 1) AS village,
+                   ST_Transform(r.geom, :srid) AS g
+            FROM road_segment r WHERE r.hromada_id = :h
+        ), grouped AS (
+            SELECT street, village, ST_Union(g) AS g FROM street GROUP BY street, village
+        ), lit AS (
+            SELECT ST_Union(ST_Buffer(ST_Transform(l.geom, :srid), :reach)) AS g
+            FROM street_lamp l WHERE l.hromada_id = :h AND l.status = 'working'
+        )
+        SELECT grouped.street, grouped.village, ST_Length(grouped.g) AS length_m,
+               COALESCE(ST_Length(ST_Intersection(grouped.g, lit.g)), 0) AS lit_m
+        FROM grouped CROSS JOIN lit
+        ORDER BY grouped.village NULLS LAST, grouped.street"""),
+        {"h": hromada_id, "srid": srid, "reach": reach_m}).mappings()
+    return [{"street": r["street"], "village": r["village"], "length_m": round(r["length_m"], 1),
+             "lit_m": round(r["lit_m"], 1),
+             "lit_share": round(r["lit_m"] / r["length_m"], 4) if r["length_m"] else 0.0} for r in rows]
