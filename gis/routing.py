@@ -3,7 +3,8 @@
 The rules, in order (the first that applies decides, and its reason is stored with the report):
 
 1. **asset** — the report is attached to an asset (a lamp, a road segment), or an asset of the
-   category's kind lies within the category's snap distance (default 25 m): its owner unit.
+   category's kind lies within the category's snap distance (default 25 m): the asset's own unit,
+   else the unit ``asset_owner`` names for its owner class (a state road → the road service).
 2. **area** — the unit whose service area for the category contains the point; the smallest
    area wins (a starosta district beats the whole hromada).
 3. **default** — the hromada's default unit for the category (a rule with no area).
@@ -21,6 +22,15 @@ from gis.errors import InvalidInput, Unprocessable
 ASSET_KINDS = {
     "street_lamp": {"uk": "ліхтар", "en": "street lamp"},
     "road_segment": {"uk": "ділянку дороги", "en": "road segment"},
+}
+# Owner classes of roads (Ukrainian law "Про автомобільні дороги"): public roads of state importance
+# (М, Н, Р, Т), of local importance — oblast (О) and district (С) — and settlements' streets.
+# An asset without a unit of its own goes to the unit asset_owner names for its class.
+OWNER_CLASSES = {
+    "state": {"uk": "дорога державного значення", "en": "state road"},
+    "regional": {"uk": "дорога обласного значення", "en": "oblast road"},
+    "local": {"uk": "дорога районного значення", "en": "district road"},
+    "communal": {"uk": "вулиця громади", "en": "hromada street"},
 }
 
 
@@ -90,13 +100,17 @@ def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: in
                 category_code=cat.code, target_days=cat.target_days)
 
     asset = _asset(conn, hromada.id, cat, lon, lat, asset_id)
-    if asset is not None and asset.owner_unit_id is not None:
+    if asset is not None and asset.responsible_unit_id is not None:
         kind = ASSET_KINDS.get(asset.kind, {"uk": asset.kind, "en": asset.kind})
         distance = f"{asset.distance_m:.0f}"
-        return Route(**base, unit_id=asset.owner_unit_id, rule="asset", asset_id=asset.id,
-                     reason_uk=f"{kind['uk'].capitalize()} №{asset.ref} (за {distance} м) обслуговує {asset.unit_uk}",
-                     reason_en=f"{kind['en'].capitalize()} No. {asset.ref} ({distance} m away) is maintained "
-                               f"by {asset.unit_en or asset.unit_uk}")
+        owner = OWNER_CLASSES.get(asset.owner_class) if asset.owner_unit_id is None else None
+        whose_uk = f" — {owner['uk']}," if owner else ""
+        whose_en = f", a {owner['en']}," if owner else ""
+        return Route(**base, unit_id=asset.responsible_unit_id, rule="asset", asset_id=asset.id,
+                     reason_uk=f"{kind['uk'].capitalize()} №{asset.ref} (за {distance} м){whose_uk} "
+                               f"обслуговує {asset.unit_uk}",
+                     reason_en=f"{kind['en'].capitalize()} No. {asset.ref} ({distance} m away){whose_en} is "
+                               f"maintained by {asset.unit_en or asset.unit_uk}")
 
     area = conn.execute(sa.text("""
         SELECT u.id, u.name_uk, u.name_en
@@ -134,9 +148,10 @@ def _asset(conn: sa.Connection, hromada_id: int, cat: sa.Row, lon: float, lat: f
            asset_id: int | None) -> sa.Row | None:
     """The asset the report is attached to, or the nearest one of the category's kind in reach."""
     select = """
-        SELECT a.id, a.kind, a.ref, a.owner_unit_id, u.name_uk AS unit_uk, u.name_en AS unit_en,
+        SELECT a.id, a.kind, a.ref, a.owner_unit_id, a.owner_class, a.responsible_unit_id,
+               u.name_uk AS unit_uk, u.name_en AS unit_en,
                ST_Distance(a.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS distance_m
-        FROM asset a LEFT JOIN unit u ON u.id = a.owner_unit_id"""
+        FROM asset_responsible a LEFT JOIN unit u ON u.id = a.responsible_unit_id"""
     params = {"lon": lon, "lat": lat, "h": hromada_id}
     if asset_id is not None:
         row = conn.execute(sa.text(select + " WHERE a.id = :id AND a.hromada_id = :h"),
@@ -169,9 +184,30 @@ def categories_at(conn: sa.Connection, lon, lat) -> tuple[sa.Row, list[sa.Row]]:
                     WHERE uc.category_id = c.id AND u.hromada_id = :h
                       AND (COALESCE(uc.area, u.service_area) IS NULL OR ST_Intersects(
                            COALESCE(uc.area, u.service_area), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))))
-            OR EXISTS (SELECT 1 FROM asset a
-                       WHERE a.kind = c.asset_kind AND a.hromada_id = :h AND a.owner_unit_id IS NOT NULL
+            OR EXISTS (SELECT 1 FROM asset_responsible a
+                       WHERE a.kind = c.asset_kind AND a.hromada_id = :h AND a.responsible_unit_id IS NOT NULL
                          AND ST_DWithin(a.geom::geography,
                                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, c.snap_distance_m)))
         ORDER BY c.id"""), {"h": hromada.id, "lon": lon, "lat": lat}).all()
     return hromada, rows
+
+
+ASSET_CHOICE_METRES = 100
+
+
+def assets_near(conn: sa.Connection, lon, lat, category_code: str, metres: int = ASSET_CHOICE_METRES) -> list[dict]:
+    """Assets the category is about within ``metres`` of the point, nearest first — for a resident
+    to say which lamp is out. Empty for a category that is not about assets."""
+    lon, lat = check_point(lon, lat)
+    cat = _category(conn, category_code)
+    if cat.asset_kind is None:
+        return []
+    rows = conn.execute(sa.text("""
+        SELECT a.id, a.ref, a.name,
+               ST_Distance(a.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS metres
+        FROM asset a
+        WHERE a.kind = :kind
+          AND ST_DWithin(a.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :m)
+        ORDER BY a.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 20"""),
+        {"lon": lon, "lat": lat, "kind": cat.asset_kind, "m": metres}).all()
+    return [{"id": r.id, "ref": r.ref, "name": r.name, "distance_m": round(r.metres)} for r in rows]

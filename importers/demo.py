@@ -8,7 +8,9 @@ Loading is idempotent: a second run changes nothing.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +22,12 @@ from sqlalchemy.dialects.postgresql import insert
 from gis import config
 from gis.bulk import ewkb
 from gis.geometry import to_multipolygon
-from gis.models import asset, category, hromada, settlement, unit, unit_category
+from gis.models import asset_owner, category, hromada, settlement, unit, unit_category
 from importers.communities import LoadReport, load_communities, load_settlements
 from layers.categories import sync_categories
+from layers.lighting import STREET_LAMPS
+from layers.roads import ROAD_SEGMENTS
+from layers.tables import build_table
 
 log = logging.getLogger(__name__)
 DEMO_KATOTTG = config.DEMO_KATOTTG
@@ -122,36 +127,89 @@ def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadRepor
         handled = [{"unit_id": unit_ids[u.code], "category_id": category_ids[c], "area": None}
                    for u in UNITS for c in u.categories]
         _upsert(conn, unit_category, handled, ["unit_id", "category_id"])
-        _upsert(conn, asset, demo_assets(hromada_id, centres, unit_ids), ["hromada_id", "kind", "ref"])
+        villages = {name: shapely.from_wkb(bytes(wkb)) for name, wkb in conn.execute(
+            sa.select(settlement.c.name_uk, sa.func.ST_AsBinary(settlement.c.boundary))
+            .where(settlement.c.hromada_id == hromada_id, settlement.c.boundary.is_not(None)))}
+        load_demo_assets(conn, hromada_id, centres, villages, unit_ids)
     return reports
 
 
 LAMPS_PER_VILLAGE = 6
 LAMP_SPACING_DEG = 0.0011  # ≈ 80 m of longitude at 49° N
+MAIN_STREET_HALF_DEG = 0.009  # main streets run up to ≈ 650 m each way from the centre, within the village
+SIDE_STREET_HALF_DEG = 0.004
 DEMO_STATE_ROAD = ((28.20, 49.262), (28.45, 49.262))  # invented "state road" across the hromada
+# Who answers for roads with no unit of their own, by owner class (invented for the demo).
+ROAD_OWNERS = {"state": "road_service", "regional": "road_service", "local": "road_service",
+               "communal": "housing"}
 
 
-def demo_assets(hromada_id: int, centres: dict[str, object], unit_ids: dict[str, int]) -> list[dict]:
-    """Street lamps along each village's main street (the lighting enterprise's), one village street
-    per village (the housing department's) and a state road (the outside road service's). All demo."""
-    rows = []
+def _street(centre, village, dx: float, dy: float):
+    """The part, through the centre, of a straight line clipped to the village (or unclipped)."""
+    line = shapely.LineString([(centre.x - dx, centre.y - dy), (centre.x + dx, centre.y + dy)])
+    if village is None:
+        return line
+    part = line.intersection(village)
+    pieces = list(getattr(part, "geoms", [part]))
+    pieces = [p for p in pieces if p.geom_type == "LineString" and not p.is_empty]
+    return min(pieces, key=lambda p: p.distance(centre)) if pieces else line
+
+
+def demo_roads_and_lamps(hromada_id: int, centres: dict[str, object], villages: dict[str, object],
+                         unit_ids: dict[str, int]) -> tuple[list[dict], list[dict]]:
+    """Per village: a lit asphalt main street through the centre with six lamps (one faulty in some
+    villages), an unlit gravel side street; and a state road across the hromada. Seeded: the same
+    every time. Numbers on the lamps: the village's place in alphabetical order × 100 + 1…6."""
+    rng = random.Random(6)
+    roads, lamps = [], []
     for number, (village, centre) in enumerate(sorted(centres.items()), start=1):
-        street = shapely.LineString([(centre.x - LAMP_SPACING_DEG * 3, centre.y),
-                                     (centre.x + LAMP_SPACING_DEG * 3, centre.y)])
-        rows.append(_asset_row(hromada_id, "road_segment", f"V{number:02d}", f"{village}, вул. Центральна",
-                               unit_ids["housing"], street))
+        area = villages.get(village)
+        roads.append(_demo_row(hromada_id, _street(centre, area, MAIN_STREET_HALF_DEG, 0), name="вул. Центральна", ref=None,
+                               road_class="residential", owner="communal", surface="asphalt",
+                               condition=str(rng.choice([2, 3, 3, 4, 4, 5])), pci=float(rng.randint(35, 95)),
+                               inspected_on=dt.date(2026, rng.randint(3, 10), rng.randint(1, 28)), lit=True,
+                               osm_id=f"demo-{number}-main"))
+        roads.append(_demo_row(hromada_id, _street(centre, area, 0, SIDE_STREET_HALF_DEG), name="вул. Садова", ref=None,
+                               road_class="residential", owner="communal", surface=rng.choice(["gravel", "ground"]),
+                               condition=str(rng.choice([1, 2, 2, 3])), pci=None,
+                               inspected_on=dt.date(2025, rng.randint(4, 10), rng.randint(1, 28)), lit=False,
+                               osm_id=f"demo-{number}-side"))
         for i in range(LAMPS_PER_VILLAGE):
-            lamp = shapely.Point(centre.x + LAMP_SPACING_DEG * (i - LAMPS_PER_VILLAGE // 2), centre.y)
-            rows.append(_asset_row(hromada_id, "street_lamp", f"{number * 100 + i + 1}",
-                                   f"{village}, опора {number * 100 + i + 1}", unit_ids["kp_blagoustrij"], lamp))
-    rows.append(_asset_row(hromada_id, "road_segment", "M-DEMO", "Автодорога державного значення (демо)",
-                           unit_ids["road_service"], shapely.LineString(DEMO_STATE_ROAD)))
-    return rows
+            ref = str(number * 100 + i + 1)
+            status = "faulty" if number % 4 == 0 and i == 2 else "working"
+            lamps.append(_demo_row(hromada_id, shapely.Point(centre.x + LAMP_SPACING_DEG * (i - LAMPS_PER_VILLAGE // 2),
+                                                             centre.y),
+                                   ref=ref, operator_unit_id=unit_ids["kp_blagoustrij"], support="street_lamp_pole",
+                                   lamp_type=rng.choice(["LED", "LED", "high_pressure_sodium"]),
+                                   power_w=float(rng.choice([40, 60, 100])), cabinet=f"ШК-{number}",
+                                   control=rng.choice(["photocell", "schedule", "smart"]), status=status,
+                                   installed_on=dt.date(rng.randint(2012, 2024), 6, 1),
+                                   inspected_on=dt.date(2026, rng.randint(1, 10), 15), osm_id=f"demo-lamp-{ref}"))
+    roads.append(_demo_row(hromada_id, shapely.LineString(DEMO_STATE_ROAD), name="Автодорога державного значення (демо)",
+                           ref="M-DEMO", road_class="primary", owner="state", surface="asphalt", condition="3",
+                           pci=61.0, inspected_on=dt.date(2026, 5, 12), lit=False, osm_id="demo-state-road"))
+    return roads, lamps
 
 
-def _asset_row(hromada_id, kind, ref, name, owner, geom) -> dict:
-    return {"hromada_id": hromada_id, "kind": kind, "ref": ref, "name": name, "owner_unit_id": owner,
-            "geom": sa.func.ST_GeomFromEWKB(ewkb(geom)), "is_demo": True}
+def _demo_row(hromada_id: int, geom, **fields) -> dict:
+    return {"hromada_id": hromada_id, **fields, "geom": sa.func.ST_GeomFromEWKB(ewkb(geom)),
+            "source": "demo", "is_demo": True}
+
+
+def load_demo_assets(conn: sa.Connection, hromada_id: int, centres: dict, villages: dict,
+                     unit_ids: dict[str, int]) -> None:
+    """Roads and lamps, once: a layer that already has demo features for the hromada is left as it is
+    (staff may have changed lamp statuses or recorded repairs since)."""
+    roads_table, lamps_table = build_table(ROAD_SEGMENTS), build_table(STREET_LAMPS)
+    roads, lamps = demo_roads_and_lamps(hromada_id, centres, villages, unit_ids)
+    for table, rows in ((roads_table, roads), (lamps_table, lamps)):
+        exists = conn.execute(sa.select(sa.literal(1)).select_from(table)
+                              .where(table.c.hromada_id == hromada_id, table.c.is_demo).limit(1)).first()
+        if exists is None:
+            conn.execute(table.insert().values(rows))
+    owners = [{"hromada_id": hromada_id, "asset_kind": "road_segment", "owner_class": cls,
+               "unit_id": unit_ids[code]} for cls, code in ROAD_OWNERS.items()]
+    _upsert(conn, asset_owner, owners, ["hromada_id", "asset_kind", "owner_class"])
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:

@@ -15,6 +15,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
@@ -40,7 +41,8 @@ ACCEPTED_TYPES = {  # what each layer geometry takes from a file (promoted on th
     "LineString": {"LineString"}, "MultiLineString": {"LineString", "MultiLineString"},
     "Polygon": {"Polygon"}, "MultiPolygon": {"Polygon", "MultiPolygon"},
 }
-STAGING_TYPES = {"integer": "int8", "number": "float8", "boolean": "bool", "date": "date",
+# As layers.tables makes the columns: the direct COPY sends these binary types to them.
+STAGING_TYPES = {"integer": "int4", "number": "float8", "boolean": "bool", "date": "date",
                  "datetime": "timestamptz", "unit": "int4", "hromada": "int4", "category": "int4"}
 
 
@@ -308,6 +310,7 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                                           desc=f"{src.name} → {layer.name}") as bar:
             staging_ready = False
             row_offset = 0
+            implied: dict[str, object] = {}  # columns standing for values the file's name implies
             hromada_index = HromadaIndex(conn)
             # Plain imports COPY straight into the layer's table (the transaction keeps them whole);
             # an upsert goes through a staging table to be merged by key.
@@ -315,11 +318,15 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
             for batch in sources.read_batches(src, layer=source_layer, encoding=options.encoding,
                                               batch_size=options.batch_size, csv_columns=options.csv_columns):
                 if src.kind == "osm":
-                    batch = sources.osm_filter(batch, options.osm_filters)
+                    batch = osm_features(layer, batch, options.osm_filters) if layer.osm \
+                        else sources.osm_filter(batch, options.osm_filters)
                 if not staging_ready:
                     report.field_map, report.kept_in_raw = map_columns(layer, list(batch.columns.drop("geometry")),
                                                                        options.mapping)
+                    implied = _implied_by_file_name(layer, src, report)
                     staging_ready = True
+                if implied:
+                    batch = batch.assign(**implied)
                     if not direct:
                         create_staging(conn, "_import", _staging_columns(layer))
                 frame = _prepare(layer, batch, row_offset, to_wgs84, report, src.name, hromada_index)
@@ -338,6 +345,58 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                 report.inserted, report.updated = _merge(conn, layer, table, options.upsert_key, src.name)
             if options.dry_run:
                 raise _DryRun()
+
+
+def _implied_by_file_name(layer: Layer, src: sources.Source, report: ImportReport) -> dict[str, object]:
+    """Values the file's name gives fields no column feeds (``Layer.values_from_file_name``), as
+    constant columns named for the report; a value the field cannot take is ignored."""
+    if layer.values_from_file_name is None:
+        return {}
+    columns = {}
+    for name, value in layer.values_from_file_name(f"{src.name} {src.path.name}").items():
+        if name in report.field_map:
+            continue
+        try:
+            convert(layer.field(name), value)
+        except BadValue:
+            continue
+        column = f"file name ({value})"
+        report.field_map[name] = column
+        columns[column] = value
+    return columns
+
+
+OSM_OTHER_TAGS = "osm_tags"  # the tags no field takes, kept in raw
+
+
+def osm_features(layer: Layer, frame, filters: list[tuple[str, str | None]]):
+    """OSM features as the layer's ``osm`` spec (layers.base.OsmSpec) maps them: those with its tag
+    and matching ``--osm-tag``; one column per field the spec feeds, ``osm_id``, and ``osm_tags``
+    with the other tags and any value its field cannot take (``surface=asphalt:lanes``), for raw."""
+    spec = layer.osm
+    fields = [layer.field(name) for name in dict.fromkeys([*spec.tags, *spec.computed, *spec.defaults])]
+    tags = sources.osm_tags(frame)
+    keep = [(t.get(spec.key) in spec.values if spec.values else spec.key in t) and sources.osm_matches(t, filters)
+            for t in tags]
+    kept = frame[keep]
+    columns: dict[str, list] = {f.name: [] for f in fields}
+    others = []
+    for t in (t for t, k in zip(tags, keep) if k):
+        rest = dict(t)
+        for f in fields:
+            tag = next((tag for tag in spec.tags.get(f.name, ()) if str(t.get(tag) or "").strip()), None)
+            value = t[tag] if tag else spec.computed[f.name](t) if f.name in spec.computed else None
+            try:
+                if convert(f, value) is not None and tag:
+                    rest.pop(tag)
+            except BadValue:
+                value = None  # the tag stays in raw
+            columns[f.name].append(spec.defaults.get(f.name) if value is None else value)
+        others.append(rest)
+    out = pd.DataFrame(columns, index=kept.index, dtype=object)
+    out["osm_id"] = kept.get("osm_id", kept.get("osm_way_id"))
+    out[OSM_OTHER_TAGS] = pd.Series(others, index=kept.index, dtype=object)
+    return gpd.GeoDataFrame(out, geometry=kept.geometry.values, crs=kept.crs)
 
 
 def _choose_layer(src: sources.Source, layer: Layer, options: ImportOptions) -> str | None:

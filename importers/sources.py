@@ -1,4 +1,5 @@
-"""Opening what people bring: a file or a zip of one, read in batches with pyogrio (GDAL).
+"""Opening what people bring: a file or a zip of one, read in batches with pyogrio (GDAL), or
+with pyarrow for Apache Parquet (GeoParquet, or Ookla's tiles with WKT or only a quadkey).
 
 ``open_source`` checks size and, for a zip, path traversal and the unpacked size before anything is
 extracted; ``read_batches`` yields GeoDataFrames of at most ``batch_size`` features in the file's
@@ -10,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -19,21 +21,26 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
+import mercantile
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pyogrio
 import shapely
 from pyogrio.raw import open_arrow
 from pygeodesy.dms import parseDMS
 
 from gis.errors import InvalidInput, NotFound
+from gis.geometry import UKRAINE_BBOX
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = int(os.environ.get("HROMADA_IMPORT_MAX_BYTES", 2 * 1024**3))
 MAX_UNZIPPED_BYTES = int(os.environ.get("HROMADA_IMPORT_MAX_UNZIPPED_BYTES", 4 * 1024**3))
 MAX_ZIP_RATIO = 200  # a member that expands more than this is a zip bomb
-VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".kml", ".csv", ".osm", ".pbf", ".fgb", ".gml"}
+VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".kml", ".csv", ".osm", ".pbf", ".fgb", ".gml",
+                   ".parquet"}
 OSMCONF = Path(__file__).with_name("osmconf.ini")
 
 
@@ -41,7 +48,7 @@ OSMCONF = Path(__file__).with_name("osmconf.ini")
 class Source:
     path: Path  # the file GDAL reads (inside the unpacked zip, if one was given)
     name: str  # what the user gave, for reports
-    kind: str  # "vector", "csv", "osm"
+    kind: str  # "vector", "csv", "osm", "parquet"
 
 
 def _check_size(path: Path) -> None:
@@ -125,10 +132,14 @@ def _kind(path: Path) -> str:
         return "csv"
     if suffix in (".osm", ".pbf", ".osm.pbf"):
         return "osm"
+    if suffix == ".parquet":
+        return "parquet"  # read with pyarrow: GDAL here has no Parquet driver
     return "vector"
 
 
 def list_layers(source: Source) -> list[str]:
+    if source.kind == "parquet":
+        return []
     _osm_config(source)
     try:
         with gdal_quiet(source.name):
@@ -140,6 +151,8 @@ def list_layers(source: Source) -> list[str]:
 def source_crs(source: Source, layer: str | None) -> str | None:
     if source.kind == "csv":
         return None
+    if source.kind == "parquet":
+        return parquet_crs(source)
     _osm_config(source)
     with gdal_quiet(source.name):
         return pyogrio.read_info(source.path, layer=layer).get("crs")
@@ -167,6 +180,9 @@ def read_batches(source: Source, *, layer: str | None = None, encoding: str | No
     kwargs = {"encoding": encoding} if encoding else {}
     _osm_config(source)
     try:
+        if source.kind == "parquet":
+            yield from parquet_batches(source, batch_size)
+            return
         reader_ctx = open_arrow(source.path, layer=layer, batch_size=batch_size, use_pyarrow=True,
                                 read_geometry=source.kind != "csv", **kwargs)
         with gdal_quiet(source.name), reader_ctx as (meta, reader):
@@ -231,12 +247,14 @@ def csv_geometry(frame: pd.DataFrame, columns: dict) -> gpd.GeoDataFrame:
         lons = [parse_coordinate(v) for v in frame[lon]]
         geoms = [shapely.Point(x, y) if x is not None and y is not None else None for x, y in zip(lons, lats)]
         frame = frame.drop(columns=[lat, lon])
+    elif quadkey := _find(frame.columns, QUADKEY_NAMES):
+        geoms = quadkey_tiles(frame[quadkey])  # the column stays: it is a field of tile layers
     else:
         raise InvalidInput(
             f"У CSV немає колонок з координатами: потрібні широта/довгота ({', '.join(LAT_NAMES)} / "
-            f"{', '.join(LON_NAMES)}) або WKT; знайдено: {', '.join(map(str, frame.columns))}",
+            f"{', '.join(LON_NAMES)}), WKT або quadkey; знайдено: {', '.join(map(str, frame.columns))}",
             f"The CSV has no coordinate columns: latitude/longitude ({', '.join(LAT_NAMES)} / "
-            f"{', '.join(LON_NAMES)}) or WKT are needed; found: {', '.join(map(str, frame.columns))}")
+            f"{', '.join(LON_NAMES)}), WKT or a quadkey are needed; found: {', '.join(map(str, frame.columns))}")
     return gpd.GeoDataFrame(frame, geometry=list(geoms))
 
 
@@ -250,12 +268,99 @@ def osm_tags(frame: gpd.GeoDataFrame) -> list[dict]:
     return [json.loads(t) if isinstance(t, str) and t else {} for t in frame.get("all_tags", [None] * len(frame))]
 
 
+def osm_matches(tags: dict, filters: list[tuple[str, str | None]]) -> bool:
+    """Whether the tags match every ``key=value`` (``key`` alone: any value)."""
+    return all((k in tags) if v is None else tags.get(k) == v for k, v in filters)
+
+
 def osm_filter(frame: gpd.GeoDataFrame, filters: list[tuple[str, str | None]]) -> gpd.GeoDataFrame:
     """Keep features whose tags match every ``key=value`` (``key`` alone: any value); tags become columns."""
     tags = osm_tags(frame)
-    keep = [all((k in t) if v is None else t.get(k) == v for k, v in filters) for t in tags]
+    keep = [osm_matches(t, filters) for t in tags]
     kept = frame[keep].copy()
     kept_tags = [t for t, k in zip(tags, keep) if k]
     out = pd.DataFrame(kept_tags, index=kept.index) if kept_tags else pd.DataFrame(index=kept.index)
     out["osm_id"] = kept.get("osm_id", kept.get("osm_way_id"))
     return gpd.GeoDataFrame(out, geometry=kept.geometry.values, crs=kept.crs)
+
+
+# --- Apache Parquet: GeoParquet, or Ookla's tiles (WKT ``tile`` column, or only a quadkey) ---------
+
+QUADKEY_NAMES = ("quadkey",)
+_QUADKEY = re.compile(r"[0-3]{1,30}")
+PARQUET_GEOMETRY_NAMES = ("geometry", "tile", "wkt", "geom", "the_geom")
+
+
+def quadkey_tiles(quadkeys) -> np.ndarray:
+    """Web Mercator tile polygons (lon/lat) of quadkeys; None for an empty or malformed one."""
+    bounds = np.full((len(quadkeys), 4), np.nan)
+    for i, key in enumerate(quadkeys):
+        key = "" if key is None or (isinstance(key, float) and np.isnan(key)) else str(key).strip()
+        if _QUADKEY.fullmatch(key):
+            bounds[i] = mercantile.bounds(mercantile.quadkey_to_tile(key))
+    boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+    boxes[np.isnan(bounds[:, 0])] = None
+    return boxes
+
+
+def _parquet_file(source: Source) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(source.path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InvalidInput(f"Не вдалося прочитати {source.name}: {exc}", f"Cannot read {source.name}: {exc}") from exc
+
+
+def _geo_metadata(file: pq.ParquetFile) -> dict | None:
+    raw = (file.schema_arrow.metadata or {}).get(b"geo")
+    return json.loads(raw) if raw else None
+
+
+def parquet_crs(source: Source) -> str | None:
+    """GeoParquet's CRS (PROJJSON; absent means OGC:CRS84); a plain Parquet file (Ookla's) is WGS 84."""
+    geo = _geo_metadata(_parquet_file(source))
+    if geo is None:
+        return "EPSG:4326"
+    column = geo.get("columns", {}).get(geo.get("primary_column"), {})
+    if "crs" not in column:
+        return "OGC:CRS84"
+    return json.dumps(column["crs"]) if column["crs"] is not None else None
+
+
+def parquet_batches(source: Source, batch_size: int) -> Iterator[gpd.GeoDataFrame]:
+    """Batches of a Parquet file, geometry from (in this order) GeoParquet's primary column, a WKB or
+    WKT column (``geometry``, ``tile``, ``wkt``, …), or the ``quadkey`` alone (its Web Mercator tile).
+
+    Plain Parquet files are Ookla's world-wide tiles: only tiles wholly inside Ukraine's bounding box
+    are kept, so a quarter of the world (millions of tiles) imports as Ukraine's ~100k.
+    """
+    file = _parquet_file(source)
+    geo = _geo_metadata(file)
+    names = file.schema_arrow.names
+    column = geo.get("primary_column") if geo else _find(names, PARQUET_GEOMETRY_NAMES)
+    quadkey = _find(names, QUADKEY_NAMES)
+    if column not in names and quadkey is None:
+        raise InvalidInput(
+            f"{source.name}: у файлі Parquet немає геометрії: потрібна колонка WKB/WKT "
+            f"({', '.join(PARQUET_GEOMETRY_NAMES)}) або quadkey; знайдено: {', '.join(names)}",
+            f"{source.name}: the Parquet file has no geometry: a WKB/WKT column "
+            f"({', '.join(PARQUET_GEOMETRY_NAMES)}) or a quadkey is needed; found: {', '.join(names)}")
+    skipped = 0
+    for batch in file.iter_batches(batch_size=batch_size):
+        frame = batch.to_pandas()
+        if column in frame:
+            values = frame.pop(column).astype(object).where(lambda v: v.notna(), None).to_numpy()
+            binary = pa.types.is_binary(batch.schema.field(column).type) or \
+                pa.types.is_large_binary(batch.schema.field(column).type)
+            geoms = shapely.from_wkb(values, on_invalid="ignore") if binary \
+                else shapely.from_wkt(values, on_invalid="ignore")
+        else:
+            geoms = quadkey_tiles(frame[quadkey].to_numpy())
+        if geo is None:
+            x0, y0, x1, y1 = shapely.bounds(geoms).T
+            keep = np.isnan(x0) | ((x0 >= UKRAINE_BBOX[0]) & (y0 >= UKRAINE_BBOX[1])
+                                   & (x1 <= UKRAINE_BBOX[2]) & (y1 <= UKRAINE_BBOX[3]))
+            skipped += int((~keep).sum())
+            frame, geoms = frame[keep].reset_index(drop=True), geoms[keep]
+        yield gpd.GeoDataFrame(frame, geometry=list(geoms))
+    if skipped:
+        log.info("%s: %d tiles outside Ukraine skipped", source.name, skipped)

@@ -8,7 +8,7 @@ residents can report about it. The APIs, the map, importers and exports all read
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
-from typing import Mapping
+from typing import Callable, Mapping
 
 Labels = Mapping[str, str]  # {"uk": ..., "en": ...}
 
@@ -108,10 +108,34 @@ class AssetSpec:
     name_field: str | None = None
     owner_unit_field: str | None = None  # the unit that maintains it, when known per feature
     owner_class_field: str | None = None  # else the owner class (state, communal, …) → asset_owner
+    # One open report per asset: a second one while it is open becomes a "me too" on the first
+    # (a lamp is out or not; a long road segment can have many potholes, so not for roads).
+    one_open_report: bool = False
+    # Called as on_report(conn, asset_id, report_id, status) when a report on the asset is filed
+    # ("new") or changes status, in the same transaction: a lamp turns faulty, then working again.
+    on_report: Callable | None = None
 
     def trigger_args(self) -> tuple[str, ...]:
         return (self.kind, self.ref_field, self.name_field or "", self.owner_unit_field or "",
                 self.owner_class_field or "")
+
+
+@dataclass(frozen=True)
+class OsmSpec:
+    """How OpenStreetMap features map onto the layer (``hromada import LAYER extract.osm.pbf``).
+
+    ``key``/``values`` pick the features (``highway`` = motorway…track). Each field takes the
+    first present of its ``tags`` (``name:uk`` before ``name``), else ``computed`` from all the
+    feature's tags (a road's owner from its ref), else its ``defaults`` value. A tag value the
+    field cannot take (``surface=asphalt:lanes``) leaves the field empty and stays in ``raw``
+    with the tags no field takes. ``layers.checks`` checks the names against the fields.
+    """
+
+    key: str
+    values: tuple[str, ...] = ()  # empty: any value of ``key``
+    tags: Mapping[str, tuple[str, ...]] = dc_field(default_factory=dict)  # field → OSM tags
+    computed: Mapping[str, Callable[[Mapping[str, str]], object]] = dc_field(default_factory=dict)
+    defaults: Mapping[str, object] = dc_field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +161,10 @@ class Layer:
     licence: str | None = None  # of the data, for open-data exports
     source: str | None = None  # where the data comes from, for open-data exports
     asset: AssetSpec | None = None  # its features are assets reports route by (lamps, roads)
+    osm: OsmSpec | None = None  # how OpenStreetMap data maps onto it
+    # Field values a file's name implies, for files without such columns (Ookla's
+    # 2024-01-01_performance_mobile_tiles.parquet: network, period).
+    values_from_file_name: Callable[[str], Mapping[str, object]] | None = None
 
     def field(self, name: str) -> Field:
         for f in self.fields:

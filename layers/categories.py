@@ -18,16 +18,17 @@ class CategoryDef:
     code: str
     uk: str
     en: str
-    layer: str | None = None  # the layer whose assets it concerns, once that layer exists
+    layer: str | None = None  # the layer whose assets it concerns
     target_days: int = 10
     asset_kind: str | None = None  # routed to the owner of a nearby asset of this kind
     snap_distance_m: int = 25  # how near that asset must be
 
 
 CATEGORIES: tuple[CategoryDef, ...] = (
-    CategoryDef("pothole", "Яма на дорозі", "Pothole", target_days=14, asset_kind="road_segment"),
+    CategoryDef("pothole", "Яма на дорозі", "Pothole", target_days=14, asset_kind="road_segment",
+                layer="road_segments"),
     CategoryDef("street_light_out", "Не світить ліхтар", "Street light not working", target_days=5,
-                asset_kind="street_lamp"),
+                asset_kind="street_lamp", layer="street_lamps"),
     CategoryDef("overflowing_bin", "Переповнений смітник", "Overflowing bin", target_days=2),
     CategoryDef("illegal_dump", "Стихійне сміттєзвалище", "Illegal dumping", target_days=10),
     CategoryDef("fallen_tree", "Аварійне або повалене дерево", "Fallen or dangerous tree", target_days=3),

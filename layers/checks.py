@@ -43,6 +43,28 @@ def problems(layer: Layer, known_layers: set[str] | None = None) -> list[str]:
     for code in layer.categories:
         if code not in BY_CODE:
             out.append(f"{layer.name}: category {code!r} is not in the catalogue")
+    if layer.asset is not None:
+        spec = layer.asset
+        for role, name in (("ref", spec.ref_field), ("name", spec.name_field), ("owner unit", spec.owner_unit_field),
+                           ("owner class", spec.owner_class_field)):
+            if name is not None and name not in names:
+                out.append(f"{layer.name}: asset {role} field {name!r} is not a field")
+        for code in layer.categories:
+            if code in BY_CODE and BY_CODE[code].asset_kind != spec.kind:
+                out.append(f"{layer.name}: category {code!r} routes to assets of kind "
+                           f"{BY_CODE[code].asset_kind!r}, but the layer's assets are {spec.kind!r}")
+    if layer.osm is not None:
+        spec = layer.osm
+        if not spec.key:
+            out.append(f"{layer.name}: the OSM spec needs a tag key")
+        for part, mapping in (("tags", spec.tags), ("computed", spec.computed), ("defaults", spec.defaults)):
+            for name in mapping:
+                if name not in names:
+                    out.append(f"{layer.name}: OSM {part} field {name!r} is not a field")
+        for name, value in spec.defaults.items():
+            choices = layer.field(name).choices if name in names else None
+            if choices and value not in choices:
+                out.append(f"{layer.name}: OSM default {name}={value!r} is not one of its choices")
     table = metadata.tables.get(layer.table)
     if table is None:
         out.append(f"{layer.name}: table {layer.table!r} does not exist")

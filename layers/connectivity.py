@@ -7,6 +7,8 @@ The white-spot analysis (layers.coverage_analysis) ranks them above the provider
 """
 from __future__ import annotations
 
+import re
+
 from layers.base import CategoryStyle, Field, Layer, Style
 
 TECHNOLOGIES = {
@@ -68,11 +70,23 @@ NETWORKS = {
     "mobile": {"uk": "мобільний", "en": "mobile"},
 }
 
+def ookla_file_values(name: str) -> dict[str, str]:
+    """Network and quarter from Ookla's file names: ``2024-01-01_performance_mobile_tiles.parquet``
+    → mobile, 2024-Q1; ``gps_fixed_tiles.shp`` → fixed. Files with such columns keep their own."""
+    values = {}
+    if network := re.search(r"(?<![a-z])(fixed|mobile)(?![a-z])", name.lower()):
+        values["network"] = network.group(1)
+    if date := re.search(r"(?<!\d)(\d{4})-(0[1-9]|1[0-2])-\d{2}(?!\d)", name):
+        values["period"] = f"{date.group(1)}-Q{(int(date.group(2)) - 1) // 3 + 1}"
+    return values
+
+
 SPEED_TILES = Layer(
     name="speed_tiles",
     title={"uk": "Виміряна швидкість (плитки Ookla)", "en": "Measured speed (Ookla tiles)"},
-    description={"uk": "Середні швидкості тестів Speedtest за квартал у плитках ~610 × 610 м",
-                 "en": "Average Speedtest results per quarter in ~610 × 610 m tiles"},
+    # A zoom-16 tile is 611.5 m of Web Mercator, 611.5 · cos(latitude) on the ground: ~400 m at 49° N.
+    description={"uk": "Середні швидкості тестів Speedtest за квартал у плитках ~400 × 400 м",
+                 "en": "Average Speedtest results per quarter in ~400 × 400 m tiles"},
     geometry="MultiPolygon",
     table="speed_tile",
     generated_table=True,
@@ -84,9 +98,10 @@ SPEED_TILES = Layer(
         Field("avg_u_kbps", "integer", {"uk": "Віддача, кбіт/с", "en": "Upload, kbit/s"}),
         Field("avg_lat_ms", "integer", {"uk": "Затримка, мс", "en": "Latency, ms"}),
         Field("avg_lat_down_ms", "integer", {"uk": "Затримка під навантаженням (завантаження), мс",
-                                             "en": "Loaded latency (download), ms"}),
+                                             "en": "Loaded latency (download), ms"},
+              aliases=("avg_lat_do",)),  # a .dbf column name holds 10 bytes
         Field("avg_lat_up_ms", "integer", {"uk": "Затримка під навантаженням (віддача), мс",
-                                           "en": "Loaded latency (upload), ms"}),
+                                           "en": "Loaded latency (upload), ms"}, aliases=("avg_lat_up",)),
         Field("tests", "integer", {"uk": "Тестів", "en": "Tests"}),
         Field("devices", "integer", {"uk": "Пристроїв", "en": "Devices"}),
     ),
@@ -94,6 +109,7 @@ SPEED_TILES = Layer(
     label_field="quadkey",
     style=Style(color="#1864ab", fill_opacity=0.25, weight=1),
     attribution="Speedtest® by Ookla® Global Fixed and Mobile Network Performance Maps (CC BY-NC-SA 4.0)",
+    values_from_file_name=ookla_file_values,
 )
 
 SPEED_TESTS = Layer(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from gis.crs import metric_srid_for_hromada
 from gis.models import metadata
-from layers.base import AssetSpec, CategoryStyle, Field, Layer
+from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec
 
 LAMP_STATUSES = {
     "working": {"uk": "працює", "en": "working"},
@@ -71,8 +71,14 @@ STREET_LAMPS = Layer(
     popup=("ref", "status", "lamp_type", "power_w", "operator_unit_id"),
     label_field="ref",
     style=CategoryStyle(field="status", colors=STATUS_COLOURS, fill_opacity=0.9),
+    # operator=* is a name, not one of our units: it stays in raw.
+    osm=OsmSpec(key="highway", values=("street_lamp",),
+                tags={"ref": ("ref", "lamp_ref"), "lamp_type": ("light:method", "lamp_type"),
+                      "support": ("support",), "power_w": ("light:power",)},
+                defaults={"status": "working"}),
     categories=("street_light_out",),
-    asset=AssetSpec(kind="street_lamp", ref_field="ref", owner_unit_field="operator_unit_id"),
+    asset=AssetSpec(kind="street_lamp", ref_field="ref", owner_unit_field="operator_unit_id",
+                    one_open_report=True, on_report=lambda *args: lamp_follows_report(*args)),
 )
 
 lamp_status_change = sa.Table(
@@ -109,16 +115,17 @@ def open_report_on_lamp(conn: sa.Connection, lamp_id: int, open_statuses) -> str
         {"lamp": lamp_id, "cat": LIGHT_OUT, "open": list(open_statuses)}).scalar()
 
 
-def on_report_opened(conn: sa.Connection, lamp_id: int, report_id: int) -> None:
-    set_lamp_status(conn, lamp_id, "faulty", report_id)
+def lamp_follows_report(conn: sa.Connection, lamp_id: int, report_id: int, status: str) -> None:
+    """Open report: the lamp is faulty. Resolved: it works. Rejected or duplicate: back to its
+    status before this report — unless another open report still says it is out."""
+    from layers.reports import OPEN_STATUSES  # reports → registry → lighting: import when called
 
-
-def on_report_closed(conn: sa.Connection, lamp_id: int, report_id: int, to_status: str, open_statuses) -> None:
-    """Resolved: the lamp works. Rejected or duplicate: back to its status before this report,
-    unless another open report still says it is out."""
-    if open_report_on_lamp(conn, lamp_id, open_statuses):
+    if status in OPEN_STATUSES:
+        set_lamp_status(conn, lamp_id, "faulty", report_id)
         return
-    if to_status == "resolved":
+    if open_report_on_lamp(conn, lamp_id, OPEN_STATUSES):
+        return
+    if status == "resolved":
         set_lamp_status(conn, lamp_id, "working", report_id)
         return
     before = conn.execute(sa.text("""

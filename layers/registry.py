@@ -5,6 +5,7 @@ from gis.errors import NotFound
 from layers import admin_areas, connectivity, lighting, nature, reports, roads, synthetic
 from layers.base import Layer
 from layers.tables import build_table
+from layers import coverage_analysis  # noqa: F401,E402  (its tables coverage_run/coverage_result in the metadata)
 
 _MODULES = (admin_areas, reports, connectivity, roads, lighting, nature, synthetic)
 

@@ -148,6 +148,16 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     check_point(new.lon, new.lat)
     description = check_description(new.description)
     route = route_report(conn, new.lon, new.lat, new.category, new.asset_id)
+    spec = asset_spec(conn, route.asset_id)
+    if spec is not None and spec.one_open_report:
+        # Lock the asset's row so two residents reporting the same lamp at once make one report.
+        conn.execute(sa.text("SELECT 1 FROM asset WHERE id = :id FOR UPDATE"), {"id": route.asset_id})
+        open_code = conn.execute(sa.text("""
+            SELECT code FROM report WHERE asset_id = :a AND category_id = :c AND status = ANY(:open)
+            ORDER BY created_at, id LIMIT 1"""),
+            {"a": route.asset_id, "c": route.category_id, "open": list(OPEN_STATUSES)}).scalar()
+        if open_code is not None:
+            return _join_open_report(conn, open_code, new, route, public_url)
     hromada_name = conn.execute(sa.text("SELECT name_uk FROM hromada WHERE id = :id"),
                                 {"id": route.hromada_id}).scalar_one()
     now = conn.execute(sa.text("SELECT now()")).scalar_one()
@@ -171,10 +181,42 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     if _blank(new.email):
         conn.execute(report_subscriber.insert().values(report_id=report_id, email=new.email.strip(),
                                                        is_reporter=True))
+    if spec is not None and spec.on_report is not None:
+        spec.on_report(conn, route.asset_id, report_id, "new")
     return answer(conn, report_id, route, token, public_url)
 
 
-def answer(conn: sa.Connection, report_id: int, route: Route, token: str, public_url: str) -> dict:
+def asset_spec(conn: sa.Connection, asset_id: int | None):
+    """The declaration (``Layer.asset``) of the layer the asset belongs to, if any."""
+    if asset_id is None:
+        return None
+    from layers.registry import all_layers  # the registry imports this module
+
+    table = conn.execute(sa.text("SELECT layer_table FROM asset WHERE id = :id"), {"id": asset_id}).scalar()
+    return next((layer.asset for layer in all_layers() if layer.asset and layer.table == table), None)
+
+
+def _join_open_report(conn: sa.Connection, code: str, new: NewReport, route: Route, public_url: str) -> dict:
+    """The asset already has an open report: count this one as "me too" on it (the resident follows it
+    with their e-mail; their photos join it). The answer says so and carries no private link."""
+    joined = me_too(conn, code, new.email)
+    row = find_report(conn, code)
+    last = conn.execute(sa.text("SELECT COALESCE(max(position), 0) FROM report_photo WHERE report_id = :id"),
+                        {"id": row["id"]}).scalar()
+    for position, photo in enumerate(new.photos, start=last + 1):
+        conn.execute(report_photo.insert().values(report_id=row["id"], position=position, width=photo.width,
+                                                  height=photo.height, data=photo.jpeg, thumb=photo.thumb))
+    reply = answer(conn, row["id"], route, None, public_url)
+    reply.update(joined_existing=True, supporters=joined["supporters"], subscribed=joined["subscribed"],
+                 routing={"rule": route.rule, "reason": {
+                     "uk": f"Про цю несправність уже повідомили ({code}): ваше звернення додано до нього. "
+                           + route.reason_uk,
+                     "en": f"This fault was already reported ({code}): your report was added to it. "
+                           + route.reason_en}})
+    return reply
+
+
+def answer(conn: sa.Connection, report_id: int, route: Route, token: str | None, public_url: str) -> dict:
     row = conn.execute(sa.text("""
         SELECT r.code, r.status, r.due_at, u.name_uk, u.name_en
         FROM report r JOIN unit u ON u.id = r.unit_id WHERE r.id = :id"""), {"id": report_id}).one()
@@ -186,7 +228,8 @@ def answer(conn: sa.Connection, report_id: int, route: Route, token: str, public
         "routing": {"rule": route.rule, "reason": {"uk": route.reason_uk, "en": route.reason_en}},
         "due_at": row.due_at.isoformat(),
         "public_url": report_url(public_url, row.code),
-        "private_url": f"{report_url(public_url, row.code)}?token={token}",
+        "private_url": f"{report_url(public_url, row.code)}?token={token}" if token else None,
+        "joined_existing": False,
     }
 
 
@@ -375,6 +418,9 @@ def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, 
         public_note=_blank(public_note), private_note=_blank(private_note)).returning(report_event.c.id)).scalar_one()
     if to_status in NOTIFY_ON:
         _notify(conn, row, event_id, to_status, _blank(public_note), duplicate_of, public_url)
+    spec = asset_spec(conn, row["asset_id"])
+    if spec is not None and spec.on_report is not None:
+        spec.on_report(conn, row["asset_id"], row["id"], to_status)
 
 
 def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor: Actor) -> None:

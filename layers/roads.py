@@ -8,22 +8,15 @@ Every inspection or repair is a row in ``road_inspection``; the segment keeps th
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import sqlalchemy as sa
 
-from gis.errors import InvalidInput, NotFound
+from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import metadata
-from layers.base import AssetSpec, CategoryStyle, Field, Layer
+from gis.routing import OWNER_CLASSES
+from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec
+from layers.tables import build_table
 
-# Ukrainian law "Про автомобільні дороги": public roads of state importance (М, Н, Р, Т), of local
-# importance — oblast (О) and district (С) — and the streets of settlements (communal property).
-OWNER_CLASSES = {
-    "state": {"uk": "державного значення (М, Н, Р, Т)", "en": "state road (M, H, P, T)"},
-    "regional": {"uk": "обласного значення (О)", "en": "oblast road (O)"},
-    "local": {"uk": "районного значення (С)", "en": "district road (C)"},
-    "communal": {"uk": "вулиця громади", "en": "hromada street"},
-}
 _REF_PREFIX_CLASS = {"М": "state", "Н": "state", "Р": "state", "Т": "state", "О": "regional", "С": "local"}
 _LATIN_TO_CYRILLIC = str.maketrans("MHPTOC", "МНРТОС")
 
@@ -99,6 +92,12 @@ ROAD_SEGMENTS = Layer(
     categories=("pothole",),
     asset=AssetSpec(kind="road_segment", ref_field="ref", name_field="name",
                     owner_unit_field="maintainer_unit_id", owner_class_field="owner"),
+    # Roads for cars, not footway/path/steps/cycleway; a *_link counts as its road's class.
+    osm=OsmSpec(key="highway", values=tuple(ROAD_CLASSES) + tuple(f"{c}_link" for c in tuple(ROAD_CLASSES)[:5]),
+                tags={"name": ("name:uk", "name"), "ref": ("ref",), "surface": ("surface",), "lit": ("lit",)},
+                computed={"road_class": lambda tags: tags["highway"].removesuffix("_link"),
+                          "owner": lambda tags: owner_class_from_ref(
+                              tags.get("ref"), tags["highway"].removesuffix("_link"))}),
     attribution="© OpenStreetMap contributors (ODbL)",
 )
 
@@ -157,13 +156,36 @@ def record_inspection(conn: sa.Connection, segment_id: int, *, condition: str | 
     inspection_id = conn.execute(road_inspection.insert().values(
         segment_id=segment_id, kind=kind, inspected_on=on, condition=condition, pci=pci, note=note,
         report_id=report_id, user_id=user_id).returning(road_inspection.c.id)).scalar_one()
-    conn.execute(sa.text("""
-        UPDATE road_segment SET condition = COALESCE(:condition, condition),
-               pci = CASE WHEN :condition IS NOT NULL OR :pci IS NOT NULL THEN :pci ELSE pci END,
-               inspected_on = :on
-        WHERE id = :id AND (inspected_on IS NULL OR inspected_on <= :on)"""),
-        {"condition": condition, "pci": pci, "on": on, "id": segment_id})
+    # The segment shows the latest inspection; a newer condition makes an older PCI stale.
+    values = {"inspected_on": on}
+    if condition is not None or pci is not None:
+        values.update(pci=pci, **({"condition": condition} if condition is not None else {}))
+    segments = build_table(ROAD_SEGMENTS)
+    conn.execute(segments.update().where(
+        segments.c.id == segment_id,
+        sa.or_(segments.c.inspected_on.is_(None), segments.c.inspected_on <= on)).values(**values))
     return inspection_id
+
+
+def record_repair(conn: sa.Connection, report_code: str, condition: str, user_id: int | None,
+                  note: str | None = None) -> int:
+    """A resolved pothole report records the repair on its road segment, with the condition after it.
+
+    Call it in the transaction that resolved the report: a report that is not resolved, or not on a
+    road segment, is a 409/400 and nothing is written.
+    """
+    row = conn.execute(sa.text("""
+        SELECT r.id, r.status, r.asset_id, s.id AS segment_id FROM report r
+        LEFT JOIN road_segment s ON s.id = r.asset_id WHERE r.code = :code"""), {"code": report_code}).first()
+    if row is None:
+        raise NotFound(f"Звернення {report_code} не знайдено", f"Report {report_code} not found")
+    if row.segment_id is None:
+        raise InvalidInput("Звернення не прив'язане до ділянки дороги: ремонт нема де записати",
+                           "The report is not on a road segment: there is nowhere to record a repair")
+    if row.status != "resolved":
+        raise Conflict("Ремонт записують, коли звернення вирішено", "A repair is recorded when the report is resolved")
+    return record_inspection(conn, row.segment_id, condition=condition, kind="repair", report_id=row.id,
+                             user_id=user_id, note=(note or "").strip() or None)
 
 
 def inspections(conn: sa.Connection, segment_id: int) -> list[dict]:
@@ -199,14 +221,3 @@ def km_by_condition(conn: sa.Connection, hromada_id: int) -> dict:
         SELECT COALESCE(condition, '') AS condition, sum(ST_Length(geom::geography)) / 1000.0
         FROM road_segment WHERE hromada_id = :h GROUP BY 1"""), {"h": hromada_id}).all()
     return {"villages": by_village, "total": {c: round(km, 3) for c, km in total}}
-
-
-def parse_condition(value) -> str | None:
-    """'3', 3, '3 — задовільний' → '3'; empty → None."""
-    if value is None or str(value).strip() == "":
-        return None
-    match = re.match(r"\s*([1-5])\b", str(value))
-    if not match:
-        raise InvalidInput(f"Стан дороги має бути від 1 до 5, а не {value!r}",
-                           f"Road condition must be 1 to 5, not {value!r}")
-    return match.group(1)

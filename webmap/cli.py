@@ -12,6 +12,7 @@ from gis.api_keys_cli import api_keys_group
 from gis.cli import db_group, users_group
 from gis.errors import HromadaError
 from importers.cli import communities_group, demo_group, export_command, import_command, synthetic_group
+from layers.coverage_cli import coverage_group
 
 
 class FriendlyGroup(click.Group):
@@ -39,6 +40,7 @@ main.add_command(import_command)
 main.add_command(export_command)
 main.add_command(synthetic_group)
 main.add_command(api_keys_group)
+main.add_command(coverage_group)
 
 
 @main.command("worker")

@@ -81,6 +81,8 @@ class StatusForm(FlaskForm):
     public_note = TextAreaField("Коментар для мешканців", validators=[Optional(), Length(max=2000)])
     private_note = TextAreaField("Службова нотатка", validators=[Optional(), Length(max=2000)])
     duplicate_of = StringField("Код основного звернення (для дубліката)", validators=[Optional(), Length(max=40)])
+    # Resolving a pothole may record the repair on its road segment, with the condition after it.
+    repair_condition = StringField("Стан дороги після ремонту", validators=[Optional(), Length(max=1)])
 
 
 class TransferForm(FlaskForm):

@@ -9,7 +9,7 @@ from flask import current_app, url_for
 from folium.plugins import VectorGridProtobuf
 
 from layers import query
-from layers.base import Field, Layer, label
+from layers.base import CategoryStyle, Field, Layer, label
 from layers.registry import viewable_layers
 from webmap.folium_safe import (POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution, SafeGeoJsonPopup,
                                 SafeGeoJsonTooltip)
@@ -44,8 +44,22 @@ def layer_features_for_map(conn: sa.Connection, layer: Layer, hromada_id: int, l
     return items
 
 
-def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = frozenset()):
-    """The folium map and, per layer, the features shown (for the accessible list beside it)."""
+def legend(layer: Layer, lang: str) -> list[tuple[str, str]]:
+    """(label, colour) rows explaining a layer's colours; empty for a one-colour layer."""
+    style = layer.style
+    if not isinstance(style, CategoryStyle):
+        return []
+    choices = layer.field(style.field).choices or {}
+    return [(label(choices[value], lang) if value in choices else value, colour)
+            for value, colour in style.colors.items()]
+
+
+def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = frozenset(),
+              only: tuple[str, ...] | None = None):
+    """The folium map and, per layer, the features shown (for the accessible list beside it).
+
+    ``only``: the names of the layers to show (a thematic page); all viewable layers otherwise.
+    """
     fmap = folium.Map(tiles=None, control_scale=True, height="70vh", width="100%")
     folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
     use_local_assets(fmap)
@@ -54,6 +68,8 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
     attributions = set()
     tiles_above = current_app.config.get("MAP_TILES_ABOVE", MAP_TILES_ABOVE)
     for layer in viewable_layers(roles):
+        if only is not None and layer.name not in only:
+            continue
         if is_large(conn, layer, tiles_above):
             add_tile_layer(fmap, layer, lang)
             shown.append((layer, None))  # too many to list on a page: the APIs and exports have them

@@ -329,8 +329,8 @@ def services(conn: sa.Connection, hromada_id: int, code: str | None = None) -> l
         WHERE c.is_active AND (CAST(:code AS text) IS NULL OR c.code = :code) AND (
             EXISTS (SELECT 1 FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
                     WHERE uc.category_id = c.id AND u.hromada_id = :h)
-            OR EXISTS (SELECT 1 FROM asset a WHERE a.kind = c.asset_kind AND a.hromada_id = :h
-                       AND a.owner_unit_id IS NOT NULL))
+            OR EXISTS (SELECT 1 FROM asset_responsible a WHERE a.kind = c.asset_kind AND a.hromada_id = :h
+                       AND a.responsible_unit_id IS NOT NULL))
         ORDER BY c.id"""), {"h": hromada_id, "code": code}).all()
 
 

@@ -2,6 +2,8 @@
 
 GET  /api/reports/categories?lat=&lon=   the hromada at the point and the categories handled there
 GET  /api/reports/nearby?lat=&lon=&category=   open reports of the category within 100 m
+GET  /api/reports/assets?lat=&lon=&category=   the lamps (road segments, …) the category is about
+                                         within 100 m, nearest first: which one is out
 POST /api/reports                        a new report (multipart form or JSON; CSRF token; photos;
                                          Idempotency-Key header; rate-limited per client)
 POST /api/reports/<code>/me-too          support an open report, optionally follow it by e-mail
@@ -20,7 +22,7 @@ from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from gis.errors import InvalidInput, Unprocessable
 from gis.photos import MAX_PHOTOS, process_photo
-from gis.routing import categories_at
+from gis.routing import ASSET_KINDS, assets_near, categories_at
 from layers import reports
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
@@ -51,6 +53,17 @@ def report_categories():
 def report_nearby():
     return jsonify({"reports": reports.nearby_open(
         connection(), request.args.get("lon"), request.args.get("lat"), request.args.get("category") or None)})
+
+
+@bp.get("/reports/assets")
+def report_assets():
+    category = (request.args.get("category") or "").strip()
+    if not category:
+        raise InvalidInput("Вкажіть категорію (category)", "Give the category (category)")
+    conn = connection()
+    kind = conn.execute(sa.text("SELECT asset_kind FROM category WHERE code = :c"), {"c": category}).scalar()
+    return jsonify({"kind": ASSET_KINDS.get(kind), "assets": assets_near(
+        conn, request.args.get("lon"), request.args.get("lat"), category)})
 
 
 @bp.get("/reports/<code>")

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from gis.users import authenticate, units_of_hromadas
-from layers import reports
+from layers import reports, roads
+from layers.base import label
 from webmap.access import current_actor, current_user, roles_required
 from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
@@ -107,8 +108,11 @@ def _render_detail(code: str):
         "SELECT position FROM report_photo WHERE report_id = :id ORDER BY position"), {"id": row["id"]})]
     subscribers = conn.execute(sa.text(
         "SELECT count(*) FROM report_subscriber WHERE report_id = :id"), {"id": row["id"]}).scalar()
+    road_segment = conn.execute(sa.text("SELECT id, name, ref FROM road_segment WHERE id = :id"),
+                                {"id": row["asset_id"]}).first() if row["asset_id"] else None
     return render_template(
-        "staff/report.html", row=row, photos=photos, history=reports.history(conn, row["id"], staff=True),
+        "staff/report.html", row=row, road_segment=road_segment,
+        road_conditions=[(k, label(v, current_lang())) for k, v in roads.CONDITIONS.items()], photos=photos, history=reports.history(conn, row["id"], staff=True),
         statuses=reports.STATUSES, status_form=status_form, transfer_form=transfer_form,
         note_form=NoteForm(), subscribers=subscribers, user=current_user(),
         place_map=point_map(row["lat"], row["lon"], row["code"], current_lang()),
@@ -132,9 +136,14 @@ def _act(code: str, form, action):
 @bp.post("/reports/<code>/status")
 @roles_required(*WORKING_ROLES)
 def report_status(code: str):
-    return _act(code, StatusForm(), lambda conn, f: reports.change_status(
-        conn, code, f.status.data, current_actor(), public_url=public_url(), public_note=f.public_note.data,
-        private_note=f.private_note.data, duplicate_of=f.duplicate_of.data))
+    def act(conn, f):
+        reports.change_status(conn, code, f.status.data, current_actor(), public_url=public_url(),
+                              public_note=f.public_note.data, private_note=f.private_note.data,
+                              duplicate_of=f.duplicate_of.data)
+        if f.repair_condition.data:
+            roads.record_repair(conn, code, f.repair_condition.data, current_actor().user_id,
+                                note=f.public_note.data)
+    return _act(code, StatusForm(), act)
 
 
 @bp.post("/reports/<code>/transfer")

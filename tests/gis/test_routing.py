@@ -39,7 +39,7 @@ def test_pothole_on_a_state_road_goes_to_the_outside_body_and_on_a_village_stree
     lon, lat = asset_point(world, "road_segment", "M-DEMO")
     state = route(world, lon, lat + 0.00005, "pothole")
     assert state.rule == "asset" and state.unit_id == unit_id(world, "road_service")
-    lon, lat = asset_point(world, "road_segment", "V01")
+    lon, lat = asset_point(world, "road_segment", "вул. Садова")
     street = route(world, lon, lat, "pothole")
     assert street.rule == "asset" and street.unit_id == unit_id(world, "housing")
 

@@ -45,7 +45,33 @@ def test_registry_refuses_two_layers_with_one_name():
     from layers.registry import build_registry
 
     assert set(build_registry([admin_areas])) == {"hromadas", "settlements", "units"}
-    assert set(LAYERS) == {"hromadas", "settlements", "units", "reports", "protected_areas", "coverage_areas",
-                           "wifi_hotspots", "synthetic_points", "synthetic_roads"}
+    assert {"hromadas", "settlements", "units", "reports", "protected_areas", "coverage_areas", "speed_tiles",
+            "speed_tests", "wifi_hotspots", "road_segments", "street_lamps", "synthetic_points",
+            "synthetic_roads"} <= set(LAYERS)
     with pytest.raises(ValueError, match="two layers are named 'hromadas'"):
         build_registry([admin_areas, admin_areas])
+
+
+def test_checker_finds_an_asset_spec_that_does_not_fit():
+    from layers.lighting import STREET_LAMPS
+
+    broken = replace(STREET_LAMPS, categories=("pothole",),
+                     asset=replace(STREET_LAMPS.asset, ref_field="pole_no"))
+    found = problems(broken)
+    assert any("asset ref field 'pole_no'" in p for p in found)
+    assert any("category 'pothole' routes to assets of kind 'road_segment'" in p for p in found)
+
+
+@pytest.mark.parametrize("layer", [l for l in all_layers() if l.asset], ids=lambda layer: layer.name)
+def test_asset_triggers_in_the_database_follow_the_declaration(engine, layer):
+    """The migration wrote the trigger arguments by hand: they must match ``Layer.asset``."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("""
+            SELECT t.tgname, encode(t.tgargs, 'escape') FROM pg_trigger t
+            WHERE t.tgrelid = CAST(:table AS regclass) AND NOT t.tgisinternal ORDER BY t.tgname"""),
+            {"table": layer.table}).all()
+    expected = "\\000".join(layer.asset.trigger_args()) + "\\000"
+    assert [name for name, _ in found] == [f"{layer.table}_asset_{op}" for op in ("delete", "insert", "update")]
+    assert {args for _, args in found} == {expected}

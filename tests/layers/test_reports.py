@@ -44,7 +44,7 @@ def outbox_rows(engine):
 
 def test_create_routes_codes_and_sets_due_date(demo_db):
     first = new_report(demo_db, email="r@example.org", name="Оксана", phone="+380 67 000 00 00")
-    second = new_report(demo_db)
+    second = new_report(demo_db, where=asset_point(demo_db, "street_lamp", "302"))
     assert re.fullmatch(r"ЯК-\d{4}-000001", first["code"]) and second["code"].endswith("-000002")
     assert first["routing"]["rule"] == "asset" and first["unit"]["uk"] == "КП «Якушинціблагоустрій»"
     assert first["private_url"].startswith(first["public_url"] + "?token=")

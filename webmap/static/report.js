@@ -68,6 +68,7 @@
       select.disabled = data.categories.length === 0;
       hint.textContent = (data.hromada[lang] || data.hromada.uk) + ": " + data.categories.length;
       await loadSimilar();
+      await loadAssets();
     } catch (err) {
       select.replaceChildren(text("option", msg("Choose")));
       select.disabled = true;
@@ -134,13 +135,16 @@
       const result = $("report-result");
       const code = text("a", data.code);
       code.href = data.public_url;
-      const privateLink = text("a", data.private_url);
-      privateLink.href = data.private_url;
-      result.replaceChildren(
-        text("p", msg("Sent") + " "), text("p", ""), text("p", msg("Private") + " "));
+      result.replaceChildren(text("p", msg("Sent") + " "), text("p", ""));
       result.children[0].append(code);
       result.children[1].textContent = data.routing.reason[lang];
-      result.children[2].append(privateLink);
+      if (data.private_url) {  // absent when the report joined an open one on the same lamp
+        const privateLink = text("a", data.private_url);
+        privateLink.href = data.private_url;
+        const line = text("p", msg("Private") + " ");
+        line.append(privateLink);
+        result.append(line);
+      }
       result.hidden = false;
       form.reset();
       idempotencyKey = null;
@@ -152,7 +156,31 @@
     }
   });
 
-  $("category").addEventListener("change", () => loadSimilar().catch(e => { errorBox.textContent = e.message; }));
+  let assetsRequest = 0;
+  // Lamps (road segments, …) near the place, for categories about them: the resident may pick the
+  // one that is out; left at "nearest", the service takes the nearest in reach.
+  async function loadAssets() {
+    const box = $("asset-choice"), select = $("asset_id");
+    const lat = $("lat").value, lon = $("lon").value, category = $("category").value;
+    const mine = ++assetsRequest;
+    if (!lat || !lon || !category) { box.hidden = true; select.replaceChildren(); return; }
+    const data = await getJSON(`/api/reports/assets?lat=${encodeURIComponent(lat)}&lon=${encodeURIComponent(lon)}&category=${encodeURIComponent(category)}`);
+    if (mine !== assetsRequest) return;
+    const nearest = text("option", msg("Nearest"));
+    nearest.value = "";
+    select.replaceChildren(nearest);
+    for (const a of data.assets) {
+      const option = text("option", `№ ${a.ref}${a.name && a.name !== a.ref ? " (" + a.name + ")" : ""} — ${a.distance_m} ${msg("Metres")}`);
+      option.value = String(a.id);
+      select.append(option);
+    }
+    box.hidden = data.assets.length === 0;
+  }
+
+  $("category").addEventListener("change", () => {
+    loadSimilar().catch(e => { errorBox.textContent = e.message; });
+    loadAssets().catch(e => { errorBox.textContent = e.message; });
+  });
   for (const id of ["lat", "lon"]) $(id).addEventListener("change", loadCategories);
   $("use-centre").addEventListener("click", () => {
     if (!map) return;

@@ -1,0 +1,99 @@
+"""Thematic pages of the community's infrastructure: road condition and street lighting.
+
+GET /map/<code>/roads              map by condition with its legend; km per condition and village
+GET /map/<code>/lighting?reach=M   lamps by status; each street's share within M metres of a working
+                                   lamp (default 35); streets with no working light
+GET /api/hromadas/<code>/roads/summary           the kilometres as JSON
+GET /api/hromadas/<code>/lighting/coverage?reach=M   the lighting coverage as JSON
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify, render_template, request
+
+from gis.errors import InvalidInput
+from layers import lighting, roads
+from layers.base import label
+from layers.registry import get_layer
+from webmap import hromadas
+from webmap.access import current_roles
+from webmap.database import connection
+from webmap.i18n import current_lang
+from webmap.mapview import build_map, legend, map_parts
+
+bp = Blueprint("infrastructure", __name__)
+REACH_DEFAULT_M, REACH_MIN_M, REACH_MAX_M = 35, 5, 200
+
+
+def lighting_reach() -> float:
+    """The ``reach`` parameter: metres from a working lamp that count as lit."""
+    raw = request.args.get("reach", "").strip()
+    if not raw:
+        return REACH_DEFAULT_M
+    try:
+        reach = float(raw)
+    except ValueError:
+        reach = float("nan")
+    if not REACH_MIN_M <= reach <= REACH_MAX_M:  # also false for NaN
+        raise InvalidInput(f"reach: відстань від ліхтаря має бути числом від {REACH_MIN_M} до {REACH_MAX_M} м",
+                           f"reach: the distance from a lamp must be a number from {REACH_MIN_M} to {REACH_MAX_M} m")
+    return reach
+
+
+def _condition_rows(summary: dict) -> list[dict]:
+    """Per village: km in each condition class (best first), unrated, and the total."""
+    rows = []
+    for village, by_condition in summary.items():
+        rows.append({"village": village, "km": [by_condition.get(c, 0.0) for c in roads.CONDITIONS],
+                     "unrated": by_condition.get("", 0.0), "total": sum(by_condition.values())})
+    return rows
+
+
+@bp.get("/map/<code>/roads")
+def roads_page(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    fmap, shown = build_map(conn, summary, lang, current_roles(), only=("road_segments",))
+    km = roads.km_by_condition(conn, summary["id"])
+    layer = get_layer("road_segments")
+    return render_template(
+        "roads.html", summary=summary, parts=map_parts(fmap), legend=legend(layer, lang), layer=layer,
+        conditions=[(c, label(v, lang)) for c, v in roads.CONDITIONS.items()],
+        villages=[r for r in _condition_rows(km["villages"]) if r["village"]],
+        outside=km["villages"].get(""), total=_condition_rows({"": km["total"]})[0],
+        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or []))
+
+
+@bp.get("/map/<code>/lighting")
+def lighting_page(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    reach = lighting_reach()
+    fmap, shown = build_map(conn, summary, lang, current_roles(), only=("street_lamps", "road_segments"))
+    streets = lighting.lighting_coverage(conn, summary["id"], reach_m=reach)
+    lamps = get_layer("street_lamps")
+    counts = dict(conn.execute(sa.text("SELECT status, count(*) FROM street_lamp WHERE hromada_id = :h "
+                                       "GROUP BY status"), {"h": summary["id"]}).all())
+    return render_template(
+        "lighting.html", summary=summary, parts=map_parts(fmap), legend=legend(lamps, lang), reach=reach,
+        streets=streets, dark=[s for s in streets if s["lit_m"] == 0],
+        statuses=[(code_, label(v, lang), counts.get(code_, 0)) for code_, v in lighting.LAMP_STATUSES.items()],
+        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or []))
+
+
+@bp.get("/api/hromadas/<code>/roads/summary")
+def roads_summary_api(code: str):
+    conn = connection()
+    summary = hromadas.hromada_summary(conn, code)
+    return jsonify({"hromada": summary["katottg"], "unit": "km",
+                    "conditions": {c: v for c, v in roads.CONDITIONS.items()},
+                    **roads.km_by_condition(conn, summary["id"])})
+
+
+@bp.get("/api/hromadas/<code>/lighting/coverage")
+def lighting_coverage_api(code: str):
+    conn = connection()
+    summary = hromadas.hromada_summary(conn, code)
+    reach = lighting_reach()
+    return jsonify({"hromada": summary["katottg"], "reach_m": reach,
+                    "streets": lighting.lighting_coverage(conn, summary["id"], reach_m=reach)})
