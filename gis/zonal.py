@@ -48,6 +48,12 @@ class RasterArray:
     nodata: float | None = None
 
 
+def apply(transform: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``transform`` applied to coordinate arrays (affine's own operator is being renamed)."""
+    a, b, c, d, e, f = transform[:6]
+    return a * x + b * y + c, d * x + e * y + f
+
+
 def _check_north_up(transform: Affine) -> None:
     if transform.b != 0 or transform.d != 0:
         raise InvalidInput("Повернуті растри (з членами повороту) не підтримуються",
@@ -69,7 +75,7 @@ def coverage(geom, transform: Affine, shape: tuple[int, int]) -> Coverage | None
     polygons = polygons[shapely.get_type_id(polygons) == 3]  # polygons only (make_valid may add lines)
     if polygons.size == 0:
         return None
-    polygons = shapely.transform(polygons, lambda xy: np.column_stack(inverse * (xy[:, 0], xy[:, 1])))
+    polygons = shapely.transform(polygons, lambda xy: np.column_stack(apply(inverse, xy[:, 0], xy[:, 1])))
     polygons = shapely.clip_by_rect(polygons, 0, 0, width, height)
     polygons = shapely.get_parts(polygons)
     polygons = polygons[(shapely.get_type_id(polygons) == 3) & ~shapely.is_empty(polygons)]

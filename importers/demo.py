@@ -138,14 +138,17 @@ LAMPS_PER_VILLAGE = 6
 LAMP_SPACING_DEG = 0.0011  # ≈ 80 m of longitude at 49° N
 MAIN_STREET_HALF_DEG = 0.009  # main streets run up to ≈ 650 m each way from the centre, within the village
 SIDE_STREET_HALF_DEG = 0.004
+SIDE_STREET_EAST_DEG = 0.004  # ≈ 290 m east of the centre: beyond the main street's lamps, so unlit
 DEMO_STATE_ROAD = ((28.20, 49.262), (28.45, 49.262))  # invented "state road" across the hromada
 # Who answers for roads with no unit of their own, by owner class (invented for the demo).
 ROAD_OWNERS = {"state": "road_service", "regional": "road_service", "local": "road_service",
                "communal": "housing"}
 
 
-def _street(centre, village, dx: float, dy: float):
-    """The part, through the centre, of a straight line clipped to the village (or unclipped)."""
+def _street(centre, village, dx: float, dy: float, east: float = 0.0):
+    """The part, through the centre (or ``east`` degrees east of it), of a straight line clipped to the
+    village (or unclipped)."""
+    centre = shapely.Point(centre.x + east, centre.y)
     line = shapely.LineString([(centre.x - dx, centre.y - dy), (centre.x + dx, centre.y + dy)])
     if village is None:
         return line
@@ -158,7 +161,7 @@ def _street(centre, village, dx: float, dy: float):
 def demo_roads_and_lamps(hromada_id: int, centres: dict[str, object], villages: dict[str, object],
                          unit_ids: dict[str, int]) -> tuple[list[dict], list[dict]]:
     """Per village: a lit asphalt main street through the centre with six lamps (one faulty in some
-    villages), an unlit gravel side street; and a state road across the hromada. Seeded: the same
+    villages), an unlit gravel side street crossing it further east; and a state road across the hromada. Seeded: the same
     every time. Numbers on the lamps: the village's place in alphabetical order × 100 + 1…6."""
     rng = random.Random(6)
     roads, lamps = [], []
@@ -169,7 +172,7 @@ def demo_roads_and_lamps(hromada_id: int, centres: dict[str, object], villages: 
                                condition=str(rng.choice([2, 3, 3, 4, 4, 5])), pci=float(rng.randint(35, 95)),
                                inspected_on=dt.date(2026, rng.randint(3, 10), rng.randint(1, 28)), lit=True,
                                osm_id=f"demo-{number}-main"))
-        roads.append(_demo_row(hromada_id, _street(centre, area, 0, SIDE_STREET_HALF_DEG), name="вул. Садова", ref=None,
+        roads.append(_demo_row(hromada_id, _street(centre, area, 0, SIDE_STREET_HALF_DEG, east=SIDE_STREET_EAST_DEG), name="вул. Садова", ref=None,
                                road_class="residential", owner="communal", surface=rng.choice(["gravel", "ground"]),
                                condition=str(rng.choice([1, 2, 2, 3])), pci=None,
                                inspected_on=dt.date(2025, rng.randint(4, 10), rng.randint(1, 28)), lit=False,

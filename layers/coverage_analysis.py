@@ -53,13 +53,14 @@ from pathlib import Path
 import numpy as np
 import shapely
 import sqlalchemy as sa
+from affine import Affine
 from sqlalchemy.dialects import postgresql as pg
 
 from gis.bulk import ewkb
 from gis.crs import metric_srid_for_hromada
 from gis.errors import InvalidInput, NotFound, Unprocessable
 from gis.models import geometry, gist, metadata
-from gis.zonal import RasterArray, zonal_stats
+from gis.zonal import RasterArray, apply, zonal_stats
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ def _window(src, bounds):
     """The whole pixels of ``src`` over ``bounds`` (in its CRS); None when they miss it."""
     from rasterio.windows import Window
 
-    cols, rows = ~src.transform * (np.array(bounds[::2]), np.array(bounds[1::2]))
+    cols, rows = apply(~src.transform, np.array(bounds[::2]), np.array(bounds[1::2]))
     col0, col1 = max(int(np.floor(cols.min())), 0), min(int(np.ceil(cols.max())), src.width)
     row0, row1 = max(int(np.floor(rows.min())), 0), min(int(np.ceil(rows.max())), src.height)
     return Window(col0, row0, col1 - col0, row1 - row0) if col1 > col0 and row1 > row0 else None
@@ -298,7 +299,8 @@ def _collect_rasters(conn, hromada_id: int, srid: int, boundary_metric, store: P
             ranks = class_grid(down.filled(0).astype("float64") * scale,
                                None if up is None or up_scale is None else up.filled(0).astype("float64") * up_scale,
                                valid)
-            grids.append((ranks, src.window_transform(window), src.crs))
+            corner_x, corner_y = apply(src.transform, window.col_off, window.row_off)
+            grids.append((ranks, Affine(src.transform.a, 0, corner_x, 0, src.transform.e, corner_y), src.crs))
             used.append({"id": row.id, "title": row.title, "units": "Mbit/s" if scale == 1 else "kbit/s"})
     if not grids:
         return None, None, used, skipped
@@ -386,7 +388,7 @@ def _point_classes(points: np.ndarray, evidence: Evidence) -> np.ndarray:
         rest = points[~decided]
         rest = [evidence.raster_to_grid(p) for p in rest] if evidence.raster_to_grid else rest
         xy = shapely.get_coordinates(np.asarray(rest, dtype=object))
-        cols, rows = ~evidence.raster.transform * (xy[:, 0], xy[:, 1])
+        cols, rows = apply(~evidence.raster.transform, xy[:, 0], xy[:, 1])
         rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
         h, w = evidence.raster.data.shape
         inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
@@ -635,6 +637,7 @@ def results(conn: sa.Connection, run_id: int, zone_kind: str = "settlement") -> 
     Each a flat dict of :data:`RESULT_FIELDS`: shares are 0…1; ``pop_*`` and ``gap_population``
     are None where the population is unknown. NotFound for an unknown run.
     """
+    _check_kind(zone_kind)
     get_run(conn, run_id)
     return [dict(r._mapping) for r in conn.execute(sa.text(_select_results(zone_kind, False)),
                                                   {"run": run_id, "kind": zone_kind})]
@@ -642,6 +645,7 @@ def results(conn: sa.Connection, run_id: int, zone_kind: str = "settlement") -> 
 
 def results_geojson(conn: sa.Connection, run_id: int, zone_kind: str = "settlement") -> dict:
     """The zones of a run as a GeoJSON FeatureCollection (EPSG:4326), properties as :func:`results`."""
+    _check_kind(zone_kind)
     get_run(conn, run_id)
     features = []
     for r in conn.execute(sa.text(_select_results(zone_kind, True)), {"run": run_id, "kind": zone_kind}):

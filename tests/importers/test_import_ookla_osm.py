@@ -189,6 +189,18 @@ def test_quadkey_only_csv_gets_tile_geometry(demo_db, tmp_path):
     assert [g[1:3] for g in tiles_in_db(demo_db)] == [(None, None), (None, None)]  # no Ookla name: no guess
 
 
+@pytest.mark.parametrize("name, values", [
+    ("2024-01-01_performance_mobile_tiles.parquet", {"network": "mobile", "period": "2024-Q1"}),
+    ("2023-10-01_performance_fixed_tiles.zip gps_fixed_tiles.shp", {"network": "fixed", "period": "2023-Q4"}),
+    ("ookla 2024-03-31 fixed.csv", {"network": "fixed", "period": "2024-Q1"}),
+    ("2024-12-01_performance_mobile_tiles.parquet", {"network": "mobile", "period": "2024-Q4"}),
+    ("gps_mobile_tiles.shp", {"network": "mobile"}),
+    ("immobile_2024-13-01.csv", {}),
+])
+def test_network_and_period_from_ookla_file_names(name, values):
+    assert TILES.values_from_file_name(name) == values
+
+
 def test_parquet_without_geometry_or_quadkey_is_a_clear_400(clean_db, tmp_path):
     path = tmp_path / "2024-01-01_performance_fixed_tiles.parquet"
     pq.write_table(pa.table({"avg_d_kbps": [1], "tests": [1]}), path)

@@ -232,9 +232,9 @@ def test_rerun_stores_a_new_run_with_its_date_and_evidence(case, clean_db, tmp_p
     assert latest["parameters"]["test_radius_m"] == RADIUS and latest["parameters"]["hex_size_m"] == 500
     assert latest["parameters"]["unserved_below_mbps"] == [25, 3]
     before, after = by_name(clean_db, first)["Бета"], by_name(clean_db, second)["Бета"]
-    # x 3500…4000 now measured served (it was underserved by the raster, 100 000 m² of it nodata).
+    # x 3500…4000 is now measured served: it was underserved by the raster, but nodata on 3500…3650.
     assert after["area_served"] - before["area_served"] == pytest.approx(500_000 / 2_000_000, abs=1e-6)
-    assert after["area_unknown"] == pytest.approx(before["area_unknown"] - 50_000 / 2_000_000, abs=1e-6)
+    assert after["area_unknown"] == pytest.approx(before["area_unknown"] - 150_000 / 2_000_000, abs=1e-6)
     assert after["evidence_measurement"] == pytest.approx(0.25, abs=1e-6)
 
 
@@ -250,8 +250,9 @@ def test_geojson_and_csv(case, clean_db):
     assert feature["geometry"]["type"] == "MultiPolygon"
     lon, lat = feature["geometry"]["coordinates"][0][0][0]
     assert 28.2 < lon < 28.4 and 49.1 < lat < 49.3
-    # Worst gap first: Альфа has more people below 100/20.
-    assert [f["properties"]["name"] for f in collection["features"]] == ["Альфа", "Бета"]
+    # Worst gap first: 67.5 % of Бета's people lack 100/20, 62.5 % of Альфа's.
+    assert [f["properties"]["name"] for f in collection["features"]] == ["Бета", "Альфа"]
+    assert [f["properties"]["gap_population"] for f in collection["features"]] == pytest.approx([0.675, 0.625])
     lines = text.strip().splitlines()
     assert lines[0].startswith("Розрахунок,Тип зони,Код зони") and len(lines) == len(hexes) + 1
 

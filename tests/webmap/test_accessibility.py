@@ -31,7 +31,8 @@ def report_code(demo_db):
 
 @pytest.mark.parametrize("lang", ["uk", "en"])
 def test_public_pages_pass_axe(live_server, page, demo_db, report_code, lang):
-    for path in ("/", "/hromadas", f"/reports/{quote(report_code)}", "/staff/login", "/ogc/?f=html",
+    for path in ("/", "/hromadas", f"/reports/{quote(report_code)}", "/staff/login",
+                 "/map/UA05020310000080026/roads", "/map/UA05020310000080026/lighting", "/ogc/?f=html",
                  "/ogc/collections?f=html", "/ogc/collections/hromadas/items?f=html"):
         assert audit(page, f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}") == [], path
 

@@ -166,6 +166,7 @@
     if (!lat || !lon || !category) { box.hidden = true; select.replaceChildren(); return; }
     const data = await getJSON(`/api/reports/assets?lat=${encodeURIComponent(lat)}&lon=${encodeURIComponent(lon)}&category=${encodeURIComponent(category)}`);
     if (mine !== assetsRequest) return;
+    const previous = select.value;
     const nearest = text("option", msg("Nearest"));
     nearest.value = "";
     select.replaceChildren(nearest);
@@ -174,6 +175,7 @@
       option.value = String(a.id);
       select.append(option);
     }
+    if ([...select.options].some(o => o.value === previous)) select.value = previous;  // keep the choice
     box.hidden = data.assets.length === 0;
   }
 

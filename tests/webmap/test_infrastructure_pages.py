@@ -1,0 +1,64 @@
+"""The road-condition and street-lighting pages, and choosing the lamp that is out, in Chromium."""
+import re
+
+import sqlalchemy as sa
+
+from tests.helpers import asset_point, scalar
+
+CODE = "UA05020310000080026"
+
+
+def test_roads_page_shows_the_legend_and_kilometres(live_server, page, demo_db):
+    page.goto(f"{live_server}/map/{CODE}/roads")
+    page.wait_for_selector(".leaflet-container path.leaflet-interactive", state="attached")
+    legend = page.locator("figure.legend").inner_text()
+    assert all(word in legend for word in ("відмінний", "добрий", "задовільний", "незадовільний", "аварійний"))
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 14  # every demo village has streets
+    total = page.locator("table tfoot td").last.inner_text()
+    expected = scalar(demo_db, "SELECT sum(ST_Length(geom::geography)) / 1000 FROM road_segment")
+    assert abs(float(total) - expected) < 0.01
+    # The segments are drawn in their condition's colour.
+    colours = set(page.evaluate("""() => [...document.querySelectorAll('.leaflet-overlay-pane path')]
+                                  .map(p => p.getAttribute('stroke'))"""))
+    assert {"#c92a2a", "#e67700"} & colours
+
+
+def test_lighting_page_lists_dark_streets_and_recomputes_with_another_reach(live_server, page, demo_db):
+    page.goto(f"{live_server}/map/{CODE}/lighting?lang=en")
+    page.wait_for_selector(".leaflet-container")
+    dark = page.locator("#dark-title").inner_text()
+    assert re.search(r"Streets with no working light \((\d+)\)", dark)
+    assert "вул. Садова" in page.locator("section[aria-labelledby=dark-title]").inner_text()
+    before = page.locator("table tbody tr").first.locator("td").last.inner_text()
+    page.fill("#reach", "150")
+    page.get_by_role("button", name="Recompute").click()
+    page.wait_for_url(re.compile(r"reach=150"))
+    after = page.locator("table tbody tr").first.locator("td").last.inner_text()
+    assert int(after.rstrip(" %")) >= int(before.rstrip(" %"))
+    bad = page.goto(f"{live_server}/map/{CODE}/lighting?reach=-3")
+    assert bad.status == 400 and "from 5 to 200 m" in page.content()  # the language chosen earlier stays
+
+
+def test_resident_chooses_which_lamp_is_out(live_server, page, demo_db):
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    page.goto(live_server + "/")
+    page.wait_for_selector(".leaflet-container")
+    page.fill("#lat", str(lat))
+    page.fill("#lon", str(lon))
+    page.dispatch_event("#lon", "change")
+    page.wait_for_function("document.getElementById('category').options.length > 1")
+    page.select_option("#category", "street_light_out")
+    page.wait_for_selector("#asset-choice:not([hidden])")
+    page.wait_for_load_state("networkidle")
+    options = page.locator("#asset_id option").all_inner_texts()
+    assert options[0].startswith("найближчий") and options[1].startswith("№ 301")
+    lamp_302 = scalar(demo_db, "SELECT id FROM street_lamp WHERE ref = '302'")
+    page.select_option("#asset_id", str(lamp_302))
+    page.fill("#description", "Не світить другий ліхтар від перехрестя")
+    page.click("#submit-report")
+    page.locator("#report-result").wait_for(state="visible")
+    assert "Ліхтар №302" in page.inner_text("#report-result")
+    with demo_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM street_lamp WHERE ref = '302'")).scalar() == "faulty"
+        assert conn.execute(sa.text("SELECT status FROM street_lamp WHERE ref = '301'")).scalar() == "working"
