@@ -24,6 +24,7 @@ from gis.bulk import ewkb
 from gis.geometry import to_multipolygon
 from gis.models import asset_owner, category, hromada, settlement, unit, unit_category
 from importers.communities import LoadReport, load_communities, load_settlements
+from importers.demo_coverage import load_demo_coverage
 from layers.categories import sync_categories
 from layers.lighting import STREET_LAMPS
 from layers.roads import ROAD_SEGMENTS
@@ -131,6 +132,7 @@ def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadRepor
             sa.select(settlement.c.name_uk, sa.func.ST_AsBinary(settlement.c.boundary))
             .where(settlement.c.hromada_id == hromada_id, settlement.c.boundary.is_not(None)))}
         load_demo_assets(conn, hromada_id, centres, villages, unit_ids)
+        load_demo_coverage(conn, hromada_id, boundary, centres)
     return reports
 
 

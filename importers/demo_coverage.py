@@ -200,19 +200,18 @@ def _store_raster(conn: sa.Connection, hromada_id: int, srid: int, boundary_metr
             for band, what in ((1, "download"), (2, "upload")):
                 dst.set_band_unit(band, "Mbps")
                 dst.set_band_description(band, f"modelled 4G {what} speed (demo)")
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        relative = Path(COVERAGE_RASTERS.name) / f"{sha}.tif"
+        target = raster_store() / relative
+        if not target.exists():  # also when the row is there but the store moved (HROMADA_RASTER_DIR)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
         old = conn.execute(sa.select(raster_dataset.c.id, raster_dataset.c.sha256).where(
             raster_dataset.c.layer == COVERAGE_RASTERS.name, raster_dataset.c.hromada_id == hromada_id,
             raster_dataset.c.source == DEMO_SOURCE)).all()
         if [r.sha256 for r in old] == [sha]:
             return False
         conn.execute(raster_dataset.delete().where(raster_dataset.c.id.in_([r.id for r in old])))
-        relative = Path(COVERAGE_RASTERS.name) / f"{sha}.tif"
-        target = raster_store() / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            shutil.copyfile(path, target)
         with rasterio.open(path) as src:
             stats = [_band_stats(src, b) for b in (1, 2)]
     left, top = transform.c, transform.f

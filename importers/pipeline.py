@@ -325,10 +325,10 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                                                                        options.mapping)
                     implied = _implied_by_file_name(layer, src, report)
                     staging_ready = True
-                if implied:
-                    batch = batch.assign(**implied)
                     if not direct:
                         create_staging(conn, "_import", _staging_columns(layer))
+                if implied:
+                    batch = batch.assign(**implied)
                 frame = _prepare(layer, batch, row_offset, to_wgs84, report, src.name, hromada_index)
                 columns = [c for c in _staging_columns(layer) if c[0] in frame.columns]
                 if direct:

@@ -139,3 +139,27 @@ SPEED_TESTS = Layer(
 )
 
 LAYERS = (COVERAGE_AREAS, SPEED_TILES, SPEED_TESTS, WIFI_HOTSPOTS)
+
+
+def submit_speed_test(conn, *, lon: float, lat: float, down_mbps: float, up_mbps: float, network: str,
+                      latency_ms: int | None = None, provider: str | None = None) -> dict:
+    """Store a resident's speed measurement at a point of a hromada served here (422 otherwise).
+
+    Nothing identifies the resident; the row is marked ``source = 'resident'`` so the analysis and
+    exports can tell it from Ookla's aggregates.
+    """
+    import sqlalchemy as sa
+
+    from gis.routing import check_point, require_hromada
+    from layers.tables import build_table
+
+    lon, lat = check_point(lon, lat)
+    hromada = require_hromada(conn, lon, lat)
+    table = build_table(SPEED_TESTS)
+    new_id = conn.execute(table.insert().values(
+        hromada_id=hromada.id, down_kbps=round(down_mbps * 1000), up_kbps=round(up_mbps * 1000),
+        latency_ms=latency_ms, network=network, provider=(provider or "").strip() or None, tests=1, devices=1,
+        measured_at=sa.func.now(), geom=sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326),
+        source="resident").returning(table.c.id)).scalar_one()
+    return {"id": new_id, "hromada": hromada.katottg, "down_kbps": round(down_mbps * 1000),
+            "up_kbps": round(up_mbps * 1000)}

@@ -235,8 +235,12 @@ def _collect_vectors(conn, hromada_id: int, srid: int, test_radius_m: float) -> 
         counts["speed_tiles"] += 1
     for down, up, wkb in conn.execute(sa.text(
             f"SELECT down_kbps / 1000.0, up_kbps / 1000.0, "
-            f"ST_AsBinary(ST_Buffer(ST_Transform(geom, :srid), :r, 16)) FROM speed_test "
-            f"WHERE ST_DWithin(ST_Transform(geom, :srid), ST_Transform({b}, :srid), :r)"), params):
+            f"ST_AsBinary(ST_Buffer(ST_Transform(t.geom, :srid), :r, 16)) "
+            f"FROM speed_test t, (SELECT boundary, ST_Transform(boundary, :srid) AS metric FROM hromada "
+            f"WHERE id = :h) h "
+            # The index finds tests within 0.1° (≥ 7 km, more than MAX_TEST_RADIUS_M); then metres.
+            f"WHERE t.geom && ST_Expand(h.boundary, 0.1) AND ST_DWithin(ST_Transform(t.geom, :srid), h.metric, :r)"),
+            params):
         add("measurement", service_class(float(down), None if up is None else float(up)), wkb)
         counts["speed_tests"] += 1
     for tech, down, up, wkb in conn.execute(sa.text(

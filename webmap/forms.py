@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, FloatField, IntegerField, MultipleFileField, PasswordField,
                      SelectField, StringField, TextAreaField)
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import AnyOf, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
 from gis.errors import InvalidInput
 from layers.reports import MAX_DESCRIPTION
@@ -63,6 +63,25 @@ class ReportForm(NoCsrfForm):
                              false_values=("false", "0", "no", "off", "ні", "n", ""))
     asset_id = IntegerField("Об'єкт", validators=[Optional()])
     photos = MultipleFileField("Фото")
+
+
+def _speed(label: str, top: int) -> FloatField:
+    return FloatField(label, validators=[InputRequired(REQUIRED), NumberRange(0, top, Bilingual(
+        f"від 0 до {top} Мбіт/с", f"from 0 to {top} Mbit/s"))])
+
+
+class SpeedTestForm(NoCsrfForm):
+    """A resident's own speed measurement (Mbit/s as speed-test apps show it)."""
+    lat = ReportForm.lat
+    lon = ReportForm.lon
+    down_mbps = _speed("Завантаження, Мбіт/с", 10_000)
+    up_mbps = _speed("Віддача, Мбіт/с", 10_000)
+    latency_ms = IntegerField("Затримка, мс", validators=[Optional(), NumberRange(0, 10_000, Bilingual(
+        "від 0 до 10000 мс", "from 0 to 10000 ms"))])
+    network = StringField("Мережа", validators=[InputRequired(REQUIRED), AnyOf(
+        ("fixed", "mobile"), Bilingual("fixed (фіксований) або mobile (мобільний)", "fixed or mobile"))])
+    provider = StringField("Провайдер", validators=[Optional(), Length(max=100, message=Bilingual(
+        "до 100 знаків", "at most 100 characters"))])
 
 
 class MeTooForm(NoCsrfForm):

@@ -6,6 +6,8 @@ GET  /api/reports/assets?lat=&lon=&category=   the lamps (road segments, …) th
                                          within 100 m, nearest first: which one is out
 POST /api/reports                        a new report (multipart form or JSON; CSRF token; photos;
                                          Idempotency-Key header; rate-limited per client)
+POST /api/speed-tests                    a resident's own speed measurement (lat, lon, down_mbps,
+                                         up_mbps, network, latency_ms, provider; CSRF; rate-limited)
 POST /api/reports/<code>/me-too          support an open report, optionally follow it by e-mail
 GET  /api/reports/<code>                 the public view of a report (no personal data)
 GET  /api/csrf-token                     a CSRF token for a client that did not load a page
@@ -24,9 +26,10 @@ from gis.errors import InvalidInput, Unprocessable
 from gis.photos import MAX_PHOTOS, process_photo
 from gis.routing import ASSET_KINDS, assets_near, categories_at
 from layers import reports
+from layers.connectivity import submit_speed_test
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
-from webmap.forms import MeTooForm, ReportForm, raise_for
+from webmap.forms import MeTooForm, ReportForm, SpeedTestForm, raise_for
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api")
 
@@ -156,6 +159,21 @@ def _once(scope: str, key: str, fingerprint: str | None, status: int, action):
                                     WHERE scope = :s AND key = :k"""),
                          {"st": status, "r": json.dumps(answer), "s": scope, "k": key})
     return answer, status
+
+
+@bp.post("/speed-tests")
+@limiter.limit(report_rate_limit)
+def speed_test_create():
+    form = SpeedTestForm(formdata=_formdata())
+    if not form.validate():
+        raise_for(form)
+    key = _idempotency_key()
+    answer, status = _once("speed-test", key, _request_fingerprint() if key else None, 201,
+                           lambda conn: submit_speed_test(
+                               conn, lon=form.lon.data, lat=form.lat.data, down_mbps=form.down_mbps.data,
+                               up_mbps=form.up_mbps.data, network=form.network.data,
+                               latency_ms=form.latency_ms.data, provider=form.provider.data))
+    return jsonify(answer), status
 
 
 @bp.post("/reports/<code>/me-too")

@@ -12,7 +12,7 @@ TABLES = ("coverage_area", "speed_tile", "speed_test", "wifi_hotspot")
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(tmp_path, monkeypatch):  # before demo_db, which writes the demo raster
     monkeypatch.setenv("HROMADA_RASTER_DIR", str(tmp_path / "store"))
     return tmp_path / "store"
 
@@ -33,7 +33,7 @@ def snapshot(engine) -> dict:
                 for t in (*TABLES, "raster_dataset")}
 
 
-def test_demo_coverage_fills_every_layer_inside_the_hromada(demo_db, store):
+def test_demo_coverage_fills_every_layer_inside_the_hromada(store, demo_db):
     load(demo_db)
     with demo_db.connect() as conn:
         for table in TABLES:
@@ -50,14 +50,14 @@ def test_demo_coverage_fills_every_layer_inside_the_hromada(demo_db, store):
     assert raster.source == "demo" and "демо" in raster.title
 
 
-def test_demo_coverage_reload_changes_nothing(demo_db, store):
+def test_demo_coverage_reload_changes_nothing(store, demo_db):
     load(demo_db)
     before = snapshot(demo_db)
     load(demo_db)
     assert snapshot(demo_db) == before
 
 
-def test_demo_white_spots(demo_db, store):
+def test_demo_white_spots(store, demo_db):
     load(demo_db)
     with demo_db.begin() as conn:
         run_id = analyse(conn, hromada_id_for(conn, "UA05020310000080026"))

@@ -76,9 +76,11 @@ def demo_id(engine):
     return scalar(engine, "SELECT id FROM hromada WHERE katottg = :k", k=DEMO)
 
 
-def tiles_in_db(engine):
+def tiles_in_db(engine, source):
+    """The tiles one file brought (the demo has speed tiles of its own)."""
     return rows(engine, "SELECT quadkey, network, period, avg_d_kbps, avg_u_kbps, avg_lat_ms, tests, devices, "
-                        "avg_lat_down_ms, avg_lat_up_ms, hromada_id FROM speed_tile ORDER BY avg_d_kbps")
+                        "avg_lat_down_ms, avg_lat_up_ms, hromada_id FROM speed_tile WHERE source = :s ORDER BY avg_d_kbps",
+                s=source)
 
 
 # --- Ookla tiles -------------------------------------------------------------------------------------
@@ -104,20 +106,20 @@ def test_ookla_shapefile_zip_imports_as_published(demo_db, tmp_path):
     assert report.field_map["avg_lat_down_ms"] == "avg_lat_do" and report.field_map["avg_lat_up_ms"] == "avg_lat_up"
     assert report.field_map["network"] == "file name (fixed)" and report.field_map["period"] == "file name (2024-Q1)"
     demo = demo_id(demo_db)
-    assert tiles_in_db(demo_db) == [
+    assert tiles_in_db(demo_db, archive.name) == [
         (keys[2], "fixed", "2024-Q1", 5120, 1024, 41, 1, 1, None, None, demo),
         (keys[0], "fixed", "2024-Q1", 48211, 20113, 12, 31, 9, 180, 95, demo),
         (keys[1], "fixed", "2024-Q1", 103870, 95112, 6, 4, 2, 41, 30, demo)]
-    assert_tiles_are_their_quadkeys(demo_db)
+    assert_tiles_are_their_quadkeys(demo_db, archive.name)
 
 
-def assert_tiles_are_their_quadkeys(engine):
+def assert_tiles_are_their_quadkeys(engine, source):
     """Each stored polygon is its quadkey's tile; a zoom-16 tile is ~400 × 400 m at 49° N, not 611 m."""
     for key, wkb, area, width in rows(engine, """
             SELECT quadkey, ST_AsBinary(geom), ST_Area(geom::geography),
                    ST_Distance(ST_SetSRID(ST_MakePoint(ST_XMin(geom), ST_YMin(geom)), 4326)::geography,
                                ST_SetSRID(ST_MakePoint(ST_XMax(geom), ST_YMin(geom)), 4326)::geography)
-            FROM speed_tile"""):
+            FROM speed_tile WHERE source = :s""", s=source):
         geom = shapely.from_wkb(bytes(wkb))
         assert geom.geom_type == "MultiPolygon"
         assert shapely.equals_exact(shapely.normalize(geom.geoms[0]), shapely.normalize(tile_box(key)), 1e-9)
@@ -138,15 +140,16 @@ def test_ookla_parquet_imports_as_published_and_keeps_to_ukraine(demo_db, tmp_pa
     report = run(demo_db, TILES, path, batch_size=2)  # streamed: three batches
     assert (report.read, report.accepted, report.rejected) == (4, 4, 0)  # Paris is not Ukraine's
     assert report.kept_in_raw == ["tile_x", "tile_y"]
-    got = tiles_in_db(demo_db)
+    got = tiles_in_db(demo_db, path.name)
     assert [(g[1], g[2]) for g in got] == [("mobile", "2024-Q2")] * 4
     assert [g[3:10] for g in got] == [
         (5120, 1024, 41, 1, 1, None, None), (48211, 20113, 12, 31, 9, 180, 95),
         (103870, 95112, 6, 4, 2, 41, 30), (250000, 180000, 5, 900, 300, 60, 40)]
     demo = demo_id(demo_db)
     assert [g[10] for g in got] == [demo, demo, demo, None]  # Kyiv is not in a loaded hromada
-    assert_tiles_are_their_quadkeys(demo_db)
-    assert rows(demo_db, "SELECT raw FROM speed_tile WHERE avg_d_kbps = 5120")[0][0] == {
+    assert_tiles_are_their_quadkeys(demo_db, path.name)
+    assert rows(demo_db, "SELECT raw FROM speed_tile WHERE source = :s AND avg_d_kbps = 5120",
+                s=path.name)[0][0] == {
         "tile_x": pytest.approx(tile_box(quadkey(28.371, 49.258)).centroid.x),
         "tile_y": pytest.approx(tile_box(quadkey(28.371, 49.258)).centroid.y)}
 
@@ -159,8 +162,8 @@ def test_parquet_columns_win_over_the_file_name_and_quadkey_alone_gives_the_tile
     pq.write_table(table, path)
     report = run(demo_db, TILES, path)
     assert report.accepted == 2 and report.field_map["network"] == "network"
-    assert [g[1:3] for g in tiles_in_db(demo_db)] == [("fixed", "2023-Q4"), ("mobile", "2023-Q4")]
-    assert_tiles_are_their_quadkeys(demo_db)
+    assert [g[1:3] for g in tiles_in_db(demo_db, path.name)] == [("fixed", "2023-Q4"), ("mobile", "2023-Q4")]
+    assert_tiles_are_their_quadkeys(demo_db, path.name)
 
 
 def test_geoparquet_geometry_column_and_its_crs(demo_db, tmp_path):
@@ -172,7 +175,8 @@ def test_geoparquet_geometry_column_and_its_crs(demo_db, tmp_path):
     assert b"geo" in pq.read_schema(path).metadata
     report = run(demo_db, TILES, path)
     assert report.accepted == 2 and report.crs == "EPSG:6383"
-    got = rows(demo_db, "SELECT quadkey, ST_Area(geom::geography) FROM speed_tile")
+    got = rows(demo_db, "SELECT quadkey, ST_Area(geom::geography) FROM speed_tile WHERE source = :s",
+                s=path.name)
     for key, area in got:
         assert area == pytest.approx(geodesic_area(tile_box(key)), rel=1e-3)
 
@@ -185,8 +189,8 @@ def test_quadkey_only_csv_gets_tile_geometry(demo_db, tmp_path):
     report = run(demo_db, TILES, path)
     assert report.accepted == 2
     assert report.rejections == [(3, "empty or missing geometry"), (4, "empty or missing geometry")]
-    assert_tiles_are_their_quadkeys(demo_db)
-    assert [g[1:3] for g in tiles_in_db(demo_db)] == [(None, None), (None, None)]  # no Ookla name: no guess
+    assert_tiles_are_their_quadkeys(demo_db, path.name)
+    assert [g[1:3] for g in tiles_in_db(demo_db, path.name)] == [(None, None), (None, None)]  # no Ookla name: no guess
 
 
 @pytest.mark.parametrize("name, values", [
@@ -290,21 +294,7 @@ def test_osm_highway_ways_into_road_segments_with_owner_classes(demo_db, tmp_pat
 
 
 def test_osm_street_lamp_nodes_with_defaults(demo_db, tmp_path):
-    import osmium
-
-    pbf = write_osm(tmp_path / "extract.osm.pbf")
-    xml = tmp_path / "extract.osm"
-    writer = osmium.SimpleWriter(str(xml))
-
-    class Copy(osmium.SimpleHandler):
-        def node(self, n):
-            writer.add_node(n)
-
-        def way(self, w):
-            writer.add_way(w)
-
-    Copy().apply_file(str(pbf))
-    writer.close()
+    xml = write_osm(tmp_path / "extract.osm")  # osmium writes XML for .osm
     assert xml.read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
     report = run(demo_db, LAMPS, xml)

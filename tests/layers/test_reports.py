@@ -107,7 +107,8 @@ def test_me_too_subscribers_hear_of_rejection(demo_db):
 
 def test_duplicate_moves_its_subscribers_to_the_original(demo_db):
     original = new_report(demo_db, email="a@example.org")["code"]
-    copy = new_report(demo_db, email="b@example.org")["code"]
+    # Reported at the next lamp: a second report on the same lamp would join the first by itself.
+    copy = new_report(demo_db, email="b@example.org", where=asset_point(demo_db, "street_lamp", "302"))["code"]
     kp = staff_of(demo_db, "kp_blagoustrij")
     with pytest.raises(InvalidInput, match="original report"):
         act(demo_db, reports.change_status, copy, "duplicate", kp, public_url=URL)
@@ -165,7 +166,7 @@ def test_nearby_open_reports(demo_db):
 
 def test_public_view_hides_personal_data_unless_name_shown(demo_db):
     hidden = new_report(demo_db, name="Оксана", email="o@example.org", phone="+380670000000")["code"]
-    shown = new_report(demo_db, name="Петро", show_name=True)["code"]
+    shown = new_report(demo_db, name="Петро", show_name=True, where=asset_point(demo_db, "street_lamp", "302"))["code"]
     text = str(read(demo_db, reports.public_report, hidden))
     assert "Оксана" not in text and "o@example.org" not in text and "380670000000" not in text
     assert read(demo_db, reports.public_report, shown)["reporter_name"] == "Петро"
@@ -182,7 +183,7 @@ def test_duplicate_must_be_of_an_original_in_the_same_hromada(demo_db):
                                 SELECT u.id, c.id FROM u, category c WHERE c.code = 'pothole'"""))
     elsewhere = new_report(demo_db, "pothole", (28.468, 49.233))["code"]  # Vinnytsia city
     here = new_report(demo_db, email="a@example.org")["code"]
-    third = new_report(demo_db)["code"]
+    third = new_report(demo_db, where=asset_point(demo_db, "street_lamp", "302"))["code"]
     with pytest.raises(InvalidInput, match="same hromada"):
         act(demo_db, reports.change_status, here, "duplicate", ADMIN, public_url=URL, duplicate_of=elsewhere)
     act(demo_db, reports.change_status, here, "duplicate", ADMIN, public_url=URL, duplicate_of=third)

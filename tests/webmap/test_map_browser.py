@@ -3,6 +3,8 @@ import re
 
 import sqlalchemy as sa
 
+from tests.helpers import scalar
+
 EVIL = '<img src=x onerror="window.__pwned=1">Майдан</b>'
 
 
@@ -27,10 +29,14 @@ def test_map_draws_layers_and_popups_are_text(live_server, page, demo_db):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(live_server + "/")
     page.wait_for_selector(".leaflet-container path.leaflet-interactive")
-    # 1 hromada + 14 villages + 5 starosta districts with areas.
-    assert page.locator("path.leaflet-interactive").count() == 20
-    labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-    assert [t.strip() for t in labels] == ["Територіальні громади", "Населені пункти", "Відповідальні підрозділи"]
+    # Every line and polygon: 1 hromada + 14 villages + 5 starosta districts with areas, and the demo
+    # roads, coverage areas and speed tiles.
+    lines_and_areas = 20 + scalar(demo_db, """SELECT (SELECT count(*) FROM road_segment)
+        + (SELECT count(*) FROM coverage_area) + (SELECT count(*) FROM speed_tile)""")
+    assert page.locator("path.leaflet-interactive").count() == lines_and_areas
+    labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
+    assert labels[:3] == ["Територіальні громади", "Населені пункти", "Відповідальні підрозділи"]
+    assert {"Стан доріг", "Вуличне освітлення", "Зони покриття провайдерів"} <= set(labels)
     assert "© OpenStreetMap contributors (ODbL)" in page.locator(".leaflet-control-attribution").inner_text()
 
     assert page.evaluate(open_popup_js(EVIL), EVIL)

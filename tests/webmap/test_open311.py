@@ -38,8 +38,9 @@ def new_key(engine, name="Інший застосунок"):
         return issue_key(conn, name)
 
 
-def lamp_fields(engine, **extra):
-    lon, lat = asset_point(engine, "street_lamp", "301")
+def lamp_fields(engine, lamp="301", **extra):
+    """A lamp-out request; one lamp holds one open report, so separate reports need other lamps."""
+    lon, lat = asset_point(engine, "street_lamp", lamp)
     fields = {"service_code": "street_light_out", "lat": lat, "long": lon + 0.0001,
               "description": "Не світить ліхтар біля школи", "email": EMAIL, "phone": PHONE,
               "first_name": FIRST, "last_name": LAST}
@@ -239,14 +240,17 @@ def test_open311_report_is_routed_mailed_and_published_like_the_web_form(client,
     assert "КП «Якушинціблагоустрій»" in body["service_notice"] and "Ліхтар №301" in body["service_notice"]
     assert answer.headers["Location"] == f"http://localhost{BASE}/requests/{quote(code)}.json"
 
-    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    # The web form, at the next lamp (the same lamp would join the open report): routed the same way.
+    lon, lat = asset_point(demo_db, "street_lamp", "302")
     web = submit(client, lat=lat, lon=lon + 0.0001, category="street_light_out",
                  description="Не світить ліхтар біля школи", email="web@example.org").get_json()
-    same = """SELECT unit_id, category_id, hromada_id, asset_id, routing_rule, routing_reason_uk, routing_reason_en,
-                     status, due_at - created_at FROM report WHERE code = :c"""
+    same = """SELECT unit_id, category_id, hromada_id, routing_rule, replace(routing_reason_uk, '302', '301'),
+                     replace(routing_reason_en, '302', '301'), status, due_at - created_at FROM report WHERE code = :c"""
     with demo_db.connect() as conn:
         ours, theirs = (conn.execute(sa.text(same), {"c": c}).one() for c in (code, web["code"]))
     assert ours == theirs and ours.routing_rule == "asset" and ours.unit_id == unit_id(demo_db, "kp_blagoustrij")
+    again = post(client, key, **lamp_fields(demo_db, description="Досі не світить"))
+    assert created_code(again) == code  # the same lamp, still open: "me too" on the first report
     assert scalar(demo_db, "SELECT reporter_name FROM report WHERE code = :c", c=code) == f"{FIRST} {LAST}"
     assert scalar(demo_db, "SELECT show_name FROM report WHERE code = :c", c=code) is False
 
@@ -347,17 +351,17 @@ def test_idempotency_key_returns_the_first_answer(client, demo_db, key):
     assert "already used for a different request" in errors(changed, 400)[0]
     # Another application's keys are its own.
     other = new_key(demo_db)[1]
-    assert post(client, other, headers={"Idempotency-Key": "o-1"}, **fields).status_code == 201
+    assert post(client, other, headers={"Idempotency-Key": "o-1"},
+                **lamp_fields(demo_db, lamp="302")).status_code == 201
     assert scalar(demo_db, "SELECT count(*) FROM report") == 2
 
 
 def test_posting_is_rate_limited_per_application(app, client, demo_db, key):
     app.config["OPEN311_RATE_LIMIT"] = "2 per minute"
-    fields = lamp_fields(demo_db)
-    assert [post(client, key, **fields).status_code for _ in range(2)] == [201, 201]
-    limited = post(client, key, "xml", **fields)
+    assert [post(client, key, **lamp_fields(demo_db, lamp=n)).status_code for n in ("301", "302")] == [201, 201]
+    limited = post(client, key, "xml", **lamp_fields(demo_db, lamp="303"))
     assert "Too many requests" in errors(limited, 429, "xml")[0]
-    assert post(client, new_key(demo_db)[1], **fields).status_code == 201
+    assert post(client, new_key(demo_db)[1], **lamp_fields(demo_db, lamp="304")).status_code == 201
     assert scalar(demo_db, "SELECT count(*) FROM report") == 3
 
 

@@ -214,11 +214,12 @@ def test_unhandled_category_and_malformed_json_and_missing_csrf(client, demo_db)
 
 def test_submissions_are_rate_limited_per_client(app, client, demo_db):
     app.config["REPORT_RATE_LIMIT"] = "3 per minute"
-    lon, lat = asset_point(demo_db, "street_lamp", "301")
     token = csrf(client)
+    lamps = [asset_point(demo_db, "street_lamp", ref) for ref in ("301", "302", "303", "304", "305")]
     codes = [submit(client, token, lat=lat, lon=lon, category="street_light_out", description=f"№{i}").status_code
-             for i in range(4)]
+             for i, (lon, lat) in enumerate(lamps[:4])]
     assert codes == [201, 201, 201, 429]
+    lon, lat = lamps[4]
     limited = submit(client, token, lat=lat, lon=lon, category="street_light_out", description="ще")
     assert "Too many requests" in limited.get_json()["message"]["en"]
     assert scalar(demo_db, "SELECT count(*) FROM report") == 3
