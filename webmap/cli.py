@@ -7,6 +7,7 @@ import sys
 import threading
 
 import click
+import sqlalchemy as sa
 
 from gis.api_keys_cli import api_keys_group
 from gis.cli import db_group, users_group
@@ -108,9 +109,11 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int):
-    """Start the database, migrate, load the demo if the database is empty, and serve."""
-    from gis import db
+    """Start the database, migrate, load (or bring up to date) the demo if the database is empty or
+    holds it, analyse its coverage once, and serve."""
+    from gis import config, db
     from importers.demo import load_demo
+    from layers import coverage_analysis
     from layers.categories import sync_categories
     from webmap.hromadas import any_hromada
 
@@ -118,11 +121,20 @@ def run(ctx: click.Context, host: str, port: int):
     db.upgrade(engine)
     with engine.begin() as conn:
         sync_categories(conn)
+        demo_id = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"),
+                               {"k": config.DEMO_KATOTTG}).scalar()
         empty = not any_hromada(conn)
-    if empty:
-        click.echo("База порожня: завантажую демо-громаду / Empty database: loading the demo community")
+    if empty or demo_id is not None:
+        # Idempotent: a database from an older version gets the demo layers added since.
+        click.echo("Демо-громада / the demo community…")
         for report in load_demo(engine):
             click.echo(report.summary("uk"))
+        with engine.begin() as conn:
+            demo_id = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"),
+                                   {"k": config.DEMO_KATOTTG}).scalar()
+            if coverage_analysis.latest_run(conn, demo_id) is None:
+                click.echo("Аналіз інтернет-покриття / analysing internet coverage…")
+                coverage_analysis.analyse(conn, demo_id)
     engine.dispose()
     ctx.invoke(serve, host=host, port=port)
 

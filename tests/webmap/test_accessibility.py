@@ -3,6 +3,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 
 from tests.helpers import asset_point
 from tests.webmap.test_reports_http import add_staff
@@ -31,8 +32,13 @@ def report_code(demo_db):
 
 @pytest.mark.parametrize("lang", ["uk", "en"])
 def test_public_pages_pass_axe(live_server, page, demo_db, report_code, lang):
+    from layers.coverage_analysis import analyse
+
+    with demo_db.begin() as conn:
+        analyse(conn, conn.execute(sa.text("SELECT id FROM hromada")).scalar())
     for path in ("/", "/hromadas", f"/reports/{quote(report_code)}", "/staff/login",
-                 "/map/UA05020310000080026/roads", "/map/UA05020310000080026/lighting", "/ogc/?f=html",
+                 "/map/UA05020310000080026/roads", "/map/UA05020310000080026/lighting",
+                 "/map/UA05020310000080026/coverage", "/map/UA05020310000080026/coverage?zones=hex", "/ogc/?f=html",
                  "/ogc/collections?f=html", "/ogc/collections/hromadas/items?f=html"):
         assert audit(page, f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}") == [], path
 

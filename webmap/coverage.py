@@ -1,0 +1,157 @@
+"""The "Інтернет-покриття" page: white spots per settlement or hex cell, from the latest analysis.
+
+GET  /map/<code>/coverage?zones=settlement|hex   choropleth of the share below 100/20 Mbit/s, a ranked
+                                                 table, a chart, downloads; residents' speed form
+POST /map/<code>/coverage/analyse                admins and planners: recompute now
+GET  /api/hromadas/<code>/coverage               the latest run and its results as JSON
+GET  /api/hromadas/<code>/coverage/results.<csv|geojson>?zones=&headings=   the results as open data
+"""
+from __future__ import annotations
+
+import folium
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+
+from gis.errors import InvalidInput, NotFound
+from layers import coverage_analysis as ca
+from layers.base import label
+from webmap import hromadas
+from webmap.access import current_user, roles_required
+from webmap.database import connection, engine
+from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
+from webmap.i18n import current_lang, t
+from webmap.mapview import map_parts, use_local_assets
+
+bp = Blueprint("coverage", __name__)
+ZONES = ("settlement", "hex")
+# Share of people (or, where the population is unknown, of area) below 100/20 Mbit/s.
+GAP_BINS = ((0.2, "#2b8a3e"), (0.4, "#94d82d"), (0.6, "#fab005"), (0.8, "#f76707"), (1.01, "#c92a2a"))
+NO_DATA_COLOUR = "#adb5bd"
+CLASSES = (*ca.CLASSES, ca.UNKNOWN)
+
+
+def zone_kind() -> str:
+    zones = request.args.get("zones", "settlement")
+    if zones not in ZONES:
+        raise InvalidInput(f"zones: «{zones}» — має бути settlement або hex",
+                           f"zones: {zones!r} — must be settlement or hex")
+    return zones
+
+
+def gap(row: dict) -> float | None:
+    """The share that matters most: of people when known, else of area; None with no evidence at all."""
+    if row["area_unknown"] >= 0.999:
+        return None
+    return row["gap_population"] if row["gap_population"] is not None else row["gap_area"]
+
+
+def gap_colour(value: float | None) -> str:
+    if value is None:
+        return NO_DATA_COLOUR
+    return next(colour for top, colour in GAP_BINS if value < top)
+
+
+def gap_legend(lang: str) -> list[tuple[str, str]]:
+    rows, low = [], 0
+    for top, colour in GAP_BINS:
+        rows.append((f"{low:.0%}–{min(top, 1):.0%}", colour))
+        low = top
+    return rows + [(t("no_data", lang), NO_DATA_COLOUR)]
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value * 100:.0f} %"
+
+
+def _zone_name(row: dict, lang: str) -> str:
+    return row["name"] or f"{t('hex_cell', lang)} {row['zone_key']}"
+
+
+def _choropleth(summary, collection: dict, lang: str) -> folium.Map:
+    fmap = folium.Map(tiles=None, control_scale=True, height="60vh", width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
+    use_local_assets(fmap)
+    fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
+    for feature in collection["features"]:
+        p = feature["properties"]
+        p["_gap"] = gap(p)
+        p[TOOLTIP_PROPERTY] = _zone_name(p, lang)
+        p[POPUP_PROPERTY] = [[t("zone", lang), _zone_name(p, lang)], [t("gap_share", lang), _pct(p["_gap"])],
+                             *[[label(ca.CLASS_LABELS[c], lang), _pct(p[f"area_{c}"])] for c in CLASSES]]
+    layer = folium.GeoJson(collection, name=t("coverage_title", lang), style_function=lambda f: {
+        "color": "#495057", "weight": 1, "fillColor": gap_colour(f["properties"]["_gap"]), "fillOpacity": 0.6})
+    layer.add_child(SafeGeoJsonPopup())
+    layer.add_child(SafeGeoJsonTooltip())
+    layer.add_to(fmap)
+    return fmap
+
+
+@bp.get("/map/<code>/coverage")
+def coverage_page(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    zones = zone_kind()
+    run = ca.latest_run(conn, summary["id"])
+    rows, parts = [], None
+    if run is not None:
+        rows = ca.results(conn, run["id"], zones)
+        parts = map_parts(_choropleth(summary, ca.results_geojson(conn, run["id"], zones), lang))
+    ranked = sorted(rows, key=lambda r: (gap(r) is None, -(gap(r) or 0)))
+    return render_template(
+        "coverage.html", summary=summary, run=run, zones=zones, parts=parts, legend=gap_legend(lang),
+        rows=[{**r, "display_name": _zone_name(r, lang), "gap": gap(r),
+               "evidence": max(ca.EVIDENCE_KINDS, key=lambda k: r[f"evidence_{k}"])
+               if any(r[f"evidence_{k}"] for k in ca.EVIDENCE_KINDS) else None} for r in ranked],
+        classes=[(c, label(ca.CLASS_LABELS[c], lang), ca.CLASS_COLOURS[c]) for c in CLASSES],
+        evidence_labels={k: label(v, lang) for k, v in ca.EVIDENCE_LABELS.items()}, pct=_pct,
+        may_recompute=bool(current_user() and current_user().roles & {"admin", "planner"}))
+
+
+@bp.post("/map/<code>/coverage/analyse")
+@roles_required("admin", "planner")
+def coverage_analyse(code: str):
+    with engine().begin() as conn:
+        hromada_id = hromadas.hromada_summary(conn, code)["id"]
+        ca.analyse(conn, hromada_id)
+    return redirect(url_for(".coverage_page", code=code))
+
+
+def _latest(conn, code: str) -> tuple[dict, dict]:
+    summary = hromadas.hromada_summary(conn, code)
+    run = ca.latest_run(conn, summary["id"])
+    if run is None:
+        raise NotFound("Покриття цієї громади ще не розраховано (hromada coverage analyse)",
+                       "The coverage of this hromada has not been analysed yet (hromada coverage analyse)")
+    return summary, run
+
+
+@bp.get("/api/hromadas/<code>/coverage")
+def coverage_api(code: str):
+    conn = connection()
+    _, run = _latest(conn, code)
+    zones = zone_kind()
+    return jsonify({"run": {**run, "computed_at": run["computed_at"].isoformat()}, "zone_kind": zones,
+                    "thresholds_mbps": {"unserved_below": ca.UNSERVED_BELOW_MBPS,
+                                        "underserved_below": ca.UNDERSERVED_BELOW_MBPS},
+                    "results": [{**r, "computed_at": r["computed_at"].isoformat()}
+                                for r in ca.results(conn, run["id"], zones)]})
+
+
+@bp.get("/api/hromadas/<code>/coverage/results.<fmt>")
+def coverage_download(code: str, fmt: str):
+    conn = connection()
+    summary, run = _latest(conn, code)
+    zones = zone_kind()
+    name = f"coverage-{summary['katottg']}-{zones}-{run['computed_at']:%Y%m%d}"
+    if fmt == "geojson":
+        body = ca.results_geojson(conn, run["id"], zones)
+        return Response(jsonify(body).get_data(), mimetype="application/geo+json",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'})
+    if fmt == "csv":
+        headings = request.args.get("headings") or None
+        if headings not in (None, "uk", "en"):
+            raise InvalidInput("headings: uk або en", "headings: uk or en")
+        return Response("\ufeff" + ca.results_csv(conn, run["id"], zones, headings=headings),
+                        mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    raise NotFound(f"Формат {fmt!r} не підтримується: csv або geojson",
+                   f"Format {fmt!r} is not supported: csv or geojson")
