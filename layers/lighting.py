@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from gis.crs import metric_srid_for_hromada
 from gis.models import metadata
-from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec
+from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec, Permissions
 
 LAMP_STATUSES = {
     "working": {"uk": "працює", "en": "working"},
@@ -77,6 +77,7 @@ STREET_LAMPS = Layer(
                       "support": ("support",), "power_w": ("light:power",)},
                 defaults={"status": "working"}),
     categories=("street_light_out",),
+    permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
     asset=AssetSpec(kind="street_lamp", ref_field="ref", owner_unit_field="operator_unit_id",
                     one_open_report=True, on_report=lambda *args: lamp_follows_report(*args)),
 )

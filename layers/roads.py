@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import metadata
 from gis.routing import OWNER_CLASSES
-from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec
+from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec, Permissions
 from layers.tables import build_table
 
 _REF_PREFIX_CLASS = {"М": "state", "Н": "state", "Р": "state", "Т": "state", "О": "regional", "С": "local"}
@@ -90,6 +90,7 @@ ROAD_SEGMENTS = Layer(
     label_field="name",
     style=CategoryStyle(field="condition", weight=4, colors=CONDITION_COLOURS, color="#868e96"),
     categories=("pothole",),
+    permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
     asset=AssetSpec(kind="road_segment", ref_field="ref", name_field="name",
                     owner_unit_field="maintainer_unit_id", owner_class_field="owner"),
     # Roads for cars, not footway/path/steps/cycleway; a *_link counts as its road's class.

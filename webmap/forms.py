@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, EmailField, FloatField, IntegerField, MultipleFileField, PasswordField,
+from wtforms import (BooleanField, DateField, EmailField, FloatField, IntegerField, MultipleFileField, PasswordField,
                      SelectField, StringField, TextAreaField)
 from wtforms.validators import AnyOf, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -82,6 +82,16 @@ class SpeedTestForm(NoCsrfForm):
         ("fixed", "mobile"), Bilingual("fixed (фіксований) або mobile (мобільний)", "fixed or mobile"))])
     provider = StringField("Провайдер", validators=[Optional(), Length(max=100, message=Bilingual(
         "до 100 знаків", "at most 100 characters"))])
+
+
+class InspectionForm(NoCsrfForm):
+    """A road inspection recorded by staff (the scale and PCI are checked by layers.roads)."""
+    condition = StringField("Стан (1–5)", validators=[InputRequired(REQUIRED), AnyOf(
+        ("1", "2", "3", "4", "5"), Bilingual("від 1 (аварійний) до 5 (відмінний)", "1 (failed) to 5 (excellent)"))])
+    pci = FloatField("PCI", validators=[Optional(), NumberRange(0, 100, Bilingual("від 0 до 100", "0 to 100"))])
+    inspected_on = DateField("Дата огляду", validators=[InputRequired(REQUIRED)])
+    note = TextAreaField("Примітка", validators=[Optional(), Length(max=2000, message=Bilingual(
+        "до 2000 знаків", "at most 2000 characters"))])
 
 
 class MeTooForm(NoCsrfForm):

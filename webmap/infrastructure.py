@@ -5,19 +5,23 @@ GET /map/<code>/lighting?reach=M   lamps by status; each street's share within M
                                    lamp (default 35); streets with no working light
 GET /api/hromadas/<code>/roads/summary           the kilometres as JSON
 GET /api/hromadas/<code>/lighting/coverage?reach=M   the lighting coverage as JSON
+GET  /api/road-segments/<id>/inspections   a segment's inspections and repairs, newest first
+POST /api/road-segments/<id>/inspections   staff record one: condition 1–5, pci, inspected_on, note
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, jsonify, render_template, request
+from werkzeug.datastructures import MultiDict
 
-from gis.errors import InvalidInput
+from gis.errors import InvalidInput, NotFound
 from layers import lighting, roads
 from layers.base import label
 from layers.registry import get_layer
 from webmap import hromadas
-from webmap.access import current_roles
-from webmap.database import connection
+from webmap.access import current_actor, current_roles, roles_required
+from webmap.database import connection, engine
+from webmap.forms import InspectionForm, raise_for
 from webmap.i18n import current_lang
 from webmap.mapview import build_map, legend, map_parts
 
@@ -97,3 +101,25 @@ def lighting_coverage_api(code: str):
     reach = lighting_reach()
     return jsonify({"hromada": summary["katottg"], "reach_m": reach,
                     "streets": lighting.lighting_coverage(conn, summary["id"], reach_m=reach)})
+
+
+@bp.get("/api/road-segments/<int:segment_id>/inspections")
+def road_inspections(segment_id: int):
+    conn = connection()
+    exists = conn.execute(sa.text("SELECT 1 FROM road_segment WHERE id = :id"), {"id": segment_id}).first()
+    if exists is None:
+        raise NotFound(f"Ділянку дороги {segment_id} не знайдено", f"Road segment {segment_id} not found")
+    return jsonify({"segment_id": segment_id, "inspections": roads.inspections(conn, segment_id)})
+
+
+@bp.post("/api/road-segments/<int:segment_id>/inspections")
+@roles_required(*get_layer("road_segments").permissions.edit)
+def road_inspection_create(segment_id: int):
+    form = InspectionForm(formdata=request.form if request.form else MultiDict(request.get_json(silent=True) or {}))
+    if not form.validate():
+        raise_for(form)
+    with engine().begin() as conn:
+        inspection_id = roads.record_inspection(
+            conn, segment_id, condition=form.condition.data, pci=form.pci.data, on=form.inspected_on.data,
+            note=(form.note.data or "").strip() or None, user_id=current_actor().user_id)
+    return jsonify({"id": inspection_id, "segment_id": segment_id}), 201

@@ -1,5 +1,7 @@
 """Roads and street lighting: assets mirrored from their layers, potholes routed by the road's owner,
 lamp status following its reports, repairs recorded on segments, kilometres and lighting coverage."""
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 
@@ -159,3 +161,21 @@ def test_lighting_coverage_on_a_hand_built_street(demo_db):
     assert test["lit_share"] == pytest.approx(70 / 200, abs=0.01)  # 35 m either side of the lamp
     assert test["village"] == "Зарванці"
     assert streets["пров. Темний"]["lit_share"] == 0  # its only lamp is faulty
+
+
+def test_every_change_of_a_segments_condition_is_kept_in_its_history(demo_db):
+    segment_id = scalar(demo_db, "SELECT id FROM road_segment WHERE ref = 'M-DEMO'")
+    with demo_db.connect() as conn:
+        assert [(h["kind"], h["condition"]) for h in roads.inspections(conn, segment_id)] == [("inspection", "3")]
+    with demo_db.begin() as conn:  # an import or an edit, not through record_inspection
+        conn.execute(sa.text("UPDATE road_segment SET condition = '2', inspected_on = '2026-11-01' WHERE id = :i"),
+                     {"i": segment_id})
+    with demo_db.begin() as conn:
+        conn.execute(sa.text("UPDATE road_segment SET lit = true WHERE id = :i"), {"i": segment_id})  # not a rating
+    with demo_db.begin() as conn:
+        roads.record_inspection(conn, segment_id, condition="4", pci=80, on=dt.date(2026, 11, 20), note="Огляд")
+    with demo_db.connect() as conn:
+        history = roads.inspections(conn, segment_id)
+    assert [(h["inspected_on"], h["condition"], h["note"]) for h in history] == [
+        ("2026-11-20", "4", "Огляд"), ("2026-11-01", "2", "зміна даних ділянки / segment data changed"),
+        ("2026-05-12", "3", "з даних про ділянку / from the segment data")]

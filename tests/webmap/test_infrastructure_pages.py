@@ -62,3 +62,22 @@ def test_resident_chooses_which_lamp_is_out(live_server, page, demo_db):
     with demo_db.connect() as conn:
         assert conn.execute(sa.text("SELECT status FROM street_lamp WHERE ref = '302'")).scalar() == "faulty"
         assert conn.execute(sa.text("SELECT status FROM street_lamp WHERE ref = '301'")).scalar() == "working"
+
+
+def test_staff_record_an_inspection_and_anyone_reads_the_history(client, demo_db):
+    from tests.webmap.test_reports_http import add_staff, csrf, log_in
+
+    segment = scalar(demo_db, "SELECT id FROM road_segment WHERE ref = 'M-DEMO'")
+    url = f"/api/road-segments/{segment}/inspections"
+    fields = {"condition": "2", "pci": "41", "inspected_on": "2026-11-25", "note": "Вибоїни після зими"}
+    assert client.post(url, data={**fields, "csrf_token": csrf(client)}).status_code == 302  # sign in first
+    add_staff(demo_db, "roads@example.org", "housing")
+    log_in(client, "roads@example.org")
+    bad = client.post(url, data={**fields, "condition": "6", "pci": "140"}, headers={"X-CSRFToken": csrf(client)})
+    assert bad.status_code == 400 and "від 1 (аварійний) до 5" in bad.get_json()["message"]["uk"]
+    assert client.post(url, data=fields, headers={"X-CSRFToken": csrf(client)}).status_code == 201
+    history = client.get(url).get_json()["inspections"]
+    assert history[0] == {"kind": "inspection", "inspected_on": "2026-11-25", "condition": "2", "pci": 41.0,
+                          "note": "Вибоїни після зими", "report_code": None}
+    assert scalar(demo_db, "SELECT condition FROM road_segment WHERE id = :i", i=segment) == "2"
+    assert client.get("/api/road-segments/999999/inspections").status_code == 404
