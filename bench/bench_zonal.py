@@ -8,7 +8,6 @@ ours / exactextract for the plain statistics (count, sum, mean) and for the whit
 shares (unserved / underserved / served pixels), against the target of ≤ 2×. Then, for scale,
 the whole analysis (layers.coverage_analysis.analyse) of the demo hromada with that raster.
 """
-import math
 import os
 import tempfile
 import time
@@ -17,7 +16,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import rasterio
-import shapely
 import sqlalchemy as sa
 from affine import Affine
 
@@ -52,11 +50,13 @@ def main() -> None:
         os.environ["HROMADA_RASTER_DIR"] = str(Path(folder) / "store")  # not the project's var/rasters
         load_demo(engine, SHARED_DATA)
         with engine.connect() as conn:
-            hromada_id = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"), {"k": DEMO_KATOTTG}).scalar()
+            hromada_id = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"),
+                                      {"k": DEMO_KATOTTG}).scalar()
             srid = metric_srid_for_hromada(conn, hromada_id)
             bounds = conn.execute(sa.text(
                 "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM "
-                "(SELECT ST_Transform(boundary, :s) AS b FROM hromada WHERE id = :h) q"), {"s": srid, "h": hromada_id}).one()
+                "(SELECT ST_Transform(boundary, :s) AS b FROM hromada WHERE id = :h) q"),
+                {"s": srid, "h": hromada_id}).one()
             villages = gpd.GeoDataFrame.from_postgis(sa.text(
                 "SELECT name_uk, ST_Transform(boundary, :s) AS geom FROM settlement "
                 "WHERE hromada_id = :h AND boundary IS NOT NULL ORDER BY id"), conn,

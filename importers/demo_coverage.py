@@ -140,7 +140,8 @@ def coverage_rows(hromada_id: int, boundary, villages: dict, centres: dict, to_m
             add("speed_test", Point(lon + dx, lat + dy), down_kbps=int(down * 1000), up_kbps=int(up * 1000),
                 latency_ms=int(rng.integers(15, 90)), network="mobile" if down < 50 else "fixed",
                 provider=None, tests=1, devices=1, period=PERIOD,
-                measured_at=f"2025-{7 + i:02d}-{int(rng.integers(1, 28)):02d}T{int(rng.integers(8, 20)):02d}:00:00+03:00")
+                measured_at=f"2025-{7 + i:02d}-{int(rng.integers(1, 28)):02d}"
+                            f"T{int(rng.integers(8, 20)):02d}:00:00+03:00")
 
     for name, places in HOTSPOTS.items():
         if name not in centres:

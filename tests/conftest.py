@@ -33,6 +33,20 @@ def _temp_dir(prefix: str) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def raster_store():
+    """Rasters the tests import (the demo's too) go to a folder of the session, not var/rasters."""
+    folder = Path(tempfile.mkdtemp(prefix="hromada-test-rasters-"))
+    previous = os.environ.get("HROMADA_RASTER_DIR")
+    os.environ["HROMADA_RASTER_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("HROMADA_RASTER_DIR", None)
+    else:
+        os.environ["HROMADA_RASTER_DIR"] = previous
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def database_url():
     external = os.environ.get("DATABASE_URL")

@@ -29,8 +29,8 @@ def load(engine) -> int:
 
 def snapshot(engine) -> dict:
     with engine.connect() as conn:
-        return {t: conn.execute(sa.text(f"SELECT string_agg(id || ':' || xmin::text, ',' ORDER BY id) FROM {t}")).scalar()
-                for t in (*TABLES, "raster_dataset")}
+        return {t: conn.execute(sa.text(f"SELECT string_agg(id || ':' || xmin::text, ',' ORDER BY id) FROM {t}"))
+                .scalar() for t in (*TABLES, "raster_dataset")}
 
 
 def test_demo_coverage_fills_every_layer_inside_the_hromada(store, demo_db):

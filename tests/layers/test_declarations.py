@@ -70,7 +70,8 @@ def test_asset_triggers_in_the_database_follow_the_declaration(engine, layer):
     with engine.connect() as conn:
         found = conn.execute(sa.text("""
             SELECT t.tgname, encode(t.tgargs, 'escape') FROM pg_trigger t
-            WHERE t.tgrelid = CAST(:table AS regclass) AND NOT t.tgisinternal ORDER BY t.tgname"""),
+            WHERE t.tgrelid = CAST(:table AS regclass) AND NOT t.tgisinternal AND t.tgname LIKE '%\\_asset\\_%'
+            ORDER BY t.tgname"""),
             {"table": layer.table}).all()
     expected = "\\000".join(layer.asset.trigger_args()) + "\\000"
     assert [name for name, _ in found] == [f"{layer.table}_asset_{op}" for op in ("delete", "insert", "update")]
