@@ -81,3 +81,24 @@ def test_staff_record_an_inspection_and_anyone_reads_the_history(client, demo_db
                           "note": "Вибоїни після зими", "report_code": None}
     assert scalar(demo_db, "SELECT condition FROM road_segment WHERE id = :i", i=segment) == "2"
     assert client.get("/api/road-segments/999999/inspections").status_code == 404
+
+
+def test_staff_resolve_a_pothole_and_record_the_repair_on_its_segment(client, demo_db):
+    from tests.webmap.test_reports_http import add_staff, log_in, staff_post, submit
+
+    lon, lat = asset_point(demo_db, "road_segment", "вул. Садова")
+    code = submit(client, lat=lat, lon=lon, category="pothole", description="Яма біля школи").get_json()["code"]
+    segment = scalar(demo_db, "SELECT asset_id FROM report WHERE code = :c", c=code)
+    add_staff(demo_db, "housing@example.org", "housing")
+    log_in(client, "housing@example.org")
+    page = client.get(f"/staff/reports/{code}").get_data(as_text=True)
+    assert 'id="repair_condition"' in page and "вул. Садова" in page
+    # A repair without resolving is refused and changes nothing.
+    refused = staff_post(client, code, "status", status="in_progress", repair_condition="5")
+    assert refused.status_code == 409
+    assert scalar(demo_db, "SELECT status FROM report WHERE code = :c", c=code) == "new"
+    assert staff_post(client, code, "status", status="resolved", public_note="Залатали",
+                      repair_condition="5").status_code == 302
+    assert scalar(demo_db, "SELECT condition FROM road_segment WHERE id = :i", i=segment) == "5"
+    history = client.get(f"/api/road-segments/{segment}/inspections").get_json()["inspections"]
+    assert history[0]["kind"] == "repair" and history[0]["report_code"] == code
