@@ -226,7 +226,7 @@ def _norm(name: str) -> str:
 
 def map_columns(layer: Layer, columns: list[str], explicit: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Layer field → source column (by ``--map``, name, alias or label), and the columns left over."""
-    fields = {f.name: f for f in layer.fields}
+    fields = {f.name: f for f in layer.input_fields}
     unknown = [dst for dst in explicit.values() if dst not in fields]
     if unknown:
         raise InvalidInput(f"--map: у шарі {layer.name} немає полів {', '.join(unknown)}",
@@ -241,7 +241,7 @@ def map_columns(layer: Layer, columns: list[str], explicit: dict[str, str]) -> t
     # label of name_en, is not taken by name_uk's alias "name".
     passes = (lambda f: (f.name, f.column_name), lambda f: tuple(f.label.values()), lambda f: f.aliases)
     for candidates_of in passes:
-        for f in layer.fields:
+        for f in layer.input_fields:
             if f.name in chosen:
                 continue
             for candidate in candidates_of(f):
@@ -283,7 +283,7 @@ def _record(engine, report: ImportReport, options: ImportOptions, *, status: str
 def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, report: ImportReport) -> None:
     if not layer.generated_table:
         raise InvalidInput(f"У шар {layer.name} не імпортують файлів", f"Layer {layer.name} does not take file imports")
-    if options.upsert_key and options.upsert_key not in {f.name for f in layer.fields}:
+    if options.upsert_key and options.upsert_key not in {f.name for f in layer.input_fields}:
         raise InvalidInput(f"--upsert-key: у шарі {layer.name} немає поля {options.upsert_key}",
                            f"--upsert-key: layer {layer.name} has no field {options.upsert_key}")
     table = build_table(layer)
@@ -423,7 +423,7 @@ def _feature_count(src: sources.Source, source_layer: str | None) -> int | None:
 
 
 def _staging_columns(layer: Layer) -> list[tuple[str, str]]:
-    return ([("row_no", "int8")] + [(f.column_name, STAGING_TYPES.get(f.type, "text")) for f in layer.fields]
+    return ([("row_no", "int8")] + [(f.column_name, STAGING_TYPES.get(f.type, "text")) for f in layer.input_fields]
             + [("geom", "geometry"), ("hromada_id", "int4"), ("raw", "jsonb")])
 
 
@@ -465,7 +465,7 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
     _check_geometries(layer, geoms, ok, reasons, report)
 
     frame = pd.DataFrame({"row_no": np.arange(row_offset + 1, row_offset + n + 1)})
-    for f in layer.fields:
+    for f in layer.input_fields:
         column = report.field_map.get(f.name)
         converted, errors = convert_column(f, batch[column] if column is not None else pd.Series([None] * n))
         for i, why in errors.items():
@@ -526,7 +526,7 @@ def _check_geometries(layer: Layer, geoms: np.ndarray, ok: np.ndarray, reasons: 
 
 def _merge(conn: sa.Connection, layer: Layer, table: sa.Table, upsert_key: str | None, source: str) -> tuple[int, int]:
     """Staging → the layer's table, hromada by containment; update rows whose key is known."""
-    cols = [f'"{f.column_name}"' for f in layer.fields]
+    cols = [f'"{f.column_name}"' for f in layer.input_fields]
     geom = "ST_Multi(s.geom)" if layer.geometry.startswith("Multi") else "s.geom"
     hromada = "s.hromada_id"  # found in bulk before the COPY (gis.hromada_index)
     params = {"source": source}

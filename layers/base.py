@@ -32,6 +32,9 @@ class Field:
     choices: Mapping[str, Labels] | None = None
     column: str | None = None  # the table column, when it differs from the name
     aliases: tuple[str, ...] = ()  # other headings importers accept for this field
+    # An SQL expression over the table's other columns: a generated (stored) column that the
+    # database keeps up to date on every write; importers and forms never write it.
+    computed: str | None = None
 
     @property
     def column_name(self) -> str:
@@ -171,6 +174,11 @@ class Layer:
             if f.name == name:
                 return f
         raise KeyError(f"layer {self.name!r} has no field {name!r}")
+
+    @property
+    def input_fields(self) -> tuple[Field, ...]:
+        """The fields a file, a form or a person can give (not the computed ones)."""
+        return tuple(f for f in self.fields if f.computed is None)
 
     @property
     def public_fields(self) -> tuple[Field, ...]:

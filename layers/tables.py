@@ -24,6 +24,8 @@ FOREIGN_KEYS = {"unit": "unit.id", "hromada": "hromada.id", "category": "categor
 
 def _column(field: Field) -> sa.Column:
     args = [COLUMN_TYPES[field.type]()]
+    if field.computed is not None:
+        return sa.Column(field.column_name, *args, sa.Computed(field.computed, persisted=True))
     if field.type in FOREIGN_KEYS:
         args.append(sa.ForeignKey(FOREIGN_KEYS[field.type], ondelete="SET NULL"))
     return sa.Column(field.column_name, *args, nullable=not field.required)

@@ -1,0 +1,267 @@
+"""Accessible venues: measured accessibility facts, ratings per need profile, search by one's needs.
+
+Facts follow A11yJSON and the OSM accessibility tags, and are stored as measured values (step
+count and height in cm, door width in cm, ramp slope in %), not only yes/no. From them the
+database derives, for each need profile, a rating — fully / partially / not accessible / unknown
+— and the code of the rule that decided it (generated columns, so every write path keeps them
+right and the search can filter and sort by them with an index). :func:`reason_text` turns the
+code into words: "1 сходинка 12 см без пандуса".
+
+The wheelchair rating follows the common yes / limited / no convention (Wheelmap, OSM
+``wheelchair=*``): step-free → yes; one step of at most 7 cm → limited; more, or higher, with no
+ramp → no. Door widths follow DBN В.2.2-40:2018 (at least 90 cm; under 70 cm no wheelchair
+passes). Ramps steeper than 8 % (1:12) are limited, steeper than 12 % unusable. Where a venue has
+no measured entrance facts, an OSM ``wheelchair=*`` value stands in, and the reason says so.
+"""
+from __future__ import annotations
+
+from layers.base import CategoryStyle, Field, Layer, Permissions, label
+
+RATINGS = {
+    "fully": {"uk": "повністю доступно", "en": "fully accessible"},
+    "partially": {"uk": "частково доступно", "en": "partially accessible"},
+    "no": {"uk": "недоступно", "en": "not accessible"},
+    "unknown": {"uk": "невідомо", "en": "unknown"},
+}
+RATING_COLOURS = {"fully": "#2b8a3e", "partially": "#e67700", "no": "#c92a2a", "unknown": "#868e96"}
+
+PROFILES = {
+    "wheelchair": {"uk": "користувач візка", "en": "wheelchair user"},
+    "walking": {"uk": "з милицями, ходунками чи палицею", "en": "walking aid"},
+    "blind": {"uk": "незрячі та слабозорі", "en": "blind or low vision"},
+    "deaf": {"uk": "глухі та слабочуючі", "en": "deaf or hard of hearing"},
+}
+
+CATEGORIES = {
+    "administrative": {"uk": "ЦНАП, адміністративні послуги", "en": "administrative services"},
+    "government": {"uk": "рада, орган влади", "en": "council, government office"},
+    "medical": {"uk": "медичний заклад", "en": "medical"},
+    "pharmacy": {"uk": "аптека", "en": "pharmacy"},
+    "shop": {"uk": "магазин", "en": "shop"},
+    "school": {"uk": "школа, садок", "en": "school, kindergarten"},
+    "culture": {"uk": "культура: клуб, бібліотека, музей", "en": "culture: club, library, museum"},
+    "transport_stop": {"uk": "зупинка транспорту", "en": "transport stop"},
+    "post_bank": {"uk": "пошта, банк", "en": "post office, bank"},
+    "food": {"uk": "кафе, їдальня", "en": "café, canteen"},
+    "sport": {"uk": "спорт", "en": "sport"},
+    "religious": {"uk": "храм", "en": "place of worship"},
+    "other": {"uk": "інше", "en": "other"},
+}
+RAMPS = {
+    "none": {"uk": "немає", "en": "none"},
+    "fixed": {"uk": "стаціонарний", "en": "fixed"},
+    "removable": {"uk": "знімний (за викликом)", "en": "removable (on request)"},
+}
+OSM_WHEELCHAIR = {
+    "yes": {"uk": "так", "en": "yes"},
+    "limited": {"uk": "обмежено", "en": "limited"},
+    "no": {"uk": "ні", "en": "no"},
+}
+
+# --- the rules, as SQL over the venue's own columns (generated columns must be immutable) -------
+
+_STEPS = "(CASE WHEN entrance_level THEN 0 ELSE entrance_steps END)"
+_NO_RAMP = "(ramp IS NULL OR ramp = 'none')"
+_CM = "COALESCE(round({0})::int::text, '')"  # a measured value as a reason parameter
+
+WHEELCHAIR_RULES = f"""CASE
+    WHEN {_STEPS} > 0 AND {_NO_RAMP} AND ({_STEPS} > 1 OR COALESCE(step_height_cm, 99) > 7)
+        THEN 'no|steps:' || {_STEPS} || ':' || {_CM.format('step_height_cm')}
+    WHEN ramp = 'fixed' AND ramp_slope_percent > 12 THEN 'no|ramp_steep:' || {_CM.format('ramp_slope_percent')}
+    WHEN door_width_cm < 70 THEN 'no|door_narrow:' || {_CM.format('door_width_cm')}
+    WHEN {_STEPS} = 1 AND {_NO_RAMP} THEN 'partially|one_low_step:' || {_CM.format('step_height_cm')}
+    WHEN {_STEPS} > 0 AND ramp = 'removable' THEN 'partially|ramp_removable'
+    WHEN ramp = 'fixed' AND ramp_slope_percent > 8 THEN 'partially|ramp_slope:' || {_CM.format('ramp_slope_percent')}
+    WHEN door_width_cm < 90 AND ({_STEPS} IS NOT NULL OR ramp IS NOT NULL)
+        THEN 'partially|door_under_90:' || {_CM.format('door_width_cm')}
+    WHEN {_STEPS} = 0 OR ramp = 'fixed' THEN 'fully|step_free'
+    WHEN wheelchair_osm = 'yes' THEN 'fully|osm:yes'
+    WHEN wheelchair_osm = 'limited' THEN 'partially|osm:limited'
+    WHEN wheelchair_osm = 'no' THEN 'no|osm:no'
+    ELSE 'unknown|no_entrance_data' END"""
+
+WALKING_RULES = f"""CASE
+    WHEN {_STEPS} > 3 AND {_NO_RAMP} THEN 'no|steps_many:' || {_STEPS}
+    WHEN {_STEPS} BETWEEN 1 AND 3 AND {_NO_RAMP} THEN 'partially|steps_few:' || {_STEPS}
+    WHEN {_STEPS} = 0 OR ramp IN ('fixed', 'removable') THEN 'fully|step_free'
+    WHEN wheelchair_osm = 'yes' THEN 'fully|osm:yes'
+    WHEN wheelchair_osm = 'limited' THEN 'partially|osm:limited'
+    ELSE 'unknown|no_entrance_data' END"""
+
+_BLIND_SOME = ("(CASE WHEN tactile_paving THEN 'tactile,' ELSE '' END || CASE WHEN braille THEN 'braille,' "
+               "ELSE '' END || CASE WHEN audio_info THEN 'audio,' ELSE '' END || CASE WHEN staff_assistance "
+               "THEN 'staff,' ELSE '' END)")
+BLIND_RULES = f"""CASE
+    WHEN tactile_paving IS NULL AND braille IS NULL AND audio_info IS NULL AND staff_assistance IS NULL
+        THEN 'unknown|no_data'
+    WHEN audio_info AND (tactile_paving OR braille) THEN 'fully|blind_full:' || {_BLIND_SOME}
+    WHEN tactile_paving OR braille OR audio_info OR staff_assistance THEN 'partially|some:' || {_BLIND_SOME}
+    ELSE 'no|none_blind' END"""
+
+_DEAF_SOME = ("(CASE WHEN induction_loop THEN 'loop,' ELSE '' END || CASE WHEN sign_language THEN 'sign,' "
+              "ELSE '' END || CASE WHEN visual_info THEN 'visual,' ELSE '' END)")
+DEAF_RULES = f"""CASE
+    WHEN induction_loop IS NULL AND sign_language IS NULL AND visual_info IS NULL THEN 'unknown|no_data'
+    WHEN visual_info AND (induction_loop OR sign_language) THEN 'fully|deaf_full:' || {_DEAF_SOME}
+    WHEN induction_loop OR sign_language OR visual_info THEN 'partially|some:' || {_DEAF_SOME}
+    ELSE 'no|none_deaf' END"""
+
+RULES = {"wheelchair": WHEELCHAIR_RULES, "walking": WALKING_RULES, "blind": BLIND_RULES, "deaf": DEAF_RULES}
+
+# Each rule yields "rating|reason": two generated columns per profile read it.
+_rating_fields = []
+for _profile, _rules in RULES.items():
+    _rating_fields += [
+        Field(f"rating_{_profile}", "choice", {"uk": f"Доступність: {PROFILES[_profile]['uk']}",
+                                               "en": f"Accessibility: {PROFILES[_profile]['en']}"},
+              choices=RATINGS, computed=f"split_part({_rules}, '|', 1)"),
+        Field(f"reason_{_profile}", "text", {"uk": f"Чому так ({PROFILES[_profile]['uk']})",
+                                             "en": f"Why ({PROFILES[_profile]['en']})"},
+              computed=f"split_part({_rules}, '|', 2)"),
+    ]
+
+
+def _yes(name: str, uk: str, en: str, *aliases: str) -> Field:
+    return Field(name, "boolean", {"uk": uk, "en": en}, aliases=aliases)
+
+
+def _cm(name: str, uk: str, en: str, *aliases: str) -> Field:
+    return Field(name, "number", {"uk": uk, "en": en}, aliases=aliases)
+
+
+VENUES = Layer(
+    name="venues",
+    title={"uk": "Доступність закладів", "en": "Accessible venues"},
+    description={"uk": "Заклади з виміряними умовами доступності: вхід, двері, пандус, туалет, паркування, "
+                       "допомога персоналу, інформація для незрячих і глухих",
+                 "en": "Venues with measured accessibility: entrance, door, ramp, toilet, parking, staff help, "
+                       "information for blind and deaf people"},
+    geometry="Point",
+    table="venue",
+    generated_table=True,
+    fields=(
+        Field("name", "text", {"uk": "Назва", "en": "Name"}, required=True, aliases=("назва", "name:uk")),
+        Field("category", "choice", {"uk": "Категорія", "en": "Category"}, required=True, choices=CATEGORIES,
+              aliases=("категорія", "тип")),
+        Field("address", "text", {"uk": "Адреса", "en": "Address"}, aliases=("адреса",)),
+        Field("opening_hours", "text", {"uk": "Години роботи", "en": "Opening hours"}, aliases=("години",)),
+        # Entrance (A11yJSON Entrance)
+        _yes("entrance_level", "Вхід без сходинок", "Step-free entrance", "isLevel"),
+        Field("entrance_steps", "integer", {"uk": "Сходинок на вході", "en": "Steps at the entrance"},
+              aliases=("сходинок", "step_count")),
+        _cm("step_height_cm", "Висота сходинки (порога), см", "Step (threshold) height, cm", "поріг_см"),
+        Field("ramp", "choice", {"uk": "Пандус", "en": "Ramp"}, choices=RAMPS, aliases=("пандус",)),
+        _cm("ramp_slope_percent", "Ухил пандуса, %", "Ramp slope, %", "ухил"),
+        _cm("door_width_cm", "Ширина дверей, см", "Door width, cm", "ширина_дверей"),
+        _yes("door_automatic", "Автоматичні двері", "Automatic door"),
+        _yes("doorbell", "Кнопка виклику", "Doorbell / call button", "кнопка_виклику"),
+        # Toilet (A11yJSON Restroom)
+        _yes("toilet_accessible", "Доступний туалет", "Accessible toilet", "toilets:wheelchair"),
+        _cm("toilet_door_width_cm", "Ширина дверей туалету, см", "Toilet door width, cm"),
+        _cm("toilet_turning_cm", "Простір для розвороту в туалеті, см", "Turning space in the toilet, cm"),
+        _yes("toilet_grab_bars", "Поручні в туалеті", "Grab bars in the toilet"),
+        # Parking
+        Field("parking_count", "integer", {"uk": "Місць для людей з інвалідністю", "en": "Disabled parking spaces"}),
+        _cm("parking_distance_m", "Від паркування до входу, м", "Parking to entrance, m"),
+        # People and information
+        _yes("staff_assistance", "Персонал допоможе", "Staff will help", "допомога"),
+        _yes("sign_language", "Жестова мова", "Sign language"),
+        _yes("induction_loop", "Індукційна петля", "Induction loop", "hearing_loop"),
+        _yes("tactile_paving", "Тактильна плитка", "Tactile paving"),
+        _yes("braille", "Шрифт Брайля", "Braille"),
+        _yes("audio_info", "Звукова інформація", "Audio information"),
+        _yes("visual_info", "Візуальна інформація (табло, субтитри)", "Visual information (displays, captions)"),
+        Field("wheelchair_osm", "choice", {"uk": "Позначка OSM wheelchair", "en": "OSM wheelchair tag"},
+              choices=OSM_WHEELCHAIR, aliases=("wheelchair",)),
+        Field("access_note", "text", {"uk": "Опис доступності", "en": "Accessibility notes"},
+              aliases=("wheelchair:description:uk", "wheelchair:description")),
+        Field("surveyed_on", "date", {"uk": "Обстежено", "en": "Surveyed on"}, aliases=("дата_обстеження",)),
+        Field("surveyed_by", "text", {"uk": "Хто обстежив (організація)", "en": "Surveyed by (organisation)"},
+              aliases=("обстежив",)),
+        Field("osm_id", "text", {"uk": "Ідентифікатор OSM", "en": "OSM id"}),
+        *_rating_fields,
+    ),
+    popup=("name", "category", "address", "rating_wheelchair", "reason_wheelchair", "rating_blind", "rating_deaf"),
+    label_field="name",
+    style=CategoryStyle(field="rating_wheelchair", colors=RATING_COLOURS, fill_opacity=0.9),
+    categories=("accessibility_barrier",),
+    permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+)
+
+LAYERS = (VENUES,)
+
+# --- reasons in words ------------------------------------------------------------------------------
+
+_FACILITIES = {
+    "tactile": {"uk": "тактильна плитка", "en": "tactile paving"},
+    "braille": {"uk": "шрифт Брайля", "en": "Braille"},
+    "audio": {"uk": "звукова інформація", "en": "audio information"},
+    "staff": {"uk": "допомога персоналу", "en": "staff help"},
+    "loop": {"uk": "індукційна петля", "en": "induction loop"},
+    "sign": {"uk": "жестова мова", "en": "sign language"},
+    "visual": {"uk": "візуальна інформація", "en": "visual information"},
+}
+
+
+def _steps_uk(n: int) -> str:
+    return "сходинка" if n % 10 == 1 and n % 100 != 11 else (
+        "сходинки" if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14) else "сходинок")
+
+
+def reason_text(code: str | None, lang: str = "uk") -> str:
+    """The rule that decided a rating, in words: 'steps:1:12' → '1 сходинка 12 см без пандуса'."""
+    if not code:
+        return ""
+    kind, _, rest = code.partition(":")
+    args = rest.split(":") if rest else []
+    uk = lang != "en"
+    if kind == "steps":
+        n, height = int(args[0]), args[1] if len(args) > 1 else ""
+        if uk:
+            size = f" {height} см" if height else " (висоту не виміряно)"
+            return f"{n} {_steps_uk(n)}{size} без пандуса"
+        return f"{n} step{'s' if n != 1 else ''}{f' of {height} cm' if height else ' (height not measured)'}, no ramp"
+    if kind == "one_low_step":
+        return f"один поріг {args[0]} см без пандуса (до 7 см)" if uk else f"one low step of {args[0]} cm, no ramp (7 cm at most)"
+    if kind == "ramp_steep":
+        return f"пандус надто крутий: {args[0]} % (більше 12 %)" if uk else f"the ramp is too steep: {args[0]} % (over 12 %)"
+    if kind == "ramp_slope":
+        return f"пандус крутий: {args[0]} % (більше 8 %)" if uk else f"steep ramp: {args[0]} % (over 8 %)"
+    if kind == "ramp_removable":
+        return "знімний пандус — треба покликати персонал" if uk else "removable ramp — staff must be called"
+    if kind == "door_narrow":
+        return f"двері {args[0]} см — візок не пройде (менше 70 см)" if uk else f"door {args[0]} cm — too narrow for a wheelchair (under 70 cm)"
+    if kind == "door_under_90":
+        return f"двері {args[0]} см (норма — 90 см)" if uk else f"door {args[0]} cm (the standard is 90 cm)"
+    if kind == "step_free":
+        return "вхід без сходинок або з пологим пандусом" if uk else "step-free entrance or a gentle ramp"
+    if kind == "steps_many":
+        return f"{args[0]} {_steps_uk(int(args[0]))} без пандуса" if uk else f"{args[0]} steps, no ramp"
+    if kind == "steps_few":
+        return f"{args[0]} {_steps_uk(int(args[0]))} без пандуса" if uk else f"{args[0]} step(s), no ramp"
+    if kind == "osm":
+        value = label(OSM_WHEELCHAIR.get(args[0], {"uk": args[0], "en": args[0]}), lang)
+        return (f"вхід не обстежено; за позначкою OpenStreetMap: {value}" if uk
+                else f"entrance not surveyed; OpenStreetMap says: {value}")
+    if kind == "no_entrance_data":
+        return "про вхід нічого не відомо" if uk else "nothing is known about the entrance"
+    if kind == "no_data":
+        return "даних немає" if uk else "no data"
+    if kind in ("blind_full", "deaf_full", "some"):
+        have = [label(_FACILITIES[k], lang) for k in (args[0] if args else "").split(",") if k in _FACILITIES]
+        listed = ", ".join(have)
+        return (f"є: {listed}" if uk else f"has: {listed}") if have else ""
+    if kind == "none_blind":
+        return ("немає ні тактильної плитки, ні Брайля, ні звукової інформації, ні допомоги"
+                if uk else "no tactile paving, Braille, audio information or staff help")
+    if kind == "none_deaf":
+        return ("немає ні індукційної петлі, ні жестової мови, ні візуальної інформації"
+                if uk else "no induction loop, sign language or visual information")
+    return code
+
+
+def ratings(venue: dict, lang: str = "uk") -> list[dict]:
+    """Per profile: the rating code and label and the reason in words, for one venue row."""
+    return [{"profile": p, "profile_label": label(PROFILES[p], lang), "rating": venue[f"rating_{p}"],
+             "rating_label": label(RATINGS[venue[f"rating_{p}"]], lang),
+             "reason": reason_text(venue[f"reason_{p}"], lang)} for p in PROFILES]
