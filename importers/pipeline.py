@@ -33,6 +33,7 @@ from importers import sources
 from importers.crs_check import check_in_ukraine
 from layers.base import Field, Layer, label
 from layers.tables import build_table
+from layers.values import FALSE, TRUE, BadValue, _text, convert  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 LISTED_REJECTIONS = 50
@@ -109,68 +110,6 @@ class _DryRun(Exception):
 
 
 # --- converting values to the declared field types -------------------------------------------------
-
-TRUE = {"1", "true", "yes", "y", "так", "т", "+", "t"}
-FALSE = {"0", "false", "no", "n", "ні", "н", "-", "f"}
-
-
-class BadValue(ValueError):
-    pass
-
-
-def _text(value) -> str:
-    return re.sub(r"\s+", " ", str(value)).strip()
-
-
-def convert(f: Field, value):
-    """One source value as the field's type; None for empty; BadValue says why not."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, str) and not value.strip():
-        return None
-    if f.type == "text":
-        return _text(value)
-    if f.type in ("integer", "unit", "hromada", "category"):
-        number = convert(Field(f.name, "number", f.label), value)
-        if number != int(number):
-            raise BadValue(f"{value!r} is not a whole number")
-        return int(number)
-    if f.type == "number":
-        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-            return float(value)
-        try:
-            return float(_text(value).replace(" ", "").replace(",", "."))
-        except ValueError:
-            raise BadValue(f"{value!r} is not a number") from None
-    if f.type == "boolean":
-        if isinstance(value, (bool, np.bool_)):
-            return bool(value)
-        text = _text(value).lower()
-        if text in TRUE:
-            return True
-        if text in FALSE:
-            return False
-        raise BadValue(f"{value!r} is not yes/no")
-    if f.type in ("date", "datetime"):
-        if isinstance(value, (dt.date, pd.Timestamp)):
-            stamp = pd.Timestamp(value)
-        else:
-            try:
-                stamp = pd.Timestamp(_text(value)) if re.match(r"^\d{4}-", _text(value)) \
-                    else pd.to_datetime(_text(value), dayfirst=True)
-            except (ValueError, TypeError):
-                raise BadValue(f"{value!r} is not a date") from None
-        return stamp.date() if f.type == "date" else stamp.to_pydatetime()
-    if f.type == "choice":
-        text = _text(value).lower()
-        for code, labels in f.choices.items():
-            if text == code.lower() or text in (lbl.lower() for lbl in labels.values()):
-                return code
-        raise BadValue(f"{value!r} is not one of {', '.join(f.choices)}")
-    if f.type == "json":
-        return json.dumps(value if not isinstance(value, str) else json.loads(value))
-    raise BadValue(f"unsupported field type {f.type}")
-
 
 def convert_column(f: Field, column: pd.Series) -> tuple[list, dict[int, str]]:
     """A whole source column as the field's type: the values (None for empty) and, by position,

@@ -15,6 +15,8 @@ no measured entrance facts, an OSM ``wheelchair=*`` value stands in, and the rea
 """
 from __future__ import annotations
 
+import re
+
 from layers.base import CategoryStyle, Field, Layer, Permissions, label
 
 RATINGS = {
@@ -265,3 +267,91 @@ def ratings(venue: dict, lang: str = "uk") -> list[dict]:
     return [{"profile": p, "profile_label": label(PROFILES[p], lang), "rating": venue[f"rating_{p}"],
              "rating_label": label(RATINGS[venue[f"rating_{p}"]], lang),
              "reason": reason_text(venue[f"reason_{p}"], lang)} for p in PROFILES]
+
+# --- search: venues that fit one's needs, nearest first --------------------------------------------
+
+SEARCH_LIMIT_MAX = 100
+
+
+def accepted_ratings(include_partial: bool) -> list[str]:
+    return ["fully", "partially"] if include_partial else ["fully"]
+
+
+def check_profile(profile: str) -> str:
+    from gis.errors import InvalidInput
+
+    if profile not in PROFILES:
+        raise InvalidInput(f"Профіль «{profile}» невідомий; можна: {', '.join(PROFILES)}",
+                           f"Unknown profile {profile!r}; use one of: {', '.join(PROFILES)}")
+    return profile
+
+
+def search_sql(profile: str) -> str:
+    """The search as SQL (the HTTP endpoint and the benchmark's reference run the same text).
+
+    Nearest first on the sphere through the geography KNN index (ix_venue_geog); ``profile`` must be
+    checked (:func:`check_profile`) — it names the rating column.
+    """
+    check_profile(profile)
+    return f"""
+        SELECT id, name, category, address, opening_hours, rating_{profile} AS rating, reason_{profile} AS reason,
+               ST_X(geom) AS lon, ST_Y(geom) AS lat, is_demo,
+               ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS metres
+        FROM venue
+        WHERE rating_{profile} = ANY(:ratings) AND (CAST(:category AS text) IS NULL OR category = :category)
+        ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography
+        LIMIT :limit"""
+
+
+def find_venues(conn, lon, lat, profile: str, *, category: str | None = None, include_partial: bool = False,
+                limit: int = 20, lang: str = "uk") -> list[dict]:
+    """Venues that fit ``profile`` (fully, or also partially), of a category if given, nearest first,
+    each with its distance in metres and the reason for its rating in words."""
+    import sqlalchemy as sa
+
+    from gis.errors import InvalidInput
+    from gis.routing import check_point
+
+    lon, lat = check_point(lon, lat)
+    if category is not None and category not in CATEGORIES:
+        raise InvalidInput(f"Категорія «{category}» невідома; можна: {', '.join(CATEGORIES)}",
+                           f"Unknown category {category!r}; use one of: {', '.join(CATEGORIES)}")
+    if not 1 <= limit <= SEARCH_LIMIT_MAX:
+        raise InvalidInput(f"limit має бути від 1 до {SEARCH_LIMIT_MAX}", f"limit must be 1 to {SEARCH_LIMIT_MAX}")
+    rows = conn.execute(sa.text(search_sql(profile)), {
+        "lon": lon, "lat": lat, "ratings": accepted_ratings(include_partial), "category": category,
+        "limit": limit}).mappings()
+    return [{"id": r["id"], "name": r["name"], "category": r["category"],
+             "category_label": label(CATEGORIES.get(r["category"], {"uk": r["category"]}), lang),
+             "address": r["address"], "opening_hours": r["opening_hours"], "rating": r["rating"],
+             "rating_label": label(RATINGS[r["rating"]], lang), "reason": reason_text(r["reason"], lang),
+             "distance_m": round(r["metres"]), "lon": r["lon"], "lat": r["lat"], "demo": r["is_demo"]}
+            for r in rows]
+
+
+def place_for(conn, text: str) -> tuple[float, float, str]:
+    """Where "near …" means: a village of a served hromada by name, else a venue's address.
+
+    There is no street geocoder: an address finds the venue registered at it. NotFound otherwise.
+    """
+    import sqlalchemy as sa
+
+    from gis.errors import InvalidInput, NotFound
+
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("Вкажіть населений пункт або адресу", "Give a village or an address")
+    row = conn.execute(sa.text("""
+        SELECT ST_X(COALESCE(centre, ST_PointOnSurface(boundary))) AS lon,
+               ST_Y(COALESCE(centre, ST_PointOnSurface(boundary))) AS lat, name_uk AS name
+        FROM settlement WHERE lower(name_uk) = lower(:t) OR lower(name_en) = lower(:t)
+        ORDER BY population DESC NULLS LAST LIMIT 1"""), {"t": text}).first()
+    if row is None:
+        row = conn.execute(sa.text("""
+            SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, address AS name FROM venue
+            WHERE address ILIKE :pattern ESCAPE '\\' ORDER BY length(address) LIMIT 1"""),
+            {"pattern": "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"}).first()
+    if row is None:
+        raise NotFound(f"Місце «{text}» не знайдено: вкажіть назву села або адресу закладу",
+                       f"Place {text!r} not found: give a village name or a venue's address")
+    return row.lon, row.lat, row.name

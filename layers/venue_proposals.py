@@ -62,3 +62,170 @@ venue_history = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
     sa.Index("ix_venue_history_venue_id", "venue_id"),
 )
+
+MAX_COMMENT = 2000
+
+
+def _venue_fields():
+    from layers.accessibility import VENUES
+
+    return {f.name: f for f in VENUES.input_fields}
+
+
+def check_facts(facts: dict) -> dict:
+    """The proposed facts, typed like an import would type them; every problem named at once."""
+    from gis.errors import InvalidInput
+    from layers.values import BadValue, convert
+
+    fields, clean, problems_uk, problems_en = _venue_fields(), {}, [], []
+    for name, value in facts.items():
+        field = fields.get(name)
+        if field is None or name == "osm_id":
+            problems_uk.append(f"{name}: такого поля немає")
+            problems_en.append(f"{name}: no such field")
+            continue
+        try:
+            typed = convert(field, value)
+        except BadValue as exc:
+            problems_uk.append(f"{label_of(field, 'uk')}: неправильне значення {value!r}")
+            problems_en.append(f"{name}: {exc}")
+            continue
+        if typed is not None and field.type == "number" and typed < 0:
+            problems_uk.append(f"{label_of(field, 'uk')}: від'ємне значення")
+            problems_en.append(f"{name}: must not be negative")
+            continue
+        clean[name] = typed.isoformat() if hasattr(typed, "isoformat") else typed
+    if problems_uk:
+        raise InvalidInput("; ".join(problems_uk), "; ".join(problems_en))
+    return clean
+
+
+def label_of(field, lang: str) -> str:
+    return field.label.get(lang) or field.label["uk"]
+
+
+def propose(conn: sa.Connection, *, facts: dict, venue_id: int | None = None, lon=None, lat=None,
+            comment: str | None = None, name: str | None = None, email: str | None = None,
+            photos=()) -> int:
+    """Store a resident's correction (``venue_id``) or new venue (``lon``/``lat`` and name, category).
+
+    Nothing changes on the venue until staff approve. Returns the proposal's id.
+    """
+    from gis.errors import InvalidInput, NotFound
+    from gis.routing import check_point, require_hromada
+
+    clean = check_facts(facts)
+    comment = (comment or "").strip() or None
+    if comment and len(comment) > MAX_COMMENT:
+        raise InvalidInput(f"Коментар задовгий (до {MAX_COMMENT} знаків)", f"The comment is too long ({MAX_COMMENT} at most)")
+    point = None
+    if venue_id is not None:
+        hromada_id = conn.execute(sa.text("SELECT hromada_id FROM venue WHERE id = :id"), {"id": venue_id}).scalar()
+        if hromada_id is None:
+            raise NotFound(f"Заклад {venue_id} не знайдено", f"Venue {venue_id} not found")
+        if not clean and not comment and not photos:
+            raise InvalidInput("Вкажіть, що змінилося (хоча б одне поле, коментар чи фото)",
+                               "Say what has changed (at least one field, a comment or a photo)")
+    else:
+        lon, lat = check_point(lon, lat)
+        hromada_id = require_hromada(conn, lon, lat).id
+        missing = [n for n in ("name", "category") if not clean.get(n)]
+        if missing:
+            raise InvalidInput(f"Для нового закладу потрібні: {', '.join(missing)}",
+                               f"A new venue needs: {', '.join(missing)}")
+        point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+    proposal_id = conn.execute(venue_proposal.insert().values(
+        venue_id=venue_id, hromada_id=hromada_id, facts=clean, geom=point, comment=comment,
+        proposer_name=(name or "").strip() or None, proposer_email=(email or "").strip() or None,
+    ).returning(venue_proposal.c.id)).scalar_one()
+    for position, photo in enumerate(photos, start=1):
+        conn.execute(venue_proposal_photo.insert().values(
+            proposal_id=proposal_id, position=position, width=photo.width, height=photo.height,
+            data=photo.jpeg, thumb=photo.thumb))
+    return proposal_id
+
+
+def decide(conn: sa.Connection, proposal_id: int, *, approve: bool, user_id: int | None,
+           note: str | None = None) -> int | None:
+    """Approve (apply the facts to the venue, or create it) or reject a pending proposal.
+
+    The venue's history records the change with this proposal and user. Returns the venue's id
+    (None when rejected). A proposal decided already is a 409.
+    """
+    from gis.errors import Conflict, NotFound
+    from layers.accessibility import VENUES
+    from layers.tables import build_table
+
+    row = conn.execute(sa.select(venue_proposal).where(venue_proposal.c.id == proposal_id)
+                       .with_for_update()).mappings().first()
+    if row is None:
+        raise NotFound(f"Пропозиції {proposal_id} немає", f"Proposal {proposal_id} does not exist")
+    if row["status"] != "pending":
+        raise Conflict("Цю пропозицію вже розглянуто", "This proposal has been decided already")
+    venue_id = row["venue_id"]
+    if approve:
+        # Seen by the venue_history trigger: who changed the venue, and on which proposal.
+        conn.execute(sa.text("SELECT set_config('hromada.proposal_id', :p, true), "
+                             "set_config('hromada.user_id', :u, true)"),
+                     {"p": str(proposal_id), "u": "" if user_id is None else str(user_id)})
+        facts = check_facts(dict(row["facts"]))  # typed again: the JSON holds dates as text
+        values = {k: _typed(VENUES, k, v) for k, v in facts.items()}
+        venues = build_table(VENUES)
+        if venue_id is None:
+            venue_id = conn.execute(venues.insert().values(
+                hromada_id=row["hromada_id"], geom=row["geom"], source="proposal", **values)
+                .returning(venues.c.id)).scalar_one()
+        else:
+            if row["geom"] is not None:
+                values["geom"] = row["geom"]
+            if values:
+                conn.execute(venues.update().where(venues.c.id == venue_id).values(**values))
+    conn.execute(venue_proposal.update().where(venue_proposal.c.id == proposal_id).values(
+        status="approved" if approve else "rejected", decided_at=sa.func.now(), decided_by=user_id,
+        decision_note=(note or "").strip() or None, venue_id=venue_id))
+    return venue_id if approve else None
+
+
+def _typed(layer, name: str, value):
+    from layers.values import convert
+
+    return convert(layer.field(name), value)
+
+
+def pending(conn: sa.Connection, hromada_ids=None) -> list[dict]:
+    """Pending proposals, oldest first, with the venue's name (staff side: includes the proposer)."""
+    rows = conn.execute(sa.text("""
+        SELECT p.id, p.venue_id, v.name AS venue_name, p.facts, p.comment, p.proposer_name, p.proposer_email,
+               p.created_at, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat,
+               (SELECT count(*) FROM venue_proposal_photo f WHERE f.proposal_id = p.id) AS photos
+        FROM venue_proposal p LEFT JOIN venue v ON v.id = p.venue_id
+        WHERE p.status = 'pending' AND (CAST(:h AS int[]) IS NULL OR p.hromada_id = ANY(:h))
+        ORDER BY p.created_at, p.id"""), {"h": list(hromada_ids) if hromada_ids is not None else None}).mappings()
+    return [dict(r) for r in rows]
+
+
+def history(conn: sa.Connection, venue_id: int, lang: str = "uk") -> list[dict]:
+    """What changed in a venue's facts and when, newest first: field labels with before → after.
+
+    Public: the proposer is never named; computed ratings are left out (they follow the facts).
+    """
+    fields = {f.name: f for f in _all_fields()}
+    rows = conn.execute(sa.text("""
+        SELECT changed_at, operation, before, after, proposal_id FROM venue_history
+        WHERE venue_id = :id ORDER BY changed_at DESC, id DESC"""), {"id": venue_id}).mappings()
+    out = []
+    for r in rows:
+        before, after = r["before"] or {}, r["after"] or {}
+        changes = [{"field": name, "label": label_of(fields[name], lang), "before": before.get(name),
+                    "after": after.get(name)}
+                   for name in sorted(set(before) | set(after))
+                   if name in fields and fields[name].computed is None]
+        out.append({"at": r["changed_at"].isoformat(), "operation": r["operation"],
+                    "via_proposal": r["proposal_id"] is not None, "changes": changes})
+    return out
+
+
+def _all_fields():
+    from layers.accessibility import VENUES
+
+    return VENUES.fields
