@@ -61,8 +61,10 @@ def demo_load():
 @click.option("--lon", default=None, help="CSV: longitude column.")
 @click.option("--wkt", default=None, help="CSV: WKT geometry column.")
 @click.option("--title", default=None, help="Raster layers: the data set's title.")
+@click.option("--mapping", "saved_mapping", default=None, metavar="NAME",
+              help="A saved field mapping, importers/mappings/NAME.json (row filter, columns, value maps).")
 def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dry_run, encoding, osm_tags,
-                   lat, lon, wkt, title):
+                   lat, lon, wkt, title, saved_mapping):
     """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV, OSM XML/PBF; GeoTIFF and other
     rasters into a raster layer) into LAYER."""
     from gis.errors import InvalidInput
@@ -87,6 +89,10 @@ def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dr
         source_layer=source_layer, crs=crs, mapping=mapping, upsert_key=upsert_key, dry_run=dry_run,
         encoding=encoding, osm_filters=[(t.split("=", 1)[0], t.split("=", 1)[1] if "=" in t else None) for t in osm_tags],
         csv_columns={k: v for k, v in {"lat": lat, "lon": lon, "wkt": wkt}.items() if v})
+    if saved_mapping:
+        from importers import saved_mappings
+
+        options = saved_mappings.apply(saved_mappings.load_mapping(saved_mapping), get_layer(layer_name), options)
     report = import_file(db.make_engine(db.database_url()), get_layer(layer_name), path, options)
     click.echo(report.summary("uk"))
     click.echo(f"(звіт / report: import_run #{report.run_id})")

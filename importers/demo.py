@@ -25,6 +25,7 @@ from gis.geometry import to_multipolygon
 from gis.models import asset_owner, category, hromada, settlement, unit, unit_category
 from importers.communities import LoadReport, load_communities, load_settlements
 from importers.demo_coverage import load_demo_coverage
+from importers.demo_heritage import load_demo_heritage
 from layers.categories import sync_categories
 from layers.lighting import STREET_LAMPS
 from layers.roads import ROAD_SEGMENTS
@@ -133,6 +134,7 @@ def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadRepor
             .where(settlement.c.hromada_id == hromada_id, settlement.c.boundary.is_not(None)))}
         load_demo_assets(conn, hromada_id, centres, villages, unit_ids)
         load_demo_coverage(conn, hromada_id, boundary, centres)
+        load_demo_heritage(conn, hromada_id, DEMO_KATOTTG, centres)
     return reports
 
 

@@ -14,6 +14,7 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -60,6 +61,9 @@ class ImportOptions:
     batch_size: int = 50_000
     progress: bool | None = None  # None: when writing to a terminal
     user_id: int | None = None
+    # Each batch as read → the batch to import (a saved mapping's row filter, value maps, constants:
+    # importers/saved_mappings.py); rows it drops are counted as skipped.
+    prepare: Callable | None = None
 
 
 @dataclass
@@ -72,6 +76,7 @@ class ImportReport:
     accepted: int = 0
     repaired: int = 0
     rejected: int = 0
+    skipped: int = 0  # left out by the saved mapping's row filter
     inserted: int = 0
     updated: int = 0
     field_map: dict[str, str] = field(default_factory=dict)  # layer field ← source column
@@ -93,6 +98,8 @@ class ImportReport:
             head = (f"{self.source} → {self.layer}{' (пробний запуск, нічого не записано)' if self.dry_run else ''}: "
                     f"прочитано {self.read}, прийнято {self.accepted} (додано {self.inserted}, оновлено {self.updated}), "
                     f"виправлено {self.repaired}, відхилено {self.rejected}; система координат {self.crs}")
+        if self.skipped:
+            head += f"; {'skipped by the mapping' if lang == 'en' else 'пропущено за зіставленням'} {self.skipped}"
         lines = [head, "  fields: " + ", ".join(f"{k} ← {v}" for k, v in self.field_map.items())]
         if self.kept_in_raw:
             lines.append("  kept in raw: " + ", ".join(self.kept_in_raw))
@@ -259,6 +266,10 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                 if src.kind == "osm":
                     batch = osm_features(layer, batch, options.osm_filters) if layer.osm \
                         else sources.osm_filter(batch, options.osm_filters)
+                if options.prepare is not None:
+                    read = len(batch)
+                    batch = options.prepare(batch)
+                    report.skipped += read - len(batch)
                 if not staging_ready:
                     report.field_map, report.kept_in_raw = map_columns(layer, list(batch.columns.drop("geometry")),
                                                                        options.mapping)
@@ -315,8 +326,7 @@ def osm_features(layer: Layer, frame, filters: list[tuple[str, str | None]]):
     spec = layer.osm
     fields = [layer.field(name) for name in dict.fromkeys([*spec.tags, *spec.computed, *spec.defaults])]
     tags = sources.osm_tags(frame)
-    keep = [(t.get(spec.key) in spec.values if spec.values else spec.key in t) and sources.osm_matches(t, filters)
-            for t in tags]
+    keep = [spec.picks(t) and sources.osm_matches(t, filters) for t in tags]
     kept = frame[keep]
     columns: dict[str, list] = {f.name: [] for f in fields}
     others = []
@@ -333,9 +343,15 @@ def osm_features(layer: Layer, frame, filters: list[tuple[str, str | None]]):
             columns[f.name].append(spec.defaults.get(f.name) if value is None else value)
         others.append(rest)
     out = pd.DataFrame(columns, index=kept.index, dtype=object)
-    out["osm_id"] = kept.get("osm_id", kept.get("osm_way_id"))
+    ids = kept.get("osm_id", kept.get("osm_way_id"))
+    if ids is not None and "osm_way_id" in kept:  # the multipolygons layer: ways have only osm_way_id
+        ids = ids.fillna(kept["osm_way_id"])
+    out["osm_id"] = ids
     out[OSM_OTHER_TAGS] = pd.Series(others, index=kept.index, dtype=object)
-    return gpd.GeoDataFrame(out, geometry=kept.geometry.values, crs=kept.crs)
+    geoms = np.asarray(kept.geometry.values, dtype=object)
+    if layer.geometry == "Point":  # areas (a school's building, --source-layer multipolygons) as a point inside
+        geoms = shapely.point_on_surface(geoms)
+    return gpd.GeoDataFrame(out, geometry=geoms, crs=kept.crs)
 
 
 def _choose_layer(src: sources.Source, layer: Layer, options: ImportOptions) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from layers.base import CategoryStyle, Field, Layer, Permissions, label
+from layers.venues_osm import VENUES_OSM
 
 RATINGS = {
     "fully": {"uk": "повністю доступно", "en": "fully accessible"},
@@ -188,6 +189,7 @@ VENUES = Layer(
     style=CategoryStyle(field="rating_wheelchair", colors=RATING_COLOURS, fill_opacity=0.9),
     categories=("accessibility_barrier",),
     permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+    osm=VENUES_OSM,  # hromada import venues extract.osm.pbf (layers/venues_osm.py)
 )
 
 LAYERS = (VENUES,)

@@ -139,6 +139,18 @@ class OsmSpec:
     tags: Mapping[str, tuple[str, ...]] = dc_field(default_factory=dict)  # field → OSM tags
     computed: Mapping[str, Callable[[Mapping[str, str]], object]] = dc_field(default_factory=dict)
     defaults: Mapping[str, object] = dc_field(default_factory=dict)
+    # More keys that pick features too, each with its values (empty: any): venues are
+    # amenity=townhall…, shop=*, healthcare=*, highway=bus_stop…
+    also: Mapping[str, tuple[str, ...]] = dc_field(default_factory=dict)
+    needs: tuple[str, ...] = ()  # a feature must have one of these tags too (a venue: name or name:uk)
+
+    def picks(self, tags: Mapping[str, str]) -> bool:
+        """Whether a feature with these tags is one of the layer's."""
+        def has(key: str, values: tuple[str, ...]) -> bool:
+            return tags.get(key) in values if values else key in tags
+
+        return ((has(self.key, self.values) or any(has(k, v) for k, v in self.also.items()))
+                and (not self.needs or any(str(tags.get(k) or "").strip() for k in self.needs)))
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.admin import bp as admin_bp
     from webmap.api import bp as api_bp
     from webmap.coverage import bp as coverage_bp
+    from webmap.venues import bp as venues_bp
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.ogc import bp as ogc_bp
     from webmap.open311 import bp as open311_bp
@@ -58,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.tiles import bp as tiles_bp
 
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
-                      tiles_bp, infrastructure_bp, coverage_bp):
+                      tiles_bp, infrastructure_bp, coverage_bp, venues_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)

@@ -1,0 +1,240 @@
+"""Accessible venues: search by one's own needs, a venue's page, residents' proposals, staff review.
+
+GET  /venues?profile=&place=|lat=&lon=&category=&partial=y   search page (the list is the result; a map follows it)
+GET  /api/venues/search?…same…&limit=20                    the same as JSON
+GET  /venues/<id>                                          facts, ratings per profile with reasons, history
+POST /venues/<id>/proposals                                a resident proposes a correction (CSRF, rate-limited)
+GET|POST /venues/new                                       a resident proposes a new venue
+GET  /venues/proposals/<id>/photos/<n>.jpg                 a proposal's photo (public once approved)
+GET  /staff/venues/proposals                               staff: pending proposals
+POST /staff/venues/proposals/<id>                          staff: approve or reject
+"""
+from __future__ import annotations
+
+import folium
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+
+from gis.errors import Forbidden, InvalidInput, NotFound
+from gis.photos import MAX_PHOTOS, process_photo
+from gis.routing import check_point
+from layers import accessibility as acc
+from layers import venue_proposals
+from layers.base import label
+from webmap.access import current_user, roles_required
+from webmap.database import connection, engine
+from webmap.extensions import limiter, report_rate_limit
+from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
+from webmap.i18n import current_lang, t
+from webmap.mapview import display_value, map_parts, use_local_assets
+
+bp = Blueprint("venues", __name__)
+VENUES = acc.VENUES
+EDITORS = tuple(VENUES.permissions.edit)
+# The facts a resident can correct, grouped as the venue page shows them.
+FACT_GROUPS = (
+    ("facts_entrance", ("entrance_level", "entrance_steps", "step_height_cm", "ramp", "ramp_slope_percent",
+                        "door_width_cm", "door_automatic", "doorbell")),
+    ("facts_toilet", ("toilet_accessible", "toilet_door_width_cm", "toilet_turning_cm", "toilet_grab_bars")),
+    ("facts_parking", ("parking_count", "parking_distance_m")),
+    ("facts_people", ("staff_assistance", "sign_language", "induction_loop", "tactile_paving", "braille",
+                      "audio_info", "visual_info")),
+    ("facts_general", ("name", "category", "address", "opening_hours", "access_note")),
+)
+
+
+def _search_args(conn) -> dict | None:
+    """The search the query string asks for; None when nothing was asked yet (an empty form)."""
+    args = request.args
+    profile = args.get("profile") or None
+    if profile is None and not args.get("place") and not args.get("lat"):
+        return None
+    profile = acc.check_profile(profile or "wheelchair")
+    if args.get("lat") or args.get("lon"):
+        (lon, lat), where = check_point(args.get("lon"), args.get("lat")), t("your_location")
+    else:
+        lon, lat, where = acc.place_for(conn, args.get("place", ""))
+    try:
+        limit = int(args.get("limit", 20))
+    except ValueError:
+        raise InvalidInput("limit має бути цілим числом", "limit must be a whole number") from None
+    category = args.get("category") or None
+    return {"lon": lon, "lat": lat, "where": where, "profile": profile, "category": category,
+            "include_partial": args.get("partial") in ("y", "1", "true", "on"), "limit": limit}
+
+
+def _search(conn, asked: dict, lang: str) -> list[dict]:
+    return acc.find_venues(conn, asked["lon"], asked["lat"], asked["profile"], category=asked["category"],
+                           include_partial=asked["include_partial"], limit=asked["limit"], lang=lang)
+
+
+def _results_map(results: list[dict], lang: str) -> dict:
+    fmap = folium.Map(tiles=None, control_scale=True, height="45vh", width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
+    use_local_assets(fmap)
+    lats, lons = [v["lat"] for v in results], [v["lon"] for v in results]
+    fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], max_zoom=17)
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
+                 "properties": {TOOLTIP_PROPERTY: f"{i}. {v['name']}", "rating": v["rating"],
+                                POPUP_PROPERTY: [[t("venue", lang), f"{i}. {v['name']}"],
+                                                 [t("rating", lang), v["rating_label"]], [t("why", lang), v["reason"]],
+                                                 [t("distance", lang), f"{v['distance_m']} {t('metres', lang)}"]]}}
+                for i, v in enumerate(results, start=1)]
+    layer = folium.GeoJson({"type": "FeatureCollection", "features": features},
+                           marker=folium.CircleMarker(radius=8, weight=2, fill=True, fill_opacity=0.9),
+                           style_function=lambda f: {"color": acc.RATING_COLOURS[f["properties"]["rating"]],
+                                                     "fillColor": acc.RATING_COLOURS[f["properties"]["rating"]]})
+    layer.add_child(SafeGeoJsonPopup())
+    layer.add_child(SafeGeoJsonTooltip())
+    layer.add_to(fmap)
+    return map_parts(fmap)
+
+
+def _choices(mapping: dict, lang: str) -> list[tuple[str, str]]:
+    return [(code, label(labels, lang)) for code, labels in mapping.items()]
+
+
+@bp.get("/venues")
+def search_page():
+    conn, lang = connection(), current_lang()
+    asked = _search_args(conn)
+    results = _search(conn, asked, lang) if asked else None
+    villages = [name for name, in conn.execute(sa.text("SELECT DISTINCT name_uk FROM settlement ORDER BY 1"))]
+    return render_template(
+        "venues/search.html", asked=asked, results=results, villages=villages,
+        profiles=_choices(acc.PROFILES, lang), categories=_choices(acc.CATEGORIES, lang),
+        parts=_results_map(results, lang) if results else None, args=request.args)
+
+
+@bp.get("/api/venues/search")
+def search_api():
+    conn, lang = connection(), current_lang()
+    asked = _search_args(conn)
+    if asked is None:
+        raise InvalidInput("Вкажіть profile і місце (place або lat і lon)", "Give profile and a place (place, or lat and lon)")
+    results = _search(conn, asked, lang)
+    return jsonify({"profile": asked["profile"], "near": {"lon": asked["lon"], "lat": asked["lat"]},
+                    "include_partial": asked["include_partial"], "category": asked["category"],
+                    "venues": results})
+
+
+def _venue(conn, venue_id: int) -> dict:
+    row = conn.execute(sa.text("SELECT *, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM venue WHERE id = :id"),
+                       {"id": venue_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"Заклад {venue_id} не знайдено", f"Venue {venue_id} not found")
+    return dict(row)
+
+
+def _fact_rows(venue: dict, lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    return [(t(group, lang), [(label(VENUES.field(n).label, lang), display_value(VENUES.field(n), venue.get(n), lang))
+                              for n in names]) for group, names in FACT_GROUPS]
+
+
+def _approved_photos(conn, venue_id: int) -> list[tuple[int, int]]:
+    return [tuple(r) for r in conn.execute(sa.text("""
+        SELECT f.proposal_id, f.position FROM venue_proposal_photo f JOIN venue_proposal p ON p.id = f.proposal_id
+        WHERE p.venue_id = :v AND p.status = 'approved' ORDER BY p.decided_at, f.position"""), {"v": venue_id})]
+
+
+def _form_fields(lang: str) -> list[tuple[str, list[dict]]]:
+    """The proposal form, derived from the declaration: one labelled control per fact."""
+    out = []
+    for group, names in FACT_GROUPS:
+        controls = []
+        for name in names:
+            f = VENUES.field(name)
+            control = {"name": name, "label": label(f.label, lang), "type": f.type}
+            if f.type == "boolean":
+                control["options"] = [("", t("unknown_value", lang)), ("так", t("yes", lang)), ("ні", t("no", lang))]
+            elif f.choices:
+                control["options"] = [("", "—")] + _choices(f.choices, lang)
+            controls.append(control)
+        out.append((t(group, lang), controls))
+    return out
+
+
+@bp.get("/venues/<int:venue_id>")
+def venue_page(venue_id: int):
+    conn, lang = connection(), current_lang()
+    venue = _venue(conn, venue_id)
+    return render_template(
+        "venues/venue.html", venue=venue, ratings=acc.ratings(venue, lang), facts=_fact_rows(venue, lang),
+        category=display_value(VENUES.field("category"), venue["category"], lang),
+        history=venue_proposals.history(conn, venue_id, lang), photos=_approved_photos(conn, venue_id),
+        form_fields=_form_fields(lang), proposed=request.args.get("proposed") == "1", max_photos=MAX_PHOTOS)
+
+
+def _proposal_input() -> tuple[dict, dict]:
+    """The facts (only those filled in) and the other fields of a proposal form."""
+    facts = {name: value for _, names in FACT_GROUPS for name in names
+             if (value := request.form.get(name, "").strip())}
+    return facts, {"comment": request.form.get("comment"), "name": request.form.get("proposer_name"),
+                   "email": request.form.get("proposer_email"), "photos": _photos()}
+
+
+def _photos() -> list:
+    uploads = [u for u in request.files.getlist("photos") if u and u.filename]
+    if len(uploads) > MAX_PHOTOS:
+        raise InvalidInput(f"Забагато фото: {len(uploads)}, можна до {MAX_PHOTOS}",
+                           f"Too many photos: {len(uploads)}, at most {MAX_PHOTOS}")
+    return [process_photo(u.read(), u.filename) for u in uploads]
+
+
+@bp.post("/venues/<int:venue_id>/proposals")
+@limiter.limit(report_rate_limit)
+def venue_propose(venue_id: int):
+    facts, other = _proposal_input()
+    with engine().begin() as conn:
+        venue_proposals.propose(conn, venue_id=venue_id, facts=facts, **other)
+    return redirect(url_for(".venue_page", venue_id=venue_id, proposed=1) + "#proposal-title")
+
+
+@bp.route("/venues/new", methods=["GET", "POST"])
+@limiter.limit(report_rate_limit, methods=["POST"])
+def venue_new():
+    lang = current_lang()
+    if request.method == "POST":
+        facts, other = _proposal_input()
+        with engine().begin() as conn:
+            venue_proposals.propose(conn, facts=facts, lon=request.form.get("lon"), lat=request.form.get("lat"),
+                                    **other)
+        return render_template("venues/new.html", form_fields=_form_fields(lang), sent=True, max_photos=MAX_PHOTOS)
+    return render_template("venues/new.html", form_fields=_form_fields(lang), sent=False, max_photos=MAX_PHOTOS)
+
+
+@bp.get("/venues/proposals/<int:proposal_id>/photos/<int:position>.jpg")
+def proposal_photo(proposal_id: int, position: int):
+    conn = connection()
+    row = conn.execute(sa.text("""
+        SELECT f.data, p.status FROM venue_proposal_photo f JOIN venue_proposal p ON p.id = f.proposal_id
+        WHERE f.proposal_id = :p AND f.position = :n"""), {"p": proposal_id, "n": position}).first()
+    if row is None:
+        abort(404)
+    user = current_user()
+    if row.status != "approved" and not (user and user.roles & set(EDITORS)):
+        raise Forbidden("Фото стане видимим після розгляду", "The photo becomes visible once it is reviewed")
+    return Response(bytes(row.data), mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
+
+
+@bp.get("/staff/venues/proposals")
+@roles_required(*EDITORS)
+def proposals_queue():
+    conn, lang = connection(), current_lang()
+    items = venue_proposals.pending(conn)
+    for item in items:
+        item["rows"] = [(label(VENUES.field(k).label, lang), display_value(VENUES.field(k), v, lang))
+                        for k, v in item["facts"].items()]
+    return render_template("venues/proposals.html", items=items, user=current_user())
+
+
+@bp.post("/staff/venues/proposals/<int:proposal_id>")
+@roles_required(*EDITORS)
+def proposal_decide(proposal_id: int):
+    decision = request.form.get("decision")
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("Рішення: approve або reject", "The decision must be approve or reject")
+    with engine().begin() as conn:
+        venue_proposals.decide(conn, proposal_id, approve=decision == "approve", user_id=current_user().id,
+                               note=request.form.get("note"))
+    return redirect(url_for(".proposals_queue"))
