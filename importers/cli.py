@@ -93,7 +93,11 @@ def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dr
         from importers import saved_mappings
 
         options = saved_mappings.apply(saved_mappings.load_mapping(saved_mapping), get_layer(layer_name), options)
-    report = import_file(db.make_engine(db.database_url()), get_layer(layer_name), path, options)
+    engine = db.make_engine(db.database_url())
+    try:
+        report = import_file(engine, get_layer(layer_name), path, options)
+    finally:
+        engine.dispose()  # no pooled connection left for the garbage collector
     click.echo(report.summary("uk"))
     click.echo(f"(звіт / report: import_run #{report.run_id})")
 

@@ -9,7 +9,6 @@ and the route's stops. All of it is flagged ``is_demo``. Idempotent: loads once 
 """
 from __future__ import annotations
 
-import json
 
 import sqlalchemy as sa
 
@@ -96,7 +95,7 @@ def load_demo_heritage(conn: sa.Connection, hromada_id: int, katottg: str, centr
                     .where(objects.c.hromada_id == hromada_id, objects.c.is_demo).limit(1)).first() is None:
         for village, offset, fields in OBJECTS:
             ids[village] = conn.execute(objects.insert().values(
-                hromada_id=hromada_id, **{**fields, "types": json.dumps(fields["types"])},
+                hromada_id=hromada_id, **fields,
                 description=f"{DEMO_NOTE_UK} / {DEMO_NOTE_EN}", address=f"с. {village}",
                 geom=sa.func.ST_GeomFromEWKB(ewkb(_at(centres, village, offset))), source="demo", is_demo=True)
                 .returning(objects.c.id)).scalar_one()
@@ -104,7 +103,7 @@ def load_demo_heritage(conn: sa.Connection, hromada_id: int, katottg: str, centr
                     .where(potential.c.hromada_id == hromada_id, potential.c.is_demo).limit(1)).first() is None:
         for village, offset, fields in POTENTIAL:
             conn.execute(potential.insert().values(
-                hromada_id=hromada_id, **{**fields, "seasons": json.dumps(fields["seasons"])},
+                hromada_id=hromada_id, **fields,
                 geom=sa.func.ST_GeomFromEWKB(ewkb(_at(centres, village, offset))), source="demo", is_demo=True))
     exists = conn.execute(sa.select(eroutes.e_route.c.id).where(eroutes.e_route.c.code == DEMO_ROUTE_CODE)).first()
     if exists is None and len(ids) == len(OBJECTS):

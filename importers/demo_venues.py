@@ -77,7 +77,7 @@ HOME_NAMES = {"council": "Якушинецька сільська рада",
               "medical": "Амбулаторія загальної практики — сімейної медицини, с. Якушинці",
               "school": "Якушинецький ліцей"}
 CNAP = {"name": "ЦНАП Якушинецької сільської ради", "category": "administrative", "opening_hours": "Mo-Fr 08:00-20:00",
-        "entrance": "step_free", "information": "full", "door_automatic": True, "toilet": True, "parking": True}
+        "entrance": "step_free", "information": "full"}
 # Bus stops are kerbside: level, one kerb step, or not surveyed.
 STOP_ENTRANCES = ("step_free", "one_low_step", "unknown")
 STREETS = ("вул. Центральна", "вул. Шевченка", "вул. Садова", "вул. Миру", "вул. Шкільна", "вул. Лесі Українки",
@@ -104,14 +104,12 @@ def venue_rows(hromada_id: int, centres: dict[str, Point]) -> list[dict]:
     for number, village in enumerate(villages):
         kinds = [*KINDS, ("cnap",)] if village == HOME else list(KINDS)
         for k, kind in enumerate(kinds):
-            if kind[0] == "cnap":
-                spec = CNAP
-                entrance, info = CNAP["entrance"], CNAP["information"]
-                values = {"name": spec["name"], "category": spec["category"], "opening_hours": spec["opening_hours"],
-                          "door_automatic": True}
-                toilet, parking = True, True
+            code = kind[0]
+            if code == "cnap":
+                entrance, info, toilet, parking = CNAP["entrance"], CNAP["information"], True, True
+                values = {"name": CNAP["name"], "category": CNAP["category"], "opening_hours": CNAP["opening_hours"]}
             else:
-                code, category, pattern, hours, toilet, parking = kind
+                _, category, pattern, hours, toilet, parking = kind
                 if code == "stop":
                     entrance = STOP_ENTRANCES[number % len(STOP_ENTRANCES)]
                 else:
@@ -121,8 +119,10 @@ def venue_rows(hromada_id: int, centres: dict[str, Point]) -> list[dict]:
                 name = HOME_NAMES.get(code) if village == HOME else None
                 values = {"name": name or pattern.format(v=village), "category": category, "opening_hours": hours}
             facts = {**_facts(entrances[entrance], rng), **information[info]}
-            if code == "stop" and kind[0] != "cnap":
-                facts = {k2: v for k2, v in facts.items() if not k2.startswith("door")}  # no door at a stop
+            if code == "stop":
+                facts = {f: v for f, v in facts.items() if not f.startswith("door")}  # no door at a stop
+            if code == "cnap":
+                facts["door_automatic"] = True
             if toilet and entrance not in ("unknown", "osm_limited", "osm_no"):
                 good = entrance in ("step_free", "gentle_ramp") or rng.random() < 0.3
                 facts.update(toilet_accessible=good, toilet_door_width_cm=rng.randint(90, 100) if good else
@@ -136,8 +136,7 @@ def venue_rows(hromada_id: int, centres: dict[str, Point]) -> list[dict]:
                    "access_note": ("Знімний пандус — натисніть кнопку виклику біля дверей"
                                    if entrance == "removable_ramp" else None),
                    "osm_id": None, "geom": _place(centres[village], k, len(kinds))}
-            row["raw"] = {"demo_key": _key("venue", {k2: v for k2, v in row.items() if k2 != "geom"},
-                                           row["geom"].wkb_hex)}
+            row["raw"] = {"demo_key": _key("venue", {f: v for f, v in row.items() if f != "geom"}, row["geom"].wkb_hex)}
             rows.append(dict(row, hromada_id=hromada_id, is_demo=True, source=DEMO_SOURCE))
     return rows
 

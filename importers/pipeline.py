@@ -45,7 +45,8 @@ ACCEPTED_TYPES = {  # what each layer geometry takes from a file (promoted on th
 }
 # As layers.tables makes the columns: the direct COPY sends these binary types to them.
 STAGING_TYPES = {"integer": "int4", "number": "float8", "boolean": "bool", "date": "date",
-                 "datetime": "timestamptz", "unit": "int4", "hromada": "int4", "category": "int4"}
+                 "datetime": "timestamptz", "unit": "int4", "hromada": "int4", "category": "int4",
+                 "json": "jsonb"}
 
 
 @dataclass
@@ -428,6 +429,8 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
         if f.required:
             for i in (i for i, v in enumerate(converted) if v is None):
                 reasons[i] = reasons[i] or f"{f.name} is required ({label(f.label, 'en')})"
+        if f.type == "json":  # serialised already: sent as is in jsonb's binary form
+            converted = [None if v is None else Jsonb(v, dumps=_as_is) for v in converted]
         frame[f.column_name] = pd.Series(converted, dtype=object)
     accepted = np.array([r is None for r in reasons], dtype=bool)
     for i in np.flatnonzero(~accepted):

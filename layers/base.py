@@ -176,6 +176,8 @@ class Layer:
     licence: str | None = None  # of the data, for open-data exports
     source: str | None = None  # where the data comes from, for open-data exports
     asset: AssetSpec | None = None  # its features are assets reports route by (lamps, roads)
+    # A GiST index on geom::geography, for "nearest first" in metres (ORDER BY geom::geography <-> …)
+    geography_index: bool = False
     osm: OsmSpec | None = None  # how OpenStreetMap data maps onto it
     # Field values a file's name implies, for files without such columns (Ookla's
     # 2024-01-01_performance_mobile_tiles.parquet: network, period).

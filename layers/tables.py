@@ -53,4 +53,6 @@ def build_table(layer: Layer) -> sa.Table:
         sa.Column("is_demo", sa.Boolean, nullable=False, server_default=sa.false()),
         gist(layer.table, "geom"),
         sa.Index(f"ix_{layer.table}_hromada_id", "hromada_id"),
+        *([sa.Index(f"ix_{layer.table}_geog", sa.text("(geom::geography)"), postgresql_using="gist")]
+          if layer.geography_index else []),
     )

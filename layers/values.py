@@ -74,5 +74,8 @@ def convert(f: Field, value):
                 return code
         raise BadValue(f"{value!r} is not one of {', '.join(f.choices)}")
     if f.type == "json":
-        return json.dumps(value if not isinstance(value, str) else json.loads(value))
+        try:
+            return json.dumps(value if not isinstance(value, str) else json.loads(value))
+        except ValueError:
+            raise BadValue(f"{value!r} is not JSON") from None
     raise BadValue(f"unsupported field type {f.type}")

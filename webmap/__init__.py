@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.admin import bp as admin_bp
     from webmap.api import bp as api_bp
     from webmap.coverage import bp as coverage_bp
+    from webmap.heritage import bp as heritage_bp
     from webmap.venues import bp as venues_bp
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.ogc import bp as ogc_bp
@@ -57,9 +58,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.reports_api import bp as reports_api_bp
     from webmap.staff import bp as staff_bp
     from webmap.tiles import bp as tiles_bp
+    from webmap.venues_api import bp as venues_api_bp
 
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
-                      tiles_bp, infrastructure_bp, coverage_bp, venues_bp):
+                      tiles_bp, infrastructure_bp, coverage_bp, venues_bp, venues_api_bp, heritage_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)

@@ -14,6 +14,7 @@ from gis.cli import db_group, users_group
 from gis.errors import HromadaError
 from importers.cli import communities_group, demo_group, export_command, import_command, synthetic_group
 from layers.coverage_cli import coverage_group
+from layers.heritage_cli import heritage_group, routes_group
 
 
 class FriendlyGroup(click.Group):
@@ -42,6 +43,8 @@ main.add_command(export_command)
 main.add_command(synthetic_group)
 main.add_command(api_keys_group)
 main.add_command(coverage_group)
+main.add_command(routes_group)
+main.add_command(heritage_group)
 
 
 @main.command("worker")

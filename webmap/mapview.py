@@ -18,6 +18,10 @@ from webmap.i18n import t
 MAP_FEATURE_LIMIT = query.MAX_LIMIT
 
 
+def POINT_MARKER() -> folium.CircleMarker:  # noqa: N802  (a factory: each layer needs its own)
+    return folium.CircleMarker(radius=6, weight=2, fill=True)
+
+
 def display_value(field: Field, value, lang: str) -> str:
     """A property as a person reads it: choice labels, yes/no, a dash for nothing."""
     if value is None or value == "":
@@ -82,6 +86,8 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
             {"type": "FeatureCollection", "features": items},
             name=label(layer.title, lang),
             style_function=lambda feature, layer=layer: layer.style.for_properties(feature["properties"]),
+            # Points as circles in the style's colours (a lamp's status, a venue's rating), not pins.
+            marker=POINT_MARKER() if layer.geometry in ("Point", "MultiPoint") else None,
         )
         geojson.add_child(SafeGeoJsonPopup())
         if layer.label_field:

@@ -2,6 +2,7 @@
 from alembic import context
 
 import layers.registry  # noqa: F401  (registers the tables generated from layer declarations)
+from gis import db
 from gis.models import metadata
 
 engine = context.config.attributes["engine"]
@@ -14,6 +15,7 @@ with engine.connect() as connection:
         include_name=lambda name, type_, parent: not (
             type_ == "table" and name in {"spatial_ref_sys"}
         ),
+        include_object=db.include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

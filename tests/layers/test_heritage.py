@@ -182,16 +182,17 @@ def test_bad_route_files_are_refused_with_the_reason(change, words):
     assert words in info.value.en and info.value.uk
 
 
-def test_unknown_objects_and_hromadas_are_404(demo_db):
-    with demo_db.begin() as conn:
-        with pytest.raises(NotFound, match="stop 2"):
-            eroutes.create_route(conn, eroutes.parse_route(route_data(stops=[{"lon": 28.3, "lat": 49.2, "name": "a"},
-                                                                             {"object": 999999}])))
-        with pytest.raises(NotFound, match="П-0"):
-            eroutes.create_route(conn, eroutes.parse_route(route_data(stops=[{"register_no": "П-0"},
-                                                                             {"object": 999999}])))
-        with pytest.raises(NotFound, match="UA99"):
-            eroutes.create_route(conn, eroutes.parse_route(route_data(hromada="UA99999999999999999")))
+@pytest.mark.parametrize("change, words", [
+    ({"stops": [{"lon": 28.3, "lat": 49.2, "name": "a"}, {"object": 999999}]}, "stop 2"),
+    ({"stops": [{"register_no": "П-0"}, {"object": 999999}]}, "П-0"),
+    ({"hromada": "UA99999999999999999"}, "UA99"),
+])
+def test_unknown_objects_and_hromadas_are_404_and_nothing_is_written(demo_db, change, words):
+    with pytest.raises(NotFound, match=words):
+        with demo_db.begin() as conn:
+            eroutes.create_route(conn, eroutes.parse_route(route_data(**change)))
+    with demo_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM e_route WHERE code = 'test-route'")).scalar() == 0
 
 
 def test_gpx_has_the_stops_as_waypoints_and_the_line_in_order(demo_db):
@@ -202,11 +203,11 @@ def test_gpx_has_the_stops_as_waypoints_and_the_line_in_order(demo_db):
     assert gpx.name == "Test" and gpx.link == "http://x/routes/test-route"
     assert [w.name for w in gpx.waypoints] == ["1. Start", "2. Середина", "3. Фініш"]
     assert gpx.waypoints[1].description == "Опис <b>2</b>"
-    track = [(p.longitude, p.latitude) for p in gpx.tracks[0].segments[0].points]
-    assert track == pytest.approx([(28.30, 49.25), (28.35, 49.26), (28.33, 49.22)])
-    assert [(p.longitude, p.latitude) for p in gpx.routes[0].points] == pytest.approx(track)
+    track = [c for p in gpx.tracks[0].segments[0].points for c in (p.longitude, p.latitude)]
+    assert track == pytest.approx([28.30, 49.25, 28.35, 49.26, 28.33, 49.22])
+    assert [c for p in gpx.routes[0].points for c in (p.longitude, p.latitude)] == pytest.approx(track)
     line, *points = geo["features"]
-    assert line["geometry"]["coordinates"] == pytest.approx([list(p) for p in track])
+    assert [c for xy in line["geometry"]["coordinates"] for c in xy] == pytest.approx(track)
     assert [p["properties"]["position"] for p in points] == [1, 2, 3]
 
 
@@ -220,6 +221,8 @@ def test_demo_has_objects_living_heritage_and_a_route_all_flagged(demo_db):
                                                 (SELECT count(*) FROM cultural_potential), (SELECT bool_and(is_demo) FROM cultural_potential),
                                                 (SELECT count(*) FROM e_route), (SELECT bool_and(is_demo) FROM e_route)""")).one()
         assert tuple(counts) == (4, True, 4, True, 1, True)
+        assert conn.execute(sa.text("SELECT count(*) FROM heritage_object WHERE jsonb_typeof(types) = 'array'")).scalar() == 4
+        assert conn.execute(sa.text("SELECT count(*) FROM cultural_potential WHERE seasons ? 'winter'")).scalar() == 1
         names = conn.execute(sa.text("SELECT name_uk FROM cultural_potential")).scalars().all()
         assert any("Живий вогонь" in n for n in names)
         summary = eroutes.route_summary(conn, "kylymnyk-demo")
@@ -230,7 +233,7 @@ def test_demo_has_objects_living_heritage_and_a_route_all_flagged(demo_db):
 def _jpeg_with_gps() -> bytes:
     image = Image.new("RGB", (64, 48), (120, 90, 40))
     exif = Image.Exif()
-    exif[0x8825] = {2: ((49, 1), (15, 1), (0, 1))}  # GPSInfo
+    exif[0x8825] = {1: "N", 2: (49.0, 15.0, 30.0), 3: "E", 4: (28.0, 22.0, 1.0)}  # GPSInfo
     exif[0x010F] = "CameraMaker"
     out = io.BytesIO()
     image.save(out, format="JPEG", exif=exif.tobytes())

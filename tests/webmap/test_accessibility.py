@@ -38,6 +38,7 @@ def test_public_pages_pass_axe(live_server, page, demo_db, report_code, lang):
         analyse(conn, conn.execute(sa.text("SELECT id FROM hromada")).scalar())
     for path in ("/", "/hromadas", f"/reports/{quote(report_code)}", "/staff/login",
                  "/map/UA05020310000080026/roads", "/map/UA05020310000080026/lighting",
+                 "/map/UA05020310000080026/heritage", "/routes/kylymnyk-demo", "/heritage/objects/1",
                  "/map/UA05020310000080026/coverage", "/map/UA05020310000080026/coverage?zones=hex", "/ogc/?f=html",
                  "/ogc/collections?f=html", "/ogc/collections/hromadas/items?f=html"):
         assert audit(page, f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}") == [], path

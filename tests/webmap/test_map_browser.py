@@ -29,11 +29,12 @@ def test_map_draws_layers_and_popups_are_text(live_server, page, demo_db):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(live_server + "/")
     page.wait_for_selector(".leaflet-container path.leaflet-interactive")
-    # Every line and polygon: 1 hromada + 14 villages + 5 starosta districts with areas, and the demo
-    # roads, coverage areas and speed tiles.
-    lines_and_areas = 20 + scalar(demo_db, """SELECT (SELECT count(*) FROM road_segment)
-        + (SELECT count(*) FROM coverage_area) + (SELECT count(*) FROM speed_tile)""")
-    assert page.locator("path.leaflet-interactive").count() == lines_and_areas
+    # Every feature listed under the map is drawn (points as circles in their style's colours).
+    listed = page.locator("ul.feature-list li").count()
+    assert listed >= 20 + scalar(demo_db, "SELECT count(*) FROM road_segment")
+    assert page.locator("path.leaflet-interactive").count() == listed
+    faulty_lamps = scalar(demo_db, "SELECT count(*) FROM street_lamp WHERE status = 'faulty'")
+    assert faulty_lamps and page.locator('path.leaflet-interactive[fill="#c92a2a"]').count() >= faulty_lamps
     labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
     assert labels[:3] == ["Територіальні громади", "Населені пункти", "Відповідальні підрозділи"]
     assert {"Стан доріг", "Вуличне освітлення", "Зони покриття провайдерів"} <= set(labels)
