@@ -50,7 +50,6 @@ def heritage_page(code: str):
     conn, lang = connection(), current_lang()
     summary = hromadas.hromada_summary(conn, code)
     fmap, _ = build_map(conn, summary, lang, current_roles(), only=HERITAGE_LAYERS)
-    points_as_circles(fmap)
     objects = heritage.objects_in_hromada(conn, summary["id"])
     potential = heritage.potential_in_hromada(conn, summary["id"])
     routes = eroutes.list_routes(conn, summary["id"])
@@ -92,14 +91,6 @@ def photo(photo_id: int):
     data = heritage.photo_bytes(connection(), photo_id, thumb=request.args.get("size") == "thumb")
     return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "public, max-age=3600",
                                                           "X-Content-Type-Options": "nosniff"})
-
-
-def points_as_circles(fmap: folium.Map) -> None:
-    """Draw the point features of the map's GeoJSON layers as circles coloured by the layer's style
-    (build_map leaves them as Leaflet's default pins, which take no colour, so the legend would not hold)."""
-    for child in list(fmap._children.values()):
-        if isinstance(child, folium.GeoJson) and child.marker is None:
-            child.marker = folium.CircleMarker(radius=8, weight=2, fill=True)
 
 
 def _add_points(fmap: folium.Map, points: list[dict], colour: str, numbered: bool = False) -> None:
