@@ -34,7 +34,7 @@ from importers import sources
 from importers.crs_check import check_in_ukraine
 from layers.base import Field, Layer, label
 from layers.tables import build_table
-from layers.values import FALSE, TRUE, BadValue, _text, convert  # noqa: F401  (re-exported)
+from layers.values import FALSE, TRUE, BadValue, _text, check, convert  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 LISTED_REJECTIONS = 50
@@ -121,7 +121,19 @@ class _DryRun(Exception):
 
 def convert_column(f: Field, column: pd.Series) -> tuple[list, dict[int, str]]:
     """A whole source column as the field's type: the values (None for empty) and, by position,
-    why a value could not be converted. Vectorised for the common types; ``convert`` does the rest."""
+    why a value could not be converted (or breaks the field's own ``check``)."""
+    values, errors = _typed_column(f, column)
+    if f.check is not None:
+        for i, value in enumerate(values):
+            try:
+                check(f, value)
+            except BadValue as exc:
+                values[i], errors[i] = None, str(exc)
+    return values, errors
+
+
+def _typed_column(f: Field, column: pd.Series) -> tuple[list, dict[int, str]]:
+    """Vectorised for the common types; ``convert`` does the rest."""
     column = pd.Series(column).reset_index(drop=True).astype(object)
     missing = column.isna().to_numpy()
     if f.type not in ("text", "number", "integer", "choice") or (

@@ -35,6 +35,10 @@ class Field:
     # An SQL expression over the table's other columns: a generated (stored) column that the
     # database keeps up to date on every write; importers and forms never write it.
     computed: str | None = None
+    # A rule the typed value must follow beyond its type (a cadastral number's structure): returns
+    # why not as {"uk": …, "en": …}, or None when the value is fine. ``layers.values.convert`` and
+    # the import pipeline apply it, so a file's rows and a form's values are checked alike.
+    check: Callable[[object], Labels | None] | None = None
 
     @property
     def column_name(self) -> str:

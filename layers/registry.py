@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from gis.errors import NotFound
-from layers import accessibility, admin_areas, connectivity, heritage, lighting, nature, reports, roads, synthetic
+from layers import (accessibility, admin_areas, connectivity, heritage, lighting, nature, property, reports, roads,
+                    synthetic)
 from layers.base import Layer
 from layers.tables import build_table
 # Modules with tables of their own but no layer: imported so their tables are in the metadata.
 from layers import coverage_analysis, eroutes, venue_proposals  # noqa: F401,E402
 
-_MODULES = (admin_areas, reports, connectivity, roads, lighting, accessibility, nature, heritage, synthetic)
+_MODULES = (admin_areas, reports, connectivity, roads, lighting, accessibility, nature, heritage, property, synthetic)
 
 
 def build_registry(modules) -> dict[str, Layer]:

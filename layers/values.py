@@ -29,7 +29,22 @@ def _text(value) -> str:
 
 
 def convert(f: Field, value):
-    """One source value as the field's type; None for empty; BadValue says why not."""
+    """One source value as the field's type; None for empty; BadValue says why not (the field's
+    own ``check`` included)."""
+    return check(f, _typed(f, value))
+
+
+def check(f: Field, value):
+    """A typed value against the field's own rule (``Field.check``); BadValue gives the reason in
+    Ukrainian and English."""
+    if value is not None and f.check is not None:
+        why = f.check(value)
+        if why:
+            raise BadValue(f"{why['uk']} / {why['en']}")
+    return value
+
+
+def _typed(f: Field, value):
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return None
     if isinstance(value, str) and not value.strip():

@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.coverage import bp as coverage_bp
     from webmap.heritage import bp as heritage_bp
     from webmap.venues import bp as venues_bp
+    from webmap.property import bp as property_bp
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.ogc import bp as ogc_bp
     from webmap.open311 import bp as open311_bp
@@ -61,7 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.venues_api import bp as venues_api_bp
 
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
-                      tiles_bp, infrastructure_bp, coverage_bp, venues_bp, venues_api_bp, heritage_bp):
+                      tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)

@@ -1,0 +1,113 @@
+"""The public register of communal property: filters, totals, a map, the list and its export.
+
+GET /map/<code>/property?type=&condition=&tenant_kind=&balance_holder_unit_id=   the register page
+GET /map/<code>/property.csv?…same filters…                                      the filtered list as CSV
+GET /api/hromadas/<code>/property?…                                              the same as JSON
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+import folium
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from layers import property as prop
+from layers.base import label
+from webmap import hromadas
+from webmap.access import current_roles
+from webmap.database import connection
+from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
+from webmap.i18n import current_lang, t
+from webmap.mapview import POINT_MARKER, display_value, legend, map_parts, use_local_assets
+
+bp = Blueprint("property", __name__)
+LAYER = prop.COMMUNAL_PROPERTY
+
+
+def _staff() -> bool:
+    return LAYER.permissions.sees_staff_fields(current_roles())
+
+
+def _rows(conn, summary, lang):
+    filters = {name: request.args.get(name) for name in prop.FILTERS}
+    return filters, prop.register(conn, summary["id"], filters=filters, staff=_staff(), lang=lang)
+
+
+def _shown(row: dict, lang: str) -> dict:
+    """Every visible field as a person reads it (choice labels, the holder's name)."""
+    out = {f.name: display_value(f, row.get(f.column_name), lang) for f in LAYER.visible_fields(_staff())}
+    out["balance_holder_unit_id"] = row["holder"] or "—"
+    return out
+
+
+def _map(rows: list[dict], summary, lang: str) -> dict:
+    fmap = folium.Map(tiles=None, control_scale=True, height="50vh", width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
+    use_local_assets(fmap)
+    fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
+    features = []
+    for r in rows:
+        shown = _shown(r, lang)
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                         "properties": {"condition": r["condition"], TOOLTIP_PROPERTY: r["name"],
+                                        POPUP_PROPERTY: [[label(LAYER.field(n).label, lang), shown[n]]
+                                                         for n in LAYER.popup]}})
+    layer = folium.GeoJson({"type": "FeatureCollection", "features": features}, name=label(LAYER.title, lang),
+                           marker=POINT_MARKER(),
+                           style_function=lambda f: LAYER.style.for_properties(f["properties"]))
+    layer.add_child(SafeGeoJsonPopup())
+    layer.add_child(SafeGeoJsonTooltip())
+    layer.add_to(fmap)
+    return map_parts(fmap)
+
+
+@bp.get("/map/<code>/property")
+def property_page(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    filters, rows = _rows(conn, summary, lang)
+    holders = conn.execute(sa.text("""
+        SELECT DISTINCT u.id, u.name_uk, u.name_en FROM unit u JOIN communal_property p
+          ON p.balance_holder_unit_id = u.id WHERE p.hromada_id = :h ORDER BY u.name_uk"""),
+        {"h": summary["id"]}).all()
+    columns = ["name", "type", "address", "balance_holder_unit_id", "use", "area_m2", "condition", "tenant_kind",
+               "tenant_organisation", "lease_end", "rent_uah_month"]
+    if _staff():
+        columns.insert(9, "tenant_person")
+    return render_template(
+        "property.html", summary=summary, rows=[(r, _shown(r, lang)) for r in rows], totals=prop.totals(rows),
+        filters=filters, parts=_map(rows, summary, lang), legend=legend(LAYER, lang),
+        columns=[(name, label(LAYER.field(name).label, lang)) for name in columns],
+        choices={name: [(c, label(v, lang)) for c, v in LAYER.field(name).choices.items()]
+                 for name in ("type", "condition", "tenant_kind")},
+        holders=[(h.id, h.name_uk if lang == "uk" else (h.name_en or h.name_uk)) for h in holders],
+        type_labels={c: label(v, lang) for c, v in prop.PROPERTY_TYPES.items()},
+        has_demo=any(r["is_demo"] for r in rows), query=request.query_string.decode())
+
+
+@bp.get("/map/<code>/property.csv")
+def property_csv(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    _, rows = _rows(conn, summary, lang)
+    fields = LAYER.visible_fields(_staff())
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([label(f.label, lang) for f in fields] + ["lon", "lat"])
+    for r in rows:
+        shown = _shown(r, lang)
+        writer.writerow([shown[f.name] if shown[f.name] != "—" else "" for f in fields] + [r["lon"], r["lat"]])
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="communal-property-{summary["katottg"]}.csv"'})
+
+
+@bp.get("/api/hromadas/<code>/property")
+def property_api(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    _, rows = _rows(conn, summary, lang)
+    items = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()
+              if k not in ("holder_uk", "holder_en")} for r in rows]
+    return jsonify({"hromada": summary["katottg"], "totals": prop.totals(rows), "objects": items})
