@@ -90,12 +90,17 @@ class Permissions:
     # Roles that see staff-only fields in the generic API. Narrow it where those fields belong to
     # one unit's work (a reporter's contacts): unit staff read those on their own queue pages.
     staff_fields: frozenset[str] = frozenset({"unit_staff", "planner", "admin"})
+    # With Layer.public_rows: the roles that also see the rows that are not public (drafts).
+    all_rows: frozenset[str] = frozenset({"planner", "admin"})
 
     def sees_staff_fields(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
         return bool(set(roles) & set(self.staff_fields))
 
     def can_view(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
         return self.view == PUBLIC or bool(set(roles) & set(self.view))
+
+    def sees_all_rows(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
+        return bool(set(roles) & set(self.all_rows))
 
     def can_edit(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
         return bool(set(roles) & set(self.edit))
@@ -182,6 +187,9 @@ class Layer:
     asset: AssetSpec | None = None  # its features are assets reports route by (lamps, roads)
     # A GiST index on geom::geography, for "nearest first" in metres (ORDER BY geom::geography <-> …)
     geography_index: bool = False
+    # A boolean column: rows where it is false (a draft plan's zones) are seen only by the roles in
+    # permissions.all_rows — never in tiles, exports or anyone else's API answers or maps.
+    public_rows: str | None = None
     osm: OsmSpec | None = None  # how OpenStreetMap data maps onto it
     # Field values a file's name implies, for files without such columns (Ookla's
     # 2024-01-01_performance_mobile_tiles.parquet: network, period).

@@ -21,7 +21,7 @@ import shapely
 import sqlalchemy as sa
 
 from layers.base import Layer, label
-from layers.query import COORD_DECIMALS, table_of
+from layers.query import COORD_DECIMALS, table_of, visible_rows
 
 FORMATS = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3", "csv": "text/csv"}
 BATCH = 5000
@@ -37,7 +37,8 @@ def _rows(engine: sa.Engine, layer: Layer, geometry_sql: str) -> Iterator[sa.Row
     geom = table.c[layer.geometry_column]
     columns = [table.c[f.column_name].label(f.name) for f in layer.public_fields]
     query = (sa.select(table.c[layer.id_column].label("_id"), sa.literal_column(geometry_sql.format(geom=geom.name))
-                       .label("_geom"), *columns).order_by(table.c[layer.id_column]))
+                       .label("_geom"), *columns).where(visible_rows(layer, table))  # open data: public rows
+             .order_by(table.c[layer.id_column]))
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
         yield from result.mappings()
@@ -128,7 +129,8 @@ def metadata(engine: sa.Engine, layer: Layer, base_url: str = "") -> dict:
     table = table_of(layer)
     updated_column = next((c for c in ("imported_at", "updated_at", "created_at") if c in table.c), None)
     with engine.connect() as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        count = conn.execute(sa.select(sa.func.count()).select_from(table)
+                             .where(visible_rows(layer, table))).scalar_one()
         updated = conn.execute(sa.select(sa.func.max(table.c[updated_column]))).scalar() if updated_column else None
     return {
         "title": dict(layer.title),

@@ -76,6 +76,13 @@ def table_of(layer: Layer) -> sa.Table:
     return metadata.tables[layer.table]
 
 
+def visible_rows(layer: Layer, table: sa.Table, roles=frozenset()) -> sa.ColumnElement:
+    """The rows ``roles`` may see: all, or only the public ones (``Layer.public_rows``)."""
+    if layer.public_rows is None or layer.permissions.sees_all_rows(roles):
+        return sa.true()
+    return table.c[layer.public_rows].is_(True)
+
+
 def _json_value(value):
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -86,15 +93,16 @@ def _json_value(value):
 
 def features(conn: sa.Connection, layer: Layer, *, bbox=None, page: Page = Page(),
              hromada_id: int | None = None, feature_id: int | None = None,
-             staff: bool = False) -> tuple[list[dict], int]:
+             staff: bool = False, roles=frozenset()) -> tuple[list[dict], int]:
     """The page of features (GeoJSON dicts) and how many match in all.
 
-    Only public fields unless ``staff``; features ordered by id so paging is stable.
+    Only public fields unless ``staff``, only public rows unless ``roles`` may see all
+    (``Layer.public_rows``); features ordered by id so paging is stable.
     """
     table = table_of(layer)
     geom = table.c[layer.geometry_column]
     fields = layer.visible_fields(staff)
-    conditions = []
+    conditions = [visible_rows(layer, table, roles)]
     if bbox is not None:
         envelope = sa.func.ST_MakeEnvelope(*bbox, 4326)
         conditions.append(sa.func.ST_Intersects(geom, envelope))

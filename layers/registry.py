@@ -4,12 +4,15 @@ from __future__ import annotations
 from gis.errors import NotFound
 from layers import (accessibility, admin_areas, connectivity, heritage, lighting, nature, property, reports, roads,
                     synthetic)
+from layers import land
+from layers import reconstruction
 from layers.base import Layer
 from layers.tables import build_table
 # Modules with tables of their own but no layer: imported so their tables are in the metadata.
 from layers import coverage_analysis, eroutes, venue_proposals  # noqa: F401,E402
 
-_MODULES = (admin_areas, reports, connectivity, roads, lighting, accessibility, nature, heritage, property, synthetic)
+_MODULES = (admin_areas, reports, connectivity, roads, lighting, accessibility, nature, heritage, property, land,
+            reconstruction, synthetic)
 
 
 def build_registry(modules) -> dict[str, Layer]:

@@ -34,6 +34,8 @@ def tile_sql(layer: Layer, z: int) -> str:
     table = table_of(layer)
     geom = f't."{layer.geometry_column}"'
     fields = layer.public_fields
+    # Tiles are shared through caches: public rows only (never a draft plan's zones).
+    public = f' AND t."{layer.public_rows}"' if layer.public_rows else ""
     points = layer.geometry in ("Point", "MultiPoint")
     if points and z < CLUSTER_BELOW_ZOOM:
         # One cluster per grid cell: its centre, how many points, and the first feature's id.
@@ -44,7 +46,7 @@ def tile_sql(layer: Layer, z: int) -> str:
                                  (ST_XMax(bounds.env) - ST_XMin(bounds.env)) / {CLUSTER_CELLS}) AS cell,
                    min(t."{layer.id_column}") AS id, count(*) AS point_count
             FROM "{table.name}" t, bounds
-            WHERE {geom} && ST_Transform(bounds.env, 4326)
+            WHERE {geom} && ST_Transform(bounds.env, 4326){public}
             GROUP BY 1 LIMIT :cap),
         mvt AS (SELECT ST_AsMVTGeom(cell, bounds.env, {EXTENT}, {BUFFER}, true) AS geom, id, point_count
                 FROM cells, bounds)
@@ -59,7 +61,7 @@ def tile_sql(layer: Layer, z: int) -> str:
         SELECT ST_AsMVTGeom({shape}, bounds.env, {EXTENT}, {BUFFER}, true) AS geom,
                t."{layer.id_column}" AS id{', ' + columns if columns else ''}
         FROM "{table.name}" t, bounds
-        WHERE {geom} && ST_Transform(bounds.env, 4326)
+        WHERE {geom} && ST_Transform(bounds.env, 4326){public}
         ORDER BY t."{layer.id_column}" LIMIT :cap)
     SELECT ST_AsMVT(mvt.*, :name, {EXTENT}, 'geom', 'id') FROM mvt WHERE geom IS NOT NULL"""
 

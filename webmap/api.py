@@ -62,7 +62,8 @@ def layer_items(name: str):
     if request.args.get("hromada"):
         hromada_id = hromada_id_by_code(connection(), request.args["hromada"])
     collection = query.feature_collection(connection(), layer, bbox=bbox, page=page,
-                                          hromada_id=hromada_id, staff=_sees_staff_fields(layer))
+                                          hromada_id=hromada_id, staff=_sees_staff_fields(layer),
+                                          roles=current_roles())
     collection["links"] = _paging_links(name, page, collection["numberMatched"])
     if layer.attribution:
         collection["attribution"] = layer.attribution
@@ -75,7 +76,8 @@ def layer_item(name: str, feature_id: str):
     if not (feature_id.isascii() and feature_id.isdigit()):
         raise InvalidInput(f"Ідентифікатор {feature_id!r} має бути цілим числом",
                            f"Identifier {feature_id!r} must be a whole number")
-    items, _ = query.features(connection(), layer, feature_id=int(feature_id), staff=_sees_staff_fields(layer))
+    items, _ = query.features(connection(), layer, feature_id=int(feature_id), staff=_sees_staff_fields(layer),
+                              roles=current_roles())
     if not items:
         raise NotFound(f"У шарі {name!r} немає об'єкта {feature_id}", f"Layer {name!r} has no feature {feature_id}")
     return jsonify(items[0]), 200, {"Content-Type": GEOJSON}

@@ -33,9 +33,11 @@ def display_value(field: Field, value, lang: str) -> str:
     return str(value)
 
 
-def layer_features_for_map(conn: sa.Connection, layer: Layer, hromada_id: int, lang: str) -> list[dict]:
-    """Public features of ``layer`` in the hromada, each with its translated popup rows."""
-    items, _ = query.features(conn, layer, hromada_id=hromada_id,
+def layer_features_for_map(conn: sa.Connection, layer: Layer, hromada_id: int, lang: str,
+                           roles: frozenset[str] = frozenset()) -> list[dict]:
+    """Public features of ``layer`` in the hromada (and the rows ``roles`` may see), each with its
+    translated popup rows."""
+    items, _ = query.features(conn, layer, hromada_id=hromada_id, roles=roles,
                               page=query.Page(limit=MAP_FEATURE_LIMIT))
     for item in items:
         props = item["properties"]
@@ -78,7 +80,7 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
             add_tile_layer(fmap, layer, lang)
             shown.append((layer, None))  # too many to list on a page: the APIs and exports have them
             continue
-        items = [f for f in layer_features_for_map(conn, layer, summary["id"], lang) if f["geometry"]]
+        items = [f for f in layer_features_for_map(conn, layer, summary["id"], lang, roles) if f["geometry"]]
         shown.append((layer, items))
         if not items:
             continue

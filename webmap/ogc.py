@@ -26,7 +26,7 @@ from pygeofilter.parsers.cql2_text import parse as parse_cql2
 
 from gis.errors import InvalidInput, NotFound
 from layers.base import Layer, label
-from layers.query import table_of
+from layers.query import table_of, visible_rows
 from layers.registry import get_layer, viewable_layers
 from webmap.access import current_roles
 from webmap.database import connection
@@ -344,6 +344,7 @@ def items(collection_id: str):
                            f"Unknown parameters: {', '.join(sorted(unknown))}")
     conditions = [c for c in (_bbox_condition(geom), _datetime_condition(layer, table),
                               _cql_condition(layer, table, staff)) if c is not None]
+    conditions.append(visible_rows(layer, table, current_roles()))
     for name in set(request.args) & set(queryable):
         conditions.append(sa.cast(queryable[name], sa.Text) == request.args[name])
     limit, offset = _page()
@@ -377,7 +378,8 @@ def item(collection_id: str, feature_id: str):
     table, _, fields, columns = _feature_query(layer, _staff(layer), out_srid)
     if not re.fullmatch(r"[0-9]{1,18}", feature_id):
         raise NotFound(f"Об'єкта {feature_id!r} немає", f"Feature {feature_id!r} does not exist")
-    row = connection().execute(sa.select(*columns).where(table.c[layer.id_column] == int(feature_id))).mappings().first()
+    row = connection().execute(sa.select(*columns).where(
+        table.c[layer.id_column] == int(feature_id), visible_rows(layer, table, current_roles()))).mappings().first()
     if row is None:
         raise NotFound(f"Об'єкта {feature_id} у колекції {layer.name} немає",
                        f"Feature {feature_id} does not exist in {layer.name}")
