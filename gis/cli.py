@@ -73,12 +73,14 @@ def url():
 def migrate(revision: str):
     """Bring the schema up to REVISION and sync reference data (categories)."""
     from layers.categories import sync_categories
+    from layers.plans import sync_zone_classes
 
     engine = db.make_engine(db.database_url())
     db.upgrade(engine, revision)
     if revision == "head":
         with engine.begin() as conn:
             sync_categories(conn)
+            sync_zone_classes(conn)
     click.echo(f"схема / schema: {db.current_revision(engine)}")
 
 

@@ -6,13 +6,14 @@ from layers import (accessibility, admin_areas, connectivity, heritage, lighting
                     synthetic)
 from layers import land
 from layers import reconstruction
+from layers import plans
 from layers.base import Layer
 from layers.tables import build_table
 # Modules with tables of their own but no layer: imported so their tables are in the metadata.
 from layers import coverage_analysis, eroutes, venue_proposals  # noqa: F401,E402
 
 _MODULES = (admin_areas, reports, connectivity, roads, lighting, accessibility, nature, heritage, property, land,
-            reconstruction, synthetic)
+            reconstruction, plans, synthetic)
 
 
 def build_registry(modules) -> dict[str, Layer]:

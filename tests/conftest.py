@@ -21,6 +21,7 @@ from gis.embedded import EmbeddedPostgres, free_port
 from gis.models import metadata
 import layers.registry  # noqa: F401  (all tables, generated ones too, are in the metadata)
 from layers.categories import sync_categories
+from layers.plans import sync_zone_classes
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 UKRAINE = SHARED_DATA / "ukraine"
@@ -92,6 +93,7 @@ def truncate_all(eng: sa.Engine) -> None:
         conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
         conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         sync_categories(conn)
+        sync_zone_classes(conn)
 
 
 @pytest.fixture

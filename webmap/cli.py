@@ -13,6 +13,7 @@ from gis.api_keys_cli import api_keys_group
 from gis.cli import db_group, users_group
 from gis.errors import HromadaError
 from importers.cli import communities_group, demo_group, export_command, import_command, synthetic_group
+from importers.dream_cli import import_dream_command
 from layers.coverage_cli import coverage_group
 from layers.heritage_cli import heritage_group, routes_group
 
@@ -45,6 +46,7 @@ main.add_command(api_keys_group)
 main.add_command(coverage_group)
 main.add_command(routes_group)
 main.add_command(heritage_group)
+main.add_command(import_dream_command)
 
 
 @main.command("worker")
@@ -118,12 +120,14 @@ def run(ctx: click.Context, host: str, port: int):
     from importers.demo import load_demo
     from layers import coverage_analysis
     from layers.categories import sync_categories
+    from layers.plans import sync_zone_classes
     from webmap.hromadas import any_hromada
 
     engine = db.make_engine(db.database_url(start_embedded=True))
     db.upgrade(engine)
     with engine.begin() as conn:
         sync_categories(conn)
+        sync_zone_classes(conn)
         demo_id = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"),
                                {"k": config.DEMO_KATOTTG}).scalar()
         empty = not any_hromada(conn)

@@ -1,0 +1,537 @@
+"""Spatial plans and their zones, edited by planners with no lost update and a full history.
+
+- ``plans``: plan documents (the hromada's comprehensive plan, a village's general plan, a detailed
+  plan, a zoning plan) with their territory, status and approval decision.
+- ``plan_zones``: the functional zones of a plan, coded by a configurable classifier
+  (``zone_class``, seeded from :data:`DEFAULT_ZONE_CLASSES`, after ДБН Б.2.2-12:2019).
+
+Every write names the version it edits (``expected_version``): the UPDATE only happens where the
+zone still has that version, so of two planners editing the same zone exactly one wins and the
+other gets a 412 with the current version. A trigger (migration 0014+) keeps every version of every
+zone in ``plan_zone_version`` — who, when, why, the geometry and attributes — so the plan can be
+seen as it was on any date, two dates compared, and a change reverted as a new version.
+
+Rules checked on every save (each a 4xx with a message): the geometry is valid (or repaired when
+asked), the zone lies within the plan's territory and the hromada, it does not overlap another
+zone of the plan, and the plan is not approved or superseded (read-only). A draft plan and its
+zones are seen only by planners and admins (``Layer.public_rows``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from gis.errors import Conflict, Forbidden, HromadaError, InvalidInput, NotFound, Unprocessable
+from gis.models import metadata
+from layers.base import CategoryStyle, Field, Layer, Permissions, label
+
+PLAN_TYPES = {
+    "comprehensive": {"uk": "комплексний план просторового розвитку громади", "en": "comprehensive spatial plan"},
+    "general": {"uk": "генеральний план населеного пункту", "en": "general plan of a settlement"},
+    "detailed": {"uk": "детальний план території", "en": "detailed plan of a territory"},
+    "zoning": {"uk": "план зонування території", "en": "zoning plan"},
+}
+PLAN_STATUSES = {
+    "draft": {"uk": "проєкт", "en": "draft"},
+    "discussion": {"uk": "громадське обговорення", "en": "public discussion"},
+    "approved": {"uk": "затверджено", "en": "approved"},
+    "superseded": {"uk": "втратив чинність", "en": "superseded"},
+}
+PLAN_TRANSITIONS = {"draft": ("discussion",), "discussion": ("draft", "approved"), "approved": ("superseded",),
+                    "superseded": ()}
+READ_ONLY = ("approved", "superseded")
+EDITORS = frozenset({"planner", "admin"})
+
+# ДБН Б.2.2-12:2019 functional zones (the common ones); a hromada may add its own (zone_class table).
+DEFAULT_ZONE_CLASSES = (
+    ("Ж-1", "садибна житлова забудова", "low-rise residential (houses with plots)", "#ffd43b"),
+    ("Ж-2", "багатоквартирна житлова забудова", "multi-storey residential", "#fab005"),
+    ("Г-1", "громадська забудова", "public buildings", "#f783ac"),
+    ("П", "виробнича", "industrial", "#868e96"),
+    ("К", "комунально-складська", "utilities and storage", "#adb5bd"),
+    ("ТР", "транспортна інфраструктура", "transport", "#495057"),
+    ("ІН", "інженерна інфраструктура", "engineering infrastructure", "#748ffc"),
+    ("Р", "рекреаційна", "recreation", "#8ce99a"),
+    ("ПЗ", "природоохоронна", "nature protection", "#2b8a3e"),
+    ("С", "сільськогосподарська", "agricultural", "#d8f5a2"),
+    ("ІК", "історико-культурна", "historical and cultural", "#e599f7"),
+    ("СП", "спеціальна", "special use", "#ff8787"),
+)
+OVERLAP_TOLERANCE_M2 = 1.0  # shared edges digitised twice overlap by slivers; more than this is an overlap
+OUTSIDE_TOLERANCE_M2 = 1.0
+
+zone_class = sa.Table(
+    "zone_class", metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("name_uk", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
+    sa.Column("colour", sa.Text, nullable=False, server_default="#868e96"),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+PLANS = Layer(
+    name="plans",
+    title={"uk": "Містобудівна документація", "en": "Spatial plans"},
+    description={"uk": "Плани просторового розвитку: вид, статус, рішення про затвердження",
+                 "en": "Spatial plans: type, status, approval decision"},
+    geometry="MultiPolygon",
+    table="plan",
+    generated_table=True,
+    fields=(
+        Field("title", "text", {"uk": "Назва", "en": "Title"}, required=True),
+        Field("plan_type", "choice", {"uk": "Вид", "en": "Type"}, required=True, choices=PLAN_TYPES),
+        Field("status", "choice", {"uk": "Стан", "en": "Status"}, required=True, choices=PLAN_STATUSES),
+        Field("decision_number", "text", {"uk": "Рішення про затвердження №", "en": "Approval decision No."}),
+        Field("decision_date", "date", {"uk": "Дата рішення", "en": "Decision date"}),
+        Field("documents", "text", {"uk": "Документи", "en": "Documents"}),
+        Field("published", "boolean", {"uk": "Оприлюднено", "en": "Published"},
+              computed="status <> 'draft'"),
+    ),
+    popup=("title", "plan_type", "status", "decision_number", "decision_date"),
+    label_field="title",
+    style=CategoryStyle(field="status", fill_opacity=0.05, dash_array="6 4", colors={
+        "draft": "#868e96", "discussion": "#e67700", "approved": "#1971c2", "superseded": "#495057"}),
+    permissions=Permissions(edit=EDITORS),
+    public_rows="published",
+)
+
+PLAN_ZONES = Layer(
+    name="plan_zones",
+    title={"uk": "Функціональні зони", "en": "Functional zones"},
+    description={"uk": "Зони планів: функціональне призначення, дозволені види використання, обмеження",
+                 "en": "Plan zones: function, permitted uses, limits"},
+    geometry="MultiPolygon",
+    table="plan_zone",
+    generated_table=True,
+    fields=(
+        Field("plan_id", "integer", {"uk": "План", "en": "Plan"}, required=True),
+        Field("zone_code", "text", {"uk": "Код зони", "en": "Zone code"}, required=True, aliases=("код",)),
+        Field("name", "text", {"uk": "Назва зони", "en": "Zone name"}),
+        Field("permitted_uses", "text", {"uk": "Дозволені види використання", "en": "Permitted uses"}),
+        Field("max_height_m", "number", {"uk": "Гранична висота, м", "en": "Height limit, m"}),
+        Field("max_density", "number", {"uk": "Гранична щільність, осіб/га", "en": "Density limit, people/ha"}),
+        Field("notes", "text", {"uk": "Примітки", "en": "Notes"}),
+        Field("version", "integer", {"uk": "Версія", "en": "Version"}),
+        Field("updated_at", "datetime", {"uk": "Змінено", "en": "Changed"}),
+        Field("published", "boolean", {"uk": "Оприлюднено", "en": "Published"}),
+    ),
+    popup=("zone_code", "name", "permitted_uses", "max_height_m", "max_density", "version"),
+    label_field="zone_code",
+    style=CategoryStyle(field="zone_code", fill_opacity=0.45,
+                        colors={code: colour for code, _, _, colour in DEFAULT_ZONE_CLASSES}),
+    permissions=Permissions(edit=EDITORS),
+    public_rows="published",
+)
+LAYERS = (PLANS, PLAN_ZONES)
+
+# Every version of every zone (filled by the trigger plan_zone_version on plan_zone).
+plan_zone_version = sa.Table(
+    "plan_zone_version", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("zone_id", sa.Integer, nullable=False),  # no FK: the history outlives a deleted zone
+    sa.Column("plan_id", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("operation", sa.Text, nullable=False),  # create, update, delete, revert
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.clock_timestamp()),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    sa.Column("reason", sa.Text),
+    sa.Column("attributes", pg.JSONB, nullable=False),
+    sa.Column("geom", sa.Text),  # EWKB hex of the zone's geometry at this version (NULL when deleted)
+    sa.UniqueConstraint("zone_id", "version"),
+    sa.Index("ix_plan_zone_version_plan_id_changed_at", "plan_id", "changed_at"),
+)
+
+plan_comment = sa.Table(
+    "plan_comment", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plan.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("zone_id", sa.Integer),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("author_name", sa.Text),  # shown once approved, if given
+    sa.Column("author_email", sa.Text),  # staff only
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("moderated_by", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+)
+
+ATTRIBUTES = ("zone_code", "name", "permitted_uses", "max_height_m", "max_density", "notes")
+
+
+@dataclass(frozen=True)
+class Editor:
+    user_id: int | None
+    roles: frozenset[str]
+
+
+class VersionConflict(HromadaError):
+    """A write based on an old version: 412 with the current version, so the client can merge."""
+
+    http_status = 412
+
+    def __init__(self, current: dict):
+        super().__init__(
+            f"Зону {current['id']} вже змінено: поточна версія {current['version']}. Перегляньте зміни й повторіть",
+            f"Zone {current['id']} has changed: the current version is {current['version']}. Review and retry")
+        self.current = current
+
+
+def require_editor(editor: Editor) -> None:
+    if not set(editor.roles) & EDITORS:
+        raise Forbidden("Редагувати плани можуть лише планувальники", "Only planners may edit plans")
+
+
+def sync_zone_classes(conn: sa.Connection) -> None:
+    """Insert the default classifier codes that are missing (a hromada's own codes stay)."""
+    stmt = pg.insert(zone_class).values([{"code": c, "name_uk": uk, "name_en": en, "colour": colour}
+                                         for c, uk, en, colour in DEFAULT_ZONE_CLASSES])
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["code"]))
+
+
+# --- plans ---------------------------------------------------------------------------------------
+
+def _plan(conn: sa.Connection, plan_id: int, *, lock: bool = False) -> sa.RowMapping:
+    row = conn.execute(sa.text("SELECT id, hromada_id, status, title FROM plan WHERE id = :id"
+                               + (" FOR UPDATE" if lock else "")), {"id": plan_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"Плану {plan_id} немає", f"Plan {plan_id} does not exist")
+    return row
+
+
+def create_plan(conn: sa.Connection, editor: Editor, *, hromada_id: int, title: str, plan_type: str,
+                area_geojson: dict, documents: str | None = None) -> int:
+    """A new draft plan over ``area_geojson`` (a Polygon or MultiPolygon within the hromada)."""
+    require_editor(editor)
+    if plan_type not in PLAN_TYPES:
+        raise InvalidInput(f"Вид плану «{plan_type}» невідомий", f"Unknown plan type {plan_type!r}")
+    if not (title or "").strip():
+        raise InvalidInput("Назва плану порожня", "The plan's title is empty")
+    geom = _geometry(conn, area_geojson, repair=False)
+    outside = conn.execute(sa.text(f"""
+        SELECT ST_Area(ST_Transform(ST_Difference(ST_GeomFromEWKB(:g), boundary), {_srid_sql()}))
+        FROM hromada WHERE id = :h"""), {"g": geom, "h": hromada_id}).scalar()
+    if outside is None:
+        raise NotFound(f"Громади {hromada_id} немає", f"Hromada {hromada_id} does not exist")
+    if outside > OUTSIDE_TOLERANCE_M2:
+        raise Unprocessable(f"Територія плану виходить за межі громади на {outside:.0f} м²",
+                            f"The plan's territory lies {outside:.0f} m² outside the hromada")
+    return conn.execute(sa.text("""
+        INSERT INTO plan (hromada_id, title, plan_type, status, documents, geom)
+        VALUES (:h, :t, :pt, 'draft', :d, ST_GeomFromEWKB(:g)) RETURNING id"""),
+        {"h": hromada_id, "t": title.strip(), "pt": plan_type, "d": documents, "g": geom}).scalar_one()
+
+
+def set_plan_status(conn: sa.Connection, plan_id: int, status: str, editor: Editor, *,
+                    decision_number: str | None = None, decision_date: dt.date | None = None) -> None:
+    """Move a plan along draft → discussion → approved → superseded (back to draft from discussion).
+
+    Approving needs the decision's number and date. Publishing (leaving draft) shows the plan and
+    its zones to everyone; the zones' ``published`` flag follows in the same transaction.
+    """
+    require_editor(editor)
+    plan = _plan(conn, plan_id, lock=True)
+    if status not in PLAN_STATUSES:
+        raise InvalidInput(f"Стан «{status}» невідомий", f"Unknown status {status!r}")
+    if status not in PLAN_TRANSITIONS[plan["status"]]:
+        raise Conflict(f"План у стані «{PLAN_STATUSES[plan['status']]['uk']}» не можна перевести в «{PLAN_STATUSES[status]['uk']}»",
+                       f"A plan that is {PLAN_STATUSES[plan['status']]['en']} cannot become {PLAN_STATUSES[status]['en']}")
+    if status == "approved" and not ((decision_number or "").strip() and decision_date):
+        raise InvalidInput("Для затвердження потрібні номер і дата рішення",
+                           "Approval needs the decision's number and date")
+    conn.execute(sa.text("""
+        UPDATE plan SET status = :s, decision_number = COALESCE(:n, decision_number),
+                        decision_date = COALESCE(:d, decision_date) WHERE id = :id"""),
+        {"s": status, "n": (decision_number or "").strip() or None, "d": decision_date, "id": plan_id})
+    # Only the flag changes: the history trigger ignores it, so no zone gets a new version.
+    conn.execute(sa.text("UPDATE plan_zone SET published = :p WHERE plan_id = :id"),
+                 {"p": status != "draft", "id": plan_id})
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+def _srid_sql() -> str:
+    from gis.crs import metric_srid_sql
+
+    return metric_srid_sql("boundary")
+
+
+def _geometry(conn: sa.Connection, geojson: dict | str, *, repair: bool) -> bytes:
+    """The GeoJSON polygon(s) as a valid EPSG:4326 MultiPolygon (EWKB); invalid → 422, unless ``repair``."""
+    text = geojson if isinstance(geojson, str) else json.dumps(geojson)
+    try:
+        row = conn.execute(sa.text("""
+            WITH g AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g)
+            SELECT GeometryType(g) AS kind, ST_IsValid(g) AS valid, ST_IsValidReason(g) AS why,
+                   ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3))) AS repaired,
+                   ST_AsEWKB(ST_Multi(g)) AS given FROM g"""), {"g": text}).mappings().one()
+    except sa.exc.DBAPIError:
+        raise InvalidInput("Геометрія не є правильним GeoJSON", "The geometry is not valid GeoJSON") from None
+    if row["kind"] not in ("POLYGON", "MULTIPOLYGON"):
+        raise InvalidInput(f"Зона має бути полігоном, а не {row['kind']}", f"A zone must be a polygon, not {row['kind']}")
+    if not row["valid"]:
+        if not repair:
+            raise Unprocessable(f"Геометрія неправильна ({row['why']}); надішліть ще раз з repair=true, щоб виправити",
+                                f"The geometry is invalid ({row['why']}); send it again with repair=true to repair it")
+        return bytes(row["repaired"])
+    return bytes(row["given"])
+
+
+def check_zone(conn: sa.Connection, plan_id: int, geom: bytes, zone_id: int | None = None) -> None:
+    """The rules of a zone's place: within the plan's territory and the hromada, no overlap."""
+    found = conn.execute(sa.text(f"""
+        WITH z AS (SELECT ST_GeomFromEWKB(:g) AS g), p AS (SELECT p.geom AS area, h.boundary FROM plan p
+                   JOIN hromada h ON h.id = p.hromada_id WHERE p.id = :plan)
+        SELECT ST_Area(ST_Transform(ST_Difference(z.g, p.area), {_srid_sql()})) AS outside_plan,
+               ST_Area(ST_Transform(ST_Difference(z.g, p.boundary), {_srid_sql()})) AS outside_hromada
+        FROM z, p"""), {"g": geom, "plan": plan_id}).mappings().one()
+    if found["outside_plan"] > OUTSIDE_TOLERANCE_M2:
+        raise Unprocessable(f"Зона виходить за межі території плану на {found['outside_plan']:.0f} м²",
+                            f"The zone lies {found['outside_plan']:.0f} m² outside the plan's territory")
+    if found["outside_hromada"] > OUTSIDE_TOLERANCE_M2:
+        raise Unprocessable(f"Зона виходить за межі громади на {found['outside_hromada']:.0f} м²",
+                            f"The zone lies {found['outside_hromada']:.0f} m² outside the hromada")
+    overlaps = conn.execute(sa.text(f"""
+        WITH z AS (SELECT ST_GeomFromEWKB(:g) AS g), b AS (SELECT h.boundary FROM plan p JOIN hromada h
+                   ON h.id = p.hromada_id WHERE p.id = :plan)
+        SELECT o.id, o.zone_code, ST_Area(ST_Transform(ST_Intersection(o.geom, z.g), {_srid_sql()})) AS m2
+        FROM plan_zone o, z, b
+        WHERE o.plan_id = :plan AND o.id IS DISTINCT FROM :zone AND ST_Intersects(o.geom, z.g)
+          AND ST_Area(ST_Transform(ST_Intersection(o.geom, z.g), {_srid_sql()})) > :tol
+        ORDER BY o.id"""), {"g": geom, "plan": plan_id, "zone": zone_id, "tol": OVERLAP_TOLERANCE_M2}).all()
+    if overlaps:
+        listed_uk = ", ".join(f"№{r.id} ({r.zone_code}, {r.m2:.0f} м²)" for r in overlaps)
+        listed_en = ", ".join(f"No. {r.id} ({r.zone_code}, {r.m2:.0f} m²)" for r in overlaps)
+        raise Unprocessable(f"Зона накладається на інші зони плану: {listed_uk}",
+                            f"The zone overlaps other zones of the plan: {listed_en}")
+
+
+def _check_code(conn: sa.Connection, code: str | None) -> str:
+    code = (code or "").strip()
+    known = conn.execute(sa.text("SELECT 1 FROM zone_class WHERE code = :c AND is_active"), {"c": code}).first()
+    if known is None:
+        raise InvalidInput(f"Код зони «{code}» не з класифікатора", f"Zone code {code!r} is not in the classifier")
+    return code
+
+
+def _attributes(conn: sa.Connection, given: dict, *, full: bool) -> dict:
+    unknown = set(given) - set(ATTRIBUTES)
+    if unknown:
+        raise InvalidInput(f"Невідомі поля: {', '.join(sorted(unknown))}", f"Unknown fields: {', '.join(sorted(unknown))}")
+    from layers.values import BadValue, convert
+
+    out = {}
+    for name in ATTRIBUTES if full else given:
+        value = given.get(name)
+        if name == "zone_code":
+            out[name] = _check_code(conn, value)
+            continue
+        try:
+            out[name] = convert(PLAN_ZONES.field(name), value)
+        except BadValue as exc:
+            raise InvalidInput(f"{label(PLAN_ZONES.field(name).label, 'uk')}: неправильне значення {value!r}",
+                               f"{name}: {exc}") from None
+        if name in ("max_height_m", "max_density") and out[name] is not None and out[name] < 0:
+            raise InvalidInput(f"{label(PLAN_ZONES.field(name).label, 'uk')}: від'ємне значення", f"{name}: negative")
+    return out
+
+
+def _editable_plan(conn: sa.Connection, plan_id: int) -> sa.RowMapping:
+    plan = _plan(conn, plan_id)
+    if plan["status"] in READ_ONLY:
+        raise Conflict(f"План «{plan['title']}» {PLAN_STATUSES[plan['status']]['uk']}: його зони не змінюють",
+                       f"Plan “{plan['title']}” is {PLAN_STATUSES[plan['status']]['en']}: its zones are read-only")
+    return plan
+
+
+def _who(conn: sa.Connection, editor: Editor, reason: str | None) -> None:
+    """Tell the history trigger who writes and why (for this transaction only)."""
+    conn.execute(sa.text("SELECT set_config('hromada.user_id', :u, true), set_config('hromada.reason', :r, true)"),
+                 {"u": "" if editor.user_id is None else str(editor.user_id), "r": (reason or "").strip()})
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+def get_zone(conn: sa.Connection, zone_id: int, *, roles=frozenset()) -> dict:
+    row = conn.execute(sa.text("""
+        SELECT z.*, ST_AsGeoJSON(z.geom, 9) AS geojson FROM plan_zone z WHERE z.id = :id"""),
+        {"id": zone_id}).mappings().first()
+    if row is None or (not row["published"] and not set(roles) & EDITORS):
+        raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
+    return _zone_dict(row)
+
+
+def _zone_dict(row) -> dict:
+    return {"id": row["id"], "plan_id": row["plan_id"], "version": row["version"],
+            **{k: row[k] for k in ATTRIBUTES}, "updated_at": row["updated_at"].isoformat(),
+            "geometry": json.loads(row["geojson"])}
+
+
+def create_zone(conn: sa.Connection, editor: Editor, plan_id: int, attributes: dict, geometry: dict, *,
+                reason: str | None = None, repair: bool = False) -> dict:
+    require_editor(editor)
+    plan = _editable_plan(conn, plan_id)
+    values = _attributes(conn, attributes, full=True)
+    geom = _geometry(conn, geometry, repair=repair)
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": plan_id})  # one writer of a plan's zones
+    check_zone(conn, plan_id, geom)
+    _who(conn, editor, reason)
+    zone_id = conn.execute(sa.text(f"""
+        INSERT INTO plan_zone (hromada_id, plan_id, {', '.join(ATTRIBUTES)}, version, updated_at, published, geom)
+        VALUES (:h, :plan, {', '.join(':' + a for a in ATTRIBUTES)}, 1, now(), :pub, ST_GeomFromEWKB(:g))
+        RETURNING id"""), {"h": plan["hromada_id"], "plan": plan_id, "pub": plan["status"] != "draft",
+                           "g": geom, **values}).scalar_one()
+    return get_zone(conn, zone_id, roles=EDITORS)
+
+
+def update_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_version: int, *,
+                attributes: dict | None = None, geometry: dict | None = None, replace: bool = False,
+                reason: str | None = None, repair: bool = False) -> dict:
+    """Change a zone that still has ``expected_version``; else VersionConflict (412) with the current one.
+
+    ``replace``: the attributes given are the whole set (missing ones become empty), as PUT does.
+    """
+    require_editor(editor)
+    current = conn.execute(sa.text("SELECT plan_id FROM plan_zone WHERE id = :id"), {"id": zone_id}).first()
+    if current is None:
+        raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
+    _editable_plan(conn, current.plan_id)
+    values = _attributes(conn, attributes or {}, full=replace)
+    params = {"id": zone_id, "v": int(expected_version), **values}
+    sets = [f"{k} = :{k}" for k in values]
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": current.plan_id})
+    if geometry is not None:
+        geom = _geometry(conn, geometry, repair=repair)
+        check_zone(conn, current.plan_id, geom, zone_id)
+        sets.append("geom = ST_GeomFromEWKB(:g)")
+        params["g"] = geom
+    if not sets:
+        raise InvalidInput("Нічого не змінено", "Nothing to change")
+    _who(conn, editor, reason)
+    updated = conn.execute(sa.text(f"""
+        UPDATE plan_zone SET {', '.join(sets)}, version = version + 1, updated_at = now()
+        WHERE id = :id AND version = :v RETURNING id"""), params).first()
+    if updated is None:
+        raise VersionConflict(get_zone(conn, zone_id, roles=EDITORS))
+    return get_zone(conn, zone_id, roles=EDITORS)
+
+
+def delete_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_version: int, *,
+                reason: str | None = None) -> None:
+    require_editor(editor)
+    current = conn.execute(sa.text("SELECT plan_id FROM plan_zone WHERE id = :id"), {"id": zone_id}).first()
+    if current is None:
+        raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
+    _editable_plan(conn, current.plan_id)
+    _who(conn, editor, reason)
+    deleted = conn.execute(sa.text("DELETE FROM plan_zone WHERE id = :id AND version = :v RETURNING id"),
+                           {"id": zone_id, "v": int(expected_version)}).first()
+    if deleted is None:
+        raise VersionConflict(get_zone(conn, zone_id, roles=EDITORS))
+
+
+def split_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_version: int, line: dict, *,
+               reason: str | None = None) -> list[dict]:
+    """Cut a zone in two along a line: the zone keeps the larger part, a new zone (same attributes)
+    takes the other. A line that does not cut the zone in two is a 422."""
+    require_editor(editor)
+    zone = get_zone(conn, zone_id, roles=EDITORS)
+    parts = conn.execute(sa.text("""
+        WITH z AS (SELECT geom FROM plan_zone WHERE id = :id),
+             cut AS (SELECT (ST_Dump(ST_Split(ST_Union(z.geom), ST_SetSRID(ST_GeomFromGeoJSON(:line), 4326)))).geom AS g
+                     FROM z)
+        SELECT ST_AsGeoJSON(g, 9) AS part FROM cut ORDER BY ST_Area(g::geography) DESC"""),
+        {"id": zone_id, "line": json.dumps(line)}).scalars().all()
+    if len(parts) != 2:
+        raise Unprocessable(f"Лінія має розрізати зону на дві частини, а не на {len(parts)}",
+                            f"The line must cut the zone in two, not in {len(parts)}")
+    larger, smaller = (json.loads(p) for p in parts)
+    kept = update_zone(conn, editor, zone_id, expected_version, geometry=larger, reason=reason or "поділ / split")
+    new = create_zone(conn, editor, zone["plan_id"], {k: zone[k] for k in ATTRIBUTES}, smaller,
+                      reason=reason or f"поділ зони {zone_id} / split of zone {zone_id}")
+    return [kept, new]
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+def zone_history(conn: sa.Connection, zone_id: int, *, roles=frozenset()) -> list[dict]:
+    """Every version of a zone, newest first: who (name), when, why, what."""
+    rows = conn.execute(sa.text("""
+        SELECT v.version, v.operation, v.changed_at, v.reason, v.attributes, a.full_name, v.plan_id,
+               ST_AsGeoJSON(ST_GeomFromEWKB(decode(v.geom, 'hex')), 9) AS geojson
+        FROM plan_zone_version v LEFT JOIN app_user a ON a.id = v.user_id
+        WHERE v.zone_id = :id ORDER BY v.version DESC"""), {"id": zone_id}).mappings().all()
+    if not rows:
+        raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
+    _visible_plan(conn, rows[0]["plan_id"], roles)
+    return [{"version": r["version"], "operation": r["operation"], "at": r["changed_at"].isoformat(),
+             "reason": r["reason"], "by": r["full_name"], "attributes": r["attributes"],
+             "geometry": json.loads(r["geojson"]) if r["geojson"] else None} for r in rows]
+
+
+def _visible_plan(conn: sa.Connection, plan_id: int, roles) -> sa.RowMapping:
+    plan = _plan(conn, plan_id)
+    if plan["status"] == "draft" and not set(roles) & EDITORS:
+        raise NotFound(f"Плану {plan_id} немає", f"Plan {plan_id} does not exist")
+    return plan
+
+
+def zones_as_of(conn: sa.Connection, plan_id: int, when: dt.datetime, *, roles=frozenset()) -> dict[int, dict]:
+    """The plan's zones as they were at ``when``: zone id → its version then (deleted ones left out)."""
+    _visible_plan(conn, plan_id, roles)
+    rows = conn.execute(sa.text("""
+        SELECT DISTINCT ON (zone_id) zone_id, version, operation, attributes,
+               ST_AsGeoJSON(ST_GeomFromEWKB(decode(geom, 'hex')), 9) AS geojson
+        FROM plan_zone_version WHERE plan_id = :plan AND changed_at <= :t
+        ORDER BY zone_id, version DESC"""), {"plan": plan_id, "t": when}).mappings()
+    return {r["zone_id"]: {"version": r["version"], "attributes": r["attributes"],
+                           "geometry": json.loads(r["geojson"])}
+            for r in rows if r["operation"] != "delete"}
+
+
+def diff(conn: sa.Connection, plan_id: int, since: dt.datetime, until: dt.datetime, *,
+         roles=frozenset()) -> dict:
+    """Zones added, removed and changed between two moments (each with its geometry then)."""
+    before = zones_as_of(conn, plan_id, since, roles=roles)
+    after = zones_as_of(conn, plan_id, until, roles=roles)
+    return {
+        "added": {zid: after[zid] for zid in after.keys() - before.keys()},
+        "removed": {zid: before[zid] for zid in before.keys() - after.keys()},
+        "changed": {zid: {"before": before[zid], "after": after[zid]} for zid in before.keys() & after.keys()
+                    if before[zid]["version"] != after[zid]["version"]},
+    }
+
+
+def revert(conn: sa.Connection, editor: Editor, zone_id: int, to_version: int, *, reason: str | None = None) -> dict:
+    """Bring a zone back to an earlier version, as a new version (a deleted zone comes back)."""
+    require_editor(editor)
+    old = conn.execute(sa.text("""
+        SELECT plan_id, attributes, geom, operation FROM plan_zone_version WHERE zone_id = :id AND version = :v"""),
+        {"id": zone_id, "v": to_version}).mappings().first()
+    if old is None or old["operation"] == "delete":
+        raise NotFound(f"Версії {to_version} зони {zone_id} немає", f"Zone {zone_id} has no version {to_version}")
+    plan = _editable_plan(conn, old["plan_id"])
+    why = reason or f"повернення до версії {to_version} / revert to version {to_version}"
+    geom = bytes.fromhex(old["geom"])
+    values = {k: old["attributes"].get(k) for k in ATTRIBUTES}
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": old["plan_id"]})
+    check_zone(conn, old["plan_id"], geom, zone_id)
+    _who(conn, editor, why)
+    conn.execute(sa.text("SELECT set_config('hromada.operation', 'revert', true)"))
+    current = conn.execute(sa.text("SELECT version FROM plan_zone WHERE id = :id"), {"id": zone_id}).scalar()
+    if current is None:  # deleted since: it comes back under its own id, with the next version number
+        last = conn.execute(sa.text("SELECT max(version) FROM plan_zone_version WHERE zone_id = :id"),
+                            {"id": zone_id}).scalar()
+        conn.execute(sa.text(f"""
+            INSERT INTO plan_zone (id, hromada_id, plan_id, {', '.join(ATTRIBUTES)}, version, updated_at, published, geom)
+            VALUES (:id, :h, :plan, {', '.join(':' + a for a in ATTRIBUTES)}, :v, now(), :pub, ST_GeomFromEWKB(:g))"""),
+            {"id": zone_id, "h": plan["hromada_id"], "plan": old["plan_id"], "v": last + 1,
+             "pub": plan["status"] != "draft", "g": geom, **values})
+    else:
+        conn.execute(sa.text(f"""
+            UPDATE plan_zone SET {', '.join(f'{k} = :{k}' for k in ATTRIBUTES)}, geom = ST_GeomFromEWKB(:g),
+                   version = version + 1, updated_at = now() WHERE id = :id"""), {"id": zone_id, "g": geom, **values})
+    return get_zone(conn, zone_id, roles=EDITORS)
