@@ -86,7 +86,8 @@ def as_psycopg(sql_text: str) -> str:
 
 def params(point, category: str | None = None) -> dict:
     lon, lat = point
-    return {"lon": lon, "lat": lat, "ratings": acc.accepted_ratings(False), "category": category, "limit": LIMIT}
+    return {"lon": lon, "lat": lat, "ratings": acc.accepted_ratings(False), "category": category, "limit": LIMIT,
+            "radius": acc.SEARCH_RADIUS_M}
 
 
 def sql_once(conn: psycopg.Connection, query: str, point, category: str | None = None) -> float:

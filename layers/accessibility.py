@@ -273,6 +273,8 @@ def ratings(venue: dict, lang: str = "uk") -> list[dict]:
 # --- search: venues that fit one's needs, nearest first --------------------------------------------
 
 SEARCH_LIMIT_MAX = 100
+SEARCH_RADIUS_M = 20_000  # "near": within a hromada's reach by bus; the caller may widen it
+SEARCH_RADIUS_MAX_M = 100_000
 
 
 def accepted_ratings(include_partial: bool) -> list[str]:
@@ -301,14 +303,15 @@ def search_sql(profile: str) -> str:
                ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS metres
         FROM venue
         WHERE rating_{profile} = ANY(:ratings) AND (CAST(:category AS text) IS NULL OR category = :category)
+          AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
         ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography
         LIMIT :limit"""
 
 
 def find_venues(conn, lon, lat, profile: str, *, category: str | None = None, include_partial: bool = False,
-                limit: int = 20, lang: str = "uk") -> list[dict]:
-    """Venues that fit ``profile`` (fully, or also partially), of a category if given, nearest first,
-    each with its distance in metres and the reason for its rating in words."""
+                limit: int = 20, radius_m: float = SEARCH_RADIUS_M, lang: str = "uk") -> list[dict]:
+    """Venues within ``radius_m`` that fit ``profile`` (fully, or also partially), of a category if
+    given, nearest first, each with its distance in metres and the reason for its rating in words."""
     import sqlalchemy as sa
 
     from gis.errors import InvalidInput
@@ -320,9 +323,12 @@ def find_venues(conn, lon, lat, profile: str, *, category: str | None = None, in
                            f"Unknown category {category!r}; use one of: {', '.join(CATEGORIES)}")
     if not 1 <= limit <= SEARCH_LIMIT_MAX:
         raise InvalidInput(f"limit має бути від 1 до {SEARCH_LIMIT_MAX}", f"limit must be 1 to {SEARCH_LIMIT_MAX}")
+    if not 0 < radius_m <= SEARCH_RADIUS_MAX_M:
+        raise InvalidInput(f"radius має бути від 1 до {SEARCH_RADIUS_MAX_M} м",
+                           f"radius must be 1 to {SEARCH_RADIUS_MAX_M} m")
     rows = conn.execute(sa.text(search_sql(profile)), {
         "lon": lon, "lat": lat, "ratings": accepted_ratings(include_partial), "category": category,
-        "limit": limit}).mappings()
+        "limit": limit, "radius": radius_m}).mappings()
     return [{"id": r["id"], "name": r["name"], "category": r["category"],
              "category_label": label(CATEGORIES.get(r["category"], {"uk": r["category"]}), lang),
              "address": r["address"], "opening_hours": r["opening_hours"], "rating": r["rating"],

@@ -56,16 +56,18 @@ def _search_args(conn) -> dict | None:
         lon, lat, where = acc.place_for(conn, args.get("place", ""))
     try:
         limit = int(args.get("limit", 20))
+        radius = float(args.get("radius", acc.SEARCH_RADIUS_M))
     except ValueError:
-        raise InvalidInput("limit має бути цілим числом", "limit must be a whole number") from None
+        raise InvalidInput("limit і radius мають бути числами", "limit and radius must be numbers") from None
     category = args.get("category") or None
     return {"lon": lon, "lat": lat, "where": where, "profile": profile, "category": category,
-            "include_partial": args.get("partial") in ("y", "1", "true", "on"), "limit": limit}
+            "include_partial": args.get("partial") in ("y", "1", "true", "on"), "limit": limit, "radius": radius}
 
 
 def _search(conn, asked: dict, lang: str) -> list[dict]:
     return acc.find_venues(conn, asked["lon"], asked["lat"], asked["profile"], category=asked["category"],
-                           include_partial=asked["include_partial"], limit=asked["limit"], lang=lang)
+                           include_partial=asked["include_partial"], limit=asked["limit"],
+                           radius_m=asked["radius"], lang=lang)
 
 
 def _results_map(results: list[dict], lang: str) -> dict:
