@@ -19,6 +19,8 @@ from typing import Callable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyproj
 import shapely
 import sqlalchemy as sa
@@ -133,39 +135,49 @@ def convert_column(f: Field, column: pd.Series) -> tuple[list, dict[int, str]]:
 
 
 def _typed_column(f: Field, column: pd.Series) -> tuple[list, dict[int, str]]:
-    """Vectorised for the common types; ``convert`` does the rest."""
-    column = pd.Series(column).reset_index(drop=True).astype(object)
-    missing = column.isna().to_numpy()
-    if f.type not in ("text", "number", "integer", "choice") or (
-            f.type in ("number", "integer") and pd.api.types.is_numeric_dtype(pd.Series(column.dropna().tolist()))):
-        if f.type in ("number", "integer") and not missing.all():
-            numbers = pd.to_numeric(column, errors="coerce")
-            return _numbers(f, column, numbers, missing)
+    """Vectorised for the common types (text in Arrow's C++ kernels); ``convert`` does the rest."""
+    column = pd.Series(column).reset_index(drop=True)
+    if f.type in ("number", "integer") and pd.api.types.is_numeric_dtype(column.dtype):
+        return _numbers(f, column, pd.to_numeric(column, errors="coerce"), column.isna().to_numpy())
+    if f.type not in ("text", "number", "integer", "choice"):
         values, errors = [], {}
-        for i, value in enumerate(column):
+        for i, value in enumerate(column.astype(object)):
             try:
                 values.append(convert(f, value))
             except BadValue as exc:
                 values.append(None)
                 errors[i] = str(exc)
         return values, errors
-    text = column.where(missing, column.astype(str).str.replace(r"\s+", " ", regex=True).str.strip())
-    empty = missing | (text == "").to_numpy()
+    text = _normalised_text(column)  # whitespace runs → one space, trimmed; None stays None
+    empty = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
     if f.type == "text":
-        return [None if e else v for v, e in zip(text, empty)], {}
+        return [None if e else v for v, e in zip(text.to_pylist(), empty)], {}
     if f.type in ("number", "integer"):
-        numbers = pd.to_numeric(text.where(empty, text.str.replace(" ", "").str.replace(",", ".")), errors="coerce")
+        digits = pc.replace_substring(pc.replace_substring(text, " ", ""), ",", ".")
+        numbers = pd.to_numeric(pd.Series(digits.to_pylist(), dtype=object).where(~empty), errors="coerce")
         return _numbers(f, column, numbers, empty)
     lookup = {code.lower(): code for code in f.choices}
     lookup.update({lbl.lower(): code for code, labels in f.choices.items() for lbl in labels.values()})
-    codes = text.str.lower().map(lookup)
-    bad = ~empty & codes.isna().to_numpy()
-    errors = {int(i): f"{column[i]!r} is not one of {', '.join(f.choices)}" for i in np.flatnonzero(bad)}
-    return [None if (e or b) else c for c, e, b in zip(codes, empty, bad)], errors
+    codes = [None if e else lookup.get(v) for v, e in zip(pc.utf8_lower(text).to_pylist(), empty)]
+    bad = [i for i, (c, e) in enumerate(zip(codes, empty)) if c is None and not e]
+    errors = {i: f"{column[i]!r} is not one of {', '.join(f.choices)}" for i in bad}
+    return codes, errors
+
+
+def _normalised_text(column: pd.Series) -> pa.Array:
+    """The column as Arrow strings with whitespace runs collapsed and the ends trimmed."""
+    try:
+        array = pa.array(column, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or dates in a text column: as text
+        array = pa.array(column.astype(object).where(column.notna(), None).map(
+            lambda v: v if v is None else str(v)), type=pa.string(), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(array, r"\s+", " "))
 
 
 def _numbers(f: Field, column: pd.Series, numbers: pd.Series, empty: np.ndarray) -> tuple[list, dict[int, str]]:
-    values = numbers.to_numpy(dtype="float64")
+    values = pd.Series(numbers).astype("float64").to_numpy()
     bad = ~empty & np.isnan(values)
     errors = {int(i): f"{column[i]!r} is not a number" for i in np.flatnonzero(bad)}
     if f.type == "integer":
@@ -274,6 +286,10 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
             # Plain imports COPY straight into the layer's table (the transaction keeps them whole);
             # an upsert goes through a staging table to be merged by key.
             direct = not options.upsert_key
+            # A first large load into an empty table builds its indexes once, after the rows are in,
+            # instead of updating them row by row (as ogr2ogr and pg_restore do).
+            rebuild = _drop_indexes(conn, table.name) if direct and (total or 0) >= BULK_LOAD_ROWS \
+                and conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None else []
             for batch in sources.read_batches(src, layer=source_layer, encoding=options.encoding,
                                               batch_size=options.batch_size, csv_columns=options.csv_columns):
                 if src.kind == "osm":
@@ -302,12 +318,29 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                     copy_rows(conn, "_import", columns, frame.itertuples(index=False, name=None))
                 row_offset += len(batch)
                 bar.update(len(batch))
+            for statement in rebuild:
+                conn.exec_driver_sql(statement)
             if not direct:
                 if not staging_ready:
                     create_staging(conn, "_import", _staging_columns(layer))
                 report.inserted, report.updated = _merge(conn, layer, table, options.upsert_key, src.name)
             if options.dry_run:
                 raise _DryRun()
+
+
+BULK_LOAD_ROWS = 50_000
+
+
+def _drop_indexes(conn: sa.Connection, table: str) -> list[str]:
+    """Drop the table's secondary indexes (not the keys or constraints); the statements that make
+    them again. Locks the table until the transaction ends — only for a first load."""
+    rows = conn.execute(sa.text("""
+        SELECT i.indexname, i.indexdef FROM pg_indexes i
+        WHERE i.schemaname = current_schema() AND i.tablename = :t
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"""), {"t": table}).all()
+    for name, _ in rows:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [definition for _, definition in rows]
 
 
 def _implied_by_file_name(layer: Layer, src: sources.Source, report: ImportReport) -> dict[str, object]:

@@ -372,3 +372,23 @@ def test_cli_import_dry_run_and_errors(clean_db, database_url):
     bad = subprocess.run([sys.executable, "-m", "webmap.cli", "import", "nope", "x.gpkg"],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "Layer 'nope' does not exist" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_first_large_load_builds_the_indexes_after_the_rows(clean_db, monkeypatch):
+    from importers import pipeline
+
+    def indexes():
+        return sorted(r[0] for r in rows(clean_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'protected_area'"))
+
+    before = indexes()
+    monkeypatch.setattr(pipeline, "BULK_LOAD_ROWS", 10)  # the shared file's 285 points count as "large"
+    report = run(clean_db, get_layer("protected_areas"), UKRAINE / "vinnytska_protected_areas.geojson")
+    assert report.inserted == 285 and indexes() == before  # dropped for the load, made again after
+    assert rows(clean_db, "SELECT count(*) FROM protected_area WHERE geom && ST_MakeEnvelope(27, 48, 30, 50, 4326)"
+                ) == [(285,)]
+    # A failed load rolls back whole: the indexes too.
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("TRUNCATE protected_area"))
+    with pytest.raises(InvalidInput):
+        run(clean_db, get_layer("protected_areas"), UKRAINE / "vinnytska_protected_areas.geojson", crs="EPSG:3857")
+    assert indexes() == before and rows(clean_db, "SELECT count(*) FROM protected_area")[0][0] == 0
