@@ -116,3 +116,8 @@ def add_user(email, roles, full_name, katottg, units, password):
         unit_ids = unit_ids_by_code(conn, katottg, list(units)) if units else []
         user_id = create_user(conn, email, password, list(roles), full_name=full_name, unit_ids=unit_ids)
     click.echo(f"користувач / user {email}: id {user_id}, {', '.join(roles)}")
+
+
+from gis.user_tokens_cli import token_group  # noqa: E402  (hromada users token create|list|revoke)
+
+users_group.add_command(token_group)

@@ -353,3 +353,16 @@ api_key = sa.Table(
     created_at(),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )
+
+# Personal API tokens of signed-in users (a planner's QGIS), gis.user_tokens: like api_key, shown
+# once and stored only as a SHA-256 hash; a request with `Authorization: Bearer …` acts as the user.
+user_token = sa.Table(
+    "user_token", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    created_at(),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)

@@ -26,8 +26,11 @@ from gis.models import asset_owner, category, hromada, settlement, unit, unit_ca
 from importers.communities import LoadReport, load_communities, load_settlements
 from importers.demo_coverage import load_demo_coverage
 from importers.demo_heritage import load_demo_heritage
+from importers.demo_land import load_demo_land
 from importers.demo_venues import load_demo_venues
 from importers.demo_property import load_demo_property
+from importers.demo_plans import load_demo_plans
+from importers.demo_reconstruction import load_demo_reconstruction
 from layers.categories import sync_categories
 from layers.lighting import STREET_LAMPS
 from layers.roads import ROAD_SEGMENTS
@@ -138,7 +141,10 @@ def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadRepor
         load_demo_coverage(conn, hromada_id, boundary, centres)
         load_demo_heritage(conn, hromada_id, DEMO_KATOTTG, centres)
         load_demo_venues(conn, hromada_id, centres)
+        load_demo_reconstruction(conn, hromada_id, centres, unit_ids)
+        load_demo_land(conn, hromada_id, centres, villages)
         load_demo_property(conn, hromada_id, centres, unit_ids)
+        load_demo_plans(conn, hromada_id, centres, villages)
     return reports
 
 

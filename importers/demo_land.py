@@ -116,7 +116,8 @@ def parcel_rows(hromada_id: int, katottg: str, srid: int, boundary, centres: dic
     return rows
 
 
-def load_demo_land(conn: sa.Connection, hromada_id: int, centres: dict[str, Point], villages: dict[str, object]) -> None:
+def load_demo_land(conn: sa.Connection, hromada_id: int, centres: dict[str, Point],
+                   villages: dict[str, object]) -> None:
     """Load (or bring up to date) the demo parcels of the hromada; a second run changes nothing.
 
     ``centres`` and ``villages`` are the villages' centre points and polygons (EPSG:4326) by name,

@@ -7,7 +7,8 @@ are generated columns. The *block* of QA checks (``layers.land_qa``) is the cada
 parcels sharing ``koatuu:zone:quarter``.
 
 Area: the declared (documented) area is compared with the area of the drawn polygon, computed by
-a trigger (``parcel_area``, migration 0014) on every write in the hromada's UCS-2000 TM zone —
+a trigger (``parcel_area``, migration 0014; it also fills in the hromada's KATOTTG when a source
+gives none) on every write in the hromada's UCS-2000 TM zone —
 ``ST_Transform`` is not immutable, so a generated column cannot do it. A generated column flags a
 difference above :data:`AREA_TOLERANCE_SHARE` of the declared area or :data:`AREA_TOLERANCE_M2`,
 whichever is larger (1 % or 10 m²: the polygon of a small household plot drawn from a paper plan
@@ -181,7 +182,8 @@ _KATOTTG_RE = re.compile(r"^UA[0-9]{17}$")
 def katottg_problem(value) -> dict | None:
     if _KATOTTG_RE.match(str(value)):
         return None
-    return {"uk": f"код КАТОТТГ «{value}» має бути UA і 17 цифр", "en": f"KATOTTG code {value!r} must be UA and 17 digits"}
+    return {"uk": f"код КАТОТТГ «{value}» має бути UA і 17 цифр",
+            "en": f"KATOTTG code {value!r} must be UA and 17 digits"}
 
 
 OWNERSHIP_FORMS = {
@@ -259,13 +261,15 @@ PARCELS = Layer(
               aliases=("вид права", "право")),
         Field("holder_kind", "choice", {"uk": "Хто має право", "en": "Right holder"}, choices=HOLDER_KINDS,
               aliases=("суб'єкт права",)),
-        Field("holder_entity", "text", {"uk": "Юридична особа (власник, користувач)", "en": "Legal entity (owner, user)"},
+        Field("holder_entity", "text",
+              {"uk": "Юридична особа (власник, користувач)", "en": "Legal entity (owner, user)"},
               aliases=("юридична особа", "орендар"), check=entity_name_problem),
         # Personal data: never public.
         Field("holder_person", "text", {"uk": "Фізична особа (лише працівникам)", "en": "Natural person (staff only)"},
               public=False, aliases=("власник", "фізична особа", "піб")),
         Field("lease_end", "date", {"uk": "Оренда до", "en": "Lease until"}, aliases=("оренда до",)),
-        Field("normative_value_uah", "number", {"uk": "Нормативна грошова оцінка, грн", "en": "Normative valuation, UAH"},
+        Field("normative_value_uah", "number",
+              {"uk": "Нормативна грошова оцінка, грн", "en": "Normative valuation, UAH"},
               aliases=("нго", "нормативна оцінка")),
         Field("restrictions", "text", {"uk": "Обмеження, обтяження", "en": "Restrictions, encumbrances"},
               aliases=("обмеження",)),

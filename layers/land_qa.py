@@ -32,6 +32,7 @@ from layers.land import AREA_TOLERANCE_M2, AREA_TOLERANCE_SHARE
 OVERLAP_TOLERANCE_M2 = 1.0
 OUTSIDE_TOLERANCE_M2 = 10.0
 GAP_TOLERANCE_M2 = 1.0
+SLIVER_M = 0.01  # slivers narrower than 2 cm between parcels are drawing noise, not gaps
 
 KINDS = {
     "overlap": {"uk": "ділянки накладаються", "en": "parcels overlap"},
@@ -62,10 +63,16 @@ _OUTSIDE = f"""
     WHERE p.hromada_id = :h AND NOT ST_CoveredBy(p.geom, h.boundary) AND {_AREA.format(g='x.geom')} > :tol
     ORDER BY area_m2 DESC"""
 
+_BLOCK = "{p}.koatuu || ':' || {p}.cadastral_zone || ':' || {p}.cadastral_quarter"
+# In metres, in the TM zone: the union is "closed" (grown and shrunk by SLIVER_M) so that the
+# hair-thin slivers between parcels digitised separately neither open a hole to the outside nor
+# count as gaps themselves.
 _GAPS = f"""
     WITH blocks AS (
-        SELECT koatuu || ':' || cadastral_zone || ':' || cadastral_quarter AS block, ST_Union(geom) AS geom
-        FROM parcel WHERE hromada_id = :h GROUP BY 1),
+        SELECT {_BLOCK.format(p='p')} AS block,
+               ST_Buffer(ST_Buffer(ST_Union(ST_Transform(p.geom, :srid)), :sliver, 'join=mitre'),
+                         -:sliver, 'join=mitre') AS geom
+        FROM parcel p WHERE p.hromada_id = :h GROUP BY 1),
     polygons AS (SELECT block, (ST_Dump(geom)).geom AS poly FROM blocks),
     holes AS (
         SELECT block, ST_MakePolygon(ST_InteriorRingN(poly, n)) AS hole
@@ -73,14 +80,15 @@ _GAPS = f"""
     gaps AS (  -- what no parcel of the hromada covers (an enclave of another block is no gap)
         SELECT h.block, h.hole, COALESCE(ST_CollectionExtract(ST_Difference(h.hole, o.geom), 3), h.hole) AS geom
         FROM holes h LEFT JOIN LATERAL (
-            SELECT ST_Union(p.geom) AS geom FROM parcel p
-            WHERE p.hromada_id = :h AND p.geom && h.hole AND ST_Intersects(p.geom, h.hole)
-              AND p.koatuu || ':' || p.cadastral_zone || ':' || p.cadastral_quarter <> h.block) o ON true)
+            SELECT ST_Union(ST_Transform(p.geom, :srid)) AS geom FROM parcel p
+            WHERE p.hromada_id = :h AND p.geom && ST_Transform(h.hole, 4326)
+              AND {_BLOCK.format(p='p')} <> h.block) o ON true)
     SELECT (SELECT json_agg(json_build_object('id', p.id, 'cadastral_number', p.cadastral_number) ORDER BY p.id)
-            FROM parcel p WHERE p.hromada_id = :h AND p.geom && g.hole AND ST_Intersects(p.geom, g.hole)
-              AND p.koatuu || ':' || p.cadastral_zone || ':' || p.cadastral_quarter = g.block) AS parcels,
-           {_AREA.format(g='g.geom')} AS area_m2, ST_AsGeoJSON(g.geom, 7) AS geometry, g.block
-    FROM gaps g WHERE NOT ST_IsEmpty(g.geom) AND {_AREA.format(g='g.geom')} > :tol
+            FROM parcel p WHERE p.hromada_id = :h AND p.geom && ST_Transform(ST_Buffer(g.hole, 1), 4326)
+              AND {_BLOCK.format(p='p')} = g.block AND ST_DWithin(ST_Transform(p.geom, :srid), g.hole, :sliver * 2))
+           AS parcels,
+           ST_Area(g.geom) AS area_m2, ST_AsGeoJSON(ST_Transform(g.geom, 4326), 7) AS geometry, g.block
+    FROM gaps g WHERE NOT ST_IsEmpty(g.geom) AND ST_Area(g.geom) > :tol
     ORDER BY area_m2 DESC"""
 
 _DUPLICATES = f"""
@@ -108,7 +116,7 @@ def problems(conn: sa.Connection, hromada_id: int) -> list[dict]:
     srid = metric_srid_for_hromada(conn, hromada_id)
     out = []
     for kind, sql in _QUERIES.items():
-        params = {"h": hromada_id, "srid": srid, "tol": TOLERANCES_M2.get(kind, 0.0)}
+        params = {"h": hromada_id, "srid": srid, "tol": TOLERANCES_M2.get(kind, 0.0), "sliver": SLIVER_M}
         for row in conn.execute(sa.text(sql), params).mappings():
             out.append({"kind": kind, "parcels": row["parcels"] or [], "area_m2": round(float(row["area_m2"]), 2),
                         "block": row["block"], "geometry": json.loads(row["geometry"]) if row["geometry"] else None})

@@ -535,3 +535,104 @@ def revert(conn: sa.Connection, editor: Editor, zone_id: int, to_version: int, *
             UPDATE plan_zone SET {', '.join(f'{k} = :{k}' for k in ATTRIBUTES)}, geom = ST_GeomFromEWKB(:g),
                    version = version + 1, updated_at = now() WHERE id = :id"""), {"id": zone_id, "g": geom, **values})
     return get_zone(conn, zone_id, roles=EDITORS)
+
+
+# --- plan pages and public comments (issue #9, browser part) -----------------------------------------
+
+COMMENT_MAX_CHARS = 4000
+
+
+def list_plans(conn: sa.Connection, hromada_id: int, *, roles=frozenset()) -> list[dict]:
+    """The hromada's plans, newest first; drafts only for planners and admins."""
+    rows = conn.execute(sa.text("""
+        SELECT p.id, p.title, p.plan_type, p.status, p.decision_number, p.decision_date, p.is_demo,
+               (SELECT count(*) FROM plan_zone z WHERE z.plan_id = p.id) AS zones
+        FROM plan p WHERE p.hromada_id = :h AND (p.status <> 'draft' OR :editor)
+        ORDER BY p.id DESC"""), {"h": hromada_id, "editor": bool(set(roles) & EDITORS)}).mappings()
+    return [dict(r) for r in rows]
+
+
+def get_plan(conn: sa.Connection, plan_id: int, *, roles=frozenset()) -> dict:
+    """A plan with its hromada's code and its area (GeoJSON); a draft is a 404 for everyone but planners."""
+    _visible_plan(conn, plan_id, roles)
+    row = conn.execute(sa.text("""
+        SELECT p.id, p.hromada_id, p.title, p.plan_type, p.status, p.decision_number, p.decision_date,
+               p.documents, p.is_demo, h.katottg, h.name_uk AS hromada_uk, h.name_en AS hromada_en,
+               ST_AsGeoJSON(p.geom, 7) AS area, ST_XMin(p.geom) AS minx, ST_YMin(p.geom) AS miny,
+               ST_XMax(p.geom) AS maxx, ST_YMax(p.geom) AS maxy
+        FROM plan p LEFT JOIN hromada h ON h.id = p.hromada_id WHERE p.id = :id"""), {"id": plan_id}).mappings().one()
+    plan = dict(row)
+    plan["area"] = json.loads(plan["area"])
+    plan["editable"] = plan["status"] not in READ_ONLY
+    return plan
+
+
+def current_zones(conn: sa.Connection, plan_id: int, *, roles=frozenset()) -> list[dict]:
+    """The plan's zones now, by code then id (the plan must be visible to ``roles``)."""
+    _visible_plan(conn, plan_id, roles)
+    rows = conn.execute(sa.text("""
+        SELECT z.*, ST_AsGeoJSON(z.geom, 9) AS geojson FROM plan_zone z WHERE z.plan_id = :p
+        ORDER BY z.zone_code, z.id"""), {"p": plan_id}).mappings()
+    return [_zone_dict(r) for r in rows]
+
+
+def zone_classes(conn: sa.Connection) -> list[dict]:
+    """The classifier's active codes with both names and the colour."""
+    return [dict(r) for r in conn.execute(sa.text(
+        "SELECT code, name_uk, name_en, colour FROM zone_class WHERE is_active ORDER BY code")).mappings()]
+
+
+def add_comment(conn: sa.Connection, plan_id: int, text: str, *, author_name: str | None = None,
+                author_email: str | None = None, zone_id: int | None = None) -> int:
+    """A resident's comment on a plan in public discussion; it waits for moderation (``pending``).
+
+    A draft plan is a 404 (the public does not know it); any other plan not in discussion is a 409.
+    Empty or over-long text, a malformed e-mail or a zone of another plan is a 400.
+    """
+    plan = _visible_plan(conn, plan_id, frozenset())
+    if plan["status"] != "discussion":
+        raise Conflict(f"План «{plan['title']}» не на громадському обговоренні: коментарі не приймаються",
+                       f"Plan “{plan['title']}” is not in public discussion: comments are closed")
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("Коментар порожній", "The comment is empty")
+    if len(text) > COMMENT_MAX_CHARS:
+        raise InvalidInput(f"Коментар довший за {COMMENT_MAX_CHARS} знаків",
+                           f"The comment is longer than {COMMENT_MAX_CHARS} characters")
+    email = (author_email or "").strip() or None
+    if email and ("@" not in email or len(email) > 320 or any(c.isspace() for c in email)):
+        raise InvalidInput("Неправильна адреса ел. пошти", "Invalid e-mail address")
+    if zone_id is not None and conn.execute(sa.text("SELECT 1 FROM plan_zone WHERE id = :z AND plan_id = :p"),
+                                            {"z": zone_id, "p": plan_id}).first() is None:
+        raise InvalidInput(f"Зона {zone_id} не належить плану", f"Zone {zone_id} is not in this plan")
+    return conn.execute(sa.insert(plan_comment).values(
+        plan_id=plan_id, zone_id=zone_id, text=text, author_name=(author_name or "").strip()[:200] or None,
+        author_email=email).returning(plan_comment.c.id)).scalar_one()
+
+
+def moderate_comment(conn: sa.Connection, editor: Editor, comment_id: int, *, approve: bool) -> int:
+    """Approve (shown publicly) or reject a comment; returns its plan's id. Planners and admins only."""
+    require_editor(editor)
+    plan_id = conn.execute(sa.update(plan_comment).where(plan_comment.c.id == comment_id).values(
+        status="approved" if approve else "rejected", moderated_by=editor.user_id,
+    ).returning(plan_comment.c.plan_id)).scalar()
+    if plan_id is None:
+        raise NotFound(f"Коментаря {comment_id} немає", f"Comment {comment_id} does not exist")
+    return plan_id
+
+
+def comments(conn: sa.Connection, plan_id: int, *, public: bool = True) -> list[dict]:
+    """Approved comments, oldest first, without e-mail (``public``); else every comment with the
+    author's e-mail and status, for moderation."""
+    query = sa.select(plan_comment).where(plan_comment.c.plan_id == plan_id).order_by(plan_comment.c.created_at,
+                                                                                      plan_comment.c.id)
+    if public:
+        query = query.where(plan_comment.c.status == "approved")
+    out = []
+    for row in conn.execute(query).mappings():
+        item = {"id": row["id"], "zone_id": row["zone_id"], "text": row["text"], "author_name": row["author_name"],
+                "created_at": row["created_at"]}
+        if not public:
+            item.update(author_email=row["author_email"], status=row["status"])
+        out.append(item)
+    return out

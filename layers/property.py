@@ -4,7 +4,7 @@ Each object has its balance holder (a unit), use, area, condition, lease and doc
 organisation that rents an object is public (a legal entity's name is not personal data); an
 individual tenant (a ФОП is a natural person) is staff-only, and public views say only that the
 object is leased, until when and for how much. The parcels an object stands on are found by
-place (``parcels_under``), so the register never keeps a second copy of cadastral data.
+place (``parcels_under``), so the register never keeps a second copy of cadastral data (``register`` lists their numbers).
 """
 from __future__ import annotations
 
@@ -100,7 +100,9 @@ def register(conn: sa.Connection, hromada_id: int, *, filters: dict | None = Non
     columns = [f.column_name for f in COMMUNAL_PROPERTY.visible_fields(staff)]
     rows = conn.execute(sa.text(f"""
         SELECT p.id, {', '.join('p.' + c for c in columns)}, p.is_demo, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat,
-               u.name_uk AS holder_uk, u.name_en AS holder_en
+               u.name_uk AS holder_uk, u.name_en AS holder_en,
+               (SELECT string_agg(pa.cadastral_number, ', ' ORDER BY pa.cadastral_number) FROM parcel pa
+                WHERE ST_Intersects(pa.geom, p.geom)) AS parcels
         FROM communal_property p LEFT JOIN unit u ON u.id = p.balance_holder_unit_id
         WHERE p.hromada_id = :h AND {where}
         ORDER BY p.type, p.name, p.id"""), {"h": hromada_id, **filters}).mappings()
@@ -127,9 +129,6 @@ def totals(rows: list[dict]) -> dict:
 
 def parcels_under(conn: sa.Connection, property_id: int) -> list[dict]:
     """The cadastral parcels the object stands on (by place), with their public facts."""
-    exists = conn.execute(sa.text("SELECT to_regclass('parcel') IS NOT NULL")).scalar()
-    if not exists:
-        return []
     rows = conn.execute(sa.text("""
         SELECT pa.id, pa.cadastral_number, pa.ownership_form FROM parcel pa JOIN communal_property p
           ON ST_Intersects(pa.geom, p.geom) WHERE p.id = :id ORDER BY pa.cadastral_number"""),

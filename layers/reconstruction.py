@@ -187,14 +187,16 @@ def money(value, what: tuple[str, str] = ("сума", "amount")) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation:
         raise InvalidInput(f"{what[0]}: «{value}» — не число", f"{what[1]}: {value!r} is not a number") from None
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite():
+        raise InvalidInput(f"{what[0]}: «{value}» — не число", f"{what[1]}: {value!r} is not a number")
+    if amount < 0:
         raise InvalidInput(f"{what[0]}: сума не може бути від'ємною", f"{what[1]}: the amount cannot be negative")
+    if amount > MAX_AMOUNT:
+        raise InvalidInput(f"{what[0]}: завелика сума", f"{what[1]}: the amount is too large")
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
         raise InvalidInput(f"{what[0]}: не більше двох знаків після коми (копійки)",
                            f"{what[1]}: at most two decimals (kopecks)")
-    if amount > MAX_AMOUNT:
-        raise InvalidInput(f"{what[0]}: завелика сума", f"{what[1]}: the amount is too large")
-    return amount.quantize(CENT)
+    return amount.quantize(CENT) or Decimal("0.00")  # never -0.00
 
 
 def format_uah(value, lang: str = "uk") -> str:
@@ -252,7 +254,8 @@ PROJECTS = Layer(
         Field("address", "text", {"uk": "Адреса", "en": "Address"}, aliases=("адреса",)),
         Field("description", "text", {"uk": "Опис", "en": "Description"}, aliases=("опис",)),
     ),
-    popup=("title_uk", "stage", "status", "sector", "budget_uah", "responsible_unit_id"),
+    # no budget: the generic popup cannot format hryvnias; the pages and tables show it as UAH
+    popup=("title_uk", "stage", "status", "sector", "responsible_unit_id"),
     label_field="title_uk",
     style=CategoryStyle(field="stage", colors=STAGE_COLOURS, fill_opacity=0.85),
     permissions=Permissions(edit=EDITORS),
@@ -576,7 +579,7 @@ def set_budget(conn: sa.Connection, project_id: int, budget) -> Decimal:
 
 # --- funding ---------------------------------------------------------------------------------------
 
-def _amounts(available, disbursed, spent) -> tuple[Decimal, Decimal, Decimal]:
+def check_amounts(available, disbursed, spent) -> tuple[Decimal, Decimal, Decimal]:
     a = money(available, ("доступно", "available"))
     d = money(disbursed or 0, ("перераховано", "disbursed"))
     s = money(spent or 0, ("витрачено", "spent"))
@@ -594,7 +597,7 @@ def add_funding(conn: sa.Connection, project_id: int, source: str, available, di
     """Add one funding line (a source, optionally who gives it); returns its id.
     InvalidInput: unknown source, bad amounts, spent > disbursed or disbursed > available."""
     _locked(conn, project_id)
-    a, d, s = _amounts(available, disbursed, spent)
+    a, d, s = check_amounts(available, disbursed, spent)
     return conn.execute(project_funding.insert().values(
         project_id=project_id, source=_code(source, FUNDING_SOURCES, ("джерело", "source")),
         party=_text(party, 300), available=a, disbursed=d, spent=s, note=_text(note), dream_ref=dream_ref)
@@ -609,7 +612,7 @@ def update_funding(conn: sa.Connection, funding_id: int, *, available, disbursed
     if owner is None or (project_id is not None and owner != project_id):
         raise NotFound(f"Рядок фінансування {funding_id} не знайдено", f"Funding line {funding_id} not found")
     _locked(conn, owner)
-    a, d, s = _amounts(available, disbursed, spent)
+    a, d, s = check_amounts(available, disbursed, spent)
     conn.execute(project_funding.update().where(project_funding.c.id == funding_id).values(
         available=a, disbursed=d, spent=s, note=_text(note), updated_at=sa.func.now()))
 
@@ -691,6 +694,10 @@ def add_photo(conn: sa.Connection, project_id: int, stage: str, data: bytes, *, 
     """Clean one photo (EXIF stripped) and attach it to one stage of the project; returns its id."""
     _locked(conn, project_id)
     stage = _code(stage, {**STAGES, **OUTCOMES}, ("етап", "stage"))
+    if conn.execute(sa.select(project_stage.c.id).where(project_stage.c.project_id == project_id,
+                                                        project_stage.c.stage == stage)).first() is None:
+        raise InvalidInput(f"Проєкт не проходив етап «{stage_label(stage, 'uk')}»",
+                           f"The project has not been through the stage “{stage_label(stage, 'en')}”")
     count = conn.execute(sa.select(sa.func.count()).where(project_photo.c.project_id == project_id)).scalar_one()
     if count >= MAX_PROJECT_PHOTOS:
         raise InvalidInput(f"У проєкту вже {count} фото; можна до {MAX_PROJECT_PHOTOS}",
@@ -718,7 +725,7 @@ def photo_bytes(conn: sa.Connection, photo_id: int, thumb: bool = False) -> byte
 def find_project(conn: sa.Connection, key: str | int) -> int:
     """A project's id from its id or its DREAM id; NotFound otherwise."""
     text = str(key).strip()
-    if text.isdigit() and len(text) < 10:
+    if text.isascii() and text.isdigit() and len(text) < 10:
         found = conn.execute(sa.select(project_table.c.id).where(project_table.c.id == int(text))).scalar()
     elif text.upper().startswith("DREAM-"):
         found = conn.execute(sa.select(project_table.c.id)

@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.venues import bp as venues_bp
     from webmap.property import bp as property_bp
     from webmap.infrastructure import bp as infrastructure_bp
+    from webmap.land import bp as land_bp
     from webmap.ogc import bp as ogc_bp
     from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
@@ -64,6 +65,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
                       tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(land_bp)
+    from webmap.plans import bp as plans_bp  # spatial plans: pages, editor, zone endpoints (issue #9)
+    app.register_blueprint(plans_bp)
+    from webmap.reconstruction import bp as reconstruction_bp
+    app.register_blueprint(reconstruction_bp)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)
     return app

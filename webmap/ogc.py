@@ -28,6 +28,7 @@ from gis.errors import InvalidInput, NotFound
 from layers.base import Layer, label
 from layers.query import table_of, visible_rows
 from layers.registry import get_layer, viewable_layers
+from layers.writable import writable
 from webmap.access import current_roles
 from webmap.database import connection
 from webmap.i18n import current_lang
@@ -52,6 +53,11 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    # Part 4 (webmap/ogc_write.py), on the collections of layers.writable only (OPTIONS tells which)
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
 ]
 GEOJSON = "application/geo+json"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
@@ -331,7 +337,7 @@ def _feature(row, fields) -> dict:
             "properties": {f.name: value(row[f.name]) for f in fields}}
 
 
-@bp.get("/collections/<collection_id>/items")
+@bp.get("/collections/<collection_id>/items", provide_automatic_options=False)  # OPTIONS: ogc_write
 def items(collection_id: str):
     layer = _layer(collection_id)
     staff = _staff(layer)
@@ -371,11 +377,14 @@ def items(collection_id: str):
                    layer=layer, fields=fields)
 
 
-@bp.get("/collections/<collection_id>/items/<feature_id>")
+@bp.get("/collections/<collection_id>/items/<feature_id>", provide_automatic_options=False)
 def item(collection_id: str, feature_id: str):
     layer = _layer(collection_id)
     crs_uri, out_srid = _crs("crs")
     table, _, fields, columns = _feature_query(layer, _staff(layer), out_srid)
+    spec = writable(layer.name)
+    if spec is not None:  # the version, read in the same row, makes the ETag that writes name
+        columns = [*columns, table.c[spec.version_column].label("_version")]
     if not re.fullmatch(r"[0-9]{1,18}", feature_id):
         raise NotFound(f"Об'єкта {feature_id!r} немає", f"Feature {feature_id!r} does not exist")
     row = connection().execute(sa.select(*columns).where(
@@ -387,8 +396,10 @@ def item(collection_id: str, feature_id: str):
     doc["links"] = [
         _link(url_for(".item", collection_id=layer.name, feature_id=feature_id, _external=True), "self", GEOJSON),
         _link(url_for(".collection", collection_id=layer.name, _external=True), "collection", "application/json")]
-    return _answer(doc, "ogc/item.html", mimetype=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"},
-                   layer=layer, fields=fields)
+    headers = {"Content-Crs": f"<{crs_uri}>"}
+    if spec is not None:
+        headers["ETag"] = spec.etag(int(feature_id), row["_version"])
+    return _answer(doc, "ogc/item.html", mimetype=GEOJSON, headers=headers, layer=layer, fields=fields)
 
 
 # --- OpenAPI -------------------------------------------------------------------------------------
@@ -431,9 +442,29 @@ def openapi():
             "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
                            {"$ref": "#/components/parameters/crs"}, {"$ref": "#/components/parameters/f"}],
             "responses": {**ok, **errors}}}
+        if writable(layer.name) is not None:  # Part 4: planners and admins, with a Bearer token
+            body = {"required": True, "content": {GEOJSON: {"schema": {"type": "object"}}}}
+            if_match = [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}]
+            denied = {"401": {"description": "No token"}, "403": {"description": "Not a planner"},
+                      "412": {"description": "Stale ETag: the current feature is in details.current"},
+                      "428": {"description": "If-Match missing"}}
+            paths[f"{base}/items"]["post"] = {"operationId": f"create_{layer.name}", "requestBody": body,
+                                               "responses": {"201": {"description": "Created"}, **errors, **denied}}
+            item = paths[f"{base}/items/{{featureId}}"]
+            item["put"] = {"operationId": f"replace_{layer.name}", "parameters": if_match, "requestBody": body,
+                           "responses": {**ok, **errors, **denied}}
+            item["patch"] = {"operationId": f"update_{layer.name}", "parameters": if_match, "requestBody": {
+                "required": True, "content": {"application/merge-patch+json": {"schema": {"type": "object"}}}},
+                "responses": {**ok, **errors, **denied}}
+            item["delete"] = {"operationId": f"delete_{layer.name}", "parameters": if_match,
+                              "responses": {"204": {"description": "Deleted"}, **errors, **denied}}
     doc = {"openapi": "3.0.3",
            "info": {"title": "Hromada GIS — OGC API Features", "version": "1.0.0",
                     "description": "Layers of Ukrainian hromadas (territorial communities)"},
            "servers": [{"url": url_for(".landing", _external=True).rstrip("/")}],
            "paths": paths, "components": {"parameters": params}}
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")
+
+
+from webmap import ogc_write  # noqa: E402,F401  (Part 4: the write operations on this blueprint)

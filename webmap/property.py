@@ -39,6 +39,7 @@ def _shown(row: dict, lang: str) -> dict:
     """Every visible field as a person reads it (choice labels, the holder's name)."""
     out = {f.name: display_value(f, row.get(f.column_name), lang) for f in LAYER.visible_fields(_staff())}
     out["balance_holder_unit_id"] = row["holder"] or "—"
+    out["parcels"] = row["parcels"] or "—"
     return out
 
 
@@ -79,7 +80,7 @@ def property_page(code: str):
     return render_template(
         "property.html", summary=summary, rows=[(r, _shown(r, lang)) for r in rows], totals=prop.totals(rows),
         filters=filters, parts=_map(rows, summary, lang), legend=legend(LAYER, lang),
-        columns=[(name, label(LAYER.field(name).label, lang)) for name in columns],
+        columns=[(name, label(LAYER.field(name).label, lang)) for name in columns] + [("parcels", t("parcels_under"))],
         choices={name: [(c, label(v, lang)) for c, v in LAYER.field(name).choices.items()]
                  for name in ("type", "condition", "tenant_kind")},
         holders=[(h.id, h.name_uk if lang == "uk" else (h.name_en or h.name_uk)) for h in holders],

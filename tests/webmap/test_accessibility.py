@@ -38,9 +38,13 @@ def test_public_pages_pass_axe(live_server, page, demo_db, report_code, lang):
         analyse(conn, conn.execute(sa.text("SELECT id FROM hromada")).scalar())
     for path in ("/", "/hromadas", f"/reports/{quote(report_code)}", "/staff/login",
                  "/map/UA05020310000080026/roads", "/map/UA05020310000080026/lighting",
-                 "/map/UA05020310000080026/heritage", "/routes/kylymnyk-demo", "/heritage/objects/1",
+                 "/map/UA05020310000080026/reconstruction", "/projects/1",
+                 "/map/UA05020310000080026/heritage", "/map/UA05020310000080026/land", "/map/UA05020310000080026/land/qa", "/routes/kylymnyk-demo", "/heritage/objects/1",
                  "/map/UA05020310000080026/coverage", "/map/UA05020310000080026/coverage?zones=hex", "/ogc/?f=html",
-                 "/ogc/collections?f=html", "/ogc/collections/hromadas/items?f=html"):
+                 "/ogc/collections?f=html", "/ogc/collections/hromadas/items?f=html",
+                 # the demo's approved general plan (issue #9): list, plan, a diff, a zone's history
+                 "/map/UA05020310000080026/plans", "/plans/1", "/plans/1?from=2020-01-01&to=2030-01-01",
+                 "/plans/zones/1/history"):
         assert audit(page, f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}") == [], path
 
 

@@ -1,9 +1,10 @@
 """land parcels
 
-The land inventory's parcels (layers/land.py, issue #8). The trigger parcel_area keeps
-area_computed_ha: the polygon's area in the hromada's UCS-2000 TM zone (ST_Transform is not
-immutable, so no generated column can); the generated columns area_difference_ha and
-area_mismatch read it (they are computed after BEFORE triggers).
+The land inventory's parcels (layers/land.py, issue #8). The trigger parcel_area fills in the
+hromada's KATOTTG when none is given and keeps area_computed_ha: the polygon's area in the
+hromada's UCS-2000 TM zone (ST_Transform is not immutable, so no generated column can); the
+generated columns area_difference_ha and area_mismatch read it (they are computed after BEFORE
+triggers).
 
 Revision ID: 0014
 Revises: 0013
@@ -22,8 +23,12 @@ depends_on = None
 AREA_TRIGGER = """
 CREATE FUNCTION parcel_area() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
-    zone_of geometry := COALESCE((SELECT boundary FROM hromada WHERE id = NEW.hromada_id), NEW.geom);
+    zone_of geometry;
+    code text;
 BEGIN
+    SELECT boundary, katottg INTO zone_of, code FROM hromada WHERE id = NEW.hromada_id;
+    zone_of := COALESCE(zone_of, NEW.geom);
+    NEW.katottg := COALESCE(NEW.katottg, code);  -- the hromada's code unless the source gave one
     NEW.area_computed_ha := ST_Area(ST_Transform(NEW.geom, (6381 + (LEAST(GREATEST(21 + 3 * ROUND((ST_X(ST_Centroid(zone_of)) - 21) / 3.0), 21), 39)::int - 21) / 3))) / 10000.0;
     RETURN NEW;
 END

@@ -1,0 +1,170 @@
+"""Land inventory pages (issue #8): progress dashboard, quality checks, one parcel.
+
+GET /map/<code>/land                          parcels by inventory status with a legend; share of
+                                              area and of parcels done per village and for the
+                                              hromada, as a chart and a table
+GET /map/<code>/land/qa                       the problems found (overlaps, boundary crossings,
+                                              gaps in blocks, duplicate numbers, area differences)
+GET /map/<code>/land/qa.<csv|geojson>         the same as open data (?headings=uk|en for the CSV)
+GET /land/parcels/<id>                        one parcel's public facts (staff with the right
+                                              role also see the staff-only ones) and its problems
+GET /api/hromadas/<code>/land/progress        the progress as JSON
+GET /api/hromadas/<code>/land/qa              the problems as JSON
+"""
+from __future__ import annotations
+
+import folium
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from gis.errors import InvalidInput, NotFound
+from layers import land, land_qa, query
+from layers.base import label
+from webmap import hromadas
+from webmap.access import current_roles
+from webmap.database import connection
+from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
+from webmap.i18n import current_lang, t
+from webmap.mapview import build_map, display_value, legend, map_parts, use_local_assets
+
+bp = Blueprint("land", __name__)
+STATUSES = tuple(land.INVENTORY_STATUSES)
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value * 100:.0f} %"
+
+
+def _progress_rows(progress: dict, lang: str) -> list[dict]:
+    rows = [{"name": village or t("land_outside_villages", lang), **shares}
+            for village, shares in progress["villages"].items()]
+    return sorted(rows, key=lambda r: (r["name"] == t("land_outside_villages", lang), r["name"]))
+
+
+@bp.get("/map/<code>/land")
+def land_page(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    fmap, shown = build_map(conn, summary, lang, current_roles(), only=(land.PARCELS.name,))
+    progress = land.inventory_progress(conn, summary["id"])
+    found = land_qa.problems(conn, summary["id"])
+    return render_template(
+        "land.html", summary=summary, parts=map_parts(fmap), legend=legend(land.PARCELS, lang),
+        rows=_progress_rows(progress, lang), total=progress["total"], pct=_pct,
+        statuses=[(s, label(land.INVENTORY_STATUSES[s], lang), land.STATUS_COLOURS[s]) for s in STATUSES],
+        problems=land_qa.summary(found), kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()},
+        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or [])
+        or _has_demo(conn, summary["id"]))
+
+
+def _has_demo(conn, hromada_id: int) -> bool:
+    return bool(conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM parcel WHERE hromada_id = :h AND is_demo)"),
+                             {"h": hromada_id}).scalar())
+
+
+def _base_map(lang: str, height: str) -> folium.Map:
+    fmap = folium.Map(tiles=None, control_scale=True, height=height, width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
+    use_local_assets(fmap)
+    return fmap
+
+
+def _qa_map(summary, found: list[dict], lang: str) -> folium.Map:
+    fmap = _base_map(lang, "55vh")
+    fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
+    features = []
+    for p in found:
+        if p["geometry"]:
+            features.append({"type": "Feature", "geometry": p["geometry"], "properties": {
+                "kind": p["kind"], TOOLTIP_PROPERTY: f"{label(land_qa.KINDS[p['kind']], lang)}: "
+                                                     f"{', '.join(q['cadastral_number'] for q in p['parcels'])}"}})
+    if features:
+        layer = folium.GeoJson({"type": "FeatureCollection", "features": features}, name=t("land_qa_title", lang),
+                               style_function=lambda f: {"color": QA_COLOURS[f["properties"]["kind"]], "weight": 3,
+                                                         "fillColor": QA_COLOURS[f["properties"]["kind"]],
+                                                         "fillOpacity": 0.5})
+        layer.add_child(SafeGeoJsonTooltip())
+        layer.add_to(fmap)
+    return fmap
+
+
+QA_COLOURS = {"overlap": "#c92a2a", "outside": "#862e9c", "gap": "#e67700", "duplicate": "#1c7ed6", "area": "#495057"}
+
+
+@bp.get("/map/<code>/land/qa")
+def land_qa_page(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    found = land_qa.problems(conn, summary["id"])
+    return render_template(
+        "land_qa.html", summary=summary, parts=map_parts(_qa_map(summary, found, lang)),
+        legend=[(label(v, lang), QA_COLOURS[k]) for k, v in land_qa.KINDS.items()],
+        problems=[{**p, "label": label(land_qa.KINDS[p["kind"]], lang), "text": land_qa.describe(p, lang)}
+                  for p in found],
+        counts=land_qa.summary(found), kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()},
+        tolerances=land_qa.TOLERANCES_M2, has_demo=_has_demo(conn, summary["id"]))
+
+
+@bp.get("/map/<code>/land/qa.<fmt>")
+def land_qa_download(code: str, fmt: str):
+    conn = connection()
+    summary = hromadas.hromada_summary(conn, code)
+    if fmt not in ("csv", "geojson"):
+        raise NotFound(f"Формат {fmt!r} не підтримується: csv або geojson",
+                       f"Format {fmt!r} is not supported: csv or geojson")
+    lang = request.args.get("headings") or current_lang()
+    if lang not in ("uk", "en"):
+        raise InvalidInput("headings: uk або en", "headings: uk or en")
+    found = land_qa.problems(conn, summary["id"])
+    name = f"land-qa-{summary['katottg']}"
+    if fmt == "geojson":
+        body = jsonify(land_qa.as_geojson(found, lang)).get_data()
+        return Response(body, mimetype="application/geo+json",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'})
+    return Response("\ufeff" + land_qa.as_csv(found, lang), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@bp.get("/land/parcels/<int:parcel_id>")
+def parcel_page(parcel_id: int):
+    conn, lang = connection(), current_lang()
+    staff = land.PARCELS.permissions.sees_staff_fields(current_roles())
+    items, _ = query.features(conn, land.PARCELS, feature_id=parcel_id, staff=staff)
+    if not items:
+        raise NotFound(f"Ділянки {parcel_id} немає", f"There is no parcel {parcel_id}")
+    item = items[0]
+    code = conn.execute(sa.text("SELECT h.katottg FROM parcel p JOIN hromada h ON h.id = p.hromada_id "
+                                "WHERE p.id = :i"), {"i": parcel_id}).scalar()
+    problems = []
+    if code:
+        hromada_id = hromadas.hromada_id_by_code(conn, code)
+        problems = [{**p, "label": label(land_qa.KINDS[p["kind"]], lang), "text": land_qa.describe(p, lang)}
+                    for p in land_qa.problems(conn, hromada_id) if any(q["id"] == parcel_id for q in p["parcels"])]
+    props = item["properties"]
+    facts = [(label(f.label, lang), land.purpose_label(props.get(f.name), lang) if f.name == "purpose_code"
+              else display_value(f, props.get(f.name), lang), f.public)
+             for f in land.PARCELS.visible_fields(staff)]
+    fmap = _base_map(lang, "320px")
+    shape = folium.GeoJson(item["geometry"], style_function=lambda f, s=props.get("inventory_status"): {
+        "color": land.STATUS_COLOURS.get(s, "#1c7ed6"), "weight": 3, "fillOpacity": 0.4})
+    shape.add_to(fmap)
+    fmap.fit_bounds(shape.get_bounds())
+    return render_template("land_parcel.html", parcel=props, parcel_id=parcel_id, facts=facts, problems=problems,
+                           code=code, parts=map_parts(fmap), staff=staff)
+
+
+@bp.get("/api/hromadas/<code>/land/progress")
+def land_progress_api(code: str):
+    conn = connection()
+    summary = hromadas.hromada_summary(conn, code)
+    return jsonify({"hromada": summary["katottg"], "unit": "ha", "done_status": "done",
+                    "statuses": land.INVENTORY_STATUSES, **land.inventory_progress(conn, summary["id"])})
+
+
+@bp.get("/api/hromadas/<code>/land/qa")
+def land_qa_api(code: str):
+    conn = connection()
+    summary = hromadas.hromada_summary(conn, code)
+    found = land_qa.problems(conn, summary["id"])
+    return jsonify({"hromada": summary["katottg"], "kinds": land_qa.KINDS, "tolerances_m2": land_qa.TOLERANCES_M2,
+                    "counts": land_qa.summary(found), "problems": found})

@@ -1,0 +1,312 @@
+"""OGC API – Features Part 4 (Create, Replace, Update, Delete) on the collections of layers.writable.
+
+POST    /ogc/collections/{id}/items               create: 201, Location, ETag, the new feature
+PUT     /ogc/collections/{id}/items/{featureId}   replace (If-Match): 200, ETag, the feature
+PATCH   /ogc/collections/{id}/items/{featureId}   JSON merge patch of properties/geometry (If-Match)
+DELETE  /ogc/collections/{id}/items/{featureId}   delete (If-Match): 204
+OPTIONS on both                                   200 with Allow (per the caller's roles), Accept-Post/-Patch
+
+Writers sign in with a personal API token (``Authorization: Bearer …``, gis.user_tokens) or a
+session cookie plus the CSRF token. No If-Match → 428; an If-Match naming an old version → 412 with
+the current feature (``details.current``) and its ETag, so the client can merge and retry: a write
+never overwrites a version its author has not seen. Anonymous → 401 (``WWW-Authenticate: Bearer``),
+a role that may not edit → 403, a collection that cannot be written → 405 with ``Allow``.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import sqlalchemy as sa
+from flask import Response, current_app, g, request, url_for
+from werkzeug.exceptions import MethodNotAllowed
+
+from gis.errors import Forbidden, HromadaError, InvalidInput, NotFound
+from layers.base import Layer
+from layers.plans import Editor, VersionConflict
+from layers.query import visible_rows
+from layers.writable import Writable, writable
+from webmap.access import current_user, token_authenticated
+from webmap.database import connection, engine
+from webmap.extensions import csrf
+from webmap.ogc import CRS84, CRS_URIS, GEOJSON, _feature, _feature_query, _layer, bp
+
+READ = ("GET", "HEAD", "OPTIONS")
+ACCEPT_POST = f"{GEOJSON}, application/json"
+ACCEPT_PATCH = f"application/merge-patch+json, {GEOJSON}, application/json"
+
+
+class Unauthorized(HromadaError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class PreconditionRequired(HromadaError):
+    http_status = 428
+    code = "precondition_required"
+
+
+class PreconditionFailed(HromadaError):
+    http_status = 412
+    code = "precondition_failed"
+
+
+class UnsupportedMediaType(HromadaError):
+    http_status = 415
+    code = "unsupported_media_type"
+
+
+def _headers(**headers: str) -> None:
+    """Headers for this request's answer, error answers included (added in _add_headers)."""
+    g.setdefault("ogc_headers", {}).update({k.replace("_", "-"): v for k, v in headers.items()})
+
+
+@bp.after_request
+def _add_headers(response: Response) -> Response:
+    for name, value in g.pop("ogc_headers", {}).items():
+        response.headers[name] = value
+    return response
+
+
+# --- who may write -------------------------------------------------------------------------------
+
+def _editor(layer: Layer) -> Editor:
+    """The signed-in editor of ``layer``: 401 when nobody is, 403 for a role that may not edit.
+
+    A session-cookie write needs the CSRF token like any form; a token-authenticated one does not
+    (its header cannot be sent by another site's page), hence the views are exempt and check here.
+    """
+    user = current_user()
+    if user is None:
+        rejected = g.get("token_rejected", False)
+        _headers(WWW_Authenticate='Bearer realm="hromada"' + (', error="invalid_token"' if rejected else ""))
+        if rejected:
+            raise Unauthorized("Токен недійсний або відкликаний", "The token is invalid or revoked")
+        raise Unauthorized("Увійдіть: потрібен токен API (Authorization: Bearer …)",
+                           "Sign in: an API token is needed (Authorization: Bearer …)")
+    if not token_authenticated() and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+    if not layer.permissions.can_edit(user.roles):
+        raise Forbidden("Змінювати цю колекцію можуть лише планувальники й адміністратори",
+                        "Only planners and admins may change this collection")
+    return Editor(user.id, user.roles)
+
+
+def _allowed(layer: Layer, item: bool) -> list[str]:
+    user = current_user()
+    if writable(layer.name) is None or user is None or not layer.permissions.can_edit(user.roles):
+        return list(READ)
+    return [*READ, *(("PUT", "PATCH", "DELETE") if item else ("POST",))]
+
+
+def _writable(collection_id: str, item: bool) -> tuple[Layer, Writable]:
+    layer = _layer(collection_id)
+    spec = writable(layer.name)
+    if spec is None:
+        _headers(Allow=", ".join(READ))
+        raise MethodNotAllowed()  # answered in both languages by the app's handler
+    return layer, spec
+
+
+# --- request bodies ---------------------------------------------------------------------------------
+
+def _body(accepted: tuple[str, ...]) -> dict:
+    kind = request.mimetype
+    if not kind:
+        raise InvalidInput("Бракує заголовка Content-Type", "The Content-Type header is missing")
+    if kind not in accepted:
+        raise UnsupportedMediaType(f"Content-Type {kind} не приймається; можливі: {', '.join(accepted)}",
+                                   f"Content-Type {kind} is not accepted; accepted: {', '.join(accepted)}")
+    try:
+        doc = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError as exc:
+        raise InvalidInput(f"Тіло запиту не є JSON: {exc}", f"The body is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput("Тіло запиту має бути об'єктом GeoJSON Feature", "The body must be a GeoJSON Feature object")
+    return doc
+
+
+def _check_id(doc: dict, feature_id: int | None) -> None:
+    given = doc.get("id")
+    if given is not None and (feature_id is None or str(given) != str(feature_id)):
+        raise InvalidInput("id у тілі не збігається з адресою об'єкта (id призначає сервер)",
+                           "The id in the body does not match the feature's address (the server assigns ids)")
+
+
+def _properties(doc: dict, spec: Writable, required: bool) -> dict | None:
+    props = doc.get("properties")
+    if props is None and not required and "properties" not in doc:
+        return None
+    if not isinstance(props, dict):
+        raise InvalidInput("properties має бути об'єктом", "properties must be an object")
+    return {k: v for k, v in props.items() if k not in spec.server_fields}
+
+
+def _geometry(doc: dict, required: bool) -> dict | None:
+    if "geometry" not in doc and not required:
+        return None
+    geom = doc.get("geometry")
+    if not isinstance(geom, dict) or "type" not in geom:
+        raise InvalidInput("geometry: потрібна геометрія GeoJSON (зону без геометрії не зберігають)",
+                           "geometry: a GeoJSON geometry is needed (a feature cannot lose its geometry)")
+    uri = (request.headers.get("Content-Crs") or CRS84).strip().strip("<>")
+    if uri not in CRS_URIS:
+        raise InvalidInput(f"Content-Crs {uri!r} не підтримується; можливі: {', '.join(CRS_URIS)}",
+                           f"Content-Crs {uri!r} is not supported; supported: {', '.join(CRS_URIS)}")
+    srid = CRS_URIS[uri]
+    if srid is None:
+        return geom
+    # Part 2 CRSs in request bodies too: EPSG:4326 is latitude first, the others are projected.
+    into = "ST_FlipCoordinates(g)" if srid == 4326 else "ST_Transform(g, 4326)"
+    try:
+        text = connection().execute(sa.text(
+            f"SELECT ST_AsGeoJSON({into}, 9) FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), :s) AS g) s"),
+            {"g": json.dumps(geom), "s": srid}).scalar()
+    except sa.exc.DBAPIError:
+        raise InvalidInput("Геометрія не є правильним GeoJSON", "The geometry is not valid GeoJSON") from None
+    return json.loads(text)
+
+
+def _repair() -> bool:
+    text = request.args.get("repair", "false").lower()
+    if text not in ("true", "false", "1", "0"):
+        raise InvalidInput(f"repair={text!r}: true або false", f"repair={text!r}: true or false")
+    return text in ("true", "1")
+
+
+# --- reading back -------------------------------------------------------------------------------
+
+def _read(conn: sa.Connection, layer: Layer, spec: Writable, feature_id: int, roles) -> tuple[dict, int] | None:
+    """The feature as GET answers it (CRS84) and its version, read in one row; None when there is none."""
+    table, _, fields, columns = _feature_query(layer, layer.permissions.sees_staff_fields(roles), None)
+    row = conn.execute(sa.select(*columns, table.c[spec.version_column].label("_version")).where(
+        table.c[layer.id_column] == feature_id, visible_rows(layer, table, roles))).mappings().first()
+    if row is None:
+        return None
+    doc = _feature(row, fields)
+    doc["links"] = [{"href": url_for("ogc.item", collection_id=layer.name, feature_id=feature_id, _external=True),
+                     "rel": "self", "type": GEOJSON}]
+    return doc, row["_version"]
+
+
+def _feature_answer(doc: dict, etag: str, status: int = 200, **headers: str) -> Response:
+    return Response(json.dumps(doc, ensure_ascii=False, default=str), status=status, mimetype=GEOJSON,
+                    headers={"ETag": etag, "Content-Crs": f"<{CRS84}>", **headers})
+
+
+def _stale(layer: Layer, spec: Writable, feature_id: int, roles) -> PreconditionFailed:
+    """412 with the current version of the feature (or none, when it was deleted)."""
+    found = _read(connection(), layer, spec, feature_id, roles)
+    if found is None:
+        return PreconditionFailed(f"Об'єкта {feature_id} вже немає", f"Feature {feature_id} no longer exists",
+                                  current=None)
+    doc, version = found
+    _headers(ETag=spec.etag(feature_id, version))
+    return PreconditionFailed(
+        f"Об'єкт {feature_id} змінено: поточна версія {version}. Перегляньте зміни й повторіть з новим ETag",
+        f"Feature {feature_id} has changed: the current version is {version}. Review and retry with the new ETag",
+        current=doc)
+
+
+def _expected_version(layer: Layer, spec: Writable, feature_id: int, roles) -> int:
+    """The version the If-Match header names: 428 without one, 412 when it names none of the current."""
+    if_match = request.headers.get("If-Match", "").strip()
+    if not if_match or if_match == "*":  # "*" names no version: it would allow a lost update
+        raise PreconditionRequired(
+            "Потрібен заголовок If-Match з ETag об'єкта (отримайте його через GET)",
+            "An If-Match header with the feature's ETag is required (GET the feature for it)")
+    found = _read(connection(), layer, spec, feature_id, roles)
+    if found is None:  # Part 4: with If-Match, a missing resource is a 412, never created
+        raise PreconditionFailed(f"Об'єкта {feature_id} немає", f"Feature {feature_id} does not exist", current=None)
+    named = spec.versions_named(if_match, feature_id)
+    if not named:
+        raise _stale(layer, spec, feature_id, roles)
+    current = found[1]
+    # The write itself checks the version again, atomically: this only picks which one was named.
+    return current if current in named else named[0]
+
+
+def _feature_id(feature_id: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,18}", feature_id):
+        raise NotFound(f"Об'єкта {feature_id!r} немає", f"Feature {feature_id!r} does not exist")
+    return int(feature_id)
+
+
+# --- the operations ---------------------------------------------------------------------------------
+
+@bp.route("/collections/<collection_id>/items", methods=["OPTIONS"])
+def items_options(collection_id: str):
+    layer = _layer(collection_id)
+    allowed = _allowed(layer, item=False)
+    headers = {"Allow": ", ".join(allowed), **({"Accept-Post": ACCEPT_POST} if "POST" in allowed else {})}
+    return Response(status=200, headers=headers)
+
+
+@bp.route("/collections/<collection_id>/items/<feature_id>", methods=["OPTIONS"])
+def item_options(collection_id: str, feature_id: str):
+    layer = _layer(collection_id)
+    allowed = _allowed(layer, item=True)
+    headers = {"Allow": ", ".join(allowed), **({"Accept-Patch": ACCEPT_PATCH} if "PATCH" in allowed else {})}
+    return Response(status=200, headers=headers)
+
+
+@bp.post("/collections/<collection_id>/items", provide_automatic_options=False)
+@csrf.exempt
+def create_item(collection_id: str):
+    layer, spec = _writable(collection_id, item=False)
+    editor = _editor(layer)
+    doc = _body((GEOJSON, "application/json"))
+    _check_id(doc, None)
+    properties, geometry = _properties(doc, spec, required=True), _geometry(doc, required=True)
+    with engine().begin() as conn:
+        new_id = spec.create(conn, editor, properties, geometry, repair=_repair())
+        feature, version = _read(conn, layer, spec, new_id, editor.roles)
+    location = url_for("ogc.item", collection_id=layer.name, feature_id=new_id, _external=True)
+    return _feature_answer(feature, spec.etag(new_id, version), 201, Location=location)
+
+
+def _update(collection_id: str, feature_id: str, *, replace: bool, accepted: tuple[str, ...]):
+    layer, spec = _writable(collection_id, item=True)
+    editor = _editor(layer)
+    fid = _feature_id(feature_id)
+    expected = _expected_version(layer, spec, fid, editor.roles)
+    doc = _body(accepted)
+    _check_id(doc, fid)
+    properties, geometry = _properties(doc, spec, required=replace), _geometry(doc, required=replace)
+    try:
+        with engine().begin() as conn:
+            spec.update(conn, editor, fid, expected, properties=properties, geometry=geometry, replace=replace,
+                        repair=_repair())
+            feature, version = _read(conn, layer, spec, fid, editor.roles)
+    except VersionConflict:
+        raise _stale(layer, spec, fid, editor.roles) from None
+    return _feature_answer(feature, spec.etag(fid, version))
+
+
+@bp.put("/collections/<collection_id>/items/<feature_id>", provide_automatic_options=False)
+@csrf.exempt
+def replace_item(collection_id: str, feature_id: str):
+    return _update(collection_id, feature_id, replace=True, accepted=(GEOJSON, "application/json"))
+
+
+@bp.patch("/collections/<collection_id>/items/<feature_id>", provide_automatic_options=False)
+@csrf.exempt
+def update_item(collection_id: str, feature_id: str):
+    """RFC 7396 JSON merge patch of the feature: ``properties`` members set (null unsets), ``geometry`` replaced."""
+    return _update(collection_id, feature_id, replace=False,
+                   accepted=("application/merge-patch+json", GEOJSON, "application/json"))
+
+
+@bp.delete("/collections/<collection_id>/items/<feature_id>", provide_automatic_options=False)
+@csrf.exempt
+def delete_item(collection_id: str, feature_id: str):
+    layer, spec = _writable(collection_id, item=True)
+    editor = _editor(layer)
+    fid = _feature_id(feature_id)
+    expected = _expected_version(layer, spec, fid, editor.roles)
+    try:
+        with engine().begin() as conn:
+            spec.delete(conn, editor, fid, expected)
+    except VersionConflict:
+        raise _stale(layer, spec, fid, editor.roles) from None
+    return Response(status=204)

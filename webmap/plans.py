@@ -1,0 +1,429 @@
+"""Spatial plans in the browser (issue #9): plan pages, the zone editor and its JSON endpoints.
+
+GET  /map/<code>/plans                      the hromada's plans (drafts only for planners and admins)
+GET  /plans/<id>[?as_of=…|?from=…&to=…]     a plan: zones on a map and in a table, as of a moment, or a diff;
+                                            comments; for planners status buttons and moderation
+POST /plans/<id>/comments                   a resident comments while the plan is in discussion (CSRF, rate-limited)
+POST /plans/<id>/status                     planners: publish, approve (decision No. and date), …
+POST /plans/comments/<id>                   planners: approve or reject a comment
+GET  /plans/<id>/edit                       planners: the editor (Leaflet-Geoman) with the accessible zone form
+POST /plans/<id>/zones                      JSON: create a zone {attributes, geometry, reason, repair}
+PATCH /plans/zones/<id>                     JSON: {version, attributes?, geometry?, reason, repair}; 412 + current
+POST /plans/zones/<id>/split                JSON: {line, version, reason}
+DELETE /plans/zones/<id>?version=&reason=   JSON
+POST /plans/zones/<id>/revert               JSON {to_version, reason}, or the history page's form
+GET  /plans/zones/<id>/history[?version=N]  every version: who, when, why, what changed; one version on a map
+GET  /plans/zones/<id>/versions/<n>.geojson one version as a GeoJSON Feature
+
+The rules (overlap, territory, valid geometry, read-only plans, versions) live in layers.plans; this
+module only parses requests and renders. Moments without a time mean the end of that day, Kyiv time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from zoneinfo import ZoneInfo
+
+import folium
+import sqlalchemy as sa
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from gis.errors import Forbidden, HromadaError, InvalidInput, NotFound
+from layers import plans
+from layers.base import label
+from webmap import hromadas
+from webmap.access import current_roles, current_user, roles_required
+from webmap.database import connection, engine
+from webmap.extensions import limiter, report_rate_limit
+from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
+from webmap.i18n import current_lang, t
+from webmap.mapview import map_parts, use_local_assets
+
+bp = Blueprint("plans", __name__)
+KYIV = ZoneInfo("Europe/Kyiv")
+GEOMAN = "vendor/leaflet-geoman-2.18.3"
+EDITOR_ROLES = tuple(sorted(plans.EDITORS))
+DIFF_STYLES = {  # colour and dash pattern, so the kinds differ by more than colour
+    "added": {"color": "#2b8a3e", "fillColor": "#2b8a3e", "weight": 3, "fillOpacity": 0.35},
+    "removed": {"color": "#c92a2a", "fillColor": "#c92a2a", "weight": 3, "dashArray": "8 6", "fillOpacity": 0.1},
+    "changed": {"color": "#e67700", "fillColor": "#e67700", "weight": 3, "fillOpacity": 0.3},
+    "before": {"color": "#495057", "weight": 2, "dashArray": "2 5", "fillOpacity": 0},
+}
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def _is_editor() -> bool:
+    return bool(current_roles() & plans.EDITORS)
+
+
+def _editor() -> plans.Editor:
+    user = current_user()
+    return plans.Editor(user.id, user.roles)
+
+
+def _planner_json(view):
+    """JSON endpoints: a planner's or admin's session, else 403 (never a redirect to a log-in page)."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not _is_editor():
+            raise Forbidden("Редагувати плани можуть лише планувальники; увійдіть", "Only planners may edit plans; log in")
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+@bp.errorhandler(HromadaError)
+def _error(error: HromadaError):
+    """Errors of this blueprint: JSON for the editor (a conflict carries the current version; an
+    invalid geometry says it can be repaired), the error page otherwise."""
+    if not _wants_json():
+        return render_template("error.html", error=error), error.http_status
+    body = error.to_dict()
+    if isinstance(error, plans.VersionConflict):
+        body["error"], body["current"] = "version_conflict", error.current
+    elif error.http_status == 422 and "repair=true" in error.en:
+        body["repairable"] = True
+    return jsonify(body), error.http_status
+
+
+def _moment(raw: str | None, name: str) -> dt.datetime | None:
+    """``YYYY-MM-DD`` (the end of that day) or ``YYYY-MM-DDTHH:MM[:SS]`` (Kyiv time unless a zone is given)."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            value = dt.datetime.combine(dt.date.fromisoformat(raw), dt.time.max)
+        else:
+            value = dt.datetime.fromisoformat(raw)
+            if len(raw) == 16:  # minutes only: that whole minute
+                value = value.replace(second=59, microsecond=999999)
+    except ValueError:
+        raise InvalidInput(f"{name}: дата має бути у вигляді РРРР-ММ-ДД або РРРР-ММ-ДДTГГ:ХХ",
+                           f"{name}: the date must look like YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    return value if value.tzinfo else value.replace(tzinfo=KYIV)
+
+
+def _classes(conn) -> dict[str, dict]:
+    return {c["code"]: c for c in plans.zone_classes(conn)}
+
+
+def _class_name(classes: dict, code: str | None, lang: str) -> str:
+    found = classes.get(code or "")
+    return found[f"name_{lang}"] if found else (code or "—")
+
+
+def _value(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _attr_label(name: str, lang: str) -> str:
+    return label(plans.PLAN_ZONES.field(name).label, lang)
+
+
+def _row(zone_id: int, version: int, attributes: dict, geometry: dict | None, classes: dict, lang: str) -> dict:
+    """A zone as the page shows it (current, as of a moment, or one side of a diff)."""
+    return {"id": zone_id, "version": version, "geometry": geometry, **{k: attributes.get(k) for k in plans.ATTRIBUTES},
+            "class_name": _class_name(classes, attributes.get("zone_code"), lang),
+            "colour": classes.get(attributes.get("zone_code") or "", {}).get("colour", "#868e96")}
+
+
+def _feature(row: dict, lang: str, style: dict | None = None) -> dict:
+    popup = [[t("plan_zone", lang), f"№{row['id']} · {row['zone_code']} — {row['class_name']}"],
+             *[[_attr_label(k, lang), _value(row[k])] for k in ("name", "permitted_uses", "max_height_m", "max_density")],
+             [_attr_label("version", lang), str(row["version"])]]
+    return {"type": "Feature", "geometry": row["geometry"],
+            "properties": {POPUP_PROPERTY: popup, TOOLTIP_PROPERTY: f"{row['zone_code']} {row['name'] or ''}".strip(),
+                           "_style": style or {"color": row["colour"], "fillColor": row["colour"], "weight": 2,
+                                               "fillOpacity": 0.45}}}
+
+
+def _base_map(plan: dict, lang: str, height: str = "60vh") -> folium.Map:
+    fmap = folium.Map(tiles=None, control_scale=True, height=height, width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
+    use_local_assets(fmap)
+    fmap.fit_bounds([[plan["miny"], plan["minx"]], [plan["maxy"], plan["maxx"]]])
+    folium.GeoJson(plan["area"], name=t("plan_area", lang), interactive=False,
+                   style_function=lambda _: {"color": "#1971c2", "weight": 2, "dashArray": "6 4",
+                                             "fillOpacity": 0}).add_to(fmap)
+    return fmap
+
+
+def _add_features(fmap: folium.Map, name: str, features: list[dict]) -> None:
+    if not features:
+        return
+    layer = folium.GeoJson({"type": "FeatureCollection", "features": features}, name=name,
+                           style_function=lambda f: f["properties"]["_style"])
+    layer.add_child(SafeGeoJsonPopup())
+    layer.add_child(SafeGeoJsonTooltip())
+    layer.add_to(fmap)
+
+
+def _changes(before: dict, after: dict, lang: str) -> list[tuple[str, str, str]]:
+    """(label, before, after) for each attribute that differs."""
+    return [(_attr_label(k, lang), _value(before.get(k)), _value(after.get(k)))
+            for k in plans.ATTRIBUTES if before.get(k) != after.get(k)]
+
+
+# --- public pages ----------------------------------------------------------------------------------
+
+@bp.get("/map/<code>/plans")
+def plan_list(code: str):
+    conn, lang = connection(), current_lang()
+    summary = hromadas.hromada_summary(conn, code)
+    items = plans.list_plans(conn, summary["id"], roles=current_roles())
+    return render_template("plans/list.html", summary=summary, items=items, types=plans.PLAN_TYPES,
+                           statuses=plans.PLAN_STATUSES, is_editor=_is_editor())
+
+
+@bp.get("/plans/<int:plan_id>")
+def plan_page(plan_id: int):
+    conn, lang, roles = connection(), current_lang(), current_roles()
+    plan = plans.get_plan(conn, plan_id, roles=roles)
+    classes = _classes(conn)
+    as_of = _moment(request.args.get("as_of"), "as_of")
+    since, until = _moment(request.args.get("from"), "from"), _moment(request.args.get("to"), "to")
+    if (since is None) != (until is None):
+        raise InvalidInput("Для порівняння потрібні обидві дати: from і to", "A comparison needs both from and to")
+    fmap = _base_map(plan, lang)
+    changes = None
+    if since is not None:
+        found = plans.diff(conn, plan_id, since, until, roles=roles)
+        changes = {kind: [_row(zid, z["version"], z["attributes"], z["geometry"], classes, lang)
+                          for zid, z in sorted(found[kind].items())] for kind in ("added", "removed")}
+        changes["changed"] = []
+        for zid, pair in sorted(found["changed"].items()):
+            after = _row(zid, pair["after"]["version"], pair["after"]["attributes"], pair["after"]["geometry"], classes,
+                         lang)
+            after["before"] = _row(zid, pair["before"]["version"], pair["before"]["attributes"],
+                                   pair["before"]["geometry"], classes, lang)
+            after["changes"] = _changes(pair["before"]["attributes"], pair["after"]["attributes"], lang)
+            after["geometry_changed"] = pair["before"]["geometry"] != pair["after"]["geometry"]
+            changes["changed"].append(after)
+        _add_features(fmap, t("diff_before", lang),
+                      [_feature(c["before"], lang, DIFF_STYLES["before"]) for c in changes["changed"]])
+        for kind in ("removed", "added", "changed"):
+            _add_features(fmap, t(f"diff_{kind}", lang), [_feature(r, lang, DIFF_STYLES[kind]) for r in changes[kind]])
+        zones = []
+    elif as_of is not None:
+        zones = [_row(zid, z["version"], z["attributes"], z["geometry"], classes, lang)
+                 for zid, z in plans.zones_as_of(conn, plan_id, as_of, roles=roles).items()]
+        zones.sort(key=lambda z: (z["zone_code"] or "", z["id"]))
+    else:
+        zones = [_row(z["id"], z["version"], z, z["geometry"], classes, lang)
+                 for z in plans.current_zones(conn, plan_id, roles=roles)]
+    if changes is None:
+        _add_features(fmap, t("plan_zones", lang), [_feature(z, lang) for z in zones])
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    used = sorted({z["zone_code"] for z in zones})
+    is_editor = _is_editor()
+    return render_template(
+        "plans/plan.html", plan=plan, zones=zones, changes=changes, parts=map_parts(fmap),
+        legend=[(f"{c} — {_class_name(classes, c, lang)}", classes.get(c, {}).get("colour", "#868e96")) for c in used],
+        diff_legend=[(t(f"diff_{k}_legend", lang), DIFF_STYLES[k]["color"]) for k in ("added", "removed", "changed",
+                                                                                      "before")],
+        as_of=request.args.get("as_of", ""), since=request.args.get("from", ""), until=request.args.get("to", ""),
+        types=plans.PLAN_TYPES, statuses=plans.PLAN_STATUSES, is_editor=is_editor,
+        transitions=plans.PLAN_TRANSITIONS[plan["status"]] if is_editor else (),
+        comments=plans.comments(conn, plan_id, public=True),
+        pending=[c for c in plans.comments(conn, plan_id, public=False) if c["status"] == "pending"] if is_editor else [],
+        commented=request.args.get("commented") == "1", attr_label=lambda k: _attr_label(k, lang), value=_value)
+
+
+@bp.post("/plans/<int:plan_id>/comments")
+@limiter.limit(report_rate_limit)
+def plan_comment(plan_id: int):
+    form = request.form
+    zone = (form.get("zone_id") or "").strip()
+    if zone and not zone.isdigit():
+        raise InvalidInput("zone_id має бути числом", "zone_id must be a number")
+    with engine().begin() as conn:
+        plans.add_comment(conn, plan_id, form.get("text", ""), author_name=form.get("author_name"),
+                          author_email=form.get("author_email"), zone_id=int(zone) if zone else None)
+    return redirect(url_for(".plan_page", plan_id=plan_id, commented=1) + "#comments-title")
+
+
+@bp.post("/plans/<int:plan_id>/status")
+@roles_required(*EDITOR_ROLES)
+def plan_status(plan_id: int):
+    raw_date = (request.form.get("decision_date") or "").strip()
+    try:
+        decision_date = dt.date.fromisoformat(raw_date) if raw_date else None
+    except ValueError:
+        raise InvalidInput("Дата рішення має бути у вигляді РРРР-ММ-ДД", "The decision date must look like YYYY-MM-DD") from None
+    with engine().begin() as conn:
+        plans.set_plan_status(conn, plan_id, request.form.get("status", ""), _editor(),
+                              decision_number=request.form.get("decision_number"), decision_date=decision_date)
+    return redirect(url_for(".plan_page", plan_id=plan_id) + "#status-title")
+
+
+@bp.post("/plans/comments/<int:comment_id>")
+@roles_required(*EDITOR_ROLES)
+def comment_decide(comment_id: int):
+    decision = request.form.get("decision")
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("Рішення: approve або reject", "The decision must be approve or reject")
+    with engine().begin() as conn:
+        plan_id = plans.moderate_comment(conn, _editor(), comment_id, approve=decision == "approve")
+    return redirect(url_for(".plan_page", plan_id=plan_id) + "#moderation-title")
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+@bp.get("/plans/zones/<int:zone_id>/history")
+def zone_history_page(zone_id: int):
+    conn, lang, roles = connection(), current_lang(), current_roles()
+    versions = plans.zone_history(conn, zone_id, roles=roles)
+    plan = plans.get_plan(conn, _plan_of(conn, zone_id), roles=roles)
+    classes = _classes(conn)
+    for newer, older in zip(versions, versions[1:] + [None]):
+        newer["changes"] = _changes(older["attributes"], newer["attributes"], lang) if older else []
+        newer["geometry_changed"] = bool(older and newer["geometry"] and older["geometry"] != newer["geometry"])
+        newer["class_name"] = _class_name(classes, newer["attributes"].get("zone_code"), lang)
+    drawable = [v for v in versions if v["geometry"]]
+    try:
+        shown_version = int(request.args.get("version") or (drawable[0]["version"] if drawable else 0))
+    except ValueError:
+        raise InvalidInput("version має бути числом", "version must be a number") from None
+    shown = next((v for v in drawable if v["version"] == shown_version), None)
+    parts = None
+    if shown is not None:
+        fmap = _base_map(plan, lang, height="320px")
+        row = _row(zone_id, shown["version"], shown["attributes"], shown["geometry"], classes, lang)
+        _add_features(fmap, f"{t('version', lang)} {shown['version']}", [_feature(row, lang)])
+        parts = map_parts(fmap)
+    return render_template("plans/history.html", zone_id=zone_id, versions=versions, plan=plan, parts=parts,
+                           shown=shown, can_revert=_is_editor() and plan["editable"],
+                           reverted=request.args.get("reverted"), attr_label=lambda k: _attr_label(k, lang),
+                           value=_value)
+
+
+def _plan_of(conn, zone_id: int) -> int:
+    found = conn.execute(sa.text("SELECT plan_id FROM plan_zone_version WHERE zone_id = :z LIMIT 1"),
+                         {"z": zone_id}).scalar()
+    if found is None:
+        raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
+    return found
+
+
+@bp.get("/plans/zones/<int:zone_id>/versions/<int:version>.geojson")
+def zone_version_geojson(zone_id: int, version: int):
+    versions = plans.zone_history(connection(), zone_id, roles=current_roles())
+    found = next((v for v in versions if v["version"] == version), None)
+    if found is None:
+        raise NotFound(f"Версії {version} зони {zone_id} немає", f"Zone {zone_id} has no version {version}")
+    feature = {"type": "Feature", "id": zone_id, "geometry": found["geometry"],
+               "properties": {**found["attributes"], "version": version, "operation": found["operation"],
+                              "changed_at": found["at"], "reason": found["reason"]}}
+    return jsonify(feature), 200, {"Content-Type": "application/geo+json"}
+
+
+# --- the editor and its JSON endpoints -------------------------------------------------------------
+
+@bp.get("/plans/<int:plan_id>/edit")
+@roles_required(*EDITOR_ROLES)
+def plan_editor(plan_id: int):
+    conn, lang, roles = connection(), current_lang(), current_roles()
+    plan = plans.get_plan(conn, plan_id, roles=roles)
+    classes = plans.zone_classes(conn)
+    fmap = folium.Map(tiles=None, control_scale=True, height="70vh", width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
+    use_local_assets(fmap)
+    fmap.fit_bounds([[plan["miny"], plan["minx"]], [plan["maxy"], plan["maxx"]]])
+    data = {"plan": {"id": plan["id"], "status": plan["status"], "editable": plan["editable"], "area": plan["area"]},
+            "zones": plans.current_zones(conn, plan_id, roles=roles),
+            "classes": [{"code": c["code"], "name": c[f"name_{lang}"], "colour": c["colour"]} for c in classes],
+            "labels": {k: _attr_label(k, lang) for k in plans.ATTRIBUTES}, "lang": lang}
+    return render_template("plans/editor.html", plan=plan, parts=map_parts(fmap), data=data, classes=classes,
+                           geoman=GEOMAN, statuses=plans.PLAN_STATUSES)
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("Очікується JSON-об'єкт", "A JSON object is expected")
+    return body
+
+
+def _attributes(body: dict) -> dict:
+    attributes = body.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise InvalidInput("attributes має бути JSON-об'єктом", "attributes must be a JSON object")
+    return attributes
+
+
+def _reason(body) -> str | None:
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput("reason має бути текстом", "reason must be text")
+    return reason
+
+
+def _int(value, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} має бути цілим числом", f"{name} must be an integer") from None
+
+
+@bp.post("/plans/<int:plan_id>/zones")
+@_planner_json
+def zone_create(plan_id: int):
+    body = _body()
+    with engine().begin() as conn:
+        zone = plans.create_zone(conn, _editor(), plan_id, _attributes(body), body.get("geometry"),
+                                 reason=_reason(body), repair=bool(body.get("repair")))
+    return jsonify(zone), 201
+
+
+@bp.patch("/plans/zones/<int:zone_id>")
+@_planner_json
+def zone_update(zone_id: int):
+    body = _body()
+    with engine().begin() as conn:
+        zone = plans.update_zone(conn, _editor(), zone_id, _int(body.get("version"), "version"),
+                                 attributes=_attributes(body), geometry=body.get("geometry"),
+                                 reason=_reason(body), repair=bool(body.get("repair")))
+    return jsonify(zone)
+
+
+@bp.post("/plans/zones/<int:zone_id>/split")
+@_planner_json
+def zone_split(zone_id: int):
+    body = _body()
+    line = body.get("line")
+    if not isinstance(line, dict) or line.get("type") != "LineString":
+        raise InvalidInput("line має бути GeoJSON LineString", "line must be a GeoJSON LineString")
+    with engine().begin() as conn:
+        zones = plans.split_zone(conn, _editor(), zone_id, _int(body.get("version"), "version"), line,
+                                 reason=_reason(body))
+    return jsonify({"zones": zones})
+
+
+@bp.delete("/plans/zones/<int:zone_id>")
+@_planner_json
+def zone_delete(zone_id: int):
+    with engine().begin() as conn:
+        plans.delete_zone(conn, _editor(), zone_id, _int(request.args.get("version"), "version"),
+                          reason=request.args.get("reason"))
+    return jsonify({"deleted": zone_id})
+
+
+@bp.post("/plans/zones/<int:zone_id>/revert")
+@_planner_json
+def zone_revert(zone_id: int):
+    body = _body() if request.is_json else request.form
+    with engine().begin() as conn:
+        zone = plans.revert(conn, _editor(), zone_id, _int(body.get("to_version"), "to_version"),
+                            reason=_reason(body))
+    if request.is_json:
+        return jsonify(zone)
+    return redirect(url_for(".zone_history_page", zone_id=zone_id, reverted=zone["version"]) + "#history-title")
