@@ -6,10 +6,8 @@ which is printed, saved in ``import_run`` and shown on the admin's upload page.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import math
 import re
 import sys
 from dataclasses import asdict, dataclass, field

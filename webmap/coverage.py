@@ -19,7 +19,7 @@ from webmap.access import current_user, roles_required
 from webmap.database import connection, engine
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
-from webmap.mapview import map_parts, use_local_assets
+from webmap.mapview import base_map, map_parts
 
 bp = Blueprint("coverage", __name__)
 ZONES = ("settlement", "hex")
@@ -67,10 +67,7 @@ def _zone_name(row: dict, lang: str) -> str:
 
 
 def _choropleth(summary, collection: dict, lang: str) -> folium.Map:
-    fmap = folium.Map(tiles=None, control_scale=True, height="60vh", width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
-    fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
+    fmap = base_map(lang, height="60vh", bounds=summary)
     for feature in collection["features"]:
         p = feature["properties"]
         p["_gap"] = gap(p)

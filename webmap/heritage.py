@@ -23,8 +23,8 @@ from webmap import hromadas
 from webmap.access import current_roles
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, Attribution, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, t
-from webmap.mapview import build_map, legend, map_parts, use_local_assets
+from webmap.i18n import current_lang
+from webmap.mapview import base_map, build_map, legend, map_parts
 
 bp = Blueprint("heritage", __name__)
 HERITAGE_LAYERS = ("heritage_objects", "heritage_zones", "cultural_potential")
@@ -77,9 +77,7 @@ def object_page(object_id: int):
         if value not in (None, ""):
             facts.append((label(f.label, lang), str(value)))
     name = (obj.get("name_en") if lang == "en" else None) or obj["name_uk"]
-    fmap = folium.Map(location=[obj["lat"], obj["lon"]], zoom_start=15, tiles=None, height="320px", width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
+    fmap = base_map(lang, height="320px", location=[obj["lat"], obj["lon"]], zoom=15)
     _add_points(fmap, [{"lon": obj["lon"], "lat": obj["lat"], "label": name}],
                 heritage.SIGNIFICANCE_COLOURS.get(obj.get("significance"), "#1864ab"))
     return render_template("heritage_object.html", obj=obj, name=name, facts=facts, parts=map_parts(fmap),
@@ -114,10 +112,7 @@ def route_page(code: str):
     stops = summary["stops"]
     bounds = [[min(s["lat"] for s in stops), min(s["lon"] for s in stops)],
               [max(s["lat"] for s in stops), max(s["lon"] for s in stops)]]
-    fmap = folium.Map(tiles=None, height="420px", width="100%", control_scale=True)
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
-    fmap.fit_bounds(bounds, padding=(30, 30))
+    fmap = base_map(lang, height="420px", bounds=bounds, padding=(30, 30))
     folium.GeoJson({"type": "Feature", "properties": {},
                     "geometry": {"type": "LineString", "coordinates": [[s["lon"], s["lat"]] for s in stops]}},
                    style_function=lambda _: {"color": ROUTE_COLOUR, "weight": 4, "dashArray": "8 6"}).add_to(fmap)

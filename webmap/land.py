@@ -25,7 +25,7 @@ from webmap.access import current_roles
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
-from webmap.mapview import build_map, display_value, legend, map_parts, use_local_assets
+from webmap.mapview import base_map, build_map, display_value, legend, map_parts
 
 bp = Blueprint("land", __name__)
 STATUSES = tuple(land.INVENTORY_STATUSES)
@@ -63,10 +63,7 @@ def _has_demo(conn, hromada_id: int) -> bool:
 
 
 def _base_map(lang: str, height: str) -> folium.Map:
-    fmap = folium.Map(tiles=None, control_scale=True, height=height, width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
-    return fmap
+    return base_map(lang, height=height)
 
 
 def _qa_map(summary, found: list[dict], lang: str) -> folium.Map:

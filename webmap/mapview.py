@@ -50,6 +50,20 @@ def layer_features_for_map(conn: sa.Connection, layer: Layer, hromada_id: int, l
     return items
 
 
+def base_map(lang: str, *, height: str = "70vh", bounds=None, location=None, zoom: int | None = None,
+             **fit) -> folium.Map:
+    """A folium map with the OpenStreetMap base layer and our own copy of Leaflet, fitted to ``bounds``
+    (a hromada summary with minx…maxy, or ``[[south, west], [north, east]]``) or centred on ``location``."""
+    fmap = folium.Map(location=location, zoom_start=zoom, tiles=None, control_scale=True, height=height, width="100%")
+    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
+    use_local_assets(fmap)
+    if bounds is not None:
+        if hasattr(bounds, "keys") and "minx" in bounds.keys():
+            bounds = [[bounds["miny"], bounds["minx"]], [bounds["maxy"], bounds["maxx"]]]
+        fmap.fit_bounds(bounds, **fit)
+    return fmap
+
+
 def legend(layer: Layer, lang: str) -> list[tuple[str, str]]:
     """(label, colour) rows explaining a layer's colours; empty for a one-colour layer."""
     style = layer.style
@@ -66,10 +80,7 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
 
     ``only``: the names of the layers to show (a thematic page); all viewable layers otherwise.
     """
-    fmap = folium.Map(tiles=None, control_scale=True, height="70vh", width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
-    fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
+    fmap = base_map(lang, bounds=summary)
     shown: list[tuple[Layer, list[dict] | None]] = []
     attributions = set()
     tiles_above = current_app.config.get("MAP_TILES_ABOVE", MAP_TILES_ABOVE)
@@ -105,9 +116,7 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
 
 def point_map(lat: float, lon: float, title: str, lang: str) -> dict[str, str]:
     """A small map centred on one report's place, ready to embed (see map_parts)."""
-    fmap = folium.Map(location=[lat, lon], zoom_start=17, tiles=None, height="320px", width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
+    fmap = base_map(lang, height="320px", location=[lat, lon], zoom=17)
     folium.CircleMarker([lat, lon], radius=10, color="#c92a2a", weight=3, fill=True,
                         tooltip=folium.Tooltip(title)).add_to(fmap)
     return map_parts(fmap)

@@ -37,7 +37,7 @@ from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
-from webmap.mapview import map_parts, use_local_assets
+from webmap.mapview import base_map, map_parts
 
 bp = Blueprint("plans", __name__)
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -147,10 +147,7 @@ def _feature(row: dict, lang: str, style: dict | None = None) -> dict:
 
 
 def _base_map(plan: dict, lang: str, height: str = "60vh") -> folium.Map:
-    fmap = folium.Map(tiles=None, control_scale=True, height=height, width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
-    fmap.fit_bounds([[plan["miny"], plan["minx"]], [plan["maxy"], plan["maxx"]]])
+    fmap = base_map(lang, height=height, bounds=plan)
     folium.GeoJson(plan["area"], name=t("plan_area", lang), interactive=False,
                    style_function=lambda _: {"color": "#1971c2", "weight": 2, "dashArray": "6 4",
                                              "fillOpacity": 0}).add_to(fmap)
@@ -177,7 +174,7 @@ def _changes(before: dict, after: dict, lang: str) -> list[tuple[str, str, str]]
 
 @bp.get("/map/<code>/plans")
 def plan_list(code: str):
-    conn, lang = connection(), current_lang()
+    conn = connection()
     summary = hromadas.hromada_summary(conn, code)
     items = plans.list_plans(conn, summary["id"], roles=current_roles())
     return render_template("plans/list.html", summary=summary, items=items, types=plans.PLAN_TYPES,
@@ -334,10 +331,7 @@ def plan_editor(plan_id: int):
     conn, lang, roles = connection(), current_lang(), current_roles()
     plan = plans.get_plan(conn, plan_id, roles=roles)
     classes = plans.zone_classes(conn)
-    fmap = folium.Map(tiles=None, control_scale=True, height="70vh", width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
-    fmap.fit_bounds([[plan["miny"], plan["minx"]], [plan["maxy"], plan["maxx"]]])
+    fmap = base_map(lang, bounds=plan)
     data = {"plan": {"id": plan["id"], "status": plan["status"], "editable": plan["editable"], "area": plan["area"]},
             "zones": plans.current_zones(conn, plan_id, roles=roles),
             "classes": [{"code": c["code"], "name": c[f"name_{lang}"], "colour": c["colour"]} for c in classes],

@@ -20,7 +20,7 @@ from webmap.access import current_roles
 from webmap.database import connection
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
-from webmap.mapview import POINT_MARKER, display_value, legend, map_parts, use_local_assets
+from webmap.mapview import POINT_MARKER, base_map, display_value, legend, map_parts
 
 bp = Blueprint("property", __name__)
 LAYER = prop.COMMUNAL_PROPERTY
@@ -44,10 +44,7 @@ def _shown(row: dict, lang: str) -> dict:
 
 
 def _map(rows: list[dict], summary, lang: str) -> dict:
-    fmap = folium.Map(tiles=None, control_scale=True, height="50vh", width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
-    fmap.fit_bounds([[summary["miny"], summary["minx"]], [summary["maxy"], summary["maxx"]]])
+    fmap = base_map(lang, height="50vh", bounds=summary)
     features = []
     for r in rows:
         shown = _shown(r, lang)

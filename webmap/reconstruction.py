@@ -32,7 +32,7 @@ from webmap.access import current_actor, current_roles, roles_required
 from webmap.database import connection, engine
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
-from webmap.mapview import build_map, legend, map_parts, use_local_assets
+from webmap.mapview import base_map, build_map, legend, map_parts
 
 bp = Blueprint("reconstruction", __name__)
 LAYER = rc.PROJECTS
@@ -132,9 +132,7 @@ def _project_id(key: str) -> int:
 def project_page(key: str):
     conn, lang = connection(), current_lang()
     p = rc.project(conn, _project_id(key))
-    fmap = folium.Map(location=[p["lat"], p["lon"]], zoom_start=16, tiles=None, height="320px", width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
+    fmap = base_map(lang, height="320px", location=[p["lat"], p["lon"]], zoom=16)
     colour = _colour(p)
     if p["footprint"] and p["footprint"]["type"] not in ("Point", "MultiPoint"):
         folium.GeoJson({"type": "Feature", "geometry": p["footprint"], "properties": {}},

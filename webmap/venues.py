@@ -26,7 +26,7 @@ from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
-from webmap.mapview import display_value, map_parts, use_local_assets
+from webmap.mapview import base_map, display_value, map_parts
 
 bp = Blueprint("venues", __name__)
 VENUES = acc.VENUES
@@ -71,11 +71,8 @@ def _search(conn, asked: dict, lang: str) -> list[dict]:
 
 
 def _results_map(results: list[dict], lang: str) -> dict:
-    fmap = folium.Map(tiles=None, control_scale=True, height="45vh", width="100%")
-    folium.TileLayer("OpenStreetMap", name=t("base_map", lang)).add_to(fmap)
-    use_local_assets(fmap)
     lats, lons = [v["lat"] for v in results], [v["lon"] for v in results]
-    fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], max_zoom=17)
+    fmap = base_map(lang, height="45vh", bounds=[[min(lats), min(lons)], [max(lats), max(lons)]], max_zoom=17)
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
                  "properties": {TOOLTIP_PROPERTY: f"{i}. {v['name']}", "rating": v["rating"],
                                 POPUP_PROPERTY: [[t("venue", lang), f"{i}. {v['name']}"],
