@@ -208,9 +208,20 @@ def _stale(layer: Layer, spec: Writable, feature_id: int, roles) -> Precondition
         current=doc)
 
 
-def _expected_version(layer: Layer, spec: Writable, feature_id: int, roles) -> int:
-    """The version the If-Match header names: 428 without one, 412 when it names none of the current."""
+def _expected_version(layer: Layer, spec: Writable, feature_id: int, roles, body: dict | None = None) -> int:
+    """The version the If-Match header names: 428 without one, 412 when it names none of the current.
+
+    Without If-Match, a body whose ``properties.version`` is a whole number names the version too:
+    clients such as QGIS send back the feature they read, version included, but no If-Match. The
+    write checks that version atomically, so a stale one is still a 412, never an overwrite.
+    """
     if_match = request.headers.get("If-Match", "").strip()
+    echoed = ((body or {}).get("properties") or {}).get("version") if isinstance(body, dict) else None
+    if not if_match and isinstance(echoed, int) and not isinstance(echoed, bool):
+        if _read(connection(), layer, spec, feature_id, roles) is None:
+            raise PreconditionFailed(f"Об'єкта {feature_id} немає", f"Feature {feature_id} does not exist",
+                                     current=None)
+        return echoed
     if not if_match or if_match == "*":  # "*" names no version: it would allow a lost update
         raise PreconditionRequired(
             "Потрібен заголовок If-Match з ETag об'єкта (отримайте його через GET)",
@@ -269,8 +280,8 @@ def _update(collection_id: str, feature_id: str, *, replace: bool, accepted: tup
     layer, spec = _writable(collection_id, item=True)
     editor = _editor(layer)
     fid = _feature_id(feature_id)
-    expected = _expected_version(layer, spec, fid, editor.roles)
     doc = _body(accepted)
+    expected = _expected_version(layer, spec, fid, editor.roles, doc)
     _check_id(doc, fid)
     properties, geometry = _properties(doc, spec, required=replace), _geometry(doc, required=replace)
     try:

@@ -355,3 +355,21 @@ def test_two_clients_same_etag_exactly_one_wins(live_server, plan, tokens, demo_
                            headers=auth(tokens["planner"], **{"If-Match": loser.headers["ETag"],
                                                              "Content-Type": "application/merge-patch+json"}))
     assert retry.status_code == 200 and retry.json()["properties"]["name"] == winner
+
+
+def test_a_client_without_if_match_names_the_version_in_the_feature(client, plan, tokens):
+    """QGIS sends back the feature it read (version included) but no If-Match: the version it names
+    is checked like an ETag, so a stale one is still refused."""
+    plan_id, x, y = plan
+    token = tokens["planner"]
+    zone = post(client, token, feature(plan_id, square(x, y), zone_code="Ж-1", name="Перша")).get_json()
+    url = f"{ITEMS}/{zone['id']}"
+    echoed = feature(plan_id, square(x, y), zone_code="Ж-1", name="Від QGIS")
+    echoed["properties"]["version"] = 1
+    first = client.put(url, data=json.dumps(echoed), content_type=GEOJSON, headers=auth(token))
+    assert first.status_code == 200 and first.headers["ETag"] == f'"plan_zones-{zone["id"]}-v2"'
+    echoed["properties"]["name"] = "Застаріла правка"
+    stale = client.put(url, data=json.dumps(echoed), content_type=GEOJSON, headers=auth(token))  # still says 1
+    assert stale.status_code == 412 and stale.get_json()["details"]["current"]["properties"]["name"] == "Від QGIS"
+    echoed["properties"]["version"] = "2"  # not a whole number: names nothing
+    assert client.put(url, data=json.dumps(echoed), content_type=GEOJSON, headers=auth(token)).status_code == 428
