@@ -28,7 +28,19 @@ class HromadaIndex:
             return found
         present = ~shapely.is_missing(points)
         where = np.flatnonzero(present)
-        point_idx, part_idx = self._tree.query(points[present], predicate="intersects")
+        # Candidates by bounding box, then point-in-polygon against the prepared parts (contains_xy
+        # uses their preparation; a predicate in query() would prepare the points instead).
+        points = points[present]
+        point_idx, part_idx = self._tree.query(points)
+        parts = self._tree.geometries
+        x, y = shapely.get_x(points), shapely.get_y(points)
+        hit = shapely.contains_xy(parts[part_idx], x[point_idx], y[point_idx])
+        # A point exactly on a part's edge (a cut of ST_Subdivide, say) is in no part's interior:
+        # its candidate pairs are tested again with the boundary included.
+        unsure = ~np.isin(point_idx, point_idx[hit])
+        if unsure.any():
+            hit[unsure] = shapely.intersects(parts[part_idx[unsure]], points[point_idx[unsure]])
+        point_idx, part_idx = point_idx[hit], part_idx[hit]
         order = np.lexsort((self._areas[part_idx], point_idx))  # per point, the smallest hromada first
         point_idx, part_idx = point_idx[order], part_idx[order]
         first = np.unique(point_idx, return_index=True)[1]

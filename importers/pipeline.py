@@ -483,13 +483,25 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
     kept = geoms[accepted]
     frame["geom"] = shapely.to_wkb(shapely.set_srid(_promote(kept, layer.geometry), 4326), include_srid=True)
     # Each feature's hromada: the one holding a point inside the feature.
-    frame["hromada_id"] = pd.Series(hromada_index.locate(shapely.point_on_surface(kept)), index=frame.index,
-                                    dtype=object)
+    frame["hromada_id"] = pd.Series(hromada_index.locate(_inner_points(kept)), index=frame.index, dtype=object)
     if report.kept_in_raw and len(frame):
         raw = batch.loc[accepted, report.kept_in_raw].to_json(orient="records", lines=True, force_ascii=False,
                                                               date_format="iso").splitlines()
         frame["raw"] = [Jsonb(r, dumps=_as_is) for r in raw]
     return frame  # without a "raw" column when nothing is left over: the table's default, {}, applies
+
+
+def _inner_points(geoms: np.ndarray) -> np.ndarray:
+    """A point inside each geometry: its centroid where that lies inside (cheap, and most shapes),
+    else shapely's point on the surface."""
+    points = shapely.centroid(geoms)
+    areal = shapely.get_type_id(geoms) >= 3  # polygons and multipolygons (and collections)
+    outside = areal & ~shapely.contains_xy(geoms, shapely.get_x(points), shapely.get_y(points))
+    lines = ~areal & ~shapely.is_missing(geoms) & (shapely.get_type_id(geoms) != 0)  # lines: on the line
+    redo = outside | lines
+    if redo.any():
+        points[redo] = shapely.point_on_surface(geoms[redo])
+    return points
 
 
 def _as_is(text: str) -> str:
