@@ -76,3 +76,26 @@ def _jpeg(image: Image.Image, quality: int = 85) -> bytes:
     # Pixels only: no exif=, no icc_profile=, so no metadata is written.
     image.save(out, format="JPEG", quality=quality, optimize=True)
     return out.getvalue()
+
+
+def store_photo(conn, table, owner_column: str, owner_id: int, data: bytes, *, name: str = "photo",
+                limit: int, **values) -> int:
+    """Clean one photo (:func:`process_photo`) and add it after the owner's other photos in ``table``
+    (columns: the owner's, position, width, height, data, thumb, and ``values``); its id.
+
+    The caller locks the owner's row first, so two uploads cannot take the same position.
+    InvalidInput when the owner has ``limit`` photos already.
+    """
+    import sqlalchemy as sa
+
+    owner = table.c[owner_column]
+    count = conn.execute(sa.select(sa.func.count()).where(owner == owner_id)).scalar_one()
+    if count >= limit:
+        raise InvalidInput(f"Фото вже {count}; можна до {limit}",
+                           f"There are {count} photos already; the limit is {limit}")
+    photo = process_photo(data, name)
+    position = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.position), 0) + 1)
+                            .where(owner == owner_id)).scalar_one()
+    return conn.execute(table.insert().values({
+        owner_column: owner_id, "position": position, "width": photo.width, "height": photo.height,
+        "data": photo.jpeg, "thumb": photo.thumb, **values}).returning(table.c.id)).scalar_one()

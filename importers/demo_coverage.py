@@ -14,7 +14,6 @@ them all and changes nothing, a changed generator replaces only the rows that ch
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import shutil
@@ -33,12 +32,12 @@ from shapely.geometry import MultiPolygon, Point
 from gis.bulk import ewkb
 from gis.crs import metric_srid_for_hromada
 from gis.models import metadata, raster_dataset, settlement
+from importers.demo_common import DEMO_SOURCE, demo_key, round_geometry, sync_demo_rows
 from importers.rasters import _band_stats, raster_store
 from layers.rasters import COVERAGE_RASTERS
 
 log = logging.getLogger(__name__)
 
-DEMO_SOURCE = "demo"
 SEED = 20260101
 PERIOD = "2025-Q3"
 RASTER_PIXEL_M = 100.0
@@ -64,14 +63,6 @@ HOTSPOTS = {  # village: places with public Wi-Fi
 }
 
 
-def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-def _round(geom):
-    return shapely.set_precision(geom, 1e-7)  # ~1 cm: the same geometry on every machine and run
-
-
 def _multi(geom) -> MultiPolygon:
     parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
     return MultiPolygon(parts)
@@ -92,10 +83,10 @@ def coverage_rows(hromada_id: int, boundary, villages: dict, centres: dict, to_m
     rows: dict[str, list[dict]] = {"coverage_area": [], "speed_tile": [], "speed_test": [], "wifi_hotspot": []}
 
     def add(table, geom, **values):
-        geom = _round(geom)
+        geom = round_geometry(geom)
         if geom.is_empty:
             return
-        key = _key(table, values, geom.wkb_hex)
+        key = demo_key(table, values, geom.wkb_hex)
         rows[table].append({**values, "geom": geom, "raw": {"demo_key": key}})
 
     present = [v for v in FIBRE if v in villages and v in centres]
@@ -155,21 +146,6 @@ def coverage_rows(hromada_id: int, boundary, villages: dict, centres: dict, to_m
                 free=True, osm_id=None)
     return {table: [dict(r, hromada_id=hromada_id, is_demo=True, source=DEMO_SOURCE) for r in table_rows]
             for table, table_rows in rows.items()}
-
-
-def _sync(conn: sa.Connection, table: sa.Table, hromada_id: int, rows: list[dict]) -> int:
-    """Make the demo rows of ``table`` exactly ``rows``, touching only those that differ."""
-    have = set(conn.execute(sa.select(table.c.raw["demo_key"].astext).where(
-        table.c.hromada_id == hromada_id, table.c.source == DEMO_SOURCE, table.c.is_demo)).scalars())
-    want = {r["raw"]["demo_key"]: r for r in rows}
-    gone = have - set(want)
-    if gone:
-        conn.execute(table.delete().where(table.c.hromada_id == hromada_id, table.c.source == DEMO_SOURCE,
-                                          table.c.is_demo, table.c.raw["demo_key"].astext.in_(gone)))
-    new = [dict(r, geom=sa.func.ST_GeomFromEWKB(ewkb(r["geom"]))) for k, r in want.items() if k not in have]
-    for row in new:  # a few dozen rows: one statement each keeps the SQL simple
-        conn.execute(table.insert().values(**row))
-    return len(new) + len(gone)
 
 
 def modelled_speed(srid: int, boundary_metric) -> tuple[np.ndarray, Affine]:
@@ -241,7 +217,7 @@ def load_demo_coverage(conn: sa.Connection, hromada_id: int, boundary, centres: 
         sa.select(settlement.c.name_uk, sa.func.ST_AsBinary(settlement.c.boundary))
         .where(settlement.c.hromada_id == hromada_id, settlement.c.boundary.is_not(None)))}
     rows = coverage_rows(hromada_id, boundary, villages, centres, to_metric, to_wgs)
-    changed = sum(_sync(conn, metadata.tables[table], hromada_id, table_rows) for table, table_rows in rows.items())
+    changed = sum(sync_demo_rows(conn, metadata.tables[table], hromada_id, table_rows) for table, table_rows in rows.items())
     boundary_metric = shapely.transform(boundary, to_metric.transform, interleaved=False)
     raster_changed = _store_raster(conn, hromada_id, srid, boundary_metric, to_wgs)
     log.info("demo coverage of hromada %s: %d rows changed, raster %s", hromada_id, changed,

@@ -24,7 +24,7 @@ from shapely.geometry import MultiPolygon, Point, box
 from shapely.ops import nearest_points
 
 from gis.crs import metric_srid_for_hromada
-from importers.demo_coverage import DEMO_SOURCE, _key, _round, _sync
+from importers.demo_common import DEMO_SOURCE, demo_key, round_geometry, sync_demo_rows
 from layers.land import PARCELS
 from layers.tables import build_table
 
@@ -68,7 +68,7 @@ def parcel_rows(hromada_id: int, katottg: str, srid: int, boundary, centres: dic
     rows: list[dict] = []
 
     def add(geom_metric, number: str, facts: dict, status: str, declared_factor: float = 1.0):
-        geom = _round(MultiPolygon([shapely.transform(geom_metric, to_wgs.transform, interleaved=False)]))
+        geom = round_geometry(MultiPolygon([shapely.transform(geom_metric, to_wgs.transform, interleaved=False)]))
         drawn_ha = shapely.transform(geom, to_metric.transform, interleaved=False).area / 10_000
         declared = round(drawn_ha * declared_factor, 4)
         value = VALUE_UAH_PER_HA.get(facts.get("purpose_code"))
@@ -76,7 +76,7 @@ def parcel_rows(hromada_id: int, katottg: str, srid: int, boundary, centres: dic
                "normative_value_uah": round(declared * value, 2) if value else None,
                "inventory_status": status,
                "status_date": DONE_ON if status == "done" else dt.date(2025, 10, 1), "geom": geom}
-        row["raw"] = {"demo_key": _key("parcel", {k: v for k, v in row.items() if k != "geom"}, geom.wkb_hex)}
+        row["raw"] = {"demo_key": demo_key("parcel", {k: v for k, v in row.items() if k != "geom"}, geom.wkb_hex)}
         rows.append(dict(row, hromada_id=hromada_id, is_demo=True, source=DEMO_SOURCE))
 
     named = [v for v in sorted(villages) if v in centres]
@@ -127,5 +127,5 @@ def load_demo_land(conn: sa.Connection, hromada_id: int, centres: dict[str, Poin
                                          {"h": hromada_id}).one()
     srid = metric_srid_for_hromada(conn, hromada_id)
     rows = parcel_rows(hromada_id, katottg, srid, shapely.from_wkb(bytes(boundary_wkb)), centres, villages)
-    changed = _sync(conn, build_table(PARCELS), hromada_id, rows)
+    changed = sync_demo_rows(conn, build_table(PARCELS), hromada_id, rows)
     log.info("demo parcels of hromada %s: %d rows changed", hromada_id, changed)

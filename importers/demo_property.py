@@ -13,7 +13,7 @@ import random
 import sqlalchemy as sa
 from shapely.geometry import Point
 
-from importers.demo_coverage import DEMO_SOURCE, _key, _round, _sync
+from importers.demo_common import DEMO_SOURCE, demo_key, round_geometry, sync_demo_rows
 from layers.property import COMMUNAL_PROPERTY
 from layers.tables import build_table
 
@@ -29,9 +29,9 @@ def property_rows(hromada_id: int, centres: dict[str, Point], unit_ids: dict[str
     def add(village, kind, **fields):
         c = centres[village]
         dx, dy = OFFSETS[kind]
-        row = {"hromada_id": hromada_id, "geom": _round(Point(c.x + dx, c.y + dy)), "source": DEMO_SOURCE,
+        row = {"hromada_id": hromada_id, "geom": round_geometry(Point(c.x + dx, c.y + dy)), "source": DEMO_SOURCE,
                "is_demo": True, "tenant_kind": "none", **fields}
-        row["raw"] = {"demo_key": _key(village, kind, sorted((k, str(v)) for k, v in fields.items()))}
+        row["raw"] = {"demo_key": demo_key(village, kind, sorted((k, str(v)) for k, v in fields.items()))}
         rows.append(row)
 
     for number, village in enumerate(sorted(centres), start=1):
@@ -71,4 +71,4 @@ def property_rows(hromada_id: int, centres: dict[str, Point], unit_ids: dict[str
 def load_demo_property(conn: sa.Connection, hromada_id: int, centres: dict[str, Point],
                        unit_ids: dict[str, int]) -> None:
     """Make the hromada's demo property exactly the generated rows (a second run changes nothing)."""
-    _sync(conn, build_table(COMMUNAL_PROPERTY), hromada_id, property_rows(hromada_id, centres, unit_ids))
+    sync_demo_rows(conn, build_table(COMMUNAL_PROPERTY), hromada_id, property_rows(hromada_id, centres, unit_ids))

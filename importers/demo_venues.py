@@ -20,7 +20,7 @@ import random
 import sqlalchemy as sa
 from shapely.geometry import Point
 
-from importers.demo_coverage import DEMO_SOURCE, _key, _round, _sync
+from importers.demo_common import DEMO_SOURCE, demo_key, round_geometry, sync_demo_rows
 from layers.accessibility import VENUES
 from layers.tables import build_table
 
@@ -92,7 +92,7 @@ def _place(centre: Point, k: int, count: int) -> Point:
     """The k-th of ``count`` venues on a ring 150–250 m round the village centre."""
     angle = 2 * math.pi * k / count + 0.4
     radius = 0.0018 + 0.0006 * (k % 2)  # degrees of latitude; longitude scaled at 49° N
-    return _round(Point(centre.x + radius * math.cos(angle) / 0.656, centre.y + radius * math.sin(angle)))
+    return round_geometry(Point(centre.x + radius * math.cos(angle) / 0.656, centre.y + radius * math.sin(angle)))
 
 
 def venue_rows(hromada_id: int, centres: dict[str, Point]) -> list[dict]:
@@ -136,7 +136,7 @@ def venue_rows(hromada_id: int, centres: dict[str, Point]) -> list[dict]:
                    "access_note": ("Знімний пандус — натисніть кнопку виклику біля дверей"
                                    if entrance == "removable_ramp" else None),
                    "osm_id": None, "geom": _place(centres[village], k, len(kinds))}
-            row["raw"] = {"demo_key": _key("venue", {f: v for f, v in row.items() if f != "geom"}, row["geom"].wkb_hex)}
+            row["raw"] = {"demo_key": demo_key("venue", {f: v for f, v in row.items() if f != "geom"}, row["geom"].wkb_hex)}
             rows.append(dict(row, hromada_id=hromada_id, is_demo=True, source=DEMO_SOURCE))
     return rows
 
@@ -146,5 +146,5 @@ def load_demo_venues(conn: sa.Connection, hromada_id: int, centres: dict[str, Po
 
     ``centres`` are the villages' centre points (EPSG:4326) by name, as importers.demo has them.
     """
-    changed = _sync(conn, build_table(VENUES), hromada_id, venue_rows(hromada_id, centres))
+    changed = sync_demo_rows(conn, build_table(VENUES), hromada_id, venue_rows(hromada_id, centres))
     log.info("demo venues of hromada %s: %d rows changed", hromada_id, changed)

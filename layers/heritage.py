@@ -8,7 +8,7 @@ territory or protection zone is a MultiPolygon in ``heritage_zones``, linked by 
 * Register numbers are kept as text exactly as given (``П-101``, ``05-Вн``, ``1234-Н``: formats vary).
 * ``types`` is a JSON list of codes from :data:`HERITAGE_TYPES` (an object can be history *and*
   architecture); :func:`check_types` validates it, and saved import mappings fill it.
-* Photos (``heritage_photo``) go through :func:`gis.photos.process_photo`: recognised by content,
+* Photos (``heritage_photo``) go through :func:`gis.photos.store_photo`: recognised by content,
   EXIF (GPS included) stripped, ≤ 2048 px, with a thumbnail.
 
 E-routes through these objects are in :mod:`layers.eroutes`.
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from gis.errors import InvalidInput, NotFound
 from gis.models import metadata
-from gis.photos import process_photo
+from gis.photos import store_photo
 from layers.base import CategoryStyle, Field, Layer, Permissions, Style, label
 
 SIGNIFICANCE = {  # Закон України «Про охорону культурної спадщини»: категорії пам'яток
@@ -270,17 +270,8 @@ def add_photo(conn: sa.Connection, object_id: int, data: bytes, *, name: str = "
     exists = conn.execute(sa.text("SELECT 1 FROM heritage_object WHERE id = :id FOR UPDATE"), {"id": object_id}).first()
     if exists is None:
         raise NotFound(f"Об'єкт спадщини {object_id} не знайдено", f"Heritage object {object_id} not found")
-    count = conn.execute(sa.select(sa.func.count()).where(heritage_photo.c.object_id == object_id)).scalar_one()
-    if count >= MAX_OBJECT_PHOTOS:
-        raise InvalidInput(f"В об'єкта вже {count} фото; можна до {MAX_OBJECT_PHOTOS}",
-                           f"The object already has {count} photos; the limit is {MAX_OBJECT_PHOTOS}")
-    photo = process_photo(data, name)
-    position = conn.execute(sa.select(sa.func.coalesce(sa.func.max(heritage_photo.c.position), 0) + 1)
-                            .where(heritage_photo.c.object_id == object_id)).scalar_one()
-    return conn.execute(heritage_photo.insert().values(
-        object_id=object_id, position=position, caption=caption, author=author, licence=licence,
-        width=photo.width, height=photo.height, data=photo.jpeg, thumb=photo.thumb)
-        .returning(heritage_photo.c.id)).scalar_one()
+    return store_photo(conn, heritage_photo, "object_id", object_id, data, name=name, limit=MAX_OBJECT_PHOTOS,
+                       caption=caption, author=author, licence=licence)
 
 
 def photos(conn: sa.Connection, object_id: int) -> list[dict]:

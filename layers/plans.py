@@ -159,7 +159,9 @@ plan_comment = sa.Table(
     sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
 )
 
-ATTRIBUTES = ("zone_code", "name", "permitted_uses", "max_height_m", "max_density", "notes")
+# What planners give a zone; the rest of the declaration (plan, version, times, published) the service keeps.
+SERVICE_FIELDS = ("plan_id", "version", "updated_at", "published")
+ATTRIBUTES = tuple(f.name for f in PLAN_ZONES.fields if f.name not in SERVICE_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ budget that is being revised.
 Prozorro tender ids (``UA-2024-05-14-001234-a``) are validated and link to
 ``https://prozorro.gov.ua/tender/<id>``; references to the register of damaged and destroyed property
 (Реєстр пошкодженого та знищеного майна, РПМ; DREAM's ``UA-RDDP`` scheme) are kept as text. Photos per
-stage go through :func:`gis.photos.process_photo` (EXIF, GPS included, stripped).
+stage go through :func:`gis.photos.store_photo` (EXIF, GPS included, stripped).
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ import sqlalchemy as sa
 
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import geometry, gist, metadata
-from gis.photos import process_photo
+from gis.photos import store_photo
 from layers.base import CategoryStyle, Field, Layer, Permissions, label
 from layers.tables import build_table
 
@@ -698,18 +698,9 @@ def add_photo(conn: sa.Connection, project_id: int, stage: str, data: bytes, *, 
                                                         project_stage.c.stage == stage)).first() is None:
         raise InvalidInput(f"Проєкт не проходив етап «{stage_label(stage, 'uk')}»",
                            f"The project has not been through the stage “{stage_label(stage, 'en')}”")
-    count = conn.execute(sa.select(sa.func.count()).where(project_photo.c.project_id == project_id)).scalar_one()
-    if count >= MAX_PROJECT_PHOTOS:
-        raise InvalidInput(f"У проєкту вже {count} фото; можна до {MAX_PROJECT_PHOTOS}",
-                           f"The project already has {count} photos; the limit is {MAX_PROJECT_PHOTOS}")
-    photo = process_photo(data, name)
-    position = conn.execute(sa.select(sa.func.coalesce(sa.func.max(project_photo.c.position), 0) + 1)
-                            .where(project_photo.c.project_id == project_id)).scalar_one()
-    return conn.execute(project_photo.insert().values(
-        project_id=project_id, stage=stage, position=position, caption=_text(caption, 500),
-        author=_text(author, 200), taken_on=_moment(taken_on).date() if taken_on else None,
-        width=photo.width, height=photo.height, data=photo.jpeg, thumb=photo.thumb)
-        .returning(project_photo.c.id)).scalar_one()
+    return store_photo(conn, project_photo, "project_id", project_id, data, name=name, limit=MAX_PROJECT_PHOTOS,
+                       stage=stage, caption=_text(caption, 500), author=_text(author, 200),
+                       taken_on=_moment(taken_on).date() if taken_on else None)
 
 
 def photo_bytes(conn: sa.Connection, photo_id: int, thumb: bool = False) -> bytes:
