@@ -59,6 +59,30 @@ class Conflict(HromadaError):
     code = "conflict"
 
 
+class Unauthorized(HromadaError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class PreconditionFailed(HromadaError):
+    """A write based on an old version (If-Match names another ETag)."""
+
+    http_status = 412
+    code = "precondition_failed"
+
+
+class PreconditionRequired(HromadaError):
+    """A write that names no version at all."""
+
+    http_status = 428
+    code = "precondition_required"
+
+
+class UnsupportedMediaType(HromadaError):
+    http_status = 415
+    code = "unsupported_media_type"
+
+
 class DatabaseUnavailable(HromadaError):
     """The database cannot be started or reached; the message says why and what to do."""
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gis.errors import Conflict, Forbidden, HromadaError, InvalidInput, NotFound, Unprocessable
+from gis.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Unprocessable
 from gis.models import metadata
 from layers.base import CategoryStyle, Field, Layer, Permissions, label
 
@@ -170,10 +170,8 @@ class Editor:
     roles: frozenset[str]
 
 
-class VersionConflict(HromadaError):
+class VersionConflict(PreconditionFailed):
     """A write based on an old version: 412 with the current version, so the client can merge."""
-
-    http_status = 412
 
     def __init__(self, current: dict):
         super().__init__(

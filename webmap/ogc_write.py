@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from flask import Response, current_app, g, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 
-from gis.errors import Forbidden, HromadaError, InvalidInput, NotFound
+from gis.errors import (Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired,
+                        Unauthorized, UnsupportedMediaType)
 from layers.base import Layer
 from layers.plans import Editor, VersionConflict
 from layers.query import visible_rows
@@ -34,26 +35,6 @@ from webmap.ogc import CRS84, CRS_URIS, GEOJSON, _feature, _feature_query, _laye
 READ = ("GET", "HEAD", "OPTIONS")
 ACCEPT_POST = f"{GEOJSON}, application/json"
 ACCEPT_PATCH = f"application/merge-patch+json, {GEOJSON}, application/json"
-
-
-class Unauthorized(HromadaError):
-    http_status = 401
-    code = "unauthorized"
-
-
-class PreconditionRequired(HromadaError):
-    http_status = 428
-    code = "precondition_required"
-
-
-class PreconditionFailed(HromadaError):
-    http_status = 412
-    code = "precondition_failed"
-
-
-class UnsupportedMediaType(HromadaError):
-    http_status = 415
-    code = "unsupported_media_type"
 
 
 def _headers(**headers: str) -> None:
