@@ -43,7 +43,9 @@ def database_url(start_embedded: bool = True) -> str:
 
 
 def make_engine(url: str, **kwargs) -> sa.Engine:
-    return sa.create_engine(normalize_url(url), pool_pre_ping=True, **kwargs)
+    """An engine that checks each pooled connection before use (a restarted server costs no request)."""
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(normalize_url(url), **kwargs)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -7,6 +7,9 @@ small, and lines and polygons are simplified to the tile's pixel size.
 """
 from __future__ import annotations
 
+import functools
+import re
+
 import sqlalchemy as sa
 
 from gis.errors import InvalidInput, NotFound
@@ -19,6 +22,10 @@ MAX_ZOOM = 22
 MAX_FEATURES = 10_000
 CLUSTER_BELOW_ZOOM = 12  # point layers are clustered at zooms below this
 CLUSTER_CELLS = 8  # clusters per tile side: one every 32 px keeps low-zoom tiles small (a density view)
+
+
+def tile_exists(z: int, x: int, y: int) -> bool:
+    return 0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -64,6 +71,25 @@ def tile_sql(layer: Layer, z: int) -> str:
         WHERE {geom} && ST_Transform(bounds.env, 4326){public}
         ORDER BY t."{layer.id_column}" LIMIT :cap)
     SELECT ST_AsMVT(mvt.*, :name, {EXTENT}, 'geom', 'id') FROM mvt WHERE geom IS NOT NULL"""
+
+
+@functools.lru_cache(maxsize=None)
+def driver_sql(layer_name: str, clustered: bool) -> str:
+    """``tile_sql`` with psycopg's ``%(name)s`` placeholders, for the fast path that skips SQLAlchemy.
+
+    Run with :func:`driver_params`. One string per layer and kind, so psycopg prepares it once per
+    connection (after a few runs) and PostgreSQL does not plan it again.
+    """
+    from layers.registry import get_layer
+
+    sql = tile_sql(get_layer(layer_name), 0 if clustered else MAX_ZOOM).replace("%", "%%")
+    return re.sub(r":(z|x|y|cap|name)\b", r"%(\1)s", sql)
+
+
+def driver_params(layer: Layer, z: int, x: int, y: int) -> tuple[str, dict]:
+    """The fast path's SQL of one tile and its parameters."""
+    clustered = layer.geometry in ("Point", "MultiPoint") and z < CLUSTER_BELOW_ZOOM
+    return driver_sql(layer.name, clustered), {"z": z, "x": x, "y": y, "cap": MAX_FEATURES, "name": layer.name}
 
 
 def tile(conn: sa.Connection, layer: Layer, z: int, x: int, y: int) -> bytes:

@@ -113,12 +113,12 @@ def demo_db(clean_db):
 
 @pytest.fixture
 def app(clean_db, database_url):
-    from webmap import create_app
+    from webmap import create_app, database
 
     application = create_app({"DATABASE_URL": database_url, "TESTING": True,
                               "SECRET_KEY": "test-secret"})
     yield application
-    application.extensions["hromada_engine"].dispose()
+    database.dispose(application)
 
 
 @pytest.fixture

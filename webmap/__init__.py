@@ -72,6 +72,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(reconstruction_bp)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)
+    from webmap.tiles import TileFastPath
+
+    TileFastPath.install(app)
     return app
 
 

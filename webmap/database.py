@@ -9,7 +9,16 @@ from gis.db import make_engine
 
 def init_app(app: Flask) -> None:
     app.extensions["hromada_engine"] = make_engine(app.config["DATABASE_URL"])
+    # Reads that must be cheap (tiles): autocommit, and no ping before each use; see webmap.tiles.
+    app.extensions["hromada_fast_read_engine"] = make_engine(app.config["DATABASE_URL"], pool_pre_ping=False,
+                                                             isolation_level="AUTOCOMMIT")
     app.teardown_appcontext(_close_connection)
+
+
+def dispose(app: Flask) -> None:
+    """Close the app's pooled connections (a test's app, a stopping server)."""
+    for key in ("hromada_engine", "hromada_fast_read_engine"):
+        app.extensions[key].dispose()
 
 
 def engine() -> sa.Engine:

@@ -35,6 +35,7 @@ from webmap import hromadas
 from webmap.access import current_roles, current_user, roles_required
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
+from webmap.tiles import tile_memory
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
 from webmap.mapview import base_map, map_parts
@@ -259,6 +260,8 @@ def plan_status(plan_id: int):
     with engine().begin() as conn:
         plans.set_plan_status(conn, plan_id, request.form.get("status", ""), _editor(),
                               decision_number=request.form.get("decision_number"), decision_date=decision_date)
+    for layer_name in ("plans", "plan_zones"):  # publishing shows them: no kept tile may still hide them
+        tile_memory().forget_layer(layer_name)
     return redirect(url_for(".plan_page", plan_id=plan_id) + "#status-title")
 
 

@@ -2,20 +2,33 @@
 
 GET /tiles/<layer>/<z>/<x>/<y>.mvt   a Mapbox vector tile (204 when empty)
 GET /tiles/<layer>.json              TileJSON
+
+A map asks for dozens of tiles at once, and a small tile costs PostgreSQL a third of a
+millisecond; Flask's per-request machinery (request context, session, rate limiter, a pooled
+connection pinged before use) cost three times that. So a well-formed request for a tile of a
+public layer is answered by :class:`TileFastPath`, a thin WSGI layer in front of Flask; anything
+else — a bad zoom, an unknown layer, a database that went away — falls through to the Flask route
+below, which answers it (or explains the error) the ordinary way. Both share one memory cache.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import threading
 
+import psycopg
 from cachetools import TTLCache
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from werkzeug.http import parse_etags
 
 from gis.errors import NotFound
 from layers import tiles
-from layers.registry import get_layer
+from layers.base import Layer
+from layers.registry import all_layers, get_layer
 from webmap.database import connection
 
+log = logging.getLogger(__name__)
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE = "public, max-age=300"
@@ -23,18 +36,56 @@ CACHE = "public, max-age=300"
 # map asks for the same tiles again and again. Per app, bounded in entries and age.
 MEMORY_TTL_SECONDS = 60
 MEMORY_TILES = 5000
+TILE_PATH = re.compile(r"/tiles/(?P<name>\w+)/(?P<z>\d{1,2})/(?P<x>\d{1,7})/(?P<y>\d{1,7})\.mvt")
 
 
-def _memory() -> tuple[TTLCache, threading.Lock]:
-    cache = current_app.extensions.get("hromada_tiles")
-    if cache is None:
-        cache = current_app.extensions.setdefault(
-            "hromada_tiles", (TTLCache(MEMORY_TILES, current_app.config.get("TILE_CACHE_SECONDS", MEMORY_TTL_SECONDS)),
-                              threading.Lock()))
-    return cache
+class TileMemory:
+    """The app's recently made tiles, by (layer, z, x, y)."""
+
+    def __init__(self, seconds: float):
+        self._tiles = TTLCache(MEMORY_TILES, seconds)
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        with self._lock:
+            return self._tiles.get(key)
+
+    def put(self, key: tuple, data: bytes) -> None:
+        with self._lock:
+            self._tiles[key] = data
+
+    def forget_layer(self, name: str) -> None:
+        """Drop a layer's tiles, e.g. when a plan is published and its zones become public."""
+        with self._lock:
+            for key in [k for k in self._tiles if k[0] == name]:
+                self._tiles.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tiles.clear()
 
 
-def _public_layer(name: str):
+def tile_memory(app: Flask | None = None) -> TileMemory:
+    app = app or current_app
+    memory = app.extensions.get("hromada_tiles")
+    if memory is None:
+        memory = app.extensions.setdefault(
+            "hromada_tiles", TileMemory(app.config.get("TILE_CACHE_SECONDS", MEMORY_TTL_SECONDS)))
+    return memory
+
+
+def _tile_answer(data: bytes, if_none_match: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body for a tile's bytes: 204 when empty, 304 when the client has it."""
+    if not data:
+        return 204, [("Cache-Control", CACHE)], b""
+    etag = f'"{hashlib.sha1(data).hexdigest()}"'
+    if if_none_match and parse_etags(if_none_match).contains_weak(etag.strip('"')):
+        return 304, [("ETag", etag), ("Cache-Control", CACHE)], b""
+    return 200, [("Content-Type", MVT), ("Content-Length", str(len(data))), ("ETag", etag),
+                 ("Cache-Control", CACHE)], data
+
+
+def _public_layer(name: str) -> Layer:
     layer = get_layer(name)
     # Tiles are shared through caches: only layers anyone may see.
     if layer.permissions.view != "public":
@@ -45,20 +96,14 @@ def _public_layer(name: str):
 @bp.get("/<name>/<int:z>/<int:x>/<int:y>.mvt")
 def vector_tile(name: str, z: int, x: int, y: int):
     layer = _public_layer(name)
-    cache, lock = _memory()
+    memory = tile_memory()
     key = (name, z, x, y)
-    with lock:
-        data = cache.get(key)
+    data = memory.get(key)
     if data is None:
         data = tiles.tile(connection(), layer, z, x, y)
-        with lock:
-            cache[key] = data
-    if not data:
-        return Response(status=204, headers={"Cache-Control": CACHE})
-    etag = hashlib.sha1(data).hexdigest()
-    if etag in request.if_none_match:
-        return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": CACHE})
-    return Response(data, mimetype=MVT, headers={"ETag": f'"{etag}"', "Cache-Control": CACHE})
+        memory.put(key, data)
+    status, headers, body = _tile_answer(data, request.headers.get("If-None-Match"))
+    return Response(body, status=status, headers=[h for h in headers if h[0] != "Content-Length"])
 
 
 @bp.get("/<name>.json")
@@ -69,3 +114,58 @@ def layer_tilejson(name: str):
     return jsonify(tiles.tilejson(connection(), layer, template)), 200, {"Cache-Control": CACHE}
 
 
+class TileFastPath:
+    """WSGI middleware: GET/HEAD of a tile of a public layer, without Flask (see the module's docstring).
+
+    Its own small connection pool, in autocommit and not pinged before each use (the ping is a round
+    trip, as long as a small tile): when the database restarts, the failing request falls through
+    to the Flask route, whose pool pings and reconnects, and this pool starts afresh.
+    """
+
+    def __init__(self, app: Flask):
+        self.flask_wsgi = app.wsgi_app
+        self.memory = tile_memory(app)
+        self.engine = app.extensions["hromada_fast_read_engine"]
+        self.layers = {layer.name: layer for layer in all_layers() if layer.permissions.view == "public"}
+
+    @classmethod
+    def install(cls, app: Flask) -> None:
+        app.wsgi_app = cls(app)
+
+    def __call__(self, environ, start_response):
+        match = TILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        layer = self.layers.get(match["name"]) if match else None
+        if layer is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return self.flask_wsgi(environ, start_response)
+        z, x, y = int(match["z"]), int(match["x"]), int(match["y"])
+        if not tiles.tile_exists(z, x, y):
+            return self.flask_wsgi(environ, start_response)
+        key = (layer.name, z, x, y)
+        data = self.memory.get(key)
+        if data is None:
+            try:
+                data = self._make(layer, z, x, y)
+            except psycopg.Error as exc:
+                log.warning("tile %s/%s/%s/%s via the fast path failed (%s); the Flask route answers",
+                            layer.name, z, x, y, exc)
+                return self.flask_wsgi(environ, start_response)
+            self.memory.put(key, data)
+        status, headers, body = _tile_answer(data, environ.get("HTTP_IF_NONE_MATCH"))
+        start_response(_STATUS_LINES[status], headers)
+        return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+    def _make(self, layer: Layer, z: int, x: int, y: int) -> bytes:
+        sql, params = tiles.driver_params(layer, z, x, y)
+        pooled = self.engine.raw_connection()
+        try:
+            row = pooled.driver_connection.execute(sql, params).fetchone()
+        except psycopg.OperationalError:
+            pooled.invalidate()
+            self.engine.dispose()  # its other connections went with the server, most likely
+            raise
+        finally:
+            pooled.close()
+        return bytes(row[0] or b"")
+
+
+_STATUS_LINES = {200: "200 OK", 204: "204 No Content", 304: "304 Not Modified"}

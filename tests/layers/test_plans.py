@@ -10,6 +10,7 @@ from gis.errors import Conflict, Forbidden, InvalidInput, Unprocessable
 from layers import plans
 from layers.plans import Editor, VersionConflict
 from tests.helpers import inside, scalar
+from webmap.tiles import tile_memory
 
 PLANNER = Editor(user_id=None, roles=frozenset({"planner"}))
 STAFF = Editor(user_id=None, roles=frozenset({"unit_staff"}))
@@ -173,6 +174,6 @@ def test_draft_zones_are_hidden_until_published(demo_db, plan, client):
     act(demo_db, plans.set_plan_status, plan_id, "discussion", PLANNER)
     assert [f["properties"]["name"] for f in mine(client.get("/api/layers/plan_zones/items").get_json()["features"])] == [
         "Чернетка"]
-    client.application.extensions.pop("hromada_tiles", None)  # tiles are cached for a minute, like a proxy would
+    tile_memory(client.application).clear()  # tiles are cached for a minute, like a proxy would
     assert client.get(f"/tiles/plan_zones/15/{tile.x}/{tile.y}.mvt").status_code == 200
     assert scalar(demo_db, "SELECT count(*) FROM plan_zone_version WHERE zone_id = :i", i=zone["id"]) == 1

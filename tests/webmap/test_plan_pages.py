@@ -117,13 +117,19 @@ def test_editor_endpoints_keep_the_rules_and_tell_conflicts(client, demo_db, dra
                             headers={"Accept": "application/json"})
     assert no_token.status_code == 400 and "CSRF" in no_token.get_json()["message"]["en"]
 
-    # Approved: read-only, and the editor's message says so.
+    # Approved: read-only, and the editor's message says so. Publishing drops the tiles kept while
+    # the zones were hidden: the map shows them at once, not a minute later.
+    import mercantile
+
+    tile = mercantile.tile(x + D / 2, y + D / 2, 15)
+    assert client.get(f"/tiles/plan_zones/15/{tile.x}/{tile.y}.mvt").status_code == 204
     page = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     for status, extra in (("discussion", {}), ("approved", {"decision_number": "5/77", "decision_date": "2026-11-20"})):
         answer = client.post(f"/plans/{plan_id}/status", data={"status": status, "csrf_token": form_token(page), **extra})
         assert answer.status_code == 302, answer.get_data(as_text=True)
         page = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert "5/77" in page and "2026-11-20" in page
+    assert client.get(f"/tiles/plan_zones/15/{tile.x}/{tile.y}.mvt").status_code == 200
     locked = json_call(client, "PATCH", f"/plans/zones/{zone_id}", {"version": 2, "attributes": {"name": "z"}})
     assert locked.status_code == 409 and "read-only" in locked.get_json()["message"]["en"]
     no_decision = client.post(f"/plans/{plan_id}/status", data={"status": "superseded", "csrf_token": form_token(page)})

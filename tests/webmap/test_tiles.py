@@ -3,11 +3,13 @@ import math
 
 import mapbox_vector_tile
 import pytest
+import sqlalchemy as sa
 
 from importers.pipeline import ImportOptions, import_file
 from layers.registry import get_layer
 from tests.conftest import UKRAINE
 from tests.helpers import asset_point, scalar
+from webmap.tiles import tile_memory
 
 
 @pytest.fixture
@@ -105,5 +107,31 @@ def test_tiles_are_kept_in_memory_for_a_while(app, tile_client, demo_db):
         create_report(conn, NewReport(lon=lon, lat=lat, category="street_light_out", description="Темно"),
                       public_url="http://x")
     assert tile_client.get(f"/tiles/reports/16/{x}/{y}.mvt").status_code == 204  # the kept, empty tile
-    app.extensions["hromada_tiles"][0].clear()  # what the minute's expiry does
+    tile_memory(app).clear()  # what the minute's expiry does
     assert tile_client.get(f"/tiles/reports/16/{x}/{y}.mvt").status_code == 200
+
+
+def test_head_asks_for_the_headers_only(tile_client, protected):
+    x, y = tile_of(28.5, 49.0, 5)
+    full = tile_client.get(f"/tiles/protected_areas/5/{x}/{y}.mvt")
+    head = tile_client.head(f"/tiles/protected_areas/5/{x}/{y}.mvt")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["ETag"] == full.headers["ETag"] and int(head.headers["Content-Length"]) == len(full.data)
+
+
+def test_a_tile_is_answered_when_the_database_dropped_the_connections(app, tile_client, protected):
+    """The fast path does not ping its pooled connections: a dropped one falls through to the Flask
+    route, and the next request gets a fresh pool."""
+    x, y = tile_of(28.5, 49.0, 6)
+    path = f"/tiles/protected_areas/6/{x}/{y}.mvt"
+    before = tile_client.get(path).data
+    tile_memory(app).clear()
+    with protected.connect() as conn:
+        dropped = conn.execute(sa.text("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'""")).scalar()
+    assert dropped >= 1
+    for _ in range(2):  # the fall-through, then the fresh pool
+        tile_memory(app).clear()
+        again = tile_client.get(path)
+        assert again.status_code == 200 and again.data == before
