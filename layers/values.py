@@ -89,8 +89,10 @@ def _typed(f: Field, value):
                 return code
         raise BadValue(f"{value!r} is not one of {', '.join(f.choices)}")
     if f.type == "json":
+        if isinstance(value, np.ndarray):  # a list property of a GeoJSON or GeoPackage, as GDAL reads it
+            value = value.tolist()
         try:
-            return json.dumps(value if not isinstance(value, str) else json.loads(value))
-        except ValueError:
+            return json.dumps(value if not isinstance(value, str) else json.loads(value), ensure_ascii=False)
+        except (ValueError, TypeError):
             raise BadValue(f"{value!r} is not JSON") from None
     raise BadValue(f"unsupported field type {f.type}")

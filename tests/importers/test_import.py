@@ -380,10 +380,16 @@ def test_a_first_large_load_builds_the_indexes_after_the_rows(clean_db, monkeypa
     def indexes():
         return sorted(r[0] for r in rows(clean_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'protected_area'"))
 
-    before = indexes()
+    def foreign_keys():
+        return sorted(rows(clean_db, "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                                     "WHERE conrelid = 'protected_area'::regclass AND contype = 'f'"))
+
+    before, keys_before = indexes(), foreign_keys()
+    assert keys_before  # its hromada
     monkeypatch.setattr(pipeline, "BULK_LOAD_ROWS", 10)  # the shared file's 285 points count as "large"
     report = run(clean_db, get_layer("protected_areas"), UKRAINE / "vinnytska_protected_areas.geojson")
     assert report.inserted == 285 and indexes() == before  # dropped for the load, made again after
+    assert foreign_keys() == keys_before  # and checked once, after the rows
     assert rows(clean_db, "SELECT count(*) FROM protected_area WHERE geom && ST_MakeEnvelope(27, 48, 30, 50, 4326)"
                 ) == [(285,)]
     # A failed load rolls back whole: the indexes too.
@@ -392,3 +398,34 @@ def test_a_first_large_load_builds_the_indexes_after_the_rows(clean_db, monkeypa
     with pytest.raises(InvalidInput):
         run(clean_db, get_layer("protected_areas"), UKRAINE / "vinnytska_protected_areas.geojson", crs="EPSG:3857")
     assert indexes() == before and rows(clean_db, "SELECT count(*) FROM protected_area")[0][0] == 0
+
+
+def test_every_value_type_arrives_as_written(clean_db, tmp_path):
+    """Numbers, choices, text with quotes, backslashes and line breaks, empty text, dates,
+    datetimes with an offset, JSON: through the CSV COPY unchanged (or as converted)."""
+    x, y = PLACES[0][1:]
+    speed = tmp_path / "speed.csv"
+    speed.write_text(
+        "lat,lon,down_kbps,up_kbps,network,provider,measured_at\n"
+        f'{y},{x},"12 500",800,mobile,"Укр""теле\\ком\nдругий рядок",2026-03-01T10:00:00+03:00\n'
+        f'{y},{x},9000,700,fixed,"",\n', encoding="utf-8")
+    assert run(clean_db, get_layer("speed_tests"), speed).accepted == 2
+    assert rows(clean_db, "SELECT down_kbps, network, provider, to_char(measured_at AT TIME ZONE 'UTC', "
+                          "'YYYY-MM-DD HH24:MI') FROM speed_test ORDER BY id") == [
+        (12500, "mobile", 'Укр"теле\\ком другий рядок', "2026-03-01 07:00"), (9000, "fixed", None, None)]
+
+    lamps = tmp_path / "lamps.geojson"
+    lamps.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+         "properties": {"номер": "L-1", "стан": "working", "встановлено": "01.02.2020", "потужність": "40,5",
+                        "колір": 'теплий "3000K"'}}]}), encoding="utf-8")
+    assert run(clean_db, get_layer("street_lamps"), lamps).accepted == 1
+    assert rows(clean_db, "SELECT ref, status, installed_on::text, power_w, raw FROM street_lamp") == [
+        ("L-1", "working", "2020-02-01", 40.5, {"колір": 'теплий "3000K"'})]
+
+    monuments = tmp_path / "monuments.geojson"
+    monuments.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+         "properties": {"назва": "Садиба", "види": ["архітектури", "історії"]}}]}), encoding="utf-8")
+    assert run(clean_db, get_layer("heritage_objects"), monuments).accepted == 1
+    assert rows(clean_db, "SELECT types FROM heritage_object") == [(["архітектури", "історії"],)]
