@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import sys
+import zoneinfo
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,7 @@ import shapely
 import sqlalchemy as sa
 from tqdm import tqdm
 
-from gis.bulk import CsvCopy, create_staging, hex_wkb
+from gis.bulk import INT4_RANGE, BinaryCopy, create_staging
 from gis.crs import STORAGE_SRID
 from gis.errors import HromadaError, InvalidInput
 from gis.geometry import to_multipolygon
@@ -50,9 +51,12 @@ ACCEPTED_TYPES = {  # what each layer geometry takes from a file (promoted on th
 STAGING_TYPES = {"integer": "int4", "number": "float8", "boolean": "bool", "date": "date",
                  "datetime": "timestamptz", "unit": "int4", "hromada": "int4", "category": "int4",
                  "json": "jsonb"}
-# How each field type's converted values travel to the COPY (datetimes and JSON as their text).
+# How each field type's converted values travel to the COPY (JSON as its text).
 ARROW_TYPES = {"integer": pa.int64(), "unit": pa.int64(), "hromada": pa.int64(), "category": pa.int64(),
-               "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32()}
+               "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32(),
+               "datetime": pa.timestamp("us", "UTC")}
+# A date and time without an offset is Ukraine's local time (the data's, not the server's).
+LOCAL_TIME = zoneinfo.ZoneInfo("Europe/Kyiv")
 
 
 @dataclass
@@ -157,8 +161,8 @@ def _typed_column(f: Field, column: pd.Series) -> tuple[pa.Array, dict[int, str]
             except BadValue as exc:
                 values.append(None)
                 errors[i] = str(exc)
-        if f.type == "datetime":  # ISO 8601 text: with its offset when it has one
-            values = [None if v is None else v.isoformat() for v in values]
+        if f.type == "datetime":
+            values = [v if v is None or v.tzinfo else v.replace(tzinfo=LOCAL_TIME) for v in values]
         return pa.array(values, type=arrow_type(f)), errors
     text = _normalised_text(column)  # whitespace runs → one space, trimmed; None stays None
     empty = pc.fill_null(pc.equal(text, ""), True)
@@ -171,10 +175,12 @@ def _typed_column(f: Field, column: pd.Series) -> tuple[pa.Array, dict[int, str]
         return _numbers(f, column, numbers, empty)
     lookup = {code.lower(): code for code in f.choices}
     lookup.update({lbl.lower(): code for code, labels in f.choices.items() for lbl in labels.values()})
-    codes = [None if e else lookup.get(v) for v, e in zip(pc.utf8_lower(text).to_pylist(), empty)]
-    bad = [i for i, (c, e) in enumerate(zip(codes, empty)) if c is None and not e]
-    errors = {i: f"{column[i]!r} is not one of {', '.join(f.choices)}" for i in bad}
-    return pa.array(codes, type=pa.string()), errors
+    spellings = pa.array(list(lookup), type=pa.string())
+    codes = pc.take(pa.array(list(lookup.values()), type=pa.string()),
+                    pc.index_in(pc.utf8_lower(text), value_set=spellings))
+    bad = np.flatnonzero(codes.is_null().to_numpy(zero_copy_only=False) & ~empty)
+    errors = {int(i): f"{column[i]!r} is not one of {', '.join(f.choices)}" for i in bad}
+    return codes, errors
 
 
 def _normalised_text(column: pd.Series) -> pa.Array:
@@ -197,6 +203,9 @@ def _numbers(f: Field, column: pd.Series, numbers: pd.Series, empty: np.ndarray)
         fractional = ~empty & ~bad & (values != np.round(values))
         errors.update({int(i): f"{column[i]!r} is not a whole number" for i in np.flatnonzero(fractional)})
         bad |= fractional
+        huge = ~empty & ~bad & ((values < INT4_RANGE[0]) | (values > INT4_RANGE[1]))
+        errors.update({int(i): f"{column[i]!r} is beyond ±{INT4_RANGE[1]:,}" for i in np.flatnonzero(huge)})
+        bad |= huge
         missing = empty | bad
         return pa.array(np.where(missing, 0, values).astype(np.int64), mask=missing), errors
     return pa.array(values, mask=empty | bad, type=pa.float64()), errors
@@ -330,8 +339,9 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                         rows = rows.drop_columns(["row_no"]).append_column(
                             "source", pa.repeat(pa.scalar(src.name), rows.num_rows))
                     if copy is None:
-                        copy = copying.enter_context(CsvCopy(conn, table.name if direct else "_import",
-                                                             rows.column_names))
+                        types = dict(_staging_columns(layer)) | {"source": "text"}
+                        copy = copying.enter_context(BinaryCopy(conn, table.name if direct else "_import",
+                                                                [(c, types[c]) for c in rows.column_names]))
                     written = copy.write(rows)
                     if direct:
                         report.inserted += written
@@ -486,7 +496,7 @@ def _promote(geoms: np.ndarray, target: str) -> np.ndarray:
 def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer | None, report: ImportReport,
              source_name: str, hromada_index: HromadaIndex) -> pa.Table:
     """Check and convert one batch, column by column; returns the accepted rows as an Arrow table
-    of the staging columns (geometry as hex WKB), and puts the rejections in the report."""
+    of the staging columns (geometry as WKB), and puts the rejections in the report."""
     n = len(batch)
     report.read += n
     geoms = np.asarray(batch.geometry.values, dtype=object) if "geometry" in batch else np.full(n, None)
@@ -521,8 +531,8 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
     report.accepted += int(accepted.sum())
     rows = pa.table(columns).filter(pa.array(accepted))
     kept = geoms[accepted]
-    # WKB without an SRID: the column's own (4326) is given to it on the way in (gis.bulk.CsvCopy).
-    rows = rows.append_column("geom", hex_wkb(_promote(kept, layer.geometry)))
+    # WKB without an SRID: the column's own (4326) is given to it on the way in (gis.bulk.BinaryCopy).
+    rows = rows.append_column("geom", pa.array(shapely.to_wkb(_promote(kept, layer.geometry)), type=pa.binary()))
     # Each feature's hromada: the one holding a point inside the feature.
     hromadas = hromada_index.locate(*_inner_points(kept), within=kept)
     rows = rows.append_column("hromada_id", pa.array(hromadas, mask=hromadas == 0))

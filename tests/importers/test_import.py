@@ -408,11 +408,16 @@ def test_every_value_type_arrives_as_written(clean_db, tmp_path):
     speed.write_text(
         "lat,lon,down_kbps,up_kbps,network,provider,measured_at\n"
         f'{y},{x},"12 500",800,mobile,"Укр""теле\\ком\nдругий рядок",2026-03-01T10:00:00+03:00\n'
-        f'{y},{x},9000,700,fixed,"",\n', encoding="utf-8")
-    assert run(clean_db, get_layer("speed_tests"), speed).accepted == 2
+        f'{y},{x},9000,700,fixed,"",2026-03-01 10:00\n'
+        f'{y},{x},1,1,fixed,,\n'
+        f'{y},{x},99999999999,700,fixed,,\n', encoding="utf-8")
+    report = run(clean_db, get_layer("speed_tests"), speed)
+    assert report.accepted == 3 and report.rejections == [(4, "down_kbps: '99999999999' is beyond ±2,147,483,647")]
+    # Without an offset, a time is Kyiv's (EET, UTC+2, in March).
     assert rows(clean_db, "SELECT down_kbps, network, provider, to_char(measured_at AT TIME ZONE 'UTC', "
                           "'YYYY-MM-DD HH24:MI') FROM speed_test ORDER BY id") == [
-        (12500, "mobile", 'Укр"теле\\ком другий рядок', "2026-03-01 07:00"), (9000, "fixed", None, None)]
+        (12500, "mobile", 'Укр"теле\\ком другий рядок', "2026-03-01 07:00"), (9000, "fixed", None, "2026-03-01 08:00"),
+        (1, "fixed", None, None)]
 
     lamps = tmp_path / "lamps.geojson"
     lamps.write_text(json.dumps({"type": "FeatureCollection", "features": [
