@@ -62,7 +62,6 @@ def copy_into_staging(conn: sa.Connection, staging: str, columns: Sequence[tuple
     return copy_rows(conn, staging, columns, rows)
 
 
-
 # --- Arrow tables through binary COPY ------------------------------------------------------------
 # PostgreSQL's binary COPY: a signature, then per row a 16-bit field count and per field a 32-bit
 # length (-1 for NULL) and the value in the type's binary form, then -1. Arrow builds every row's
