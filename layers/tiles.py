@@ -36,15 +36,24 @@ def check_tile(z: int, x: int, y: int) -> None:
         raise NotFound(f"Тайла {z}/{x}/{y} не існує", f"Tile {z}/{x}/{y} does not exist")
 
 
+def clustered(layer: Layer, z: int) -> bool:
+    """Whether ``layer``'s tiles at zoom ``z`` hold clusters rather than features."""
+    return layer.geometry in ("Point", "MultiPoint") and z < CLUSTER_BELOW_ZOOM
+
+
 def tile_sql(layer: Layer, z: int) -> str:
-    """The SQL of one tile of ``layer`` at zoom ``z`` (parameters :z, :x, :y, :cap)."""
+    """The SQL of one tile of ``layer`` at zoom ``z`` (parameters :z, :x, :y, :cap, :name)."""
+    return _tile_sql(layer, clustered(layer, z))
+
+
+def _tile_sql(layer: Layer, clusters: bool) -> str:
     table = table_of(layer)
     geom = f't."{layer.geometry_column}"'
     fields = layer.public_fields
     # Tiles are shared through caches: public rows only (never a draft plan's zones).
     public = f' AND t."{layer.public_rows}"' if layer.public_rows else ""
     points = layer.geometry in ("Point", "MultiPoint")
-    if points and z < CLUSTER_BELOW_ZOOM:
+    if clusters:
         # One cluster per grid cell: its centre, how many points, and the first feature's id.
         return f"""
         WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
@@ -74,7 +83,7 @@ def tile_sql(layer: Layer, z: int) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def driver_sql(layer_name: str, clustered: bool) -> str:
+def driver_sql(layer_name: str, clusters: bool) -> str:
     """``tile_sql`` with psycopg's ``%(name)s`` placeholders, for the fast path that skips SQLAlchemy.
 
     Run with :func:`driver_params`. One string per layer and kind, so psycopg prepares it once per
@@ -82,14 +91,13 @@ def driver_sql(layer_name: str, clustered: bool) -> str:
     """
     from layers.registry import get_layer
 
-    sql = tile_sql(get_layer(layer_name), 0 if clustered else MAX_ZOOM).replace("%", "%%")
+    sql = _tile_sql(get_layer(layer_name), clusters).replace("%", "%%")
     return re.sub(r":(z|x|y|cap|name)\b", r"%(\1)s", sql)
 
 
 def driver_params(layer: Layer, z: int, x: int, y: int) -> tuple[str, dict]:
     """The fast path's SQL of one tile and its parameters."""
-    clustered = layer.geometry in ("Point", "MultiPoint") and z < CLUSTER_BELOW_ZOOM
-    return driver_sql(layer.name, clustered), {"z": z, "x": x, "y": y, "cap": MAX_FEATURES, "name": layer.name}
+    return driver_sql(layer.name, clustered(layer, z)), {"z": z, "x": x, "y": y, "cap": MAX_FEATURES, "name": layer.name}
 
 
 def tile(conn: sa.Connection, layer: Layer, z: int, x: int, y: int) -> bytes:
