@@ -16,6 +16,7 @@ no measured entrance facts, an OSM ``wheelchair=*`` value stands in, and the rea
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from layers.base import CategoryStyle, Field, Layer, Permissions, label
 from layers.venues_osm import VENUES_OSM
@@ -132,6 +133,11 @@ def _cm(name: str, uk: str, en: str, *aliases: str) -> Field:
     return Field(name, "number", {"uk": uk, "en": en}, aliases=aliases)
 
 
+def _under(group: str, *fields: Field) -> tuple[Field, ...]:
+    """``fields`` under the heading ``group`` (an i18n key) on the venue page and form."""
+    return tuple(replace(f, group=group) for f in fields)
+
+
 VENUES = Layer(
     name="venues",
     title={"uk": "Доступність закладів", "en": "Accessible venues"},
@@ -143,41 +149,46 @@ VENUES = Layer(
     table="venue",
     generated_table=True,
     fields=(
-        Field("name", "text", {"uk": "Назва", "en": "Name"}, required=True, aliases=("назва", "name:uk")),
-        Field("category", "choice", {"uk": "Категорія", "en": "Category"}, required=True, choices=CATEGORIES,
-              aliases=("категорія", "тип")),
-        Field("address", "text", {"uk": "Адреса", "en": "Address"}, aliases=("адреса",)),
-        Field("opening_hours", "text", {"uk": "Години роботи", "en": "Opening hours"}, aliases=("години",)),
-        # Entrance (A11yJSON Entrance)
-        _yes("entrance_level", "Вхід без сходинок", "Step-free entrance", "isLevel"),
-        Field("entrance_steps", "integer", {"uk": "Сходинок на вході", "en": "Steps at the entrance"},
-              aliases=("сходинок", "step_count")),
-        _cm("step_height_cm", "Висота сходинки (порога), см", "Step (threshold) height, cm", "поріг_см"),
-        Field("ramp", "choice", {"uk": "Пандус", "en": "Ramp"}, choices=RAMPS, aliases=("пандус",)),
-        _cm("ramp_slope_percent", "Ухил пандуса, %", "Ramp slope, %", "ухил"),
-        _cm("door_width_cm", "Ширина дверей, см", "Door width, cm", "ширина_дверей"),
-        _yes("door_automatic", "Автоматичні двері", "Automatic door"),
-        _yes("doorbell", "Кнопка виклику", "Doorbell / call button", "кнопка_виклику"),
-        # Toilet (A11yJSON Restroom)
-        _yes("toilet_accessible", "Доступний туалет", "Accessible toilet", "toilets:wheelchair"),
-        _cm("toilet_door_width_cm", "Ширина дверей туалету, см", "Toilet door width, cm"),
-        _cm("toilet_turning_cm", "Простір для розвороту в туалеті, см", "Turning space in the toilet, cm"),
-        _yes("toilet_grab_bars", "Поручні в туалеті", "Grab bars in the toilet"),
-        # Parking
-        Field("parking_count", "integer", {"uk": "Місць для людей з інвалідністю", "en": "Disabled parking spaces"}),
-        _cm("parking_distance_m", "Від паркування до входу, м", "Parking to entrance, m"),
-        # People and information
-        _yes("staff_assistance", "Персонал допоможе", "Staff will help", "допомога"),
-        _yes("sign_language", "Жестова мова", "Sign language"),
-        _yes("induction_loop", "Індукційна петля", "Induction loop", "hearing_loop"),
-        _yes("tactile_paving", "Тактильна плитка", "Tactile paving"),
-        _yes("braille", "Шрифт Брайля", "Braille"),
-        _yes("audio_info", "Звукова інформація", "Audio information"),
-        _yes("visual_info", "Візуальна інформація (табло, субтитри)", "Visual information (displays, captions)"),
+        *_under("facts_general",
+                Field("name", "text", {"uk": "Назва", "en": "Name"}, required=True, aliases=("назва", "name:uk")),
+                Field("category", "choice", {"uk": "Категорія", "en": "Category"}, required=True,
+                      choices=CATEGORIES, aliases=("категорія", "тип")),
+                Field("address", "text", {"uk": "Адреса", "en": "Address"}, aliases=("адреса",)),
+                Field("opening_hours", "text", {"uk": "Години роботи", "en": "Opening hours"},
+                      aliases=("години",))),
+        *_under("facts_entrance",  # A11yJSON Entrance
+                _yes("entrance_level", "Вхід без сходинок", "Step-free entrance", "isLevel"),
+                Field("entrance_steps", "integer", {"uk": "Сходинок на вході", "en": "Steps at the entrance"},
+                      aliases=("сходинок", "step_count")),
+                _cm("step_height_cm", "Висота сходинки (порога), см", "Step (threshold) height, cm", "поріг_см"),
+                Field("ramp", "choice", {"uk": "Пандус", "en": "Ramp"}, choices=RAMPS, aliases=("пандус",)),
+                _cm("ramp_slope_percent", "Ухил пандуса, %", "Ramp slope, %", "ухил"),
+                _cm("door_width_cm", "Ширина дверей, см", "Door width, cm", "ширина_дверей"),
+                _yes("door_automatic", "Автоматичні двері", "Automatic door"),
+                _yes("doorbell", "Кнопка виклику", "Doorbell / call button", "кнопка_виклику")),
+        *_under("facts_toilet",  # A11yJSON Restroom
+                _yes("toilet_accessible", "Доступний туалет", "Accessible toilet", "toilets:wheelchair"),
+                _cm("toilet_door_width_cm", "Ширина дверей туалету, см", "Toilet door width, cm"),
+                _cm("toilet_turning_cm", "Простір для розвороту в туалеті, см", "Turning space in the toilet, cm"),
+                _yes("toilet_grab_bars", "Поручні в туалеті", "Grab bars in the toilet")),
+        *_under("facts_parking",
+                Field("parking_count", "integer",
+                      {"uk": "Місць для людей з інвалідністю", "en": "Disabled parking spaces"}),
+                _cm("parking_distance_m", "Від паркування до входу, м", "Parking to entrance, m")),
+        *_under("facts_people",  # help, and information for blind and deaf people
+                _yes("staff_assistance", "Персонал допоможе", "Staff will help", "допомога"),
+                _yes("sign_language", "Жестова мова", "Sign language"),
+                _yes("induction_loop", "Індукційна петля", "Induction loop", "hearing_loop"),
+                _yes("tactile_paving", "Тактильна плитка", "Tactile paving"),
+                _yes("braille", "Шрифт Брайля", "Braille"),
+                _yes("audio_info", "Звукова інформація", "Audio information"),
+                _yes("visual_info", "Візуальна інформація (табло, субтитри)",
+                     "Visual information (displays, captions)")),
         Field("wheelchair_osm", "choice", {"uk": "Позначка OSM wheelchair", "en": "OSM wheelchair tag"},
               choices=OSM_WHEELCHAIR, aliases=("wheelchair",)),
-        Field("access_note", "text", {"uk": "Опис доступності", "en": "Accessibility notes"},
-              aliases=("wheelchair:description:uk", "wheelchair:description")),
+        *_under("facts_general",
+                Field("access_note", "text", {"uk": "Опис доступності", "en": "Accessibility notes"},
+                      aliases=("wheelchair:description:uk", "wheelchair:description"))),
         Field("surveyed_on", "date", {"uk": "Обстежено", "en": "Surveyed on"}, aliases=("дата_обстеження",)),
         Field("surveyed_by", "text", {"uk": "Хто обстежив (організація)", "en": "Surveyed by (organisation)"},
               aliases=("обстежив",)),

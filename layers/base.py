@@ -39,6 +39,9 @@ class Field:
     # why not as {"uk": …, "en": …}, or None when the value is fine. ``layers.values.convert`` and
     # the import pipeline apply it, so a file's rows and a form's values are checked alike.
     check: Callable[[object], Labels | None] | None = None
+    # The heading (an i18n key) that pages and forms show the field under, for layers whose
+    # fields come in groups (a venue's entrance, toilet, parking …).
+    group: str | None = None
 
     @property
     def column_name(self) -> str:

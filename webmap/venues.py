@@ -32,15 +32,10 @@ bp = Blueprint("venues", __name__)
 VENUES = acc.VENUES
 EDITORS = tuple(VENUES.permissions.edit)
 # The facts a resident can correct, grouped as the venue page shows them.
-FACT_GROUPS = (
-    ("facts_entrance", ("entrance_level", "entrance_steps", "step_height_cm", "ramp", "ramp_slope_percent",
-                        "door_width_cm", "door_automatic", "doorbell")),
-    ("facts_toilet", ("toilet_accessible", "toilet_door_width_cm", "toilet_turning_cm", "toilet_grab_bars")),
-    ("facts_parking", ("parking_count", "parking_distance_m")),
-    ("facts_people", ("staff_assistance", "sign_language", "induction_loop", "tactile_paving", "braille",
-                      "audio_info", "visual_info")),
-    ("facts_general", ("name", "category", "address", "opening_hours", "access_note")),
-)
+# The facts a venue page shows and its correction form asks for, under their headings, in this
+# order; which field goes under which heading is the declaration's (Field.group).
+FACT_GROUPS = tuple((group, tuple(f.name for f in VENUES.fields if f.group == group))
+                    for group in ("facts_entrance", "facts_toilet", "facts_parking", "facts_people", "facts_general"))
 
 
 def _search_args(conn) -> dict | None:
