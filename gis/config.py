@@ -3,7 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | DATABASE_URL | (unset) | an external PostGIS; when set the embedded one is never started |
-| HROMADA_PGDATA | var/postgres | data folder of the embedded PostgreSQL cluster |
+| HROMADA_PGDATA | var/postgres | data folder of the embedded PostgreSQL cluster (when root runs the project from a folder the `postgres` user cannot enter, the default becomes /var/lib/hromada-gis/<project>-<hash>/postgres) |
 | HROMADA_PGPORT | 5433 | loopback port of the embedded cluster |
 | HROMADA_PGBIN | newest /usr/lib/postgresql/*/bin | PostgreSQL binaries |
 | HROMADA_SHARED_DATA | ../shared/data | the team's shared data folder |
@@ -23,6 +23,10 @@ def database_url_from_env() -> str | None:
     return url or None
 
 
+def pgdata_from_env() -> bool:
+    return bool(os.environ.get("HROMADA_PGDATA"))
+
+
 def pgdata_dir() -> Path:
     return Path(os.environ.get("HROMADA_PGDATA", PROJECT_ROOT / "var" / "postgres")).resolve()
 
@@ -37,3 +41,22 @@ def shared_data_dir() -> Path:
 
 def default_hromada() -> str:
     return os.environ.get("HROMADA_DEFAULT_HROMADA", DEMO_KATOTTG)
+
+
+def secret_key() -> str:
+    """HROMADA_SECRET_KEY, else one generated once and kept in var/secret_key (mode 0600). Signs
+    session cookies and the links in mails (the web app, the CLI and the mail worker alike)."""
+    import secrets
+
+    if os.environ.get("HROMADA_SECRET_KEY"):
+        return os.environ["HROMADA_SECRET_KEY"]
+    path = PROJECT_ROOT / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()

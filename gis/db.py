@@ -5,6 +5,8 @@ and started on demand. Schema changes go through Alembic migrations in ``gis/mig
 """
 from __future__ import annotations
 
+import contextlib
+
 import logging
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 
 from gis import config
-from gis.embedded import EmbeddedPostgres
+from gis.embedded import EmbeddedPostgres, reachable_data_dir
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -28,7 +30,12 @@ def normalize_url(url: str) -> str:
 
 
 def embedded_cluster() -> EmbeddedPostgres:
-    return EmbeddedPostgres(config.pgdata_dir(), config.pg_port())
+    """The project's cluster: HROMADA_PGDATA as given, else var/postgres — or, when root runs us
+    from a folder the server user cannot enter, a folder of our own under /var/lib/hromada-gis."""
+    data_dir = config.pgdata_dir()
+    if not config.pgdata_from_env():
+        data_dir = reachable_data_dir(data_dir)
+    return EmbeddedPostgres(data_dir, config.pg_port())
 
 
 def database_url(start_embedded: bool = True) -> str:
@@ -40,6 +47,18 @@ def database_url(start_embedded: bool = True) -> str:
     if start_embedded:
         cluster.start()
     return cluster.url()
+
+
+@contextlib.contextmanager
+def transaction(bind: sa.Engine | sa.Connection):
+    """A transaction on an engine, or a savepoint inside a connection's own one — so a loader can
+    run alone or as one step of a larger all-or-nothing load."""
+    if isinstance(bind, sa.Engine):
+        with bind.begin() as conn:
+            yield conn
+    else:
+        with bind.begin_nested():
+            yield bind
 
 
 def make_engine(url: str, **kwargs) -> sa.Engine:

@@ -122,6 +122,47 @@ class ClusterStatus:
         )
 
 
+FALLBACK_ROOT = Path("/var/lib/hromada-gis")  # where root's clusters go when the project folder is closed
+
+
+def server_user_can_enter(folder: Path) -> bool:
+    """Whether the server user can pass through every folder down to ``folder`` (or, for a folder
+    not made yet, down to its nearest existing parent). Always true when we are not root: then the
+    server runs as ourselves."""
+    if os.geteuid() != 0:
+        return True
+    probe = Path(folder).resolve()
+    while not probe.exists():
+        probe = probe.parent
+    try:
+        pw = pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        return True  # no such user: starting will say so with the install hint
+    return subprocess.run(["test", "-x", str(probe)], user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                          cwd="/", capture_output=True).returncode == 0
+
+
+def reachable_data_dir(preferred: Path) -> Path:
+    """``preferred``, unless root runs us from a folder the server user cannot enter (a clone under
+    /root, mode 0700 on Debian) and no cluster lives there yet: then a folder of this project's own
+    under /var/lib/hromada-gis/, named after the project's path so two clones never share one.
+    Nobody's folder permissions are changed."""
+    preferred = Path(preferred).resolve()
+    if (preferred / "PG_VERSION").is_file() or server_user_can_enter(preferred):
+        return preferred
+    import hashlib
+
+    from gis.config import PROJECT_ROOT
+
+    tag = hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:10]
+    fallback = FALLBACK_ROOT / f"{PROJECT_ROOT.name}-{tag}" / preferred.name
+    log.warning("the %s user cannot reach %s; using %s", SERVER_USER, preferred, fallback)
+    fallback.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(FALLBACK_ROOT, 0o755)
+    os.chmod(fallback.parent, 0o711)  # the server user passes through; only root lists it
+    return fallback
+
+
 class EmbeddedPostgres:
     """A PostgreSQL + PostGIS cluster in ``data_dir``, on ``127.0.0.1:port``.
 

@@ -11,8 +11,13 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql as pg
 
 SRID = 4326
-ROLES = ("resident", "unit_staff", "planner", "admin")
+# Roles are held per hromada (role_grant), except the national operator's, which has none.
+HROMADA_ROLES = ("admin", "unit_staff", "planner")
+OPERATOR = "operator"
+ROLES = (OPERATOR, *HROMADA_ROLES)
 UNIT_KINDS = ("department", "enterprise", "starosta_district", "outside_body", "other")
+UNIT_NOTIFY_MODES = ("each", "digest")  # every report at once, or one mail a day
+ASSIGNMENT_SCOPES = ("hromada", "district", "villages", "area")
 SETTLEMENT_KINDS = ("city", "town", "village", "hamlet", "other")
 KATOTTG_PATTERN = "^UA[0-9]{17}$"
 
@@ -99,12 +104,16 @@ unit = sa.Table(
     sa.Column("name_uk", sa.Text, nullable=False),
     sa.Column("name_en", sa.Text),
     sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("email", sa.Text),
+    sa.Column("emails", pg.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'")),
     sa.Column("phone", sa.Text),
+    # False: an outside body reached by e-mail only; it acts through signed links in its mail.
+    sa.Column("has_accounts", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("notify_mode", sa.Text, nullable=False, server_default="each"),
     sa.Column("service_area", geometry("MULTIPOLYGON")),
     sa.Column("is_demo", sa.Boolean, nullable=False, server_default=sa.false()),
     created_at(),
     sa.CheckConstraint(f"kind IN {UNIT_KINDS}", name="kind"),
+    sa.CheckConstraint(f"notify_mode IN {UNIT_NOTIFY_MODES}", name="notify_mode"),
     sa.UniqueConstraint("hromada_id", "code"),
     gist("unit", "service_area"),
 )
@@ -120,19 +129,68 @@ category = sa.Table(
     sa.Column("asset_kind", sa.Text),  # reports of it go to the owner of a nearby asset of this kind
     sa.Column("snap_distance_m", sa.Integer, nullable=False, server_default="25"),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # NULL: the national catalogue (layers.categories); else a hromada's own local category.
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE")),
 )
 
-# Which unit handles which category where. area NULL means "the unit's own service area, or the
-# whole hromada when the unit has none" — the hromada's default for that category.
+# Starosta districts (старостинські округи): groups of the hromada's settlements.
+starosta_district = sa.Table(
+    "starosta_district", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("name_uk", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text),
+    sa.UniqueConstraint("hromada_id", "code"),
+)
+
+district_settlement = sa.Table(
+    "district_settlement", metadata,
+    sa.Column("district_id", sa.Integer, sa.ForeignKey("starosta_district.id", ondelete="CASCADE"),
+              primary_key=True),
+    # A settlement belongs to at most one district.
+    sa.Column("settlement_id", sa.Integer, sa.ForeignKey("settlement.id", ondelete="CASCADE"),
+              primary_key=True, unique=True),
+)
+
+# Which unit handles which category where. scope says how the place was given: the whole hromada
+# (area NULL: the hromada's default for that category), a starosta district, chosen villages, or
+# an area drawn on the map. For districts and villages ``area`` is derived (gis.hromada_setup) from
+# the villages' cells, so routing only ever tests ``area``.
 unit_category = sa.Table(
     "unit_category", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="CASCADE"), nullable=False),
     sa.Column("category_id", sa.Integer, sa.ForeignKey("category.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False, server_default="hromada"),
+    sa.Column("district_id", sa.Integer, sa.ForeignKey("starosta_district.id", ondelete="CASCADE")),
+    sa.Column("settlement_ids", pg.ARRAY(sa.Integer)),
     sa.Column("area", geometry("MULTIPOLYGON")),
-    sa.UniqueConstraint("unit_id", "category_id"),
+    sa.CheckConstraint(f"scope IN {ASSIGNMENT_SCOPES}", name="scope"),
+    sa.CheckConstraint("(scope = 'district') = (district_id IS NOT NULL)", name="district_scope"),
+    sa.CheckConstraint("(scope = 'villages') = (settlement_ids IS NOT NULL)", name="villages_scope"),
     sa.Index("ix_unit_category_category_id", "category_id"),
+    sa.Index("ix_unit_category_unit_id", "unit_id"),
     gist("unit_category", "area"),
+)
+
+# A hromada's own settings: whether it takes reports yet (the operator enables it) and the unit
+# that gets a report no rule covers.
+hromada_setup = sa.Table(
+    "hromada_setup", metadata,
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("enabled_at", sa.DateTime(timezone=True)),
+    sa.Column("default_unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="SET NULL")),
+)
+
+# A catalogue category turned off for a hromada, or given its own target time there.
+hromada_category = sa.Table(
+    "hromada_category", metadata,
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("category_id", sa.Integer, sa.ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("target_days", sa.Integer),
+    sa.CheckConstraint("target_days IS NULL OR target_days BETWEEN 1 AND 365", name="target_days"),
 )
 
 app_user = sa.Table(
@@ -141,12 +199,58 @@ app_user = sa.Table(
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("full_name", sa.Text),
     sa.Column("password_hash", sa.Text),
-    sa.Column("roles", pg.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{resident}'")),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Goes up when the account is switched off: with the password hash it makes the session's
+    # auth epoch (webmap.access), so older sessions end for good.
+    sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"),
     created_at(),
-    sa.CheckConstraint(
-        "roles <@ ARRAY[" + ", ".join(f"'{r}'" for r in ROLES) + "]::text[]", name="known_roles"),
     sa.Index("uq_app_user_email_lower", sa.text("lower(email)"), unique=True),
+)
+
+# Roles per hromada: one person may be admin of one hromada and planner in another. The
+# operator's role is national (hromada_id NULL).
+role_grant = sa.Table(
+    "role_grant", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE")),
+    sa.Column("role", sa.Text, nullable=False),
+    created_at(),
+    sa.CheckConstraint(f"role IN {ROLES}", name="role"),
+    sa.CheckConstraint(f"(role = '{OPERATOR}') = (hromada_id IS NULL)", name="operator_is_national"),
+    sa.Index("uq_role_grant_user_id_hromada_id_role", "user_id", sa.text("COALESCE(hromada_id, 0)"), "role",
+             unique=True),
+    sa.Index("ix_role_grant_hromada_id", "hromada_id"),
+)
+
+# One-time links by e-mail: an invitation to set a first password, or a password reset.
+account_token = sa.Table(
+    "account_token", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    created_at(),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),
+    sa.Index("ix_account_token_user_id", "user_id"),
+)
+
+# Who changed what in a hromada's set-up and accounts (read by its administrator), and every use
+# of a unit's signed link.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE")),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    sa.Column("actor", sa.Text, nullable=False),  # e-mail of the user, or e.g. "link: road_service"
+    sa.Column("action", sa.Text, nullable=False),  # e.g. unit.update, assignment.create, setup.apply
+    sa.Column("object", sa.Text),  # what it touched, in words (a unit's code, a report's code)
+    sa.Column("detail", pg.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    created_at(),
+    sa.Index("ix_audit_log_hromada_id_created_at", "hromada_id", "created_at"),
 )
 
 # Unit staff are bound to the units whose queues they work.
@@ -291,6 +395,20 @@ outbox = sa.Table(
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
 )
 
+# A report routed or transferred to a unit, to be told to it (layers.unit_mail): at once through the
+# outbox, or gathered into the unit's daily digest (digested_at set when that mail is queued).
+unit_notice = sa.Table(
+    "unit_notice", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("report_event.id", ondelete="CASCADE"), nullable=False),
+    created_at(),
+    sa.Column("digested_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("unit_id", "event_id"),
+    sa.Index("ix_unit_notice_unit_id_digested_at", "unit_id", "digested_at"),
+)
+
 # A retried POST with the same Idempotency-Key gets the first answer back.
 idempotency_key = sa.Table(
     "idempotency_key", metadata,
@@ -311,6 +429,8 @@ import_run = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("dry_run", sa.Boolean, nullable=False),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    # The hromada an administrator imported into (NULL: from the command line, any hromada).
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE")),
     sa.Column("status", sa.Text, nullable=False),  # done, failed
     sa.Column("report", pg.JSONB, nullable=False),
     created_at(),

@@ -23,6 +23,7 @@ import smtplib
 import threading
 import time
 from dataclasses import dataclass
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -81,6 +82,10 @@ def _message(row, settings: SmtpSettings) -> EmailMessage:
     msg["Message-ID"] = row.message_id
     msg["Date"] = formatdate(localtime=False)
     msg.set_content(row.body)
+    # Issue #14: Python 3.11 folds a long non-ASCII Subject between encoded words and so loses the space
+    # there ("звернення ЯК-…" arrives as "зверненняЯК-…"). Headers are folded when the message is sent,
+    # by its policy: unfolded lines (up to SMTP's 998) keep every space; the body is encoded already.
+    msg.policy = email_policy.default.clone(max_line_length=998)
     return msg
 
 
@@ -160,10 +165,19 @@ def deliver_due(engine: sa.Engine, settings: SmtpSettings, limit: int = 1000) ->
     return handled
 
 
-def run_worker(engine: sa.Engine, settings: SmtpSettings, stop: threading.Event, poll_seconds: float = 2.0) -> None:
-    """Deliver until ``stop`` is set; rides out database restarts."""
+def run_worker(engine: sa.Engine, settings: SmtpSettings, stop: threading.Event, poll_seconds: float = 2.0, *,
+               periodic=None, period_seconds: float = 60.0) -> None:
+    """Deliver until ``stop`` is set; rides out database restarts. ``periodic(engine)``, when given, runs
+    about every ``period_seconds`` first (issue #14: the units' daily digests, layers.unit_mail.digest_job)."""
     log.info("outbox worker started (%s)", f"SMTP {settings.host}:{settings.port}" if settings.host else "console")
+    next_periodic = time.monotonic()
     while not stop.is_set():
+        if periodic is not None and time.monotonic() >= next_periodic:
+            next_periodic = time.monotonic() + period_seconds
+            try:
+                periodic(engine)
+            except Exception:  # a failing job must not stop delivery; it is tried again next period
+                log.exception("outbox worker: periodic job failed; trying again later")
         try:
             if deliver_one(engine, settings):
                 continue

@@ -7,9 +7,14 @@ The rules, in order (the first that applies decides, and its reason is stored wi
    else the unit ``asset_owner`` names for its owner class (a state road → the road service).
 2. **area** — the unit whose service area for the category contains the point; the smallest
    area wins (a starosta district beats the whole hromada).
-3. **default** — the hromada's default unit for the category (a rule with no area).
+3. **default** — the unit that handles the category in the whole hromada (an assignment of scope
+   ``hromada``); failing that, the hromada's default unit (``hromada_setup.default_unit_id``).
 
-A point outside every hromada, or a category no one handles there, is a 422 that says so.
+Before that: the hromada must take reports (``hromada_setup.enabled_at``, else 422), and the
+category must be on there (a catalogue category not turned off in ``hromada_category``, or one of
+the hromada's own); its target time is the hromada's, else the catalogue's. A point outside every
+hromada, or a category no one handles there, is a 422 that says so. The set-up itself is written
+by gis.hromada_setup.
 """
 from __future__ import annotations
 
@@ -84,18 +89,42 @@ def require_hromada(conn: sa.Connection, lon: float, lat: float) -> sa.Row:
         f"The point (latitude {lat}, longitude {lon}) is outside every hromada served here")
 
 
-def _category(conn: sa.Connection, code: str) -> sa.Row:
-    row = conn.execute(sa.text("""SELECT id, code, name_uk, name_en, target_days, asset_kind, snap_distance_m
-                                  FROM category WHERE code = :code AND is_active"""), {"code": code}).first()
+def _category(conn: sa.Connection, code: str, hromada_id: int | None = None) -> sa.Row:
+    """The category ``code`` as it stands in the hromada: a catalogue category not turned off there,
+    or one of the hromada's own; its target time the hromada's, else the catalogue's. Without a
+    hromada: any active catalogue or local category. Unknown (or off) → InvalidInput."""
+    row = conn.execute(sa.text("""
+        SELECT c.id, c.code, c.name_uk, c.name_en, COALESCE(hc.target_days, c.target_days) AS target_days,
+               c.asset_kind, c.snap_distance_m
+        FROM category c LEFT JOIN hromada_category hc ON hc.category_id = c.id AND hc.hromada_id = :h
+        WHERE c.code = :code AND c.is_active
+          AND (CAST(:h AS integer) IS NULL OR
+               ((c.hromada_id IS NULL OR c.hromada_id = :h) AND COALESCE(hc.enabled, true)))"""),
+        {"code": code, "h": hromada_id}).first()
     if row is None:
         raise InvalidInput(f"Невідома категорія {code!r}", f"Unknown category {code!r}")
     return row
 
 
-def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: int | None = None) -> Route:
+def require_enabled_hromada(conn: sa.Connection, hromada: sa.Row) -> None:
+    """422 unless the operator has switched the hromada on (hromada_setup.enabled_at)."""
+    enabled = conn.execute(sa.text("SELECT enabled_at IS NOT NULL FROM hromada_setup WHERE hromada_id = :h"),
+                           {"h": hromada.id}).scalar()
+    if not enabled:
+        raise Unprocessable(f"Громада «{hromada.name_uk}» ще не приймає звернень",
+                            f"{hromada.name_en or hromada.name_uk} does not take reports yet")
+
+
+def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: int | None = None, *,
+                 require_enabled: bool = True) -> Route:
+    """The unit for a report of ``category_code`` at the point (see the module's rules).
+
+    ``require_enabled`` False only for the set-up console's preview, before the hromada goes live."""
     lon, lat = check_point(lon, lat)
     hromada = require_hromada(conn, lon, lat)
-    cat = _category(conn, category_code)
+    if require_enabled:
+        require_enabled_hromada(conn, hromada)
+    cat = _category(conn, category_code, hromada.id)
     base = dict(hromada_id=hromada.id, hromada_code=hromada.katottg, category_id=cat.id,
                 category_code=cat.code, target_days=cat.target_days)
 
@@ -111,33 +140,43 @@ def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: in
                                f"обслуговує {asset.unit_uk}",
                      reason_en=f"{kind['en'].capitalize()} No. {asset.ref} ({distance} m away){whose_en} is "
                                f"maintained by {asset.unit_en or asset.unit_uk}")
+    asset_ref = asset.id if asset else None
 
+    # A starosta district's, some villages' or a drawn area (derived by gis.hromada_setup).
     area = conn.execute(sa.text("""
         SELECT u.id, u.name_uk, u.name_en
         FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
-        WHERE uc.category_id = :cat AND u.hromada_id = :h
-          AND COALESCE(uc.area, u.service_area) IS NOT NULL
-          AND ST_Intersects(COALESCE(uc.area, u.service_area), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-        ORDER BY ST_Area(COALESCE(uc.area, u.service_area)), uc.id LIMIT 1"""),
+        WHERE uc.category_id = :cat AND u.hromada_id = :h AND uc.area IS NOT NULL
+          AND ST_Intersects(uc.area, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+        ORDER BY ST_Area(uc.area), uc.id LIMIT 1"""),
         {"cat": cat.id, "h": hromada.id, "lon": lon, "lat": lat}).first()
     if area is not None:
-        return Route(**base, unit_id=area.id, rule="area", asset_id=asset.id if asset else None,
+        return Route(**base, unit_id=area.id, rule="area", asset_id=asset_ref,
                      reason_uk=f"Місце в зоні обслуговування: {area.name_uk} (категорія «{cat.name_uk}»)",
                      reason_en=f"The place is in the service area of {area.name_en or area.name_uk} "
                                f"(category “{cat.name_en}”)")
 
-    default = conn.execute(sa.text("""
+    everywhere = conn.execute(sa.text("""
         SELECT u.id, u.name_uk, u.name_en
         FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
-        WHERE uc.category_id = :cat AND u.hromada_id = :h
-          AND uc.area IS NULL AND u.service_area IS NULL
+        WHERE uc.category_id = :cat AND u.hromada_id = :h AND uc.scope = 'hromada'
         ORDER BY uc.id LIMIT 1"""), {"cat": cat.id, "h": hromada.id}).first()
-    if default is not None:
-        return Route(**base, unit_id=default.id, rule="default", asset_id=asset.id if asset else None,
-                     reason_uk=f"{default.name_uk} відповідає за категорію «{cat.name_uk}» у громаді "
+    if everywhere is not None:
+        return Route(**base, unit_id=everywhere.id, rule="default", asset_id=asset_ref,
+                     reason_uk=f"{everywhere.name_uk} відповідає за категорію «{cat.name_uk}» у громаді "
                                f"«{hromada.name_uk}»",
-                     reason_en=f"{default.name_en or default.name_uk} handles “{cat.name_en}” in "
+                     reason_en=f"{everywhere.name_en or everywhere.name_uk} handles “{cat.name_en}” in "
                                f"{hromada.name_en or hromada.name_uk}")
+
+    fallback = conn.execute(sa.text("""
+        SELECT u.id, u.name_uk, u.name_en FROM hromada_setup s JOIN unit u ON u.id = s.default_unit_id
+        WHERE s.hromada_id = :h"""), {"h": hromada.id}).first()
+    if fallback is not None:
+        return Route(**base, unit_id=fallback.id, rule="default", asset_id=asset_ref,
+                     reason_uk=f"Категорію «{cat.name_uk}» тут не закріплено за жодним підрозділом; звернення "
+                               f"отримує підрозділ громади за замовчуванням — {fallback.name_uk}",
+                     reason_en=f"No unit is assigned “{cat.name_en}” here; the report goes to the hromada's "
+                               f"default unit, {fallback.name_en or fallback.name_uk}")
 
     raise Unprocessable(
         f"Категорію «{cat.name_uk}» у громаді «{hromada.name_uk}» ніхто не обслуговує",
@@ -174,22 +213,48 @@ def _asset(conn: sa.Connection, hromada_id: int, cat: sa.Row, lon: float, lat: f
 
 
 def categories_at(conn: sa.Connection, lon, lat) -> tuple[sa.Row, list[sa.Row]]:
-    """The hromada at the point and the categories someone handles there (for the report form)."""
+    """The hromada at the point and the categories a report there would be accepted in (for the
+    report form): exactly those route_report routes — none while the hromada does not take reports."""
     lon, lat = check_point(lon, lat)
     hromada = require_hromada(conn, lon, lat)
     rows = conn.execute(sa.text("""
         SELECT c.code, c.name_uk, c.name_en, c.asset_kind FROM category c
-        WHERE c.is_active AND (
+        LEFT JOIN hromada_category hc ON hc.category_id = c.id AND hc.hromada_id = :h
+        WHERE c.is_active AND (c.hromada_id IS NULL OR c.hromada_id = :h) AND COALESCE(hc.enabled, true)
+          AND EXISTS (SELECT 1 FROM hromada_setup s WHERE s.hromada_id = :h AND s.enabled_at IS NOT NULL)
+          AND (
             EXISTS (SELECT 1 FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
                     WHERE uc.category_id = c.id AND u.hromada_id = :h
-                      AND (COALESCE(uc.area, u.service_area) IS NULL OR ST_Intersects(
-                           COALESCE(uc.area, u.service_area), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))))
-            OR EXISTS (SELECT 1 FROM asset_responsible a
-                       WHERE a.kind = c.asset_kind AND a.hromada_id = :h AND a.responsible_unit_id IS NOT NULL
-                         AND ST_DWithin(a.geom::geography,
-                                        ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, c.snap_distance_m)))
-        ORDER BY c.id"""), {"h": hromada.id, "lon": lon, "lat": lat}).all()
+                      AND (uc.scope = 'hromada' OR (uc.area IS NOT NULL AND ST_Intersects(
+                           uc.area, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)))))
+            OR EXISTS (SELECT 1 FROM hromada_setup s WHERE s.hromada_id = :h AND s.default_unit_id IS NOT NULL)
+            -- as route_report: the nearest asset in reach decides, if it has a unit
+            OR (SELECT a.responsible_unit_id FROM asset_responsible a
+                WHERE a.kind = c.asset_kind AND a.hromada_id = :h
+                  AND ST_DWithin(a.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography,
+                                 c.snap_distance_m)
+                ORDER BY a.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 1) IS NOT NULL)
+        ORDER BY c.hromada_id NULLS FIRST, c.id"""), {"h": hromada.id, "lon": lon, "lat": lat}).all()
     return hromada, rows
+
+
+def categories_in(conn: sa.Connection, hromada_id: int, code: str | None = None) -> list[sa.Row]:
+    """The categories a report in the hromada may have somewhere (Open311's service list): on there,
+    and handled by an assignment, an asset owner or the default unit; none while it takes no reports.
+    Each with its target time in effect."""
+    return conn.execute(sa.text("""
+        SELECT c.id, c.code, c.name_uk, c.name_en, COALESCE(hc.target_days, c.target_days) AS target_days,
+               c.asset_kind FROM category c
+        LEFT JOIN hromada_category hc ON hc.category_id = c.id AND hc.hromada_id = :h
+        WHERE c.is_active AND (c.hromada_id IS NULL OR c.hromada_id = :h) AND COALESCE(hc.enabled, true)
+          AND (CAST(:code AS text) IS NULL OR c.code = :code)
+          AND EXISTS (SELECT 1 FROM hromada_setup s WHERE s.hromada_id = :h AND s.enabled_at IS NOT NULL)
+          AND (EXISTS (SELECT 1 FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
+                       WHERE uc.category_id = c.id AND u.hromada_id = :h)
+               OR EXISTS (SELECT 1 FROM hromada_setup s WHERE s.hromada_id = :h AND s.default_unit_id IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM asset_responsible a WHERE a.kind = c.asset_kind AND a.hromada_id = :h
+                          AND a.responsible_unit_id IS NOT NULL))
+        ORDER BY c.hromada_id NULLS FIRST, c.id"""), {"h": hromada_id, "code": code}).all()
 
 
 ASSET_CHOICE_METRES = 100

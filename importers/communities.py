@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from gis import codes
 from gis.bulk import copy_into_staging, ewkb
+from gis.db import transaction
 from gis.errors import HromadaError, InvalidInput
 from gis.geometry import to_multipolygon, within_ukraine
 from importers.readers import first_present, read_vector
@@ -115,7 +116,7 @@ HROMADA_COPY_COLUMNS = [
 _HROMADA_DATA = [c for c, _ in HROMADA_COPY_COLUMNS if c not in ("row_no", "katottg")]
 
 
-def load_communities(engine: sa.Engine, path: str | Path, *, katottg: list[str] | None = None,
+def load_communities(engine: sa.Engine | sa.Connection, path: str | Path, *, katottg: list[str] | None = None,
                      layer: str | None = None) -> LoadReport:
     """Upsert the hromadas in ``path`` (optionally only the given KATOTTG codes)."""
     path = Path(path)
@@ -157,7 +158,7 @@ def load_communities(engine: sa.Engine, path: str | Path, *, katottg: list[str] 
         rows.append((row_no, code, name, get("name_en"), get("koatuu"), get("oblast"), get("raion"),
                      _integer(get("population")), get("wikidata"), ewkb(checked.geometry), checked.repaired))
 
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         copy_into_staging(conn, "_load_hromada", HROMADA_COPY_COLUMNS, rows)
         assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _HROMADA_DATA)
         differs = " OR ".join(f"hromada.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _HROMADA_DATA)
@@ -186,7 +187,7 @@ SETTLEMENT_COPY_COLUMNS = [
 ]
 
 
-def load_settlements(engine: sa.Engine, path: str | Path, *, layer: str | None = None) -> LoadReport:
+def load_settlements(engine: sa.Engine | sa.Connection, path: str | Path, *, layer: str | None = None) -> LoadReport:
     """Upsert the settlements in ``path`` into the hromadas that contain them.
 
     Files from OpenStreetMap mix village polygons with unnamed centre points: a point inside a
@@ -226,7 +227,7 @@ def load_settlements(engine: sa.Engine, path: str | Path, *, layer: str | None =
                      get("katottg"), _integer(get("population")), ewkb(checked.geometry), ewkb(centre)))
 
     data = ["name_uk", "name_en", "kind", "katottg", "population", "boundary", "centre"]
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         copy_into_staging(conn, "_load_settlement", SETTLEMENT_COPY_COLUMNS, rows)
         # The hromada is the one containing the settlement's centre.
         outside = conn.execute(sa.text("""

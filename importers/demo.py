@@ -1,28 +1,28 @@
 """The demo community: Якушинецька сільська громада (Vinnytsia raion), from ``../shared/data``.
 
-Real boundary and villages (OpenStreetMap, ODbL). Its units are the executive bodies named in the
-community's own documents, plus a communal enterprise for street lighting and the state road
-service as an outside body. The split of villages into five starosta districts, the e-mail
-addresses and the enterprise's name are invented for the demo and flagged ``is_demo``.
-Loading is idempotent: a second run changes nothing.
+Real boundary and villages (OpenStreetMap, ODbL). Its set-up — units, starosta districts, who
+handles what where, road owners — is the file ``demo_setup.yaml`` next to this module, applied
+with gis.setup_file.apply_setup like any hromada's (`hromada setup apply`). The split of villages
+into five starosta districts, the e-mail addresses and the enterprise's name are invented for the
+demo; its units are flagged ``is_demo``. Loading is idempotent: a second run changes nothing.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import shapely
 import sqlalchemy as sa
-from shapely.geometry import MultiPoint
-from sqlalchemy.dialects.postgresql import insert
+import yaml
 
 from gis import config
+from gis.audit import By
 from gis.bulk import ewkb
-from gis.geometry import to_multipolygon
-from gis.models import asset_owner, category, hromada, settlement, unit, unit_category
+from gis.hromada_setup import rederive_areas
+from gis.models import hromada, settlement, unit
+from gis.setup_file import apply_setup
 from importers.communities import LoadReport, load_communities, load_settlements
 from importers.demo_coverage import load_demo_coverage
 from importers.demo_heritage import load_demo_heritage
@@ -40,79 +40,21 @@ log = logging.getLogger(__name__)
 DEMO_KATOTTG = config.DEMO_KATOTTG
 BOUNDARY_FILE = "ukraine/yakushynetska_boundary.geojson"
 SETTLEMENTS_FILE = "ukraine/yakushynetska_settlements.geojson"
-
-
-@dataclass(frozen=True)
-class DemoUnit:
-    code: str
-    uk: str
-    en: str
-    kind: str
-    categories: tuple[str, ...] = ()  # handled across the hromada (its default for them)
-    villages: tuple[str, ...] = ()  # starosta districts: the villages they serve
-
-
-UNITS = (
-    DemoUnit("general", "Загальний відділ", "General Department", "department"),
-    DemoUnit("cnap", "Центр надання адміністративних послуг (ЦНАП)",
-             "Administrative Services Centre (TsNAP)", "department", ("no_signal",)),
-    DemoUnit("finance", "Фінансовий відділ", "Finance Department", "department"),
-    DemoUnit("culture", "Відділ освіти, культури та спорту", "Department of Education, Culture and Sports",
-             "department", ("damaged_heritage",)),
-    DemoUnit("social", "Відділ соціального захисту населення та охорони здоров'я",
-             "Department of Social Protection and Health Care", "department", ("accessibility_barrier",)),
-    DemoUnit("housing", "Відділ житлово-комунального господарства, будівництва та земельних відносин",
-             "Department of Housing and Utilities, Construction and Land Relations", "department",
-             ("pothole", "overflowing_bin", "illegal_dump", "fallen_tree", "water_leak")),
-    DemoUnit("architecture", "Відділ архітектури та містобудування", "Department of Architecture and Urban Planning",
-             "department"),
-    DemoUnit("land", "Сектор земельних відносин", "Land Relations Sector", "department"),
-    DemoUnit("kp_blagoustrij", "КП «Якушинціблагоустрій»", "Communal enterprise Yakushyntsiblahoustrii",
-             "enterprise", ("street_light_out",)),
-    # State roads: reached through the road's owner (the asset rule), never by default.
-    DemoUnit("road_service", "Служба відновлення та розвитку інфраструктури у Вінницькій області",
-             "Vinnytsia Oblast Service for Restoration and Infrastructure Development", "outside_body"),
-    DemoUnit("sd_zarvantsi", "Зарванецький старостинський округ", "Zarvantsi starosta district",
-             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"), ("Зарванці",)),
-    DemoUnit("sd_berezyna", "Березинський старостинський округ", "Berezyna starosta district",
-             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"),
-             ("Березина", "Лисогора", "Ксаверівка")),
-    DemoUnit("sd_dashkivtsi", "Дашковецький старостинський округ", "Dashkivtsi starosta district",
-             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"),
-             ("Дашківці", "Іскриня", "Лукашівка")),
-    DemoUnit("sd_maidan", "Майданський старостинський округ", "Maidan starosta district",
-             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"),
-             ("Майдан", "Слобода-Дашковецька")),
-    DemoUnit("sd_pultivtsi", "Пултовецький старостинський округ", "Pultivtsi starosta district",
-             "starosta_district", ("overflowing_bin", "illegal_dump", "fallen_tree"),
-             ("Пултівці", "Лисянка", "Юзвин", "Широка Гребля")),
-)
-
-
-def district_areas(boundary, centres: dict[str, object]) -> dict[str, object]:
-    """Split the hromada into Voronoi cells around village centres; a district is its villages' cells."""
-    cells = shapely.voronoi_polygons(MultiPoint(list(centres.values())), extend_to=boundary)
-    by_village = {}
-    for name, point in centres.items():
-        cell = next(c for c in cells.geoms if c.covers(point))
-        by_village[name] = cell.intersection(boundary)
-    areas = {}
-    for u in UNITS:
-        if u.villages:
-            parts = [by_village[v] for v in u.villages if v in by_village]
-            if parts:
-                areas[u.code] = to_multipolygon(shapely.union_all(parts), what=u.code).geometry
-    return areas
+SETUP_FILE = Path(__file__).with_name("demo_setup.yaml")
+DEMO = By("demo")
+# The demo's unit codes (the file is the one source of them).
+UNITS = tuple(u["code"] for u in yaml.safe_load(SETUP_FILE.read_text(encoding="utf-8"))["units"])
 
 
 def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadReport]:
     """Load the demo hromada, its villages, units and who handles which category. Idempotent."""
     data_dir = Path(data_dir or config.shared_data_dir())
-    reports = [
-        load_communities(engine, data_dir / BOUNDARY_FILE, katottg=[DEMO_KATOTTG]),
-        load_settlements(engine, data_dir / SETTLEMENTS_FILE),
-    ]
+    # One transaction: a failure part-way leaves nothing half-loaded.
     with engine.begin() as conn:
+        reports = [
+            load_communities(conn, data_dir / BOUNDARY_FILE, katottg=[DEMO_KATOTTG]),
+            load_settlements(conn, data_dir / SETTLEMENTS_FILE),
+        ]
         sync_categories(conn)
         hromada_id, boundary_wkb = conn.execute(
             sa.select(hromada.c.id, sa.func.ST_AsBinary(hromada.c.boundary))
@@ -121,19 +63,11 @@ def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadRepor
         centres = {name: shapely.from_wkb(bytes(wkb)) for name, wkb in conn.execute(
             sa.select(settlement.c.name_uk, sa.func.ST_AsBinary(settlement.c.centre))
             .where(settlement.c.hromada_id == hromada_id))}
-        areas = district_areas(boundary, centres)
-        unit_rows = [{
-            "hromada_id": hromada_id, "code": u.code, "name_uk": u.uk, "name_en": u.en, "kind": u.kind,
-            "email": f"{u.code.replace('_', '-')}@yakushynetska-demo.example.org",
-            "service_area": sa.func.ST_GeomFromEWKB(ewkb(areas[u.code])) if u.code in areas else None,
-            "is_demo": True,
-        } for u in UNITS]
-        _upsert(conn, unit, unit_rows, ["hromada_id", "code"])
+        apply_setup(conn, SETUP_FILE.read_text(encoding="utf-8"), by=DEMO)
+        rederive_areas(conn, hromada_id)  # the villages' shapes may have changed since (writes only then)
+        conn.execute(unit.update().where(unit.c.hromada_id == hromada_id, unit.c.is_demo.is_(False))
+                     .values(is_demo=True))
         unit_ids = dict(conn.execute(sa.select(unit.c.code, unit.c.id).where(unit.c.hromada_id == hromada_id)).all())
-        category_ids = dict(conn.execute(sa.select(category.c.code, category.c.id)).all())
-        handled = [{"unit_id": unit_ids[u.code], "category_id": category_ids[c], "area": None}
-                   for u in UNITS for c in u.categories]
-        _upsert(conn, unit_category, handled, ["unit_id", "category_id"])
         villages = {name: shapely.from_wkb(bytes(wkb)) for name, wkb in conn.execute(
             sa.select(settlement.c.name_uk, sa.func.ST_AsBinary(settlement.c.boundary))
             .where(settlement.c.hromada_id == hromada_id, settlement.c.boundary.is_not(None)))}
@@ -154,9 +88,6 @@ MAIN_STREET_HALF_DEG = 0.009  # main streets run up to ≈ 650 m each way from t
 SIDE_STREET_HALF_DEG = 0.004
 SIDE_STREET_EAST_DEG = 0.004  # ≈ 290 m east of the centre: beyond the main street's lamps, so unlit
 DEMO_STATE_ROAD = ((28.20, 49.262), (28.45, 49.262))  # invented "state road" across the hromada
-# Who answers for roads with no unit of their own, by owner class (invented for the demo).
-ROAD_OWNERS = {"state": "road_service", "regional": "road_service", "local": "road_service",
-               "communal": "housing"}
 
 
 def _street(centre, village, dx: float, dy: float, east: float = 0.0):
@@ -224,19 +155,3 @@ def load_demo_assets(conn: sa.Connection, hromada_id: int, centres: dict, villag
                               .where(table.c.hromada_id == hromada_id, table.c.is_demo).limit(1)).first()
         if exists is None:
             conn.execute(table.insert().values(rows))
-    owners = [{"hromada_id": hromada_id, "asset_kind": "road_segment", "owner_class": cls,
-               "unit_id": unit_ids[code]} for cls, code in ROAD_OWNERS.items()]
-    _upsert(conn, asset_owner, owners, ["hromada_id", "asset_kind", "owner_class"])
-
-
-def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:
-    if not rows:
-        return
-    stmt = insert(table).values(rows)
-    data = [c for c in rows[0] if c not in key]
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=key,
-        set_={c: stmt.excluded[c] for c in data},
-        # Only touch rows that really differ, so re-running the demo writes nothing.
-        where=sa.or_(*[table.c[c].is_distinct_from(stmt.excluded[c]) for c in data]),
-    ))

@@ -31,9 +31,11 @@ from shapely.geometry import MultiPolygon, Point
 
 from gis.bulk import ewkb
 from gis.crs import metric_srid_for_hromada
-from gis.models import metadata, raster_dataset, settlement
+from gis.models import raster_dataset, settlement
 from importers.demo_common import DEMO_SOURCE, demo_key, round_geometry, sync_demo_rows
 from importers.rasters import _band_stats, raster_store
+from layers.connectivity import COVERAGE_AREAS, SPEED_TESTS, SPEED_TILES, WIFI_HOTSPOTS
+from layers.tables import build_table
 from layers.rasters import COVERAGE_RASTERS
 
 log = logging.getLogger(__name__)
@@ -217,7 +219,10 @@ def load_demo_coverage(conn: sa.Connection, hromada_id: int, boundary, centres: 
         sa.select(settlement.c.name_uk, sa.func.ST_AsBinary(settlement.c.boundary))
         .where(settlement.c.hromada_id == hromada_id, settlement.c.boundary.is_not(None)))}
     rows = coverage_rows(hromada_id, boundary, villages, centres, to_metric, to_wgs)
-    changed = sum(sync_demo_rows(conn, metadata.tables[table], hromada_id, table_rows) for table, table_rows in rows.items())
+    # Built from the declarations, not looked up in the metadata: on a fresh process only the tables
+    # some import has built are there (the KeyError of a first `hromada demo load`).
+    tables = {layer.table: build_table(layer) for layer in (COVERAGE_AREAS, SPEED_TILES, SPEED_TESTS, WIFI_HOTSPOTS)}
+    changed = sum(sync_demo_rows(conn, tables[table], hromada_id, table_rows) for table, table_rows in rows.items())
     boundary_metric = shapely.transform(boundary, to_metric.transform, interleaved=False)
     raster_changed = _store_raster(conn, hromada_id, srid, boundary_metric, to_wgs)
     log.info("demo coverage of hromada %s: %d rows changed, raster %s", hromada_id, changed,

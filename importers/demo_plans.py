@@ -24,7 +24,10 @@ from layers import plans
 
 log = logging.getLogger(__name__)
 
-LOADER = plans.Editor(user_id=None, roles=frozenset({"planner"}))
+def loader(hromada_id: int) -> plans.Editor:
+    """The demo loader acts as a planner of the demo hromada."""
+    return plans.Editor(user_id=None, grants={hromada_id: frozenset({"planner"})})
+
 REASON = "демонстраційні дані / demo data"
 VILLAGE = "Лукашівка"
 GENERAL_TITLE = "Генеральний план села {village} (демо)"
@@ -93,7 +96,7 @@ def _plan(conn: sa.Connection, hromada_id: int, title: str, plan_type: str, area
                             {"h": hromada_id, "t": title}).scalar()
     if existing is not None:
         return None
-    plan_id = plans.create_plan(conn, LOADER, hromada_id=hromada_id, title=title, plan_type=plan_type,
+    plan_id = plans.create_plan(conn, loader(hromada_id), hromada_id=hromada_id, title=title, plan_type=plan_type,
                                 area_geojson=area, documents="Пояснювальна записка; графічні матеріали (демо)")
     conn.execute(sa.text("UPDATE plan SET is_demo = true, source = 'demo' WHERE id = :p"), {"p": plan_id})
     cols = max(c for (c, _), _ in zones) + 1
@@ -117,8 +120,8 @@ def load_demo_plans(conn: sa.Connection, hromada_id: int, centres: dict, village
         general = _plan(conn, hromada_id, GENERAL_TITLE.format(village=village), "general", area, GENERAL_ZONES,
                         (lon, lat), (HALF_W, HALF_H))
         if general is not None:
-            plans.set_plan_status(conn, general, "discussion", LOADER)
-            plans.set_plan_status(conn, general, "approved", LOADER, decision_number=DECISION[0],
+            plans.set_plan_status(conn, general, "discussion", loader(hromada_id))
+            plans.set_plan_status(conn, general, "approved", loader(hromada_id), decision_number=DECISION[0],
                                   decision_date=DECISION[1])
     other = next((n for n in names if n != village), village)
     whole = conn.execute(sa.text("SELECT ST_AsGeoJSON(ST_Multi(boundary), 9) FROM hromada WHERE id = :h"),

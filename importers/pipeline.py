@@ -72,6 +72,8 @@ class ImportOptions:
     batch_size: int = 50_000
     progress: bool | None = None  # None: when writing to a terminal
     user_id: int | None = None
+    # An administrator imports into his own hromada only: features elsewhere are rejected.
+    only_hromada_id: int | None = None
     # Each batch as read → the batch to import (a saved mapping's row filter, value maps, constants:
     # importers/saved_mappings.py); rows it drops are counted as skipped.
     prepare: Callable | None = None
@@ -271,7 +273,7 @@ def _record(engine, report: ImportReport, options: ImportOptions, *, status: str
     with engine.begin() as conn:
         report.run_id = conn.execute(import_run.insert().values(
             layer=report.layer, source=report.source, dry_run=report.dry_run, user_id=options.user_id,
-            status=status, report=json.loads(json.dumps(body, default=str))).returning(import_run.c.id)).scalar_one()
+            hromada_id=options.only_hromada_id, status=status, report=json.loads(json.dumps(body, default=str))).returning(import_run.c.id)).scalar_one()
 
 
 def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, report: ImportReport) -> None:
@@ -334,7 +336,8 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                             create_staging(conn, "_import", _staging_columns(layer))
                     if implied:
                         batch = batch.assign(**implied)
-                    rows = _prepare(layer, batch, row_offset, to_wgs84, report, src.name, hromada_index)
+                    rows = _prepare(layer, batch, row_offset, to_wgs84, report, src.name, hromada_index,
+                                    options.only_hromada_id)
                     if direct:
                         rows = rows.drop_columns(["row_no"]).append_column(
                             "source", pa.repeat(pa.scalar(src.name), rows.num_rows))
@@ -494,7 +497,7 @@ def _promote(geoms: np.ndarray, target: str) -> np.ndarray:
 
 
 def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer | None, report: ImportReport,
-             source_name: str, hromada_index: HromadaIndex) -> pa.Table:
+             source_name: str, hromada_index: HromadaIndex, only_hromada_id: int | None = None) -> pa.Table:
     """Check and convert one batch, column by column; returns the accepted rows as an Arrow table
     of the staging columns (geometry as WKB), and puts the rejections in the report."""
     n = len(batch)
@@ -526,15 +529,21 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
                 reasons[i] = reasons[i] or f"{f.name} is required ({label(f.label, 'en')})"
         columns[f.column_name] = converted
     accepted = np.array([r is None for r in reasons], dtype=bool)
+    # Each feature's hromada: the one holding a point inside the feature.
+    hromadas = np.zeros(n, dtype=np.int64)
+    if accepted.any():
+        hromadas[accepted] = hromada_index.locate(*_inner_points(geoms[accepted]), within=geoms[accepted])
+    if only_hromada_id is not None:
+        elsewhere = accepted & (hromadas != only_hromada_id)
+        reasons[elsewhere] = "outside your hromada (поза вашою громадою)"
+        accepted &= ~elsewhere
     for i in np.flatnonzero(~accepted):
         report.reject(row_offset + int(i) + 1, reasons[i])
     report.accepted += int(accepted.sum())
     rows = pa.table(columns).filter(pa.array(accepted))
-    kept = geoms[accepted]
+    kept, hromadas = geoms[accepted], hromadas[accepted]
     # WKB without an SRID: the column's own (4326) is given to it on the way in (gis.bulk.BinaryCopy).
     rows = rows.append_column("geom", pa.array(shapely.to_wkb(_promote(kept, layer.geometry)), type=pa.binary()))
-    # Each feature's hromada: the one holding a point inside the feature.
-    hromadas = hromada_index.locate(*_inner_points(kept), within=kept)
     rows = rows.append_column("hromada_id", pa.array(hromadas, mask=hromadas == 0))
     if report.kept_in_raw:
         raw = batch.loc[accepted, report.kept_in_raw].to_json(orient="records", lines=True, force_ascii=False,

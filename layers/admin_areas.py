@@ -89,7 +89,7 @@ UNITS = Layer(
             "other": {"uk": "інше", "en": "other"},
         }),
         # Routing addresses are for staff: the public contacts the service, not a mailbox.
-        Field("email", "text", {"uk": "Ел. пошта", "en": "E-mail"}, public=False),
+        Field("emails", "json", {"uk": "Ел. пошта", "en": "E-mail"}, public=False),  # a list of addresses
         Field("phone", "text", {"uk": "Телефон", "en": "Phone"}, public=False),
         Field("is_demo", "boolean", {"uk": "Демонстраційні дані", "en": "Demo data"}),
         Field("hromada_id", "hromada", {"uk": "Громада", "en": "Hromada"}, required=True),

@@ -166,8 +166,13 @@ ATTRIBUTES = tuple(f.name for f in PLAN_ZONES.fields if f.name not in SERVICE_FI
 
 @dataclass(frozen=True)
 class Editor:
+    """Who edits: the user and the roles held per hromada (hromada id → roles)."""
+
     user_id: int | None
-    roles: frozenset[str]
+    grants: dict
+
+    def roles_in(self, hromada_id: int | None) -> frozenset[str]:
+        return frozenset(self.grants.get(hromada_id, ()))
 
 
 class VersionConflict(PreconditionFailed):
@@ -180,9 +185,27 @@ class VersionConflict(PreconditionFailed):
         self.current = current
 
 
-def require_editor(editor: Editor) -> None:
-    if not set(editor.roles) & EDITORS:
-        raise Forbidden("Редагувати плани можуть лише планувальники", "Only planners may edit plans")
+def require_editor(editor: Editor, hromada_id: int | None) -> None:
+    """A planner or admin of the hromada the plan belongs to."""
+    if not editor.roles_in(hromada_id) & EDITORS:
+        raise Forbidden("Редагувати плани цієї громади можуть лише її планувальники",
+                        "Only this hromada's planners may edit its plans")
+
+
+def _plan_hromada(conn: sa.Connection, plan_id: int) -> int:
+    return _plan(conn, plan_id)["hromada_id"]
+
+
+def _zone_hromada(conn: sa.Connection, zone_id: int) -> int:
+    """The hromada of a zone, deleted ones too (through its last version)."""
+    found = conn.execute(sa.text("""
+        SELECT p.hromada_id FROM plan p WHERE p.id = COALESCE(
+            (SELECT plan_id FROM plan_zone WHERE id = :z),
+            (SELECT plan_id FROM plan_zone_version WHERE zone_id = :z ORDER BY version DESC LIMIT 1))"""),
+        {"z": zone_id}).scalar()
+    if found is None:
+        raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
+    return found
 
 
 def sync_zone_classes(conn: sa.Connection) -> None:
@@ -205,7 +228,7 @@ def _plan(conn: sa.Connection, plan_id: int, *, lock: bool = False) -> sa.RowMap
 def create_plan(conn: sa.Connection, editor: Editor, *, hromada_id: int, title: str, plan_type: str,
                 area_geojson: dict, documents: str | None = None) -> int:
     """A new draft plan over ``area_geojson`` (a Polygon or MultiPolygon within the hromada)."""
-    require_editor(editor)
+    require_editor(editor, hromada_id)
     if plan_type not in PLAN_TYPES:
         raise InvalidInput(f"Вид плану «{plan_type}» невідомий", f"Unknown plan type {plan_type!r}")
     if not (title or "").strip():
@@ -232,7 +255,7 @@ def set_plan_status(conn: sa.Connection, plan_id: int, status: str, editor: Edit
     Approving needs the decision's number and date. Publishing (leaving draft) shows the plan and
     its zones to everyone; the zones' ``published`` flag follows in the same transaction.
     """
-    require_editor(editor)
+    require_editor(editor, _plan_hromada(conn, plan_id))
     plan = _plan(conn, plan_id, lock=True)
     if status not in PLAN_STATUSES:
         raise InvalidInput(f"Стан «{status}» невідомий", f"Unknown status {status!r}")
@@ -372,7 +395,7 @@ def _zone_dict(row) -> dict:
 
 def create_zone(conn: sa.Connection, editor: Editor, plan_id: int, attributes: dict, geometry: dict, *,
                 reason: str | None = None, repair: bool = False) -> dict:
-    require_editor(editor)
+    require_editor(editor, _plan_hromada(conn, plan_id))
     plan = _editable_plan(conn, plan_id)
     values = _attributes(conn, attributes, full=True)
     geom = _geometry(conn, geometry, repair=repair)
@@ -394,7 +417,7 @@ def update_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_vers
 
     ``replace``: the attributes given are the whole set (missing ones become empty), as PUT does.
     """
-    require_editor(editor)
+    require_editor(editor, _zone_hromada(conn, zone_id))
     current = conn.execute(sa.text("SELECT plan_id FROM plan_zone WHERE id = :id"), {"id": zone_id}).first()
     if current is None:
         raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
@@ -421,7 +444,7 @@ def update_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_vers
 
 def delete_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_version: int, *,
                 reason: str | None = None) -> None:
-    require_editor(editor)
+    require_editor(editor, _zone_hromada(conn, zone_id))
     current = conn.execute(sa.text("SELECT plan_id FROM plan_zone WHERE id = :id"), {"id": zone_id}).first()
     if current is None:
         raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
@@ -437,7 +460,7 @@ def split_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_versi
                reason: str | None = None) -> list[dict]:
     """Cut a zone in two along a line: the zone keeps the larger part, a new zone (same attributes)
     takes the other. A line that does not cut the zone in two is a 422."""
-    require_editor(editor)
+    require_editor(editor, _zone_hromada(conn, zone_id))
     zone = get_zone(conn, zone_id, roles=EDITORS)
     parts = conn.execute(sa.text("""
         WITH z AS (SELECT geom FROM plan_zone WHERE id = :id),
@@ -507,7 +530,7 @@ def diff(conn: sa.Connection, plan_id: int, since: dt.datetime, until: dt.dateti
 
 def revert(conn: sa.Connection, editor: Editor, zone_id: int, to_version: int, *, reason: str | None = None) -> dict:
     """Bring a zone back to an earlier version, as a new version (a deleted zone comes back)."""
-    require_editor(editor)
+    require_editor(editor, _zone_hromada(conn, zone_id))
     old = conn.execute(sa.text("""
         SELECT plan_id, attributes, geom, operation FROM plan_zone_version WHERE zone_id = :id AND version = :v"""),
         {"id": zone_id, "v": to_version}).mappings().first()
@@ -612,7 +635,10 @@ def add_comment(conn: sa.Connection, plan_id: int, text: str, *, author_name: st
 
 def moderate_comment(conn: sa.Connection, editor: Editor, comment_id: int, *, approve: bool) -> int:
     """Approve (shown publicly) or reject a comment; returns its plan's id. Planners and admins only."""
-    require_editor(editor)
+    plan_id = conn.execute(sa.text("SELECT plan_id FROM plan_comment WHERE id = :c"), {"c": comment_id}).scalar()
+    if plan_id is None:
+        raise NotFound(f"Коментаря {comment_id} немає", f"Comment {comment_id} does not exist")
+    require_editor(editor, _plan_hromada(conn, plan_id))
     plan_id = conn.execute(sa.update(plan_comment).where(plan_comment.c.id == comment_id).values(
         status="approved" if approve else "rejected", moderated_by=editor.user_id,
     ).returning(plan_comment.c.plan_id)).scalar()

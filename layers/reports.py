@@ -25,6 +25,7 @@ from gis.models import (report, report_counter, report_event, report_photo, repo
 from gis.photos import Photo
 from gis.routing import Route, check_point, route_report
 from layers.base import CategoryStyle, Field, Layer, Permissions
+from layers import unit_mail  # issue #14: the unit is told
 
 # --- statuses --------------------------------------------------------------------------------------
 
@@ -178,6 +179,7 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
                                                   height=photo.height, data=photo.jpeg, thumb=photo.thumb))
     conn.execute(report_event.insert().values(report_id=report_id, kind="created", to_status="new",
                                               to_unit_id=route.unit_id))
+    unit_mail.tell_unit(conn, report_id, public_url=public_url)  # issue #14: the unit is told
     if _blank(new.email):
         conn.execute(report_subscriber.insert().values(report_id=report_id, email=new.email.strip(),
                                                        is_reporter=True))
@@ -357,22 +359,24 @@ def me_too(conn: sa.Connection, code: str, email: str | None) -> dict:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: their user id, roles and the units they work for."""
+    """Who acts: their user id, roles per hromada and the units they work for."""
 
-    user_id: int
-    roles: frozenset[str]
+    user_id: int | None
+    grants: dict  # hromada id → roles held there
     unit_ids: frozenset[int]
 
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
+    def is_admin_of(self, hromada_id: int) -> bool:
+        return "admin" in self.grants.get(hromada_id, ())
 
-    def may_work_on(self, unit_id: int) -> bool:
-        return self.is_admin or ("unit_staff" in self.roles and unit_id in self.unit_ids)
+    def may_work_on(self, row) -> bool:
+        """An administrator of the report's hromada, or its unit's staff there."""
+        hromada_id = row["hromada_id"]
+        return self.is_admin_of(hromada_id) or (
+            "unit_staff" in self.grants.get(hromada_id, ()) and row["unit_id"] in self.unit_ids)
 
 
 def require_access(actor: Actor, row) -> None:
-    if not actor.may_work_on(row["unit_id"]):
+    if not actor.may_work_on(row):
         raise Forbidden("Це звернення належить іншому підрозділу", "This report belongs to another unit")
 
 
@@ -442,6 +446,7 @@ def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor
     conn.execute(report_event.insert().values(
         report_id=row["id"], kind="transfer", user_id=actor.user_id, from_unit_id=row["unit_id"],
         to_unit_id=target.id, private_note=reason.strip()))
+    unit_mail.tell_unit(conn, row["id"])  # issue #14: the new unit is told
 
 
 def add_note(conn: sa.Connection, code: str, actor: Actor, *, public_note: str | None,

@@ -44,3 +44,21 @@ def inside(engine, settlement: str) -> tuple[float, float]:
                           ST_Buffer(centre::geography, 300)::geometry)) AS p FROM settlement WHERE name_uk = :n) s""",
               n=settlement)
     return row[0], row[1]
+
+
+class InEveryHromada(dict):
+    """Grants for framework-free tests (layers.reports.Actor, layers.plans.Editor): the same roles
+    in whatever hromada is asked about. The per-hromada checks have tests of their own."""
+
+    def __init__(self, *roles: str):
+        super().__init__()
+        self.roles = frozenset(roles)
+
+    def get(self, key, default=None):
+        return self.roles
+
+
+def demo_hromada_id(engine) -> int:
+    from gis.config import DEMO_KATOTTG
+
+    return scalar(engine, "SELECT id FROM hromada WHERE katottg = :k", k=DEMO_KATOTTG)

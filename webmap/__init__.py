@@ -6,6 +6,7 @@ import os
 
 from flask import Flask, request
 
+from gis.config import secret_key
 from gis.errors import HromadaError
 from webmap import database, i18n
 
@@ -17,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.url_map.strict_slashes = False
     app.config.update(
-        SECRET_KEY=_secret_key(), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SECRET_KEY=secret_key(), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         PUBLIC_URL=os.environ.get("HROMADA_PUBLIC_URL", ""),  # for links in e-mails; else the request's host
         REPORT_RATE_LIMIT=os.environ.get("HROMADA_REPORT_RATE_LIMIT", "10 per minute;60 per hour"),
         LOGIN_RATE_LIMIT=os.environ.get("HROMADA_LOGIN_RATE_LIMIT", "10 per minute"),
@@ -70,30 +71,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(plans_bp)
     from webmap.reconstruction import bp as reconstruction_bp
     app.register_blueprint(reconstruction_bp)
+    from webmap.unit_link import bp as unit_link_bp  # a unit's signed link (issue #14)
+    app.register_blueprint(unit_link_bp)
+    from webmap.accounts import bp as accounts_bp  # invitations, password reset, operator, staff (issue #14)
+    app.register_blueprint(accounts_bp)
+    from webmap.console import bp as console_bp  # the hromada administrator's set-up console (issue #14)
+    app.register_blueprint(console_bp)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)
     from webmap.tiles import TileFastPath
 
     TileFastPath.install(app)
     return app
-
-
-def _secret_key() -> str:
-    """HROMADA_SECRET_KEY, else one generated once and kept in var/secret_key (mode 0600)."""
-    import os
-    import secrets
-
-    from gis.config import PROJECT_ROOT
-
-    if os.environ.get("HROMADA_SECRET_KEY"):
-        return os.environ["HROMADA_SECRET_KEY"]
-    path = PROJECT_ROOT / "var" / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
 
 
 def _wants_json() -> bool:
@@ -115,9 +104,15 @@ def _register_error_handlers(app: Flask) -> None:
     from flask import jsonify, render_template
     from werkzeug.exceptions import HTTPException
 
+    from flask import redirect, url_for
+
+    from webmap.access import NotSignedIn
+
     def render(error: HromadaError):
         if _wants_json():
             return jsonify(error.to_dict()), error.http_status
+        if isinstance(error, NotSignedIn):  # a page: to the log-in page, and back after it
+            return redirect(url_for("staff.login", next=request.full_path))
         return render_template("error.html", error=error), error.http_status
 
     app.register_error_handler(HromadaError, render)

@@ -1,14 +1,32 @@
-"""Who is asking: the signed-in user (anonymous visitors have no roles), and role checks."""
+"""Who is asking (the signed-in user; anonymous visitors have no roles) and what they may touch.
+
+Roles are held per hromada (gis.users). Every staff, planner and admin view names the roles it
+needs and how to find the hromada of what it touches — ``@hromada_roles(…, hromada=…)`` — and the
+check is made here, in one place, before the view runs. A test walks the route table and fails on
+a staff view without it (tests/webmap/test_hromada_roles.py).
+"""
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
-from flask import g, redirect, request, session, url_for
+import sqlalchemy as sa
+from flask import g, request, session
 
-from gis.errors import Forbidden
+from gis.errors import Forbidden, NotFound, Unauthorized
+from gis.models import OPERATOR
 from gis.users import User, load_user
 from layers.reports import Actor
 from webmap.database import connection
+
+
+class NotSignedIn(Unauthorized):
+    """No one is signed in: pages send the visitor to the log-in page, APIs answer 401."""
+
+    code = "not_signed_in"
+
+    def __init__(self):
+        super().__init__("Увійдіть, щоб продовжити", "Sign in to continue")
 
 
 def bearer_token() -> str | None:
@@ -23,7 +41,8 @@ def current_user() -> User | None:
     """The user of a valid personal API token (gis.user_tokens), else of the session cookie.
 
     A request that carries a token is judged by the token alone: an invalid or revoked one makes
-    it anonymous (``g.token_rejected``), never falls back to a cookie.
+    it anonymous (``g.token_rejected``), never falls back to a cookie. A deactivated account is
+    anonymous at once, whatever it carries.
     """
     if "user" not in g:
         token = bearer_token()
@@ -36,7 +55,17 @@ def current_user() -> User | None:
         else:
             user_id = session.get("user_id")
             g.user = load_user(connection(), user_id) if user_id is not None else None
+            if g.user is not None and session.get("auth_epoch") != auth_epoch(g.user.id):
+                g.user = None  # the password changed since this session signed in
     return g.user
+
+
+def auth_epoch(user_id: int) -> str | None:
+    """Changes whenever the account's password does, or it is switched off: sessions signed in
+    before end for good."""
+    return connection().execute(sa.text(
+        "SELECT md5(coalesce(password_hash, '') || ':' || session_epoch) FROM app_user WHERE id = :id"),
+        {"id": user_id}).scalar()
 
 
 def token_authenticated() -> bool:
@@ -44,26 +73,132 @@ def token_authenticated() -> bool:
     return current_user() is not None and g.token_user
 
 
+def signed_in_user() -> User:
+    user = current_user()
+    if user is None:
+        raise NotSignedIn()
+    return user
+
+
+def roles_in(hromada_id: int | None) -> frozenset[str]:
+    """The roles the current user holds in that hromada (none for visitors)."""
+    user = current_user()
+    return user.roles_in(hromada_id) if user else frozenset()
+
+
+def read_roles(hromada_id: int | None = None) -> frozenset[str]:
+    """The roles that decide what a read shows (staff fields, draft rows): those held in
+    ``hromada_id`` when the read is confined to one hromada, else those held in every hromada of
+    the service — a read across hromadas shows staff detail only to someone who is staff in all
+    of them (with one hromada served, that is simply its staff)."""
+    user = current_user()
+    if user is None or not user.grants:
+        return frozenset()
+    if hromada_id is not None:
+        return user.roles_in(hromada_id)
+    everywhere = None
+    for (hromada,) in connection().execute(sa.text("SELECT id FROM hromada")):
+        held = user.roles_in(hromada)
+        everywhere = held if everywhere is None else everywhere & held
+        if not everywhere:
+            return frozenset()
+    return everywhere or frozenset()
+
+
 def current_roles() -> frozenset[str]:
+    """Every role held anywhere: for menus only, never for a decision on a hromada's data."""
     user = current_user()
     return user.roles if user else frozenset()
 
 
 def current_actor() -> Actor:
-    user = current_user()
-    return Actor(user.id, user.roles, user.unit_ids)
+    user = signed_in_user()
+    return Actor(user.id, user.grants, user.unit_ids)
 
 
-def roles_required(*roles: str):
-    """Sign-in first (redirect to the log-in page); then one of ``roles``, else 403."""
+def require_roles_in(hromada_id: int, *roles: str) -> User:
+    """The signed-in user if they hold one of ``roles`` in ``hromada_id``; else 401 or 403."""
+    user = signed_in_user()
+    if not user.roles_in(hromada_id) & set(roles):
+        raise Forbidden("Для цієї дії потрібна інша роль у цій громаді",
+                        "This needs another role in this hromada")
+    return user
+
+
+# --- resolvers: which hromada does the view touch -------------------------------------------------
+
+def hromada_id_of_katottg(katottg: str) -> int:
+    found = connection().execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"), {"k": katottg}).scalar()
+    if found is None:
+        raise NotFound(f"Громаду {katottg} не знайдено", f"Hromada {katottg} not found")
+    return found
+
+
+def hromada_id_by_sql(sql: str) -> Callable[..., int]:
+    """A resolver that runs ``sql`` (one bound parameter per URL argument it names) and returns
+    the hromada id it selects; 404 when nothing is found."""
+    statement = sa.text(sql)
+
+    def resolve(**kwargs) -> int:
+        params = {k: v for k, v in kwargs.items() if k in statement._bindparams}
+        found = connection().execute(statement, params).scalar()
+        if found is None:
+            raise NotFound("Не знайдено", "Not found")
+        return found
+    return resolve
+
+
+def chosen_hromada(*roles: str) -> Callable[..., int]:
+    """For views that are not about one object (a queue, an upload form): the hromada named by
+    ``?hromada=KATOTTG`` (or the form field), else the first where the user holds ``roles``."""
+    def resolve(**_kwargs) -> int:
+        katottg = request.values.get("hromada")
+        if katottg:
+            return hromada_id_of_katottg(katottg)
+        user = signed_in_user()
+        mine = sorted(h for h, held in user.grants.items() if held & set(roles))
+        if not mine:
+            raise Forbidden("Для цієї дії потрібна інша роль", "This needs another role")
+        return mine[0]
+    return resolve
+
+
+def hromada_roles(*roles: str, hromada: Callable[..., int]):
+    """Sign-in first (the log-in page for pages, 401 for APIs); then one of ``roles`` in the hromada
+    ``hromada(**view_kwargs)`` names, else 403. The view finds that hromada id in ``g.hromada_id``."""
     def decorate(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            user = current_user()
-            if user is None:
-                return redirect(url_for("staff.login", next=request.full_path))
-            if not (user.roles & set(roles)):
-                raise Forbidden("Для цієї дії потрібна інша роль", "This needs another role")
+            signed_in_user()
+            g.hromada_id = hromada(**kwargs)
+            require_roles_in(g.hromada_id, *roles)
             return view(*args, **kwargs)
+        wrapped.hromada_roles = frozenset(roles)
         return wrapped
     return decorate
+
+
+def operator_required(view):
+    """The national operator only (enabling hromadas, appointing their first administrator)."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not signed_in_user().is_operator:
+            raise Forbidden("Це може лише оператор платформи", "Only the platform operator can do this")
+        return view(*args, **kwargs)
+    wrapped.operator_only = True
+    return wrapped
+
+
+def signed_in_required(view):
+    """Any signed-in account (its own settings, tokens)."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        signed_in_user()
+        return view(*args, **kwargs)
+    wrapped.signed_in_only = True
+    return wrapped
+
+
+__all__ = ["OPERATOR", "NotSignedIn", "bearer_token", "chosen_hromada", "current_actor", "current_roles",
+           "current_user", "hromada_id_by_sql", "hromada_id_of_katottg", "hromada_roles", "operator_required",
+           "read_roles", "require_roles_in", "roles_in", "signed_in_required", "signed_in_user", "token_authenticated"]

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 
 from gis.errors import HromadaError, InvalidInput
@@ -15,7 +15,7 @@ from importers import sources
 from importers.pipeline import ImportOptions, import_file
 from layers.rasters import RASTER_LAYERS
 from layers.registry import all_layers, get_layer
-from webmap.access import current_user, roles_required
+from webmap.access import chosen_hromada, current_user, hromada_id_by_sql, hromada_roles
 from webmap.database import connection, engine
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -31,16 +31,22 @@ def _allow_large_uploads():
         request.max_content_length = sources.MAX_FILE_BYTES  # data files may be far larger than photos
 
 
+def _runs():
+    """This hromada's imports, newest first."""
+    return connection().execute(sa.select(import_run).where(import_run.c.hromada_id == g.hromada_id)
+                                .order_by(import_run.c.id.desc()).limit(50)).mappings().all()
+
+
 @bp.get("/imports")
-@roles_required("admin")
+@hromada_roles("admin", hromada=chosen_hromada("admin"))
 def imports():
-    runs = connection().execute(sa.select(import_run).order_by(import_run.c.id.desc()).limit(50)).mappings().all()
+    runs = _runs()
     return render_template("admin/imports.html", layers=importable_layers(), raster_layers=RASTER_LAYERS.values(),
                            runs=runs, user=current_user(), error=None)
 
 
 @bp.post("/imports")
-@roles_required("admin")
+@hromada_roles("admin", hromada=chosen_hromada("admin"))
 def import_upload():
     upload = request.files.get("file")
     layer_name = request.form.get("layer", "")
@@ -62,6 +68,7 @@ def import_upload():
                 source_layer=request.form.get("source_layer") or None, crs=request.form.get("crs") or None,
                 upsert_key=request.form.get("upsert_key") or None, encoding=request.form.get("encoding") or None,
                 dry_run=bool(request.form.get("dry_run")), progress=False, user_id=current_user().id,
+                only_hromada_id=g.hromada_id,
                 osm_filters=[(t.split("=", 1)[0].strip(), t.split("=", 1)[1].strip() if "=" in t else None)
                              for t in (request.form.get("osm_tags") or "").split(",") if t.strip()])
             report = import_file(engine(), get_layer(layer_name), path, options)
@@ -70,14 +77,14 @@ def import_upload():
                 f.unlink()
             os.rmdir(folder)
     except HromadaError as exc:
-        runs = connection().execute(sa.select(import_run).order_by(import_run.c.id.desc()).limit(50)).mappings().all()
+        runs = _runs()
         return render_template("admin/imports.html", layers=importable_layers(), raster_layers=RASTER_LAYERS.values(),
                                runs=runs, user=current_user(), error=exc), exc.http_status
     return redirect(url_for(".import_report", run_id=report.run_id))
 
 
 @bp.get("/imports/<int:run_id>")
-@roles_required("admin")
+@hromada_roles("admin", hromada=hromada_id_by_sql("SELECT hromada_id FROM import_run WHERE id = :run_id"))
 def import_report(run_id: int):
     run = connection().execute(sa.select(import_run).where(import_run.c.id == run_id)).mappings().first()
     if run is None:

@@ -15,7 +15,7 @@ from gis.errors import InvalidInput, NotFound
 from layers import export, query
 from layers.base import Layer
 from layers.registry import get_layer, viewable_layers
-from webmap.access import current_roles
+from webmap.access import read_roles
 from webmap.database import connection, engine
 from webmap.hromadas import hromada_id_by_code
 from webmap.i18n import current_lang
@@ -24,13 +24,19 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 GEOJSON = "application/geo+json"
 
 
+def _hromada_filter() -> int | None:
+    """``?hromada=KATOTTG``: the read is confined to that hromada (and its staff see staff detail)."""
+    code = request.args.get("hromada")
+    return hromada_id_by_code(connection(), code) if code else None
+
+
 def _sees_staff_fields(layer: Layer) -> bool:
-    return layer.permissions.sees_staff_fields(current_roles())
+    return layer.permissions.sees_staff_fields(read_roles(_hromada_filter()))
 
 
 def _viewable(name: str) -> Layer:
     layer = get_layer(name)
-    if not layer.permissions.can_view(current_roles()):
+    if not layer.permissions.can_view(read_roles(_hromada_filter())):
         # Not revealing that a restricted layer exists.
         raise NotFound(f"Шар {name!r} не існує", f"Layer {name!r} does not exist")
     return layer
@@ -43,7 +49,7 @@ def layers_index():
         {**layer.describe(lang, staff=_sees_staff_fields(layer)),
          "links": {"self": url_for(".layer_detail", name=layer.name, _external=True),
                    "items": url_for(".layer_items", name=layer.name, _external=True)}}
-        for layer in viewable_layers(current_roles())
+        for layer in viewable_layers(read_roles(_hromada_filter()))
     ]})
 
 
@@ -58,12 +64,10 @@ def layer_items(name: str):
     layer = _viewable(name)
     bbox = query.parse_bbox(request.args.get("bbox"))
     page = query.parse_page(request.args.get("limit"), request.args.get("offset"))
-    hromada_id = None
-    if request.args.get("hromada"):
-        hromada_id = hromada_id_by_code(connection(), request.args["hromada"])
+    hromada_id = _hromada_filter()
     collection = query.feature_collection(connection(), layer, bbox=bbox, page=page,
                                           hromada_id=hromada_id, staff=_sees_staff_fields(layer),
-                                          roles=current_roles())
+                                          roles=read_roles(hromada_id))
     collection["links"] = _paging_links(name, page, collection["numberMatched"])
     if layer.attribution:
         collection["attribution"] = layer.attribution
@@ -77,7 +81,7 @@ def layer_item(name: str, feature_id: str):
         raise InvalidInput(f"Ідентифікатор {feature_id!r} має бути цілим числом",
                            f"Identifier {feature_id!r} must be a whole number")
     items, _ = query.features(connection(), layer, feature_id=int(feature_id), staff=_sees_staff_fields(layer),
-                              roles=current_roles())
+                              hromada_id=_hromada_filter(), roles=read_roles(_hromada_filter()))
     if not items:
         raise NotFound(f"У шарі {name!r} немає об'єкта {feature_id}", f"Layer {name!r} has no feature {feature_id}")
     return jsonify(items[0]), 200, {"Content-Type": GEOJSON}

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from gis.api_keys_cli import api_keys_group
 from gis.cli import db_group, users_group
 from gis.errors import HromadaError
+from gis.setup_cli import setup_group
 from importers.cli import communities_group, demo_group, export_command, import_command, synthetic_group
 from importers.dream_cli import import_dream_command
 from layers.coverage_cli import coverage_group
@@ -47,6 +48,7 @@ main.add_command(coverage_group)
 main.add_command(routes_group)
 main.add_command(heritage_group)
 main.add_command(import_dream_command)
+main.add_command(setup_group)  # hromada setup export|apply (gis/setup_cli.py)
 
 
 @main.command("worker")
@@ -57,12 +59,39 @@ def worker():
 
     from gis import db, outbox
 
+    from layers import unit_mail
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        outbox.run_worker(db.make_engine(db.database_url()), outbox.SmtpSettings.from_env(), stop)
+        # Issue #14: the worker also queues the units' daily digests when they are due.
+        outbox.run_worker(db.make_engine(db.database_url()), outbox.SmtpSettings.from_env(), stop,
+                          periodic=unit_mail.digest_job(unit_mail.configured_public_url()))
     except KeyboardInterrupt:
         stop.set()
+
+
+@main.group("outbox")
+def outbox_group():
+    """The e-mail outbox."""
+
+
+@outbox_group.command("digest")
+@click.option("--public-url", default=None, help="Base of links in the mails (default: HROMADA_PUBLIC_URL).")
+def outbox_digest(public_url: str | None):
+    """Queue the units' daily digests that are due (each unit's digest of a day is queued once; the
+    worker, `hromada worker` or `hromada serve`, does this by itself every minute)."""
+    import datetime as dt
+
+    from gis import db
+    from layers import unit_mail
+
+    engine = db.make_engine(db.database_url())
+    with engine.begin() as conn:
+        mailed = unit_mail.queue_digests(conn, dt.datetime.now(dt.timezone.utc),
+                                         unit_mail.configured_public_url(public_url))
+    engine.dispose()
+    click.echo(f"Дайджестів у черзі / digests queued: {mailed}")
 
 
 @main.command("serve")
@@ -88,9 +117,15 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
     if with_worker:
         from gis import outbox
 
+        from layers import unit_mail
+
         settings = outbox.SmtpSettings.from_env()
+        # Issue #14: the worker also queues the units' daily digests (links signed with the app's key).
+        digests = unit_mail.digest_job(app.config.get("PUBLIC_URL") or f"http://{host}:{port}",
+                                       app.config["SECRET_KEY"])
         worker_thread = threading.Thread(target=outbox.run_worker, name="outbox-worker", daemon=True,
-                                         args=(app.extensions["hromada_engine"], settings, stop))
+                                         args=(app.extensions["hromada_engine"], settings, stop),
+                                         kwargs={"periodic": digests})
         worker_thread.start()
     click.echo(f"Hromada GIS: http://{host}:{port}/  (Ctrl-C — зупинити / to stop)")
 
@@ -123,6 +158,9 @@ def run(ctx: click.Context, host: str, port: int):
     from layers.plans import sync_zone_classes
     from webmap.hromadas import any_hromada
 
+    if not config.database_url_from_env():
+        cluster = db.embedded_cluster()
+        click.echo(f"База даних / database: {cluster.data_dir} (127.0.0.1:{cluster.port})")
     engine = db.make_engine(db.database_url(start_embedded=True))
     db.upgrade(engine)
     with engine.begin() as conn:
@@ -142,6 +180,9 @@ def run(ctx: click.Context, host: str, port: int):
             if coverage_analysis.latest_run(conn, demo_id) is None:
                 click.echo("Аналіз інтернет-покриття / analysing internet coverage…")
                 coverage_analysis.analyse(conn, demo_id)
+        from importers.demo_accounts import describe, ensure_demo_accounts
+
+        click.echo(describe(ensure_demo_accounts(engine), f"http://{host}:{port}/staff/login"))
     engine.dispose()
     ctx.invoke(serve, host=host, port=port)
 

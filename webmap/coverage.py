@@ -15,7 +15,7 @@ from gis.errors import InvalidInput, NotFound
 from layers import coverage_analysis as ca
 from layers.base import label
 from webmap import hromadas
-from webmap.access import current_user, roles_required
+from webmap.access import hromada_id_of_katottg, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
@@ -100,11 +100,11 @@ def coverage_page(code: str):
                if any(r[f"evidence_{k}"] for k in ca.EVIDENCE_KINDS) else None} for r in ranked],
         classes=[(c, label(ca.CLASS_LABELS[c], lang), ca.CLASS_COLOURS[c]) for c in CLASSES],
         evidence_labels={k: label(v, lang) for k, v in ca.EVIDENCE_LABELS.items()}, pct=_pct,
-        may_recompute=bool(current_user() and current_user().roles & {"admin", "planner"}))
+        may_recompute=bool(roles_in(summary["id"]) & {"admin", "planner"}))
 
 
 @bp.post("/map/<code>/coverage/analyse")
-@roles_required("admin", "planner")
+@hromada_roles("admin", "planner", hromada=lambda code, **_: hromada_id_of_katottg(code))
 def coverage_analyse(code: str):
     with engine().begin() as conn:
         hromada_id = hromadas.hromada_summary(conn, code)["id"]

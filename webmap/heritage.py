@@ -20,7 +20,7 @@ from gis.errors import NotFound
 from layers import eroutes, heritage
 from layers.base import label
 from webmap import hromadas
-from webmap.access import current_roles
+from webmap.access import roles_in
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, Attribution, SafeGeoJsonTooltip
 from webmap.i18n import current_lang
@@ -49,7 +49,7 @@ def absolute_url(endpoint: str, **values) -> str:
 def heritage_page(code: str):
     conn, lang = connection(), current_lang()
     summary = hromadas.hromada_summary(conn, code)
-    fmap, _ = build_map(conn, summary, lang, current_roles(), only=HERITAGE_LAYERS)
+    fmap, _ = build_map(conn, summary, lang, roles_in(summary["id"]), only=HERITAGE_LAYERS)
     objects = heritage.objects_in_hromada(conn, summary["id"])
     potential = heritage.potential_in_hromada(conn, summary["id"])
     routes = eroutes.list_routes(conn, summary["id"])

@@ -19,7 +19,7 @@ from layers import lighting, roads
 from layers.base import label
 from layers.registry import get_layer
 from webmap import hromadas
-from webmap.access import current_actor, current_roles, roles_required
+from webmap.access import current_actor, hromada_id_by_sql, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.forms import InspectionForm, raise_for
 from webmap.i18n import current_lang
@@ -57,7 +57,7 @@ def _condition_rows(summary: dict) -> list[dict]:
 def roads_page(code: str):
     conn, lang = connection(), current_lang()
     summary = hromadas.hromada_summary(conn, code)
-    fmap, shown = build_map(conn, summary, lang, current_roles(), only=("road_segments",))
+    fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=("road_segments",))
     km = roads.km_by_condition(conn, summary["id"])
     layer = get_layer("road_segments")
     return render_template(
@@ -73,7 +73,7 @@ def lighting_page(code: str):
     conn, lang = connection(), current_lang()
     summary = hromadas.hromada_summary(conn, code)
     reach = lighting_reach()
-    fmap, shown = build_map(conn, summary, lang, current_roles(), only=("street_lamps", "road_segments"))
+    fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=("street_lamps", "road_segments"))
     streets = lighting.lighting_coverage(conn, summary["id"], reach_m=reach)
     lamps = get_layer("street_lamps")
     counts = dict(conn.execute(sa.text("SELECT status, count(*) FROM street_lamp WHERE hromada_id = :h "
@@ -113,7 +113,8 @@ def road_inspections(segment_id: int):
 
 
 @bp.post("/api/road-segments/<int:segment_id>/inspections")
-@roles_required(*get_layer("road_segments").permissions.edit)
+@hromada_roles(*get_layer("road_segments").permissions.edit,
+               hromada=hromada_id_by_sql("SELECT hromada_id FROM road_segment WHERE id = :segment_id"))
 def road_inspection_create(segment_id: int):
     form = InspectionForm(formdata=request.form if request.form else MultiDict(request.get_json(silent=True) or {}))
     if not form.validate():

@@ -21,7 +21,7 @@ from gis.errors import InvalidInput, NotFound
 from layers import land, land_qa, query
 from layers.base import label
 from webmap import hromadas
-from webmap.access import current_roles
+from webmap.access import roles_in
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
@@ -45,7 +45,7 @@ def _progress_rows(progress: dict, lang: str) -> list[dict]:
 def land_page(code: str):
     conn, lang = connection(), current_lang()
     summary = hromadas.hromada_summary(conn, code)
-    fmap, shown = build_map(conn, summary, lang, current_roles(), only=(land.PARCELS.name,))
+    fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=(land.PARCELS.name,))
     progress = land.inventory_progress(conn, summary["id"])
     found = land_qa.problems(conn, summary["id"])
     return render_template(
@@ -125,7 +125,8 @@ def land_qa_download(code: str, fmt: str):
 @bp.get("/land/parcels/<int:parcel_id>")
 def parcel_page(parcel_id: int):
     conn, lang = connection(), current_lang()
-    staff = land.PARCELS.permissions.sees_staff_fields(current_roles())
+    parcel_hromada = conn.execute(sa.text("SELECT hromada_id FROM parcel WHERE id = :i"), {"i": parcel_id}).scalar()
+    staff = land.PARCELS.permissions.sees_staff_fields(roles_in(parcel_hromada))
     items, _ = query.features(conn, land.PARCELS, feature_id=parcel_id, staff=staff)
     if not items:
         raise NotFound(f"Ділянки {parcel_id} немає", f"There is no parcel {parcel_id}")

@@ -29,7 +29,7 @@ from layers.base import Layer, label
 from layers.query import table_of, visible_rows
 from layers.registry import get_layer, viewable_layers
 from layers.writable import writable
-from webmap.access import current_roles
+from webmap.access import read_roles, roles_in
 from webmap.database import connection
 from webmap.i18n import current_lang
 
@@ -89,13 +89,14 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict:
 
 def _layer(collection_id: str) -> Layer:
     layer = get_layer(collection_id)
-    if not layer.permissions.can_view(current_roles()):
+    if not layer.permissions.can_view(read_roles()):
         raise NotFound(f"Колекції {collection_id!r} немає", f"Collection {collection_id!r} does not exist")
     return layer
 
 
-def _staff(layer: Layer) -> bool:
-    return layer.permissions.sees_staff_fields(current_roles())
+def _staff(layer: Layer, roles: frozenset[str] | None = None) -> bool:
+    """Staff fields for ``roles`` (by default those held in every hromada: gis.access.read_roles)."""
+    return layer.permissions.sees_staff_fields(read_roles() if roles is None else roles)
 
 
 def _time_field(layer: Layer):
@@ -157,7 +158,7 @@ def _collection_doc(layer: Layer) -> dict:
 
 @bp.get("/collections")
 def collections():
-    docs = [_collection_doc(layer) for layer in viewable_layers(current_roles())]
+    docs = [_collection_doc(layer) for layer in viewable_layers(read_roles())]
     doc = {"collections": docs, "links": [_link(url_for(".collections", _external=True), "self", "application/json")]}
     return _answer(doc, "ogc/collections.html")
 
@@ -337,6 +338,16 @@ def _feature(row, fields) -> dict:
             "properties": {f.name: value(row[f.name]) for f in fields}}
 
 
+def _feature_roles(layer: Layer, feature_id: int) -> frozenset[str]:
+    """One feature is read with the roles held in its own hromada (a planner's draft zone in QGIS)."""
+    if not layer.hromada_column:
+        return read_roles()
+    table = table_of(layer)
+    hromada_id = connection().execute(sa.select(table.c[layer.hromada_column])
+                                      .where(table.c[layer.id_column] == feature_id)).scalar()
+    return roles_in(hromada_id)
+
+
 @bp.get("/collections/<collection_id>/items", provide_automatic_options=False)  # OPTIONS: ogc_write
 def items(collection_id: str):
     layer = _layer(collection_id)
@@ -350,7 +361,7 @@ def items(collection_id: str):
                            f"Unknown parameters: {', '.join(sorted(unknown))}")
     conditions = [c for c in (_bbox_condition(geom), _datetime_condition(layer, table),
                               _cql_condition(layer, table, staff)) if c is not None]
-    conditions.append(visible_rows(layer, table, current_roles()))
+    conditions.append(visible_rows(layer, table, read_roles()))
     for name in set(request.args) & set(queryable):
         conditions.append(sa.cast(queryable[name], sa.Text) == request.args[name])
     limit, offset = _page()
@@ -381,14 +392,15 @@ def items(collection_id: str):
 def item(collection_id: str, feature_id: str):
     layer = _layer(collection_id)
     crs_uri, out_srid = _crs("crs")
-    table, _, fields, columns = _feature_query(layer, _staff(layer), out_srid)
+    if not re.fullmatch(r"[0-9]{1,18}", feature_id):
+        raise NotFound(f"Об'єкта {feature_id!r} немає", f"Feature {feature_id!r} does not exist")
+    roles = _feature_roles(layer, int(feature_id))
+    table, _, fields, columns = _feature_query(layer, _staff(layer, roles), out_srid)
     spec = writable(layer.name)
     if spec is not None:  # the version, read in the same row, makes the ETag that writes name
         columns = [*columns, table.c[spec.version_column].label("_version")]
-    if not re.fullmatch(r"[0-9]{1,18}", feature_id):
-        raise NotFound(f"Об'єкта {feature_id!r} немає", f"Feature {feature_id!r} does not exist")
     row = connection().execute(sa.select(*columns).where(
-        table.c[layer.id_column] == int(feature_id), visible_rows(layer, table, current_roles()))).mappings().first()
+        table.c[layer.id_column] == int(feature_id), visible_rows(layer, table, roles))).mappings().first()
     if row is None:
         raise NotFound(f"Об'єкта {feature_id} у колекції {layer.name} немає",
                        f"Feature {feature_id} does not exist in {layer.name}")
@@ -427,7 +439,7 @@ def openapi():
         "/conformance": {"get": {"summary": "Conformance", "operationId": "getConformance", "responses": ok}},
         "/collections": {"get": {"summary": "Collections", "operationId": "getCollections", "responses": ok}},
     }
-    for layer in viewable_layers(current_roles()):
+    for layer in viewable_layers(read_roles()):
         base = f"/collections/{layer.name}"
         paths[base] = {"get": {"summary": label(layer.title, "en"), "operationId": f"describe_{layer.name}",
                                "responses": {**ok, **errors}}}

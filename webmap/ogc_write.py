@@ -25,7 +25,7 @@ from gis.errors import (Forbidden, InvalidInput, NotFound, PreconditionFailed, P
                         Unauthorized, UnsupportedMediaType)
 from layers.base import Layer
 from layers.plans import Editor, VersionConflict
-from layers.query import visible_rows
+from layers.query import table_of, visible_rows
 from layers.writable import Writable, writable
 from webmap.access import current_user, token_authenticated
 from webmap.database import connection, engine
@@ -67,10 +67,10 @@ def _editor(layer: Layer) -> Editor:
                            "Sign in: an API token is needed (Authorization: Bearer …)")
     if not token_authenticated() and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
-    if not layer.permissions.can_edit(user.roles):
+    if not layer.permissions.can_edit(user.roles):  # a role that edits it nowhere; the hromada is checked on write
         raise Forbidden("Змінювати цю колекцію можуть лише планувальники й адміністратори",
                         "Only planners and admins may change this collection")
-    return Editor(user.id, user.roles)
+    return Editor(user.id, user.grants)
 
 
 def _allowed(layer: Layer, item: bool) -> list[str]:
@@ -157,8 +157,24 @@ def _repair() -> bool:
 
 # --- reading back -------------------------------------------------------------------------------
 
-def _read(conn: sa.Connection, layer: Layer, spec: Writable, feature_id: int, roles) -> tuple[dict, int] | None:
-    """The feature as GET answers it (CRS84) and its version, read in one row; None when there is none."""
+def _feature_hromada(conn: sa.Connection, layer: Layer, feature_id: int) -> int | None:
+    table = table_of(layer)
+    return conn.execute(sa.select(table.c[layer.hromada_column])
+                        .where(table.c[layer.id_column] == feature_id)).scalar() if layer.hromada_column else None
+
+
+def _require_hromada_editor(layer: Layer, editor: Editor, feature_id: int) -> None:
+    """Before anything else about an existing feature: 403 unless the editor may edit in its hromada."""
+    hromada_id = _feature_hromada(connection(), layer, feature_id)
+    if hromada_id is not None and not layer.permissions.can_edit(editor.roles_in(hromada_id)):
+        raise Forbidden("Змінювати об'єкти цієї громади можуть лише її планувальники й адміністратори",
+                        "Only this hromada's planners and admins may change its features")
+
+
+def _read(conn: sa.Connection, layer: Layer, spec: Writable, feature_id: int, editor: Editor) -> tuple[dict, int] | None:
+    """The feature as GET answers it (CRS84) to the editor, with the roles held in the feature's
+    hromada, and its version, read in one row; None when there is none."""
+    roles = editor.roles_in(_feature_hromada(conn, layer, feature_id))
     table, _, fields, columns = _feature_query(layer, layer.permissions.sees_staff_fields(roles), None)
     row = conn.execute(sa.select(*columns, table.c[spec.version_column].label("_version")).where(
         table.c[layer.id_column] == feature_id, visible_rows(layer, table, roles))).mappings().first()
@@ -175,9 +191,9 @@ def _feature_answer(doc: dict, etag: str, status: int = 200, **headers: str) -> 
                     headers={"ETag": etag, "Content-Crs": f"<{CRS84}>", **headers})
 
 
-def _stale(layer: Layer, spec: Writable, feature_id: int, roles) -> PreconditionFailed:
+def _stale(layer: Layer, spec: Writable, feature_id: int, editor: Editor) -> PreconditionFailed:
     """412 with the current version of the feature (or none, when it was deleted)."""
-    found = _read(connection(), layer, spec, feature_id, roles)
+    found = _read(connection(), layer, spec, feature_id, editor)
     if found is None:
         return PreconditionFailed(f"Об'єкта {feature_id} вже немає", f"Feature {feature_id} no longer exists",
                                   current=None)
@@ -189,7 +205,7 @@ def _stale(layer: Layer, spec: Writable, feature_id: int, roles) -> Precondition
         current=doc)
 
 
-def _expected_version(layer: Layer, spec: Writable, feature_id: int, roles, body: dict | None = None) -> int:
+def _expected_version(layer: Layer, spec: Writable, feature_id: int, editor: Editor, body: dict | None = None) -> int:
     """The version the If-Match header names: 428 without one, 412 when it names none of the current.
 
     Without If-Match, a body whose ``properties.version`` is a whole number names the version too:
@@ -199,7 +215,7 @@ def _expected_version(layer: Layer, spec: Writable, feature_id: int, roles, body
     if_match = request.headers.get("If-Match", "").strip()
     echoed = ((body or {}).get("properties") or {}).get("version") if isinstance(body, dict) else None
     if not if_match and isinstance(echoed, int) and not isinstance(echoed, bool):
-        if _read(connection(), layer, spec, feature_id, roles) is None:
+        if _read(connection(), layer, spec, feature_id, editor) is None:
             raise PreconditionFailed(f"Об'єкта {feature_id} немає", f"Feature {feature_id} does not exist",
                                      current=None)
         return echoed
@@ -207,12 +223,12 @@ def _expected_version(layer: Layer, spec: Writable, feature_id: int, roles, body
         raise PreconditionRequired(
             "Потрібен заголовок If-Match з ETag об'єкта (отримайте його через GET)",
             "An If-Match header with the feature's ETag is required (GET the feature for it)")
-    found = _read(connection(), layer, spec, feature_id, roles)
+    found = _read(connection(), layer, spec, feature_id, editor)
     if found is None:  # Part 4: with If-Match, a missing resource is a 412, never created
         raise PreconditionFailed(f"Об'єкта {feature_id} немає", f"Feature {feature_id} does not exist", current=None)
     named = spec.versions_named(if_match, feature_id)
     if not named:
-        raise _stale(layer, spec, feature_id, roles)
+        raise _stale(layer, spec, feature_id, editor)
     current = found[1]
     # The write itself checks the version again, atomically: this only picks which one was named.
     return current if current in named else named[0]
@@ -252,7 +268,7 @@ def create_item(collection_id: str):
     properties, geometry = _properties(doc, spec, required=True), _geometry(doc, required=True)
     with engine().begin() as conn:
         new_id = spec.create(conn, editor, properties, geometry, repair=_repair())
-        feature, version = _read(conn, layer, spec, new_id, editor.roles)
+        feature, version = _read(conn, layer, spec, new_id, editor)
     location = url_for("ogc.item", collection_id=layer.name, feature_id=new_id, _external=True)
     return _feature_answer(feature, spec.etag(new_id, version), 201, Location=location)
 
@@ -261,17 +277,18 @@ def _update(collection_id: str, feature_id: str, *, replace: bool, accepted: tup
     layer, spec = _writable(collection_id, item=True)
     editor = _editor(layer)
     fid = _feature_id(feature_id)
+    _require_hromada_editor(layer, editor, fid)
     doc = _body(accepted)
-    expected = _expected_version(layer, spec, fid, editor.roles, doc)
+    expected = _expected_version(layer, spec, fid, editor, doc)
     _check_id(doc, fid)
     properties, geometry = _properties(doc, spec, required=replace), _geometry(doc, required=replace)
     try:
         with engine().begin() as conn:
             spec.update(conn, editor, fid, expected, properties=properties, geometry=geometry, replace=replace,
                         repair=_repair())
-            feature, version = _read(conn, layer, spec, fid, editor.roles)
+            feature, version = _read(conn, layer, spec, fid, editor)
     except VersionConflict:
-        raise _stale(layer, spec, fid, editor.roles) from None
+        raise _stale(layer, spec, fid, editor) from None
     return _feature_answer(feature, spec.etag(fid, version))
 
 
@@ -295,10 +312,11 @@ def delete_item(collection_id: str, feature_id: str):
     layer, spec = _writable(collection_id, item=True)
     editor = _editor(layer)
     fid = _feature_id(feature_id)
-    expected = _expected_version(layer, spec, fid, editor.roles)
+    _require_hromada_editor(layer, editor, fid)
+    expected = _expected_version(layer, spec, fid, editor)
     try:
         with engine().begin() as conn:
             spec.delete(conn, editor, fid, expected)
     except VersionConflict:
-        raise _stale(layer, spec, fid, editor.roles) from None
+        raise _stale(layer, spec, fid, editor) from None
     return Response(status=204)

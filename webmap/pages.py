@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from gis.config import default_hromada
 from layers.base import label
 from webmap import hromadas
-from webmap.access import current_roles
+from webmap.access import roles_in
 from webmap.database import connection
 from webmap.i18n import current_lang
 from webmap.mapview import build_map, map_parts
@@ -29,7 +29,7 @@ def index():
 def hromada_map(code: str):
     conn, lang = connection(), current_lang()
     summary = hromadas.hromada_summary(conn, code)
-    fmap, shown = build_map(conn, summary, lang, current_roles())
+    fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]))
     return render_template(
         "map.html", summary=summary, parts=map_parts(fmap), label=label,
         layers=[(layer, items) for layer, items in shown],

@@ -21,18 +21,17 @@ module only parses requests and renders. Moments without a time mean the end of 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from zoneinfo import ZoneInfo
 
 import folium
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
-from gis.errors import Forbidden, HromadaError, InvalidInput, NotFound
+from gis.errors import HromadaError, InvalidInput, NotFound
 from layers import plans
 from layers.base import label
 from webmap import hromadas
-from webmap.access import current_roles, current_user, roles_required
+from webmap.access import current_user, hromada_id_by_sql, hromada_id_of_katottg, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.tiles import tile_memory
@@ -54,23 +53,20 @@ DIFF_STYLES = {  # colour and dash pattern, so the kinds differ by more than col
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def _is_editor() -> bool:
-    return bool(current_roles() & plans.EDITORS)
+plan_hromada = hromada_id_by_sql("SELECT hromada_id FROM plan WHERE id = :plan_id")
+zone_hromada = hromada_id_by_sql("SELECT hromada_id FROM plan_zone WHERE id = :zone_id")
+comment_hromada = hromada_id_by_sql(
+    "SELECT p.hromada_id FROM plan_comment c JOIN plan p ON p.id = c.plan_id WHERE c.id = :comment_id")
+
+
+def _is_editor(hromada_id: int) -> bool:
+    return bool(roles_in(hromada_id) & plans.EDITORS)
 
 
 def _editor() -> plans.Editor:
+    """The signed-in editor with the roles held per hromada; layers.plans checks the plan's."""
     user = current_user()
-    return plans.Editor(user.id, user.roles)
-
-
-def _planner_json(view):
-    """JSON endpoints: a planner's or admin's session, else 403 (never a redirect to a log-in page)."""
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if not _is_editor():
-            raise Forbidden("Редагувати плани можуть лише планувальники; увійдіть", "Only planners may edit plans; log in")
-        return view(*args, **kwargs)
-    return wrapped
+    return plans.Editor(user.id, user.grants)
 
 
 def _wants_json() -> bool:
@@ -177,14 +173,14 @@ def _changes(before: dict, after: dict, lang: str) -> list[tuple[str, str, str]]
 def plan_list(code: str):
     conn = connection()
     summary = hromadas.hromada_summary(conn, code)
-    items = plans.list_plans(conn, summary["id"], roles=current_roles())
+    items = plans.list_plans(conn, summary["id"], roles=roles_in(summary["id"]))
     return render_template("plans/list.html", summary=summary, items=items, types=plans.PLAN_TYPES,
-                           statuses=plans.PLAN_STATUSES, is_editor=_is_editor())
+                           statuses=plans.PLAN_STATUSES, is_editor=_is_editor(summary["id"]))
 
 
 @bp.get("/plans/<int:plan_id>")
 def plan_page(plan_id: int):
-    conn, lang, roles = connection(), current_lang(), current_roles()
+    conn, lang, roles = connection(), current_lang(), roles_in(plan_hromada(plan_id=plan_id))
     plan = plans.get_plan(conn, plan_id, roles=roles)
     classes = _classes(conn)
     as_of = _moment(request.args.get("as_of"), "as_of")
@@ -222,7 +218,7 @@ def plan_page(plan_id: int):
         _add_features(fmap, t("plan_zones", lang), [_feature(z, lang) for z in zones])
     folium.LayerControl(collapsed=False).add_to(fmap)
     used = sorted({z["zone_code"] for z in zones})
-    is_editor = _is_editor()
+    is_editor = bool(roles & plans.EDITORS)
     return render_template(
         "plans/plan.html", plan=plan, zones=zones, changes=changes, parts=map_parts(fmap),
         legend=[(f"{c} — {_class_name(classes, c, lang)}", classes.get(c, {}).get("colour", "#868e96")) for c in used],
@@ -250,7 +246,7 @@ def plan_comment(plan_id: int):
 
 
 @bp.post("/plans/<int:plan_id>/status")
-@roles_required(*EDITOR_ROLES)
+@hromada_roles(*EDITOR_ROLES, hromada=plan_hromada)
 def plan_status(plan_id: int):
     raw_date = (request.form.get("decision_date") or "").strip()
     try:
@@ -266,7 +262,7 @@ def plan_status(plan_id: int):
 
 
 @bp.post("/plans/comments/<int:comment_id>")
-@roles_required(*EDITOR_ROLES)
+@hromada_roles(*EDITOR_ROLES, hromada=comment_hromada)
 def comment_decide(comment_id: int):
     decision = request.form.get("decision")
     if decision not in ("approve", "reject"):
@@ -280,7 +276,7 @@ def comment_decide(comment_id: int):
 
 @bp.get("/plans/zones/<int:zone_id>/history")
 def zone_history_page(zone_id: int):
-    conn, lang, roles = connection(), current_lang(), current_roles()
+    conn, lang, roles = connection(), current_lang(), roles_in(zone_hromada(zone_id=zone_id))
     versions = plans.zone_history(conn, zone_id, roles=roles)
     plan = plans.get_plan(conn, _plan_of(conn, zone_id), roles=roles)
     classes = _classes(conn)
@@ -301,7 +297,7 @@ def zone_history_page(zone_id: int):
         _add_features(fmap, f"{t('version', lang)} {shown['version']}", [_feature(row, lang)])
         parts = map_parts(fmap)
     return render_template("plans/history.html", zone_id=zone_id, versions=versions, plan=plan, parts=parts,
-                           shown=shown, can_revert=_is_editor() and plan["editable"],
+                           shown=shown, can_revert=bool(roles & plans.EDITORS) and plan["editable"],
                            reverted=request.args.get("reverted"), attr_label=lambda k: _attr_label(k, lang),
                            value=_value)
 
@@ -316,7 +312,7 @@ def _plan_of(conn, zone_id: int) -> int:
 
 @bp.get("/plans/zones/<int:zone_id>/versions/<int:version>.geojson")
 def zone_version_geojson(zone_id: int, version: int):
-    versions = plans.zone_history(connection(), zone_id, roles=current_roles())
+    versions = plans.zone_history(connection(), zone_id, roles=roles_in(zone_hromada(zone_id=zone_id)))
     found = next((v for v in versions if v["version"] == version), None)
     if found is None:
         raise NotFound(f"Версії {version} зони {zone_id} немає", f"Zone {zone_id} has no version {version}")
@@ -329,9 +325,9 @@ def zone_version_geojson(zone_id: int, version: int):
 # --- the editor and its JSON endpoints -------------------------------------------------------------
 
 @bp.get("/plans/<int:plan_id>/edit")
-@roles_required(*EDITOR_ROLES)
+@hromada_roles(*EDITOR_ROLES, hromada=plan_hromada)
 def plan_editor(plan_id: int):
-    conn, lang, roles = connection(), current_lang(), current_roles()
+    conn, lang, roles = connection(), current_lang(), roles_in(g.hromada_id)
     plan = plans.get_plan(conn, plan_id, roles=roles)
     classes = plans.zone_classes(conn)
     fmap = base_map(lang, bounds=plan)
@@ -372,7 +368,7 @@ def _int(value, name: str) -> int:
 
 
 @bp.post("/plans/<int:plan_id>/zones")
-@_planner_json
+@hromada_roles(*EDITOR_ROLES, hromada=plan_hromada)
 def zone_create(plan_id: int):
     body = _body()
     with engine().begin() as conn:
@@ -382,7 +378,7 @@ def zone_create(plan_id: int):
 
 
 @bp.patch("/plans/zones/<int:zone_id>")
-@_planner_json
+@hromada_roles(*EDITOR_ROLES, hromada=zone_hromada)
 def zone_update(zone_id: int):
     body = _body()
     with engine().begin() as conn:
@@ -393,7 +389,7 @@ def zone_update(zone_id: int):
 
 
 @bp.post("/plans/zones/<int:zone_id>/split")
-@_planner_json
+@hromada_roles(*EDITOR_ROLES, hromada=zone_hromada)
 def zone_split(zone_id: int):
     body = _body()
     line = body.get("line")
@@ -406,7 +402,7 @@ def zone_split(zone_id: int):
 
 
 @bp.delete("/plans/zones/<int:zone_id>")
-@_planner_json
+@hromada_roles(*EDITOR_ROLES, hromada=zone_hromada)
 def zone_delete(zone_id: int):
     with engine().begin() as conn:
         plans.delete_zone(conn, _editor(), zone_id, _int(request.args.get("version"), "version"),
@@ -415,7 +411,7 @@ def zone_delete(zone_id: int):
 
 
 @bp.post("/plans/zones/<int:zone_id>/revert")
-@_planner_json
+@hromada_roles(*EDITOR_ROLES, hromada=zone_hromada)
 def zone_revert(zone_id: int):
     body = _body() if request.is_json else request.form
     with engine().begin() as conn:

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from layers import property as prop
 from layers.base import label
 from webmap import hromadas
-from webmap.access import current_roles
+from webmap.access import hromada_id_of_katottg, roles_in
 from webmap.database import connection
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
@@ -27,7 +27,8 @@ LAYER = prop.COMMUNAL_PROPERTY
 
 
 def _staff() -> bool:
-    return LAYER.permissions.sees_staff_fields(current_roles())
+    """Staff fields for staff of the hromada in the URL only."""
+    return LAYER.permissions.sees_staff_fields(roles_in(hromada_id_of_katottg(request.view_args["code"])))
 
 
 def _rows(conn, summary, lang):

@@ -28,7 +28,7 @@ from gis.errors import InvalidInput, NotFound
 from layers import reconstruction as rc
 from layers.base import label
 from webmap import hromadas
-from webmap.access import current_actor, current_roles, roles_required
+from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
@@ -95,7 +95,7 @@ def analytics_page(code: str):
     conn, lang = connection(), current_lang()
     summary = hromadas.hromada_summary(conn, code)
     data = rc.analytics(conn, summary["id"])
-    fmap, _ = build_map(conn, summary, lang, current_roles(), only=(LAYER.name,))
+    fmap, _ = build_map(conn, summary, lang, roles_in(summary["id"]), only=(LAYER.name,))
     _add_footprints(fmap, conn, summary["id"], lang)
     stage_labels = {**rc.STAGES, **rc.OUTCOMES}
     stage_colours = {**rc.STAGE_COLOURS, **rc.OUTCOME_COLOURS}
@@ -218,8 +218,14 @@ def _payload() -> dict:
     return data
 
 
+def project_hromada(key: str, **_) -> int:
+    project_id = rc.find_project(connection(), key)
+    return connection().execute(sa.select(rc.project_table.c.hromada_id)
+                                .where(rc.project_table.c.id == project_id)).scalar_one()
+
+
 @bp.post("/api/projects/<key>/stage")
-@roles_required(*EDIT_ROLES)
+@hromada_roles(*EDIT_ROLES, hromada=project_hromada)
 def stage_change(key: str):
     data = _payload()
     if not data.get("stage"):
@@ -233,7 +239,7 @@ def stage_change(key: str):
 
 
 @bp.post("/api/projects/<key>/funding")
-@roles_required(*EDIT_ROLES)
+@hromada_roles(*EDIT_ROLES, hromada=project_hromada)
 def funding_add(key: str):
     data = _payload()
     with engine().begin() as conn:

@@ -1,17 +1,17 @@
 """Staff side: log-in, the unit's queue of reports, a report's page and the actions on it.
 
-Unit staff see and act on their own units' reports only (another unit's report is a 403); admins
-see every report. Every form carries a CSRF token; log-in attempts are throttled per client.
+Unit staff see and act on their own units' reports only (another unit's report is a 403); a
+hromada's administrators see every report of that hromada, and nobody sees another hromada's. Every form carries a CSRF token; log-in attempts are throttled per client.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from gis.users import authenticate, units_of_hromadas
 from layers import reports, roads
 from layers.base import label
-from webmap.access import current_actor, current_user, roles_required
+from webmap.access import auth_epoch, chosen_hromada, current_actor, current_user, hromada_id_by_sql, hromada_roles
 from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
 from webmap.forms import LoginForm, NoteForm, StatusForm, TransferForm, raise_for
@@ -22,6 +22,7 @@ from webmap.reports_api import public_url
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 WORKING_ROLES = ("unit_staff", "admin")
 AGES = {"1": 1, "7": 7, "30": 30}
+report_hromada = hromada_id_by_sql("SELECT hromada_id FROM report WHERE code = :code")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -35,6 +36,7 @@ def login():
             if user is not None:
                 session.clear()
                 session["user_id"] = user.id
+                session["auth_epoch"] = auth_epoch(user.id)
                 target = request.args.get("next") or ""
                 # Only local paths: never an open redirect.
                 if not target.startswith("/") or target.startswith("//"):
@@ -51,12 +53,13 @@ def logout():
 
 
 @bp.get("/")
-@roles_required(*WORKING_ROLES)
+@hromada_roles(*WORKING_ROLES, hromada=chosen_hromada(*WORKING_ROLES))
 def queue():
+    """The queue of one hromada (``?hromada=KATOTTG``, else the first where the user works)."""
     actor = current_actor()
     args = request.args
-    conditions, params = [], {}
-    if not actor.is_admin:
+    conditions, params = ["r.hromada_id = :hromada"], {"hromada": g.hromada_id}
+    if not actor.is_admin_of(g.hromada_id):
         conditions.append("r.unit_id = ANY(:units)")
         params["units"] = list(actor.unit_ids)
     if args.get("status") == "open" or not args.get("status"):
@@ -83,14 +86,21 @@ def queue():
         LEFT JOIN LATERAL (SELECT name_uk FROM settlement s WHERE s.hromada_id = r.hromada_id
                            AND ST_Intersects(s.boundary, r.location) LIMIT 1) s ON true
         WHERE {where} ORDER BY r.due_at, r.id LIMIT 500"""), params).mappings().all()
-    categories = connection().execute(sa.text("SELECT code, name_uk, name_en FROM category ORDER BY id")).all()
+    categories = connection().execute(sa.text(
+        "SELECT code, name_uk, name_en FROM category WHERE hromada_id IS NULL OR hromada_id = :h ORDER BY id"),
+        {"h": g.hromada_id}).all()
     villages = sorted({r["village"] for r in rows if r["village"]})
+    mine = [h for h, held in current_user().grants.items() if held & set(WORKING_ROLES)]
+    hromadas = connection().execute(sa.text(
+        "SELECT id, katottg, name_uk, name_en FROM hromada WHERE id = ANY(:ids) ORDER BY name_uk"),
+        {"ids": mine}).mappings().all()
     return render_template("staff/queue.html", rows=rows, args=args, statuses=reports.STATUSES,
-                           categories=categories, villages=villages, user=current_user())
+                           categories=categories, villages=villages, user=current_user(),
+                           hromadas=hromadas, hromada_id=g.hromada_id)
 
 
 @bp.get("/reports/<code>")
-@roles_required(*WORKING_ROLES)
+@hromada_roles(*WORKING_ROLES, hromada=report_hromada)
 def report_detail(code: str):
     return _render_detail(code)
 
@@ -134,7 +144,7 @@ def _act(code: str, form, action):
 
 
 @bp.post("/reports/<code>/status")
-@roles_required(*WORKING_ROLES)
+@hromada_roles(*WORKING_ROLES, hromada=report_hromada)
 def report_status(code: str):
     def act(conn, f):
         reports.change_status(conn, code, f.status.data, current_actor(), public_url=public_url(),
@@ -147,14 +157,14 @@ def report_status(code: str):
 
 
 @bp.post("/reports/<code>/transfer")
-@roles_required(*WORKING_ROLES)
+@hromada_roles(*WORKING_ROLES, hromada=report_hromada)
 def report_transfer(code: str):
     return _act(code, TransferForm(), lambda conn, f: reports.transfer(
         conn, code, f.unit_id.data, f.reason.data, current_actor()))
 
 
 @bp.post("/reports/<code>/note")
-@roles_required(*WORKING_ROLES)
+@hromada_roles(*WORKING_ROLES, hromada=report_hromada)
 def report_note(code: str):
     return _act(code, NoteForm(), lambda conn, f: reports.add_note(
         conn, code, current_actor(), public_note=f.public_note.data, private_note=f.private_note.data))

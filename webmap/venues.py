@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import folium
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
 
 from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.photos import MAX_PHOTOS, process_photo
@@ -21,7 +21,7 @@ from gis.routing import check_point
 from layers import accessibility as acc
 from layers import venue_proposals
 from layers.base import label
-from webmap.access import current_user, roles_required
+from webmap.access import chosen_hromada, current_user, hromada_id_by_sql, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
@@ -201,21 +201,20 @@ def venue_new():
 def proposal_photo(proposal_id: int, position: int):
     conn = connection()
     row = conn.execute(sa.text("""
-        SELECT f.data, p.status FROM venue_proposal_photo f JOIN venue_proposal p ON p.id = f.proposal_id
+        SELECT f.data, p.status, p.hromada_id FROM venue_proposal_photo f JOIN venue_proposal p ON p.id = f.proposal_id
         WHERE f.proposal_id = :p AND f.position = :n"""), {"p": proposal_id, "n": position}).first()
     if row is None:
         abort(404)
-    user = current_user()
-    if row.status != "approved" and not (user and user.roles & set(EDITORS)):
+    if row.status != "approved" and not (roles_in(row.hromada_id) & set(EDITORS)):
         raise Forbidden("Фото стане видимим після розгляду", "The photo becomes visible once it is reviewed")
     return Response(bytes(row.data), mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
 
 
 @bp.get("/staff/venues/proposals")
-@roles_required(*EDITORS)
+@hromada_roles(*EDITORS, hromada=chosen_hromada(*EDITORS))
 def proposals_queue():
     conn, lang = connection(), current_lang()
-    items = venue_proposals.pending(conn)
+    items = venue_proposals.pending(conn, [g.hromada_id])
     for item in items:
         item["rows"] = [(label(VENUES.field(k).label, lang), display_value(VENUES.field(k), v, lang))
                         for k, v in item["facts"].items()]
@@ -223,7 +222,7 @@ def proposals_queue():
 
 
 @bp.post("/staff/venues/proposals/<int:proposal_id>")
-@roles_required(*EDITORS)
+@hromada_roles(*EDITORS, hromada=hromada_id_by_sql("SELECT hromada_id FROM venue_proposal WHERE id = :proposal_id"))
 def proposal_decide(proposal_id: int):
     decision = request.form.get("decision")
     if decision not in ("approve", "reject"):
@@ -231,4 +230,5 @@ def proposal_decide(proposal_id: int):
     with engine().begin() as conn:
         venue_proposals.decide(conn, proposal_id, approve=decision == "approve", user_id=current_user().id,
                                note=request.form.get("note"))
-    return redirect(url_for(".proposals_queue"))
+    katottg = connection().execute(sa.text("SELECT katottg FROM hromada WHERE id = :h"), {"h": g.hromada_id}).scalar()
+    return redirect(url_for(".proposals_queue", hromada=katottg))

@@ -126,3 +126,40 @@ def test_cli_reports_missing_binaries_without_a_traceback(scratch_cluster):
     assert result.returncode == 1
     assert "Помилка:" in result.stderr and "Error: PostgreSQL binaries not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root's server runs as another user")
+def test_closed_project_folder_gets_a_reachable_data_folder(tmp_path, monkeypatch):
+    """A clone under /root (0700): the default data folder is out of the postgres user's reach, so
+    one of the project's own is chosen under the fallback root — and the cluster really starts there.
+    The closed folder's mode is left as it was."""
+    import tempfile
+
+    from gis import embedded
+    from gis.embedded import free_port, reachable_data_dir, server_user_can_enter
+
+    closed = tmp_path / "closed"  # pytest's tmp_path lies under root's private folders anyway
+    closed.mkdir(mode=0o700)
+    preferred = closed / "var" / "postgres"
+    assert not server_user_can_enter(preferred)
+    fallback_root = Path(tempfile.mkdtemp(prefix="hromada-fallback-"))
+    monkeypatch.setattr(embedded, "FALLBACK_ROOT", fallback_root)
+    chosen = reachable_data_dir(preferred)
+    assert chosen != preferred and chosen.is_relative_to(fallback_root) and server_user_can_enter(chosen)
+    assert reachable_data_dir(preferred) == chosen  # the same folder on every run
+    cluster = EmbeddedPostgres(chosen, free_port(), fast=True)
+    try:
+        cluster.start()
+        with psycopg.connect(plain(cluster.url())) as conn:
+            assert conn.execute("SELECT postgis_lib_version()").fetchone()[0]
+    finally:
+        cluster.stop()
+        import shutil
+
+        shutil.rmtree(fallback_root, ignore_errors=True)
+    assert (closed.stat().st_mode & 0o777) == 0o700
+    # An existing cluster in the preferred folder is used as it is.
+    open_folder = Path(tempfile.mkdtemp(prefix="hromada-open-"))
+    open_folder.chmod(0o755)
+    assert reachable_data_dir(open_folder / "postgres") == open_folder / "postgres"
+    open_folder.rmdir()

@@ -94,14 +94,20 @@ def test_swapped_coordinates_are_named(world):
         route(world, lat, lon, "pothole")
 
 
-def test_category_nobody_handles_in_a_neighbour_is_422_and_a_neighbours_unit_gets_its_own(world):
+def test_a_hromada_not_yet_enabled_takes_no_reports_and_once_enabled_routes_to_its_own_units(world):
     city_point = (28.468, 49.233)  # central Vinnytsia
-    with pytest.raises(Unprocessable, match="No unit handles"):
+    with pytest.raises(Unprocessable, match="does not take reports yet") as err:
         route(world, *city_point, "pothole")
+    assert "ще не приймає звернень" in err.value.uk and err.value.http_status == 422
     with world.connect() as conn:
         hromada, categories = categories_at(conn, *city_point)
     assert hromada.katottg == VINNYTSIA_CITY and categories == []
 
+    with world.begin() as conn:
+        conn.execute(sa.text("INSERT INTO hromada_setup (hromada_id, enabled_at) "
+                             "SELECT id, now() FROM hromada WHERE katottg = :k"), {"k": VINNYTSIA_CITY})
+    with pytest.raises(Unprocessable, match="No unit handles"):
+        route(world, *city_point, "pothole")
     with world.begin() as conn:
         conn.execute(sa.text("""
             WITH u AS (INSERT INTO unit (hromada_id, code, name_uk, kind)
@@ -111,11 +117,86 @@ def test_category_nobody_handles_in_a_neighbour_is_422_and_a_neighbours_unit_get
             SELECT u.id, c.id FROM u, category c WHERE c.code = 'pothole'"""), {"k": VINNYTSIA_CITY})
     r = route(world, *city_point, "pothole")
     assert r.rule == "default" and r.hromada_code == VINNYTSIA_CITY
-    assert r.unit_id != unit_id(world, "housing")
+    assert r.unit_id == unit_id(world, "roads") != unit_id(world, "housing")
+    with world.connect() as conn:
+        assert [c.code for c in categories_at(conn, *city_point)[1]] == ["pothole"]
     stryzhavka = one(world, "SELECT ST_X(ST_PointOnSurface(boundary)), ST_Y(ST_PointOnSurface(boundary)) "
                             "FROM hromada WHERE katottg = :k", k=STRYZHAVKA)
     with pytest.raises(Unprocessable, match="Stryzhavka"):
         route(world, stryzhavka[0], stryzhavka[1], "pothole")
+
+
+def _set(engine, sql: str, **params):
+    with engine.begin() as conn:
+        conn.execute(sa.text(sql), params)
+
+
+def test_a_category_turned_off_in_the_hromada_is_unknown_there_and_leaves_the_form(world):
+    lon, lat = inside(world, "Якушинці")
+    _set(world, """INSERT INTO hromada_category (hromada_id, category_id, enabled)
+                   SELECT h.id, c.id, false FROM hromada h, category c
+                   WHERE h.katottg = 'UA05020310000080026' AND c.code = 'water_leak'""")
+    with pytest.raises(InvalidInput, match="Unknown category 'water_leak'"):
+        route(world, lon, lat, "water_leak")
+    with world.connect() as conn:
+        codes = [c.code for c in categories_at(conn, lon, lat)[1]]
+    assert "water_leak" not in codes and "overflowing_bin" in codes
+
+
+def test_the_hromadas_target_time_overrides_the_catalogues(world):
+    lon, lat = inside(world, "Якушинці")
+    assert route(world, lon, lat, "water_leak").target_days == 2  # the catalogue's
+    _set(world, """INSERT INTO hromada_category (hromada_id, category_id, target_days)
+                   SELECT h.id, c.id, 1 FROM hromada h, category c
+                   WHERE h.katottg = 'UA05020310000080026' AND c.code = 'water_leak'""")
+    assert route(world, lon, lat, "water_leak").target_days == 1
+
+
+def test_a_local_category_is_known_only_in_its_own_hromada(world):
+    _set(world, """INSERT INTO category (code, name_uk, name_en, target_days, hromada_id)
+                   SELECT 'snow_removal', 'Неприбраний сніг', 'Snow not cleared', 3, id FROM hromada
+                   WHERE katottg = 'UA05020310000080026'""")
+    _set(world, """INSERT INTO unit_category (unit_id, category_id)
+                   SELECT u.id, c.id FROM unit u, category c WHERE u.code = 'housing' AND c.code = 'snow_removal'""")
+    lon, lat = inside(world, "Якушинці")
+    r = route(world, lon, lat, "snow_removal")
+    assert r.unit_id == unit_id(world, "housing") and r.target_days == 3
+    with world.connect() as conn:
+        assert "snow_removal" in [c.code for c in categories_at(conn, lon, lat)[1]]
+    _set(world, "INSERT INTO hromada_setup (hromada_id, enabled_at) SELECT id, now() FROM hromada WHERE katottg = :k",
+         k=VINNYTSIA_CITY)
+    with pytest.raises(InvalidInput, match="Unknown category 'snow_removal'"):
+        route(world, 28.468, 49.233, "snow_removal")
+
+
+def test_the_hromadas_default_unit_takes_what_no_rule_covers_and_says_so(world):
+    lon, lat = inside(world, "Якушинці")
+    _set(world, "DELETE FROM unit_category WHERE category_id = (SELECT id FROM category WHERE code = 'water_leak')")
+    with pytest.raises(Unprocessable, match="No unit handles"):
+        route(world, lon, lat, "water_leak")
+    with world.connect() as conn:
+        assert "water_leak" not in [c.code for c in categories_at(conn, lon, lat)[1]]
+    _set(world, "UPDATE hromada_setup SET default_unit_id = (SELECT id FROM unit WHERE code = 'general')")
+    r = route(world, lon, lat, "water_leak")
+    assert r.rule == "default" and r.unit_id == unit_id(world, "general")
+    assert "за замовчуванням — Загальний відділ" in r.reason_uk and "default unit, General Department" in r.reason_en
+    with world.connect() as conn:
+        assert "water_leak" in [c.code for c in categories_at(conn, lon, lat)[1]]
+    # An assignment still comes first: bins in Zarvantsi go to its district, elsewhere to housing.
+    assert route(world, *inside(world, "Зарванці"), "overflowing_bin").unit_id == unit_id(world, "sd_zarvantsi")
+    assert route(world, lon, lat, "overflowing_bin").unit_id == unit_id(world, "housing")
+
+
+def test_an_assignment_without_an_area_only_counts_when_it_is_for_the_whole_hromada(world):
+    # A district's assignment whose district lost its villages has no area: it must not become the
+    # hromada-wide one.
+    lon, lat = inside(world, "Якушинці")
+    _set(world, """UPDATE unit_category SET area = NULL
+                   WHERE unit_id = (SELECT id FROM unit WHERE code = 'sd_zarvantsi')""")
+    _set(world, """DELETE FROM unit_category WHERE scope = 'hromada'
+                   AND category_id = (SELECT id FROM category WHERE code = 'overflowing_bin')""")
+    with pytest.raises(Unprocessable, match="No unit handles"):
+        route(world, lon, lat, "overflowing_bin")
 
 
 def test_unknown_category_and_bad_coordinates_are_400(world):

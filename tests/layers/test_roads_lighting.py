@@ -9,11 +9,11 @@ from gis.errors import Conflict, InvalidInput
 from gis.routing import route_report
 from layers import lighting, reports, roads
 from layers.reports import Actor, NewReport
-from tests.helpers import asset_point, one, scalar, unit_id
+from tests.helpers import InEveryHromada, asset_point, one, scalar, unit_id
 
 URL = "https://gis.example.org"
 METRE_LON = 1 / 72_800  # one metre of longitude at 49° N, in degrees (≈)
-ADMIN = Actor(user_id=None, roles=frozenset({"admin"}), unit_ids=frozenset())
+ADMIN = Actor(user_id=None, grants=InEveryHromada("admin"), unit_ids=frozenset())
 
 
 def file_report(engine, lon, lat, category="street_light_out", **extra) -> dict:

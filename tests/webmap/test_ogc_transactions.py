@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gis import user_tokens
 from gis.users import create_user
 from layers import plans
-from tests.helpers import scalar
+from tests.helpers import demo_hromada_id, scalar
 from tests.layers.test_plans import PLANNER, D, plan, square  # noqa: F401  (plan: a draft plan, a fixture)
 
 ITEMS = "/ogc/collections/plan_zones/items"
@@ -24,14 +24,15 @@ GEOJSON = "application/geo+json"
 def add_user(engine, email: str, *roles: str) -> str:
     """A user with ``roles`` and a personal token; the token."""
     with engine.begin() as conn:
-        create_user(conn, email, "correct horse battery", list(roles))
+        create_user(conn, email, "correct horse battery", list(roles), hromada_id=demo_hromada_id(engine))
         return user_tokens.create_token(conn, email, "QGIS")[1]
 
 
 @pytest.fixture
 def tokens(demo_db):
-    return {role: add_user(demo_db, f"{role}@example.org", role)
+    return {role: add_user(demo_db, f"{role}@example.org", *([] if role == "resident" else [role]))
             for role in ("planner", "admin", "resident", "unit_staff")}
+    # "resident": an account with no role at all
 
 
 def auth(token: str | None, **headers) -> dict:
@@ -269,7 +270,7 @@ def test_token_cli_create_list_revoke(demo_db, database_url, monkeypatch):
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     with demo_db.begin() as conn:
-        create_user(conn, "qgis@example.org", "correct horse battery", ["planner"])
+        create_user(conn, "qgis@example.org", "correct horse battery", ["planner"], hromada_id=demo_hromada_id(demo_db))
     runner = CliRunner()
     made = runner.invoke(main, ["users", "token", "create", "qgis@example.org", "--name", "QGIS"])
     assert made.exit_code == 0, made.output

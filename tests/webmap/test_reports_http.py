@@ -10,7 +10,7 @@ from PIL import Image
 
 from gis import outbox
 from gis.users import create_user
-from tests.helpers import asset_point, inside, scalar, unit_id
+from tests.helpers import asset_point, demo_hromada_id, inside, scalar, unit_id
 
 EMAIL, PHONE, NAME = "oksana@example.org", "+380 67 123 45 67", "Оксана Приватна"
 
@@ -44,7 +44,7 @@ def lamp_report(client, engine, **extra):
 
 def add_staff(engine, email, unit_code=None, roles=("unit_staff",)) -> None:
     with engine.begin() as conn:
-        create_user(conn, email, "correct horse battery", list(roles),
+        create_user(conn, email, "correct horse battery", list(roles), hromada_id=demo_hromada_id(engine),
                     unit_ids=[unit_id(engine, unit_code)] if unit_code else [])
 
 
@@ -86,9 +86,10 @@ def test_end_to_end_lamp_report_to_resolution_mails(client, demo_db, smtp_server
     assert staff_post(client, code, "status", status="resolved", public_note="Лампу замінено",
                       private_note="наряд 17").status_code == 302
 
-    assert outbox.deliver_due(demo_db, settings) == 2
+    assert outbox.deliver_due(demo_db, settings) == 3  # the unit told of the report; acknowledged, resolved
     mails = store.to(EMAIL)
-    assert len(store.messages) == 2 and len(mails) == 2
+    assert len(store.messages) == 3 and len(mails) == 2
+    assert len(store.to("kp-blagoustrij@yakushynetska-demo.example.org")) == 1
     link = created["public_url"]
     assert all(link in m["body"] for m in mails)
     assert "Лампу замінено" in mails[1]["body"] and "наряд 17" not in mails[1]["body"]
@@ -366,7 +367,9 @@ def test_same_key_with_another_photo_is_a_different_request(client, demo_db):
 
 def test_account_without_password_never_signs_in(client, demo_db):
     with demo_db.begin() as conn:
-        conn.execute(sa.text("INSERT INTO app_user (email, roles) VALUES ('nopass@example.org', '{admin}')"))
+        user_id = conn.execute(sa.text("INSERT INTO app_user (email) VALUES ('nopass@example.org') RETURNING id")).scalar()
+        conn.execute(sa.text("INSERT INTO role_grant (user_id, hromada_id, role) SELECT :u, id, 'admin' FROM hromada"),
+                     {"u": user_id})
     token = form_token(client.get("/staff/login").get_data(as_text=True))
     for password in ("no such user", ""):
         answer = client.post("/staff/login", data={"email": "nopass@example.org", "password": password,

@@ -1,0 +1,543 @@
+"""The unit is told (issue #14): a report routed or transferred to a unit reaches its people by e-mail.
+
+``tell_unit`` runs in the transaction that routes or transfers the report (layers.reports calls it
+right after the "created" / "transfer" event). It records a ``unit_notice`` — unique per unit and
+event, so a report is told to a unit exactly once — and, for a unit that wants every report at once
+(``notify_mode = 'each'``), queues one mail per address through the outbox with a key derived from
+the notice (the worker retries; a retry never duplicates). A unit on ``'digest'`` gets nothing at
+once: ``queue_digests`` gathers its untold notices into one mail per Kyiv day.
+
+A unit reached by e-mail only (``has_accounts = False``, an outside body) gets in each mail a signed
+link (itsdangerous, the app's SECRET_KEY, a salt of its own; report id + unit id) to
+``/unit-link/<token>`` (webmap/unit_link.py), where it acknowledges, adds a public note, marks the
+report resolved or says "not ours" — without an account. The link expires after
+``HROMADA_UNIT_LINK_DAYS`` days (30 by default) and works only while the report is with that unit.
+
+The mails carry no personal data of the reporter: staff see those on the staff page.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+
+from gis import outbox
+from gis.errors import Forbidden, HromadaError, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+KYIV = ZoneInfo("Europe/Kyiv")
+LINK_SALT = "hromada.unit-link.v1"  # a token signed for anything else (a session cookie) is never one of these
+DEFAULT_LINK_DAYS = 30
+DEFAULT_DIGEST_HOUR = 7  # Kyiv time: a unit's digest covers what came before this hour of the day
+DIGEST_LOCK = 14_0001  # pg_advisory_xact_lock class: one digest run per unit at a time
+DESCRIPTION_IN_DIGEST = 300  # characters; the whole text is one click away
+SIGNATURE = "Громада ГІС / Hromada GIS"
+
+
+# --- settings --------------------------------------------------------------------------------------
+
+
+def link_days() -> float:
+    """``HROMADA_UNIT_LINK_DAYS`` (a positive number), else 30. A bad value is logged, never fatal:
+    a report must not fail to arrive because of a typo in a setting."""
+    raw = os.environ.get("HROMADA_UNIT_LINK_DAYS", "").strip()
+    if not raw:
+        return DEFAULT_LINK_DAYS
+    try:
+        days = float(raw)
+    except ValueError:
+        days = 0
+    if not 0 < days <= 3650:
+        log.warning("HROMADA_UNIT_LINK_DAYS=%r is not a number of days from 1 to 3650; using %s",
+                    raw, DEFAULT_LINK_DAYS)
+        return DEFAULT_LINK_DAYS
+    return days
+
+
+def digest_hour() -> int:
+    """``HROMADA_DIGEST_HOUR`` (0–23, Kyiv time), else 7."""
+    raw = os.environ.get("HROMADA_DIGEST_HOUR", "").strip()
+    if raw.isdigit() and 0 <= int(raw) <= 23:
+        return int(raw)
+    if raw:
+        log.warning("HROMADA_DIGEST_HOUR=%r is not an hour from 0 to 23; using %s", raw, DEFAULT_DIGEST_HOUR)
+    return DEFAULT_DIGEST_HOUR
+
+
+def link_secret() -> str:
+    """The key that signs units' links: the web app's SECRET_KEY.
+
+    Inside a request (or any app context) it is the app's; elsewhere (the CLI, the worker) the same
+    key the app takes when it starts: HROMADA_SECRET_KEY, else the one kept in var/secret_key.
+    """
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return current_app.config["SECRET_KEY"]
+    from gis.config import secret_key
+
+    return secret_key()
+
+
+def configured_public_url(given: str | None = None) -> str:
+    """The base of links in mails: ``given``; else, inside a request, the app's (HROMADA_PUBLIC_URL or the
+    request's host); else HROMADA_PUBLIC_URL; else the address `make run` serves on."""
+    if given:
+        return given.rstrip("/")
+    from flask import has_request_context
+
+    if has_request_context():
+        from webmap.reports_api import public_url
+
+        return public_url()
+    return (os.environ.get("HROMADA_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+
+
+# --- signed links ----------------------------------------------------------------------------------
+
+
+class LinkExpired(HromadaError):
+    http_status = 410
+    code = "link_expired"
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=LINK_SALT)
+
+
+def make_link_token(secret: str, report_id: int, unit_id: int) -> str:
+    return _serializer(secret).dumps({"r": int(report_id), "u": int(unit_id)})
+
+
+def read_link_token(secret: str, token: str, max_age_seconds: float) -> tuple[int, int]:
+    """(report id, unit id) of a genuine, unexpired link. Expired: LinkExpired (410); forged,
+    damaged or of another kind: NotFound (404)."""
+    try:
+        data = _serializer(secret).loads(token, max_age=max_age_seconds)
+    except SignatureExpired:
+        raise LinkExpired("Термін дії посилання минув. Попросіть громаду надіслати звернення ще раз.",
+                          "This link has expired. Ask the hromada to send the report again.") from None
+    except BadData:
+        raise NotFound("Посилання недійсне: перевірте, чи скопійовано його повністю.",
+                       "This link is not valid: check that it was copied whole.") from None
+    if (not isinstance(data, dict) or set(data) != {"r", "u"}
+            or not all(type(data[k]) is int for k in ("r", "u"))):
+        raise NotFound("Посилання недійсне", "This link is not valid")
+    return data["r"], data["u"]
+
+
+def link_url(public_url: str, token: str) -> str:
+    return f"{public_url}/unit-link/{token}"
+
+
+# --- what a mail says about a report ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: int
+    hromada_id: int
+    code: str
+    name_uk: str
+    name_en: str
+    emails: tuple[str, ...]
+    has_accounts: bool
+    notify_mode: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One report as a unit is told about it, with why it came to the unit."""
+
+    report_id: int
+    code: str
+    status: str
+    unit_id: int  # where the report is now
+    category_uk: str
+    category_en: str
+    description: str
+    lon: float
+    lat: float
+    village_uk: str | None
+    village_en: str | None
+    in_village: bool
+    due_at: dt.datetime
+    photos: tuple[int, ...]
+    why_uk: str
+    why_en: str
+    transferred: bool
+
+
+def load_unit(conn: sa.Connection, unit_id: int) -> Unit | None:
+    row = conn.execute(sa.text("""
+        SELECT id, hromada_id, code, name_uk, COALESCE(name_en, name_uk) AS name_en, emails, has_accounts,
+               notify_mode FROM unit WHERE id = :id"""), {"id": unit_id}).first()
+    if row is None:
+        return None
+    emails = tuple(dict.fromkeys(e.strip() for e in (row.emails or ()) if e and e.strip()))
+    return Unit(row.id, row.hromada_id, row.code, row.name_uk, row.name_en, emails, row.has_accounts,
+                row.notify_mode)
+
+
+def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
+    """The report and the event that brought it to the unit (its routing or a transfer)."""
+    row = conn.execute(sa.text("""
+        SELECT r.id, r.code, r.status, r.unit_id, r.description, r.due_at, r.routing_reason_uk, r.routing_reason_en,
+               ST_X(r.location) AS lon, ST_Y(r.location) AS lat, c.name_uk AS category_uk, c.name_en AS category_en,
+               v.name_uk AS village_uk, COALESCE(v.name_en, v.name_uk) AS village_en,
+               COALESCE(v.inside, false) AS inside,
+               e.kind, e.private_note AS reason, fu.name_uk AS from_uk, COALESCE(fu.name_en, fu.name_uk) AS from_en
+        FROM report r JOIN category c ON c.id = r.category_id
+        JOIN report_event e ON e.id = :event AND e.report_id = r.id
+        LEFT JOIN unit fu ON fu.id = e.from_unit_id
+        -- The village: the one whose boundary holds the point, else the one whose centre is nearest.
+        LEFT JOIN LATERAL (
+            SELECT s.name_uk, s.name_en, COALESCE(ST_Intersects(s.boundary, r.location), false) AS inside
+            FROM settlement s WHERE s.hromada_id = r.hromada_id
+            ORDER BY COALESCE(ST_Intersects(s.boundary, r.location), false) DESC,
+                     COALESCE(s.centre, ST_PointOnSurface(s.boundary)) <-> r.location
+            LIMIT 1) v ON true
+        WHERE r.id = :id"""), {"id": report_id, "event": event_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"Звернення {report_id} не знайдено", f"Report {report_id} not found")
+    photos = tuple(p for p, in conn.execute(sa.text(
+        "SELECT position FROM report_photo WHERE report_id = :id ORDER BY position"), {"id": report_id}))
+    transferred = row["kind"] == "transfer"
+    if transferred:
+        why_uk = f"Передано з підрозділу «{row['from_uk'] or '—'}». Причина: {row['reason'] or '—'}"
+        why_en = f"Transferred from “{row['from_en'] or '—'}”. Reason: {row['reason'] or '—'}"
+    else:
+        why_uk, why_en = row["routing_reason_uk"], row["routing_reason_en"]
+    return Facts(row["id"], row["code"], row["status"], row["unit_id"], row["category_uk"], row["category_en"],
+                 row["description"], row["lon"], row["lat"], row["village_uk"], row["village_en"], row["inside"],
+                 row["due_at"], photos, why_uk, why_en, transferred)
+
+
+def arrival_event(conn: sa.Connection, report_id: int, unit_id: int) -> int | None:
+    """The latest event that brought the report to the unit (its routing or a transfer)."""
+    return conn.execute(sa.text("""
+        SELECT id FROM report_event WHERE report_id = :r AND kind IN ('created', 'transfer') AND to_unit_id = :u
+        ORDER BY id DESC LIMIT 1"""), {"r": report_id, "u": unit_id}).scalar()
+
+
+def kyiv_time(moment: dt.datetime) -> str:
+    return moment.astimezone(KYIV).strftime("%d.%m.%Y %H:%M")
+
+
+def map_link(lat: float, lon: float) -> str:
+    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
+
+
+def staff_url(public_url: str, code: str) -> str:
+    return f"{public_url}/staff/reports/{quote(code)}"
+
+
+def photo_urls(public_url: str, facts: Facts) -> list[str]:
+    """The public photo addresses, as the report's page links them (webmap/report_pages.py)."""
+    return [f"{public_url}/reports/{quote(facts.code)}/photos/{p}.jpg" for p in facts.photos]
+
+
+def place_text(facts: Facts, lang: str) -> str:
+    village = facts.village_uk if lang == "uk" else facts.village_en
+    coords = f"{facts.lat:.6f}, {facts.lon:.6f}"
+    if not village:
+        return coords
+    if lang == "uk":
+        return f"{village}, {coords}" if facts.in_village else f"поблизу: {village}, {coords}"
+    return f"{village}, {coords}" if facts.in_village else f"near {village}, {coords}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A unit's signed link and the day it stops working."""
+
+    url: str
+    until: dt.datetime
+
+
+def signed_link(report_id: int, unit_id: int, public_url: str, secret: str | None) -> Link:
+    token = make_link_token(secret or link_secret(), report_id, unit_id)
+    return Link(link_url(public_url, token), dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=link_days()))
+
+
+def _report_lines(facts: Facts, unit: Unit, public_url: str, link: Link | None, lang: str) -> list[str]:
+    from layers.reports import STATUSES, report_url
+
+    uk = lang == "uk"
+    photos = photo_urls(public_url, facts)
+    lines = [
+        f"{'Звернення' if uk else 'Report'}: {facts.code}",
+        f"{'Категорія' if uk else 'Category'}: {facts.category_uk if uk else facts.category_en}",
+        f"{'Стан' if uk else 'Status'}: {getattr(STATUSES[facts.status], lang)}",
+        f"{'Місце' if uk else 'Place'}: {place_text(facts, lang)}",
+        f"{'Мапа' if uk else 'Map'}: {map_link(facts.lat, facts.lon)}",
+        f"{'Опис' if uk else 'Description'}: {facts.description}",
+    ]
+    if photos:
+        lines.append(f"{'Фото' if uk else 'Photos'}: " + " ".join(photos))
+    lines += [
+        f"{'Виконати до' if uk else 'Due'}: {kyiv_time(facts.due_at)} ({'за київським часом' if uk else 'Kyiv time'})",
+        f"{'Чому вам' if uk else 'Why your unit'}: {facts.why_uk if uk else facts.why_en}",
+    ]
+    if link is not None:
+        until = link.until.astimezone(KYIV).strftime("%d.%m.%Y")
+        lines += [
+            ("Діяти без облікового запису (підтвердити, додати коментар, позначити вирішеним або «не наше»): "
+             if uk else "Act without an account (acknowledge, add a note, mark resolved or “not ours”): ") + link.url,
+            (f"Посилання діє до {until} і лише для цього звернення; не пересилайте його."
+             if uk else f"The link works until {until} and for this report only; do not forward it."),
+        ]
+    if unit.has_accounts:
+        lines.append(f"{'Звернення в системі' if uk else 'The report in the system'}: "
+                     f"{staff_url(public_url, facts.code)}")
+    lines.append(f"{'Публічна сторінка' if uk else 'Public page'}: {report_url(public_url, facts.code)}")
+    return lines
+
+
+def report_mail(facts: Facts, unit: Unit, public_url: str, link: Link | None) -> tuple[str, str]:
+    """(subject, body) of the mail that tells a unit about one report: Ukrainian first, English second."""
+    if facts.transferred:
+        subject = (f"Вам передано звернення {facts.code}: {facts.category_uk} / "
+                   f"Report {facts.code} transferred to you: {facts.category_en}")
+        intro_uk = f"Підрозділу «{unit.name_uk}» передано звернення мешканця."
+        intro_en = f"A resident's report has been transferred to “{unit.name_en}”."
+    else:
+        subject = f"Нове звернення {facts.code}: {facts.category_uk} / New report {facts.code}: {facts.category_en}"
+        intro_uk = f"Підрозділу «{unit.name_uk}» надійшло звернення мешканця."
+        intro_en = f"A resident's report has come to “{unit.name_en}”."
+    body = "\n".join([intro_uk, "", *_report_lines(facts, unit, public_url, link, "uk"), "", "—", "",
+                      intro_en, "", *_report_lines(facts, unit, public_url, link, "en"), "", SIGNATURE])
+    return subject, body
+
+
+# --- telling a unit --------------------------------------------------------------------------------
+
+
+def tell_unit(conn: sa.Connection, report_id: int, *, public_url: str | None = None,
+              secret: str | None = None) -> int | None:
+    """Record that the report's latest routing or transfer must be told to the unit it went to, and for a
+    unit on "every report at once" queue its mails. Returns the new notice's id; None when this event was
+    already told (nothing is queued twice). Runs in the caller's transaction."""
+    event = conn.execute(sa.text("""
+        SELECT id, to_unit_id FROM report_event
+        WHERE report_id = :r AND kind IN ('created', 'transfer') ORDER BY id DESC LIMIT 1"""),
+        {"r": report_id}).first()
+    if event is None or event.to_unit_id is None:
+        return None
+    unit = load_unit(conn, event.to_unit_id)
+    if unit is None:
+        return None
+    # An 'each' notice is dealt with here and now: marking it keeps it out of a digest should the unit
+    # switch to one later. A digest notice waits for queue_digests.
+    notice_id = conn.execute(sa.text("""
+        INSERT INTO unit_notice (unit_id, report_id, event_id, digested_at)
+        VALUES (:u, :r, :e, CASE WHEN :each THEN now() END)
+        ON CONFLICT (unit_id, event_id) DO NOTHING RETURNING id"""),
+        {"u": unit.id, "r": report_id, "e": event.id, "each": unit.notify_mode == "each"}).scalar()
+    if notice_id is None or unit.notify_mode != "each":
+        return notice_id
+    if not unit.emails:
+        log.info("unit %s has no e-mail address: report %s is not mailed", unit.code, report_id)
+        return notice_id
+    base = configured_public_url(public_url)
+    facts = report_facts(conn, report_id, event.id)
+    link = None if unit.has_accounts else signed_link(report_id, unit.id, base, secret)
+    subject, body = report_mail(facts, unit, base, link)
+    for n, address in enumerate(unit.emails):
+        outbox.enqueue(conn, to_addr=address, subject=subject, body=body, report_id=report_id,
+                       key=f"unit-notice-{notice_id}-{n}")
+    return notice_id
+
+
+# --- daily digests ---------------------------------------------------------------------------------
+
+
+def digest_day(now: dt.datetime, hour: int | None = None) -> tuple[dt.date, dt.datetime]:
+    """The Kyiv day whose digest is due at ``now`` and its cut-off (that day at the digest hour)."""
+    hour = digest_hour() if hour is None else hour
+    local = now.astimezone(KYIV)
+    day = local.date() if local.hour >= hour else local.date() - dt.timedelta(days=1)
+    return day, dt.datetime.combine(day, dt.time(hour), KYIV)
+
+
+def _digest_key(unit_id: int, day: dt.date, n: int) -> str:
+    return f"unit-{unit_id}-digest-{day.isoformat()}-{n}"
+
+
+def queue_digests(conn: sa.Connection, now: dt.datetime, public_url: str | None = None, *,
+                  secret: str | None = None, hour: int | None = None) -> int:
+    """Queue one mail per 'digest' unit and Kyiv day listing the reports it was given before that day's
+    digest hour and has not been told of; the number of units mailed. Safe to run as often as wanted
+    (the worker runs it every minute): a unit's digest of a day is queued once (outbox key per unit and
+    day); what arrives after it waits for the next day's. Runs in the caller's transaction."""
+    day, cutoff = digest_day(now, hour)
+    units = [u for u, in conn.execute(sa.text("""
+        SELECT u.id FROM unit u
+        WHERE u.notify_mode = 'digest' AND cardinality(u.emails) > 0
+          AND EXISTS (SELECT 1 FROM unit_notice n
+                      WHERE n.unit_id = u.id AND n.digested_at IS NULL AND n.created_at < :cutoff)
+        ORDER BY u.id"""), {"cutoff": cutoff})]
+    mailed = 0
+    base = None
+    for unit_id in units:
+        # Two runs at once (two workers): the second waits here, then sees the first one's mail.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:cls, :unit)"), {"cls": DIGEST_LOCK, "unit": unit_id})
+        already = conn.execute(sa.text("SELECT 1 FROM outbox WHERE message_id = :mid"),
+                               {"mid": f"<{_digest_key(unit_id, day, 0)}@{outbox.MAIL_DOMAIN}>"}).first()
+        if already is not None:
+            continue  # today's digest is out; whatever came late goes in tomorrow's
+        notices = conn.execute(sa.text("""
+            SELECT id, report_id, event_id FROM unit_notice
+            WHERE unit_id = :u AND digested_at IS NULL AND created_at < :cutoff
+            ORDER BY created_at, id"""), {"u": unit_id, "cutoff": cutoff}).all()
+        unit = load_unit(conn, unit_id)
+        if not notices or unit is None or not unit.emails:
+            continue
+        base = base or configured_public_url(public_url)
+        subject, body = digest_mail(conn, unit, day, notices, base, secret)
+        for n, address in enumerate(unit.emails):
+            outbox.enqueue(conn, to_addr=address, subject=subject, body=body, key=_digest_key(unit_id, day, n))
+        conn.execute(sa.text("UPDATE unit_notice SET digested_at = now() WHERE id = ANY(:ids)"),
+                     {"ids": [n.id for n in notices]})
+        mailed += 1
+    return mailed
+
+
+def digest_mail(conn: sa.Connection, unit: Unit, day: dt.date, notices, public_url: str,
+                secret: str | None) -> tuple[str, str]:
+    """(subject, body) of a unit's digest: every report in it, shortly, Ukrainian first, English second."""
+    from layers.reports import STATUSES
+
+    items = []
+    for notice in notices:
+        facts = report_facts(conn, notice.report_id, notice.event_id)
+        still_here = facts.unit_id == unit.id
+        link = (signed_link(facts.report_id, unit.id, public_url, secret)
+                if not unit.has_accounts and still_here and STATUSES[facts.status].is_open else None)
+        items.append((facts, still_here, link))
+    when = day.strftime("%d.%m.%Y")
+    count = len(items)
+    subject = f"Звернення за день {when}: {count} / Daily digest {day.isoformat()}: {count} report(s)"
+    parts = []
+    for lang in ("uk", "en"):
+        uk = lang == "uk"
+        parts.append(f"Підрозділ «{unit.name_uk}»: нові звернення — {count}." if uk
+                     else f"“{unit.name_en}”: new reports — {count}.")
+        for number, (facts, still_here, link) in enumerate(items, start=1):
+            description = facts.description
+            if len(description) > DESCRIPTION_IN_DIGEST:
+                description = description[:DESCRIPTION_IN_DIGEST].rstrip() + "…"
+            short = Facts(**{**facts.__dict__, "description": description})
+            parts += ["", f"{number}.", *_report_lines(short, unit, public_url, link, lang)]
+            if not still_here:
+                parts.append("(Звернення вже передано іншому підрозділу.)" if uk
+                             else "(The report has since gone to another unit.)")
+        parts += ["", "—", ""]
+    parts[-1] = SIGNATURE
+    return subject, "\n".join(parts)
+
+
+def digest_job(public_url: str | None = None, secret: str | None = None):
+    """For the outbox worker's loop (gis.outbox.run_worker ``periodic``): queue what digests are due."""
+    def job(engine: sa.Engine) -> None:
+        with engine.begin() as conn:
+            mailed = queue_digests(conn, dt.datetime.now(dt.timezone.utc), public_url, secret=secret)
+        if mailed:
+            log.info("queued the daily digest of %s unit(s)", mailed)
+    return job
+
+
+# --- acting through a signed link ------------------------------------------------------------------
+
+LINK_ACTIONS = ("acknowledge", "note", "resolve", "not_ours")
+
+
+@dataclass(frozen=True)
+class LinkContext:
+    """The report a genuine link acts on, and the unit that holds the link."""
+
+    report_id: int
+    code: str
+    hromada_id: int
+    status: str
+    unit: Unit
+    default_unit_id: int | None
+
+
+def link_context(conn: sa.Connection, report_id: int, unit_id: int) -> LinkContext:
+    """Check that a (genuine, unexpired) link may still act: its report exists, is still with its unit,
+    and that unit is still one reached by e-mail only. Otherwise a clear 403/404."""
+    row = conn.execute(sa.text("""
+        SELECT r.id, r.code, r.hromada_id, r.status, r.unit_id, s.default_unit_id
+        FROM report r LEFT JOIN hromada_setup s ON s.hromada_id = r.hromada_id WHERE r.id = :id"""),
+        {"id": report_id}).first()
+    unit = load_unit(conn, unit_id)
+    if row is None or unit is None:
+        raise NotFound("Звернення за цим посиланням не знайдено", "The report of this link was not found")
+    if row.unit_id != unit.id:
+        raise Forbidden("Звернення вже не у вашого підрозділу, тож посилання більше не діє.",
+                        "The report is no longer with your unit, so this link no longer works.")
+    if unit.has_accounts:
+        raise Forbidden("Ваш підрозділ тепер працює з обліковими записами: увійдіть, щоб діяти.",
+                        "Your unit now works with accounts: sign in to act.")
+    return LinkContext(row.id, row.code, row.hromada_id, row.status, unit, row.default_unit_id)
+
+
+def link_actor(ctx: LinkContext):
+    """Someone allowed to work on this unit's reports in this hromada, and nothing else."""
+    from layers.reports import Actor
+
+    return Actor(user_id=None, grants={ctx.hromada_id: frozenset({"unit_staff"})},
+                 unit_ids=frozenset({ctx.unit.id}))
+
+
+def act_by_link(conn: sa.Connection, ctx: LinkContext, action: str, text: str | None, *,
+                public_url: str) -> dict:
+    """Do what the link's holder asked, through the same workflow staff use (so the reporter is told just
+    the same), and record it in the report's history and the audit log. Runs in the caller's transaction;
+    any refusal raises before anything is kept. Returns what was done."""
+    from gis.audit import By, record
+    from layers import reports
+
+    actor = link_actor(ctx)
+    via = f"через посилання / via link: {ctx.unit.code}"
+    text = (text or "").strip() or None
+    detail: dict = {"unit": ctx.unit.code}
+    if action == "acknowledge":
+        reports.change_status(conn, ctx.code, "acknowledged", actor, public_url=public_url, private_note=via)
+    elif action == "note":
+        if not text:
+            raise InvalidInput("Напишіть коментар", "Write the note")
+        reports.add_note(conn, ctx.code, actor, public_note=text, private_note=via)
+    elif action == "resolve":
+        if not text:
+            raise InvalidInput("Напишіть, що зроблено: коментар побачать мешканці",
+                               "Say what was done: residents will see the note")
+        reports.change_status(conn, ctx.code, "resolved", actor, public_url=public_url, public_note=text,
+                              private_note=via)
+    elif action == "not_ours":
+        if not text:
+            raise InvalidInput("Напишіть, чому звернення не ваше", "Say why the report is not yours")
+        reason = f"не наше / not ours: {text} — {via}"
+        target = ctx.default_unit_id if ctx.default_unit_id not in (None, ctx.unit.id) else None
+        if target is not None:
+            # Back to the hromada's default unit, which is told like any unit given a report.
+            reports.transfer(conn, ctx.code, target, reason, actor)
+            detail["to_unit"] = conn.execute(sa.text("SELECT code FROM unit WHERE id = :id"),
+                                             {"id": target}).scalar()
+        else:
+            # No default unit to hand it to: it stays, with a note the hromada's administrators see.
+            reports.add_note(conn, ctx.code, actor, public_note=None, private_note=reason)
+            detail["to_unit"] = None
+    else:
+        raise NotFound("Немає такої дії", "No such action")
+    record(conn, By(f"link: {ctx.unit.code}"), f"unit_link.{action}", hromada_id=ctx.hromada_id,
+           object=ctx.code, detail=detail)
+    return detail
