@@ -79,10 +79,12 @@ def two_hromadas(demo_db):
                                {"h": demo}).scalar_one()
         zone_id = conn.execute(sa.text("SELECT id FROM plan_zone WHERE plan_id = :p ORDER BY id LIMIT 1"),
                                {"p": plan_id}).scalar_one()
-        comment_id = plans.add_comment(conn, plan_id, "Коментар для перевірки ролей")
+        # A comment waiting for moderation, inserted directly: the demo's plans are not in discussion.
+        comment_id = conn.execute(sa.text("INSERT INTO plan_comment (plan_id, text) VALUES (:p, 'Коментар') "
+                                          "RETURNING id"), {"p": plan_id}).scalar_one()
         venue_id = conn.execute(sa.text("SELECT id FROM venue WHERE hromada_id = :h ORDER BY id LIMIT 1"),
                                 {"h": demo}).scalar_one()
-        proposal_id = venue_proposals.propose(conn, facts={"step_free_entrance": True}, venue_id=venue_id)
+        proposal_id = venue_proposals.propose(conn, facts={"name": "Перевірка ролей"}, venue_id=venue_id)
         run_id = conn.execute(sa.text("""INSERT INTO import_run (layer, source, dry_run, status, report, hromada_id)
                                          VALUES ('street_lamps', 'x.csv', true, 'done', '{}', :h) RETURNING id"""),
                               {"h": demo}).scalar_one()
@@ -100,6 +102,10 @@ def two_hromadas(demo_db):
         "proposal_id": proposal_id if isinstance(proposal_id, int) else proposal_id["id"],
         "run_id": run_id, "key": project, "segment_id": segment, "unit_id": unit_id(demo_db, "housing"),
         "user_id": scalar(demo_db, "SELECT id FROM app_user WHERE email = 'own@yakushynetska.example.org'"),
+        # Console routes delete what they name: values no later route depends on.
+        "unit_code": "finance", "district_code": "berezyna",
+        "assignment_id": scalar(demo_db, """SELECT uc.id FROM unit_category uc JOIN category c ON c.id = uc.category_id
+                                            WHERE c.code = 'damaged_heritage' LIMIT 1"""),
     }
 
 
