@@ -100,22 +100,25 @@ _BILINGUAL_HTTP_ERRORS = {
 }
 
 
-def _register_error_handlers(app: Flask) -> None:
-    from flask import jsonify, render_template
-    from werkzeug.exceptions import HTTPException
-
-    from flask import redirect, url_for
+def render_error(error: HromadaError, *, as_json: bool | None = None):
+    """The one answer to a refused request: JSON for APIs, the log-in page for a page that needs a
+    sign-in (and back after it), else the error page. Blueprints with their own JSON shape call it
+    for everything else."""
+    from flask import jsonify, redirect, render_template, url_for
 
     from webmap.access import NotSignedIn
 
-    def render(error: HromadaError):
-        if _wants_json():
-            return jsonify(error.to_dict()), error.http_status
-        if isinstance(error, NotSignedIn):  # a page: to the log-in page, and back after it
-            return redirect(url_for("staff.login", next=request.full_path))
-        return render_template("error.html", error=error), error.http_status
+    if _wants_json() if as_json is None else as_json:
+        return jsonify(error.to_dict()), error.http_status
+    if isinstance(error, NotSignedIn):
+        return redirect(url_for("staff.login", next=request.full_path))
+    return render_template("error.html", error=error), error.http_status
 
-    app.register_error_handler(HromadaError, render)
+
+def _register_error_handlers(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    app.register_error_handler(HromadaError, render_error)
 
     from flask_wtf.csrf import CSRFError
     from sqlalchemy.exc import DataError
@@ -124,12 +127,12 @@ def _register_error_handlers(app: Flask) -> None:
     def _data_error(exc: DataError):
         # PostgreSQL refused a value (a NUL byte in text, a number out of range): the input's fault.
         log.info("refused by the database: %s", exc.orig)
-        return render(HromadaError("Запит містить неприпустимі символи або значення",
+        return render_error(HromadaError("Запит містить неприпустимі символи або значення",
                                    "The request contains characters or values that cannot be accepted"))
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
-        return render(HromadaError(
+        return render_error(HromadaError(
             "Бракує або застарів токен захисту форми (CSRF); оновіть сторінку й надішліть ще раз",
             f"The form's CSRF token is missing or invalid ({exc.description}); reload the page and send again"))
 
@@ -139,7 +142,7 @@ def _register_error_handlers(app: Flask) -> None:
             uk, en = _BILINGUAL_HTTP_ERRORS[exc.code]
             error = HromadaError(uk, en)
             error.http_status, error.code = exc.code, exc.name.lower().replace(" ", "_")
-            return render(error)
+            return render_error(error)
         error = HromadaError(exc.description or exc.name, exc.description or exc.name)
         error.http_status, error.code = exc.code or 500, exc.name.lower().replace(" ", "_")
-        return render(error)
+        return render_error(error)

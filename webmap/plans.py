@@ -30,7 +30,7 @@ from flask import Blueprint, g, jsonify, redirect, render_template, request, url
 from gis.errors import HromadaError, InvalidInput, NotFound
 from layers import plans
 from layers.base import label
-from webmap import hromadas
+from webmap import hromadas, render_error
 from webmap.access import current_user, hromada_id_by_sql, hromada_id_of_katottg, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
@@ -54,7 +54,11 @@ DIFF_STYLES = {  # colour and dash pattern, so the kinds differ by more than col
 # --- helpers ---------------------------------------------------------------------------------------
 
 plan_hromada = hromada_id_by_sql("SELECT hromada_id FROM plan WHERE id = :plan_id")
-zone_hromada = hromada_id_by_sql("SELECT hromada_id FROM plan_zone WHERE id = :zone_id")
+# Through the zone's last version too, so a deleted zone can still be brought back.
+zone_hromada = hromada_id_by_sql("""
+    SELECT p.hromada_id FROM plan p WHERE p.id = COALESCE(
+        (SELECT plan_id FROM plan_zone WHERE id = :zone_id),
+        (SELECT plan_id FROM plan_zone_version WHERE zone_id = :zone_id ORDER BY version DESC LIMIT 1))""")
 comment_hromada = hromada_id_by_sql(
     "SELECT p.hromada_id FROM plan_comment c JOIN plan p ON p.id = c.plan_id WHERE c.id = :comment_id")
 
@@ -78,7 +82,7 @@ def _error(error: HromadaError):
     """Errors of this blueprint: JSON for the editor (a conflict carries the current version; an
     invalid geometry says it can be repaired), the error page otherwise."""
     if not _wants_json():
-        return render_template("error.html", error=error), error.http_status
+        return render_error(error, as_json=False)
     body = error.to_dict()
     if isinstance(error, plans.VersionConflict):
         body["error"], body["current"] = "version_conflict", error.current

@@ -20,7 +20,7 @@ def test_checker_finds_a_popup_field_that_is_not_a_field():
 
 
 def test_checker_refuses_a_staff_only_field_in_the_public_popup():
-    broken = replace(UNITS, popup=("name_uk", "email"))
+    broken = replace(UNITS, popup=("name_uk", "emails"))
     assert any("staff-only" in p for p in problems(broken))
 
 

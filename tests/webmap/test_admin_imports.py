@@ -5,7 +5,7 @@ import re
 import sqlalchemy as sa
 
 from tests.conftest import UKRAINE
-from tests.helpers import scalar
+from tests.helpers import demo_hromada_id, scalar
 from tests.webmap.test_reports_http import add_staff, form_token, log_in
 
 
@@ -27,9 +27,16 @@ def test_admin_uploads_a_file_and_sees_the_report(client, demo_db):
     assert "285" in report and "Адміністративний статус" in report
     assert scalar(demo_db, "SELECT count(*) FROM protected_area") == 0  # dry run
     answer = upload(client, UKRAINE / "vinnytska_protected_areas.geojson", "pa.geojson", layer="protected_areas")
-    assert scalar(demo_db, "SELECT count(*) FROM protected_area") == 285
+    # A hromada's administrator imports what lies in the hromada; the oblast's other areas are
+    # refused row by row, each with its reason.
+    kept = scalar(demo_db, "SELECT count(*) FROM protected_area")
+    assert 0 < kept < 285
+    assert scalar(demo_db, "SELECT count(*) FROM protected_area WHERE hromada_id IS DISTINCT FROM :h",
+                  h=demo_hromada_id(demo_db)) == 0
+    report = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "поза вашою громадою" in report
     listing = client.get("/admin/imports").get_data(as_text=True)
-    assert "pa.geojson" in listing and re.search(r"285 / 285", listing)
+    assert "pa.geojson" in listing and re.search(rf"\b{kept} / 285", listing)
 
 
 def test_a_bad_file_shows_a_clear_message(client, demo_db):

@@ -70,7 +70,7 @@ def test_staff_record_an_inspection_and_anyone_reads_the_history(client, demo_db
     segment = scalar(demo_db, "SELECT id FROM road_segment WHERE ref = 'M-DEMO'")
     url = f"/api/road-segments/{segment}/inspections"
     fields = {"condition": "2", "pci": "41", "inspected_on": "2026-11-25", "note": "Вибоїни після зими"}
-    assert client.post(url, data={**fields, "csrf_token": csrf(client)}).status_code == 302  # sign in first
+    assert client.post(url, data={**fields, "csrf_token": csrf(client)}).status_code == 401  # an API: sign in first
     add_staff(demo_db, "roads@example.org", "housing")
     log_in(client, "roads@example.org")
     bad = client.post(url, data={**fields, "condition": "6", "pci": "140"}, headers={"X-CSRFToken": csrf(client)})

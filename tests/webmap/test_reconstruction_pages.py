@@ -117,7 +117,7 @@ def test_planners_change_stages_and_funding_over_json(app, client, demo_db):
     pid = project_id(demo_db, "Енергоефективне вуличне освітлення Зарванців (демо)")
     url = f"/api/projects/{pid}"
     assert client.post(f"{url}/stage", json={"stage": "procurement"},
-                       headers={"X-CSRFToken": csrf(client)}).status_code == 302  # sign in first
+                       headers={"X-CSRFToken": csrf(client)}).status_code == 401  # sign in first
     add_staff(demo_db, "kp@example.org", "kp_blagoustrij")
     log_in(client, "kp@example.org")
     assert client.post(f"{url}/stage", json={"stage": "procurement"},
