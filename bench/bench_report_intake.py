@@ -23,19 +23,21 @@ CATEGORIES = ["street_light_out", "pothole", "overflowing_bin", "illegal_dump"]
 
 RAW_SQL = """
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g),
-h AS (SELECT hromada.id, hromada.name_uk FROM hromada, p WHERE ST_Intersects(boundary, p.g)
-      ORDER BY ST_Area(boundary) LIMIT 1),
-c AS (SELECT id, target_days, asset_kind, snap_distance_m FROM category WHERE code = %(cat)s AND is_active),
-a AS (SELECT a.owner_unit_id AS unit_id, a.id AS asset_id FROM asset a, c, h, p
-      WHERE a.kind = c.asset_kind AND a.hromada_id = h.id AND a.owner_unit_id IS NOT NULL
+h AS (SELECT hromada.id, hromada.name_uk FROM hromada JOIN hromada_setup s ON s.hromada_id = hromada.id
+        AND s.enabled_at IS NOT NULL, p WHERE ST_Intersects(boundary, p.g) ORDER BY ST_Area(boundary) LIMIT 1),
+c AS (SELECT c.id, COALESCE(hc.target_days, c.target_days) AS target_days, c.asset_kind, c.snap_distance_m
+      FROM category c CROSS JOIN h LEFT JOIN hromada_category hc ON hc.category_id = c.id AND hc.hromada_id = h.id
+      WHERE c.code = %(cat)s AND c.is_active AND COALESCE(hc.enabled, true)),
+a AS (SELECT a.responsible_unit_id AS unit_id, a.id AS asset_id FROM asset_responsible a, c, h, p
+      WHERE a.kind = c.asset_kind AND a.hromada_id = h.id AND a.responsible_unit_id IS NOT NULL
         AND ST_DWithin(a.geom::geography, p.g::geography, c.snap_distance_m) ORDER BY a.geom <-> p.g LIMIT 1),
 ar AS (SELECT u.id AS unit_id FROM unit_category uc JOIN unit u ON u.id = uc.unit_id, c, h, p
-       WHERE uc.category_id = c.id AND u.hromada_id = h.id AND COALESCE(uc.area, u.service_area) IS NOT NULL
-         AND ST_Intersects(COALESCE(uc.area, u.service_area), p.g)
-       ORDER BY ST_Area(COALESCE(uc.area, u.service_area)) LIMIT 1),
+       WHERE uc.category_id = c.id AND u.hromada_id = h.id AND uc.area IS NOT NULL AND ST_Intersects(uc.area, p.g)
+       ORDER BY ST_Area(uc.area), uc.id LIMIT 1),
 d AS (SELECT u.id AS unit_id FROM unit_category uc JOIN unit u ON u.id = uc.unit_id, c, h
-      WHERE uc.category_id = c.id AND u.hromada_id = h.id AND uc.area IS NULL AND u.service_area IS NULL
-      ORDER BY uc.id LIMIT 1),
+      WHERE uc.category_id = c.id AND u.hromada_id = h.id AND uc.scope = 'hromada'
+      UNION ALL SELECT s.default_unit_id FROM hromada_setup s, h WHERE s.hromada_id = h.id
+      AND s.default_unit_id IS NOT NULL LIMIT 1),
 n AS (INSERT INTO report_counter (hromada_id, year, last) SELECT id, 2099, 1 FROM h
       ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1 RETURNING last),
 r AS (INSERT INTO report (code, hromada_id, category_id, unit_id, asset_id, location, description,

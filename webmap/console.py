@@ -77,6 +77,18 @@ def _saved(key: str = "con_saved"):
     flash(key, "saved")
 
 
+def _delete(action, key, *, back: str, refused_page):
+    """A delete button's POST: the core's delete in its own transaction, then back to the list; a
+    refusal (it is still in use) shows the list again with the reason."""
+    if ConsoleActionForm().validate_on_submit():
+        try:
+            _write(action, key)
+        except HromadaError as exc:
+            return refused_page(exc)
+        _saved("con_deleted")
+    return redirect(back)
+
+
 def _refused(form, exc: HromadaError) -> None:
     """Put the core's reason next to the field it names (``details['field']``), if the form has it;
     the template shows it in the error summary in any case."""
@@ -213,14 +225,8 @@ def unit_edit(katottg: str, unit_code: str | None = None):
 @bp.post("/units/<unit_code>/delete")
 @admin_only
 def unit_delete(katottg: str, unit_code: str):
-    form = ConsoleActionForm()
-    if form.validate_on_submit():
-        try:
-            _write(setup.delete_unit, unit_code)
-        except HromadaError as exc:
-            return units(katottg=katottg, error=exc, status=exc.http_status)
-        _saved("con_deleted")
-    return redirect(url_for(".units", katottg=katottg))
+    return _delete(setup.delete_unit, unit_code, back=url_for(".units", katottg=katottg),
+                   refused_page=lambda exc: units(katottg=katottg, error=exc, status=exc.http_status))
 
 
 # --- starosta districts ----------------------------------------------------------------------------
@@ -278,14 +284,8 @@ def district_edit(katottg: str, district_code: str | None = None):
 @bp.post("/districts/<district_code>/delete")
 @admin_only
 def district_delete(katottg: str, district_code: str):
-    form = ConsoleActionForm()
-    if form.validate_on_submit():
-        try:
-            _write(setup.delete_district, district_code)
-        except HromadaError as exc:
-            return districts(katottg=katottg, error=exc, status=exc.http_status)
-        _saved("con_deleted")
-    return redirect(url_for(".districts", katottg=katottg))
+    return _delete(setup.delete_district, district_code, back=url_for(".districts", katottg=katottg),
+                   refused_page=lambda exc: districts(katottg=katottg, error=exc, status=exc.http_status))
 
 
 # --- who handles what, where -----------------------------------------------------------------------
@@ -379,14 +379,9 @@ def assignment_add(katottg: str):
 @bp.post("/assignments/<int:assignment_id>/delete")
 @admin_only
 def assignment_delete(katottg: str, assignment_id: int):
-    form = ConsoleActionForm()
-    if form.validate_on_submit():
-        try:
-            _write(setup.delete_assignment, assignment_id)
-        except HromadaError as exc:
-            return _assignments_page(katottg, error=exc, error_form="list", status=exc.http_status)
-        _saved("con_deleted")
-    return redirect(url_for(".assignments", katottg=katottg))
+    return _delete(setup.delete_assignment, assignment_id, back=url_for(".assignments", katottg=katottg),
+                   refused_page=lambda exc: _assignments_page(katottg, error=exc, error_form="list",
+                                                              status=exc.http_status))
 
 
 @bp.post("/default-unit")
@@ -502,6 +497,15 @@ def category_add(katottg: str):
         return _categories_page(local=form, error=exc, error_form="local", status=exc.http_status)
     _saved("con_added")
     return redirect(url_for(".categories", katottg=katottg) + "#local")
+
+
+@bp.post("/categories/local/<category_code>/delete")
+@admin_only
+def category_delete(katottg: str, category_code: str):
+    # Refused while reports have it: the reason says to switch it off instead.
+    return _delete(setup.delete_local_category, category_code, back=url_for(".categories", katottg=katottg) + "#own",
+                   refused_page=lambda exc: _categories_page(error=exc, error_form="local-list",
+                                                             status=exc.http_status))
 
 
 # --- routing preview -------------------------------------------------------------------------------

@@ -766,6 +766,7 @@ MESSAGES.update({
                       "en": "No unit handles this category: its reports would have nowhere to go."},
     "con_assign": {"uk": "Призначити підрозділ", "en": "Assign a unit"},
     "con_local_add": {"uk": "Додати власну категорію", "en": "Add a local category"},
+    "con_local_list": {"uk": "Власні категорії громади", "en": "The hromada's own categories"},
     "con_local_hint": {"uk": "Категорія лише для цієї громади, напр. «Безпритульні тварини».",
                        "en": "A category of this hromada only, e.g. “Stray animals”."},
     "con_preview_lead": {"uk": "Оберіть місце (клацніть на мапі або введіть координати) і категорію: побачите, який підрозділ отримає звернення, за яким правилом і чому.",

@@ -43,7 +43,7 @@ from werkzeug.exceptions import HTTPException
 
 from gis.api_keys import check_key
 from gis.errors import HromadaError, InvalidInput, NotFound
-from gis.routing import ASSET_KINDS, hromada_at
+from gis.routing import ASSET_KINDS, categories_in, hromada_at, require_enabled_hromada
 from layers import reports
 from webmap.database import connection
 from webmap.extensions import limiter
@@ -323,15 +323,8 @@ def service_attributes(asset_kind: str | None) -> tuple[Attribute, ...]:
 
 
 def services(conn: sa.Connection, hromada_id: int, code: str | None = None) -> list[sa.Row]:
-    """The active categories someone handles in the hromada (by a unit's rule or as an asset's owner)."""
-    return conn.execute(sa.text("""
-        SELECT c.id, c.code, c.name_uk, c.name_en, c.target_days, c.asset_kind FROM category c
-        WHERE c.is_active AND (CAST(:code AS text) IS NULL OR c.code = :code) AND (
-            EXISTS (SELECT 1 FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
-                    WHERE uc.category_id = c.id AND u.hromada_id = :h)
-            OR EXISTS (SELECT 1 FROM asset_responsible a WHERE a.kind = c.asset_kind AND a.hromada_id = :h
-                       AND a.responsible_unit_id IS NOT NULL))
-        ORDER BY c.id"""), {"h": hromada_id, "code": code}).all()
+    """The hromada's services: the categories a report there may have (gis.routing decides)."""
+    return categories_in(conn, hromada_id, code)
 
 
 def service(conn: sa.Connection, hromada_id: int, code: str) -> sa.Row:
@@ -514,6 +507,7 @@ def post_request(fmt: str):
         problems.append(InvalidInput("Не передано service_code", "service_code was not provided"))
         reported.add("category")
     else:
+        require_enabled_hromada(conn, hromada)  # "does not take reports yet" rather than "no such service"
         row = service(conn, hromada.id, code)  # 404 when it is not offered here
 
     lat, lon = param("lat"), param("long")

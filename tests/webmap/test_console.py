@@ -400,6 +400,14 @@ def test_a_local_category_is_added(admin, demo_db):
     assert answer.status_code == 400 and "ціле число днів" in text(answer)
     assert audit_count(demo_db) == before + 1
 
+    # Deleted while no report has it; a catalogue category is not the hromada's to delete.
+    assert post(admin, "/categories/local/pothole/delete", {}, page="/categories").status_code == 404
+    answer = post(admin, "/categories/local/stray_dogs/delete", {}, page="/categories")
+    assert answer.status_code == 302
+    assert scalar(demo_db, "SELECT count(*) FROM category WHERE code = 'stray_dogs'") == 0
+    assert audit_count(demo_db) == before + 2
+    assert "Безпритульні собаки" not in text(admin.get(f"{BASE}/categories"))
+
 
 # --- routing preview -------------------------------------------------------------------------------
 

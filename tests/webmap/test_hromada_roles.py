@@ -92,6 +92,8 @@ def two_hromadas(demo_db):
                                {"h": demo}).scalar_one()
         segment = conn.execute(sa.text("SELECT id FROM road_segment WHERE hromada_id = :h LIMIT 1"),
                                {"h": demo}).scalar_one()
+        conn.execute(sa.text("INSERT INTO category (code, name_uk, name_en, target_days, hromada_id) "
+                             "VALUES ('stray_dogs', 'Безпритульні собаки', 'Stray dogs', 7, :h)"), {"h": demo})
         create_user(conn, "other@stryzhavka.example.org", PASSWORD, ALL_ROLES, hromada_id=stryzhavka)
         create_user(conn, "own@yakushynetska.example.org", PASSWORD, ALL_ROLES, hromada_id=demo,
                     unit_ids=[unit_id(demo_db, "kp_blagoustrij")])
@@ -103,7 +105,7 @@ def two_hromadas(demo_db):
         "run_id": run_id, "key": project, "segment_id": segment, "unit_id": unit_id(demo_db, "housing"),
         "user_id": scalar(demo_db, "SELECT id FROM app_user WHERE email = 'own@yakushynetska.example.org'"),
         # Console routes delete what they name: values no later route depends on.
-        "unit_code": "finance", "district_code": "berezyna",
+        "unit_code": "finance", "district_code": "berezyna", "category_code": "stray_dogs",
         "assignment_id": scalar(demo_db, """SELECT uc.id FROM unit_category uc JOIN category c ON c.id = uc.category_id
                                             WHERE c.code = 'damaged_heritage' LIMIT 1"""),
     }

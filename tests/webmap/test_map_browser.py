@@ -22,6 +22,18 @@ def open_popup_js(name: str) -> str:
     }"""
 
 
+def click_map_at(page, lat: float, lon: float, zoom: int = 17) -> None:
+    """Click the page's map at a place: the map's own projection tells where that is on screen."""
+    x, y = page.evaluate("""([lat, lon, zoom]) => {
+        const map = window[document.querySelector('.folium-map').id];
+        map.setView([lat, lon], zoom, {animate: false});
+        const p = map.latLngToContainerPoint([lat, lon]);
+        const r = map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }""", [lat, lon, zoom])
+    page.mouse.click(x, y)
+
+
 def test_map_draws_layers_and_popups_are_text(live_server, page, demo_db):
     with demo_db.begin() as conn:
         conn.execute(sa.text("UPDATE settlement SET name_uk = :n WHERE name_uk = 'Майдан'"), {"n": EVIL})
@@ -82,15 +94,7 @@ def test_resident_files_a_report_by_clicking_the_map_and_using_the_keyboard(live
     page.goto(live_server + "/")
     page.wait_for_selector(".leaflet-container path.leaflet-interactive")
     lon, lat = asset_point(demo_db, "street_lamp", "301")
-    # Click the map at the lamp's position (the map's own projection tells where that is on screen).
-    x, y = page.evaluate("""([lat, lon]) => {
-        const map = window[document.querySelector('.folium-map').id];
-        map.setView([lat, lon], 17, {animate: false});
-        const p = map.latLngToContainerPoint([lat, lon]);
-        const r = map.getContainer().getBoundingClientRect();
-        return [r.left + p.x, r.top + p.y];
-    }""", [lat, lon])
-    page.mouse.click(x, y)
+    click_map_at(page, lat, lon)
     page.wait_for_function("document.getElementById('category').options.length > 1")
     assert abs(float(page.input_value("#lat")) - lat) < 0.0002
 

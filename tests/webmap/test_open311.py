@@ -206,7 +206,8 @@ def test_jurisdiction_is_optional_for_one_hromada_and_required_for_several(clien
     assert "jurisdiction_id" in errors(post(client, key, **lamp_fields(demo_db)), 400)[0]
     assert len(as_json(client.get(f"{BASE}/services.json?jurisdiction_id={DEMO.lower()}"))) == 9
     assert as_json(client.get(f"{BASE}/services.json?jurisdiction_id={STRYZHAVKA}")) == []
-    errors(post(client, key, jurisdiction_id=STRYZHAVKA, **lamp_fields(demo_db)), 404)  # no such service there
+    refused = errors(post(client, key, jurisdiction_id=STRYZHAVKA, **lamp_fields(demo_db)), 400)
+    assert any("does not take reports yet" in d for d in refused)  # not switched on by the operator
 
     # A request filed with one jurisdiction is not seen through another.
     code = created_code(post(client, key, jurisdiction_id=DEMO, **lamp_fields(demo_db)))
@@ -220,6 +221,8 @@ def test_jurisdiction_is_optional_for_one_hromada_and_required_for_several(clien
         conn.execute(sa.text("""INSERT INTO unit_category (unit_id, category_id)
                                 SELECT u.id, c.id FROM unit u, category c WHERE u.code = 'city'
                                 AND c.code = 'overflowing_bin'"""))
+        conn.execute(sa.text("""INSERT INTO hromada_setup (hromada_id, enabled_at)
+                                SELECT id, now() FROM hromada WHERE katottg = :k"""), {"k": VINNYTSIA_CITY})
     lon, lat = inside(demo_db, "Якушинці")
     elsewhere = post(client, key, jurisdiction_id=VINNYTSIA_CITY, service_code="overflowing_bin", lat=lat, long=lon,
                      description="Бак")
