@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test bench stop
+.PHONY: install system-deps run test bench stop lint wheel-check
 
 install: system-deps $(STAMP)
 
@@ -29,6 +29,15 @@ test: install
 ## Benchmarks: each prints a ratio against a reference run in the same script
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+## ruff (rules in pyproject.toml's [tool.ruff]); RUFF_ARGS="--statistics" passes options
+lint: install
+	$(BIN)/ruff check $(RUFF_ARGS) .
+
+## Build the wheel, check it holds every file of the packages, install it (not editable) in a new venv
+## and serve a page of each kind from it against its own PostGIS (tools/wheel_smoke.py)
+wheel-check: install
+	$(BIN)/python tools/wheel_smoke.py
 
 ## Stop the embedded PostGIS
 stop:

@@ -281,6 +281,14 @@ def list_settlements(conn: sa.Connection, hromada_id: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def settlement_names_by_id(conn: sa.Connection, ids) -> dict[int, str]:
+    """The Ukrainian names of the settlements with these ids (for the audit log's villages)."""
+    ids = sorted(ids)
+    if not ids:
+        return {}
+    return dict(conn.execute(sa.text("SELECT id, name_uk FROM settlement WHERE id = ANY(:ids)"), {"ids": ids}).all())
+
+
 def list_districts(conn: sa.Connection, hromada_id: int) -> list[dict]:
     rows = conn.execute(sa.text("""
         SELECT d.id, d.code, d.name_uk, d.name_en,
@@ -397,6 +405,19 @@ def delete_district(conn: sa.Connection, hromada_id: int, code: str, by: By) -> 
         delete_assignment(conn, hromada_id, assignment_id, by)
     conn.execute(starosta_district.delete().where(starosta_district.c.id == row["id"]))
     record(conn, by, "district.delete", hromada_id=hromada_id, object=code, detail={"name_uk": row["name_uk"]})
+
+
+def hromada_outline(conn: sa.Connection, katottg: str) -> dict:
+    """The hromada's bounding box (``minx``, ``miny``, ``maxx``, ``maxy``) and its boundary,
+    simplified, as a GeoJSON dict (``shape``, None without one), for the console's maps."""
+    row = conn.execute(sa.text("""
+        SELECT ST_XMin(boundary) AS minx, ST_YMin(boundary) AS miny, ST_XMax(boundary) AS maxx,
+               ST_YMax(boundary) AS maxy, ST_AsGeoJSON(ST_SimplifyPreserveTopology(boundary, 0.0002), 6) AS shape
+        FROM hromada WHERE katottg = :k"""), {"k": katottg}).mappings().first()
+    if row is None:
+        raise NotFound(f"Громаду {katottg} не знайдено (її межу ще не завантажено?)",
+                       f"Hromada {katottg} not found (is its boundary loaded?)")
+    return {**row, "shape": json.loads(row["shape"]) if row["shape"] else None}
 
 
 # --- the cells of settlements: where a village's assignments reach -------------------------------

@@ -260,6 +260,12 @@ def categories_in(conn: sa.Connection, hromada_id: int, code: str | None = None)
 ASSET_CHOICE_METRES = 100
 
 
+def category_asset_kind(conn: sa.Connection, category_code: str) -> str | None:
+    """The kind of asset (``ASSET_KINDS``) a category is about; None for one about no asset, or no
+    such category."""
+    return conn.execute(sa.text("SELECT asset_kind FROM category WHERE code = :c"), {"c": category_code}).scalar()
+
+
 def assets_near(conn: sa.Connection, lon, lat, category_code: str, metres: int = ASSET_CHOICE_METRES) -> list[dict]:
     """Assets the category is about within ``metres`` of the point, nearest first — for a resident
     to say which lamp is out. Empty for a category that is not about assets."""

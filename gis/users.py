@@ -148,6 +148,16 @@ def authenticate(conn: sa.Connection, email: str, password: str) -> User | None:
     return load_user(conn, row.id) if has_password else None
 
 
+def display_names(conn: sa.Connection, user_ids) -> dict[int, str]:
+    """How to name these accounts to a person: the full name, else the e-mail address."""
+    ids = sorted(user_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(app_user.c.id, app_user.c.full_name, app_user.c.email)
+                        .where(app_user.c.id.in_(ids)))
+    return {r.id: r.full_name or r.email for r in rows}
+
+
 def units_of_hromadas(conn: sa.Connection, unit_ids) -> list[sa.Row]:
     """Units of the same hromadas as ``unit_ids`` (transfer targets)."""
     return conn.execute(sa.select(unit.c.id, unit.c.name_uk, unit.c.name_en, unit.c.hromada_id).where(

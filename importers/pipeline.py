@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from gis.bulk import INT4_RANGE, BinaryCopy, create_staging
 from gis.crs import STORAGE_SRID
-from gis.errors import HromadaError, InvalidInput
+from gis.errors import HromadaError, InvalidInput, NotFound
 from gis.geometry import to_multipolygon
 from gis.hromada_index import HromadaIndex
 from gis.models import import_run
@@ -274,6 +274,27 @@ def _record(engine, report: ImportReport, options: ImportOptions, *, status: str
         report.run_id = conn.execute(import_run.insert().values(
             layer=report.layer, source=report.source, dry_run=report.dry_run, user_id=options.user_id,
             hromada_id=options.only_hromada_id, status=status, report=json.loads(json.dumps(body, default=str))).returning(import_run.c.id)).scalar_one()
+
+
+def recent_runs(conn: sa.Connection, hromada_id: int, limit: int = 50) -> list[dict]:
+    """A hromada's imports (``import_run`` rows), newest first."""
+    return [dict(r) for r in conn.execute(sa.select(import_run).where(import_run.c.hromada_id == hromada_id)
+                                          .order_by(import_run.c.id.desc()).limit(limit)).mappings()]
+
+
+def find_run(conn: sa.Connection, run_id: int) -> dict | None:
+    """One import (its ``import_run`` row), or None."""
+    row = conn.execute(sa.select(import_run).where(import_run.c.id == run_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def run_hromada_id(conn: sa.Connection, run_id: int) -> int:
+    """The id of the hromada an import was made for; NotFound when there is no such import, or it
+    was made for no hromada in particular (from the command line)."""
+    found = conn.execute(sa.select(import_run.c.hromada_id).where(import_run.c.id == run_id)).scalar()
+    if found is None:
+        raise NotFound(f"Імпорту {run_id} немає", f"There is no import {run_id}")
+    return found
 
 
 def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, report: ImportReport) -> None:

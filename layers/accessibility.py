@@ -218,9 +218,11 @@ _FACILITIES = {
 }
 
 
-def _steps_uk(n: int) -> str:
-    return "сходинка" if n % 10 == 1 and n % 100 != 11 else (
-        "сходинки" if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14) else "сходинок")
+def _steps(n: int, uk: bool) -> str:
+    """"3 сходинки", "1 step": the plural forms come from the interface catalogues (webmap/translations)."""
+    from webmap.i18n import tn
+
+    return tn("a11y_steps", n, "uk" if uk else "en")
 
 
 def reason_text(code: str | None, lang: str = "uk") -> str:
@@ -234,8 +236,8 @@ def reason_text(code: str | None, lang: str = "uk") -> str:
         n, height = int(args[0]), args[1] if len(args) > 1 else ""
         if uk:
             size = f" {height} см" if height else " (висоту не виміряно)"
-            return f"{n} {_steps_uk(n)}{size} без пандуса"
-        return f"{n} step{'s' if n != 1 else ''}{f' of {height} cm' if height else ' (height not measured)'}, no ramp"
+            return f"{_steps(n, uk)}{size} без пандуса"
+        return f"{_steps(n, uk)}{f' of {height} cm' if height else ' (height not measured)'}, no ramp"
     if kind == "one_low_step":
         return f"один поріг {args[0]} см без пандуса (до 7 см)" if uk else f"one low step of {args[0]} cm, no ramp (7 cm at most)"
     if kind == "ramp_steep":
@@ -251,9 +253,9 @@ def reason_text(code: str | None, lang: str = "uk") -> str:
     if kind == "step_free":
         return "вхід без сходинок або з пологим пандусом" if uk else "step-free entrance or a gentle ramp"
     if kind == "steps_many":
-        return f"{args[0]} {_steps_uk(int(args[0]))} без пандуса" if uk else f"{args[0]} steps, no ramp"
+        return f"{_steps(int(args[0]), uk)} без пандуса" if uk else f"{_steps(int(args[0]), uk)}, no ramp"
     if kind == "steps_few":
-        return f"{args[0]} {_steps_uk(int(args[0]))} без пандуса" if uk else f"{args[0]} step(s), no ramp"
+        return f"{_steps(int(args[0]), uk)} без пандуса" if uk else f"{_steps(int(args[0]), uk)}, no ramp"
     if kind == "osm":
         value = label(OSM_WHEELCHAIR.get(args[0], {"uk": args[0], "en": args[0]}), lang)
         return (f"вхід не обстежено; за позначкою OpenStreetMap: {value}" if uk
@@ -374,3 +376,16 @@ def place_for(conn, text: str) -> tuple[float, float, str]:
         raise NotFound(f"Місце «{text}» не знайдено: вкажіть назву села або адресу закладу",
                        f"Place {text!r} not found: give a village name or a venue's address")
     return row.lon, row.lat, row.name
+
+
+def venue(conn, venue_id: int) -> dict:
+    """Every column of a venue, with its point as ``lon`` and ``lat``; NotFound when there is none."""
+    import sqlalchemy as sa
+
+    from gis.errors import NotFound
+
+    row = conn.execute(sa.text("SELECT *, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM venue WHERE id = :id"),
+                       {"id": venue_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"Заклад {venue_id} не знайдено", f"Venue {venue_id} not found")
+    return dict(row)

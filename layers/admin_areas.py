@@ -1,6 +1,13 @@
-"""Administrative layers of the foundation: hromadas, their settlements, and responsible units."""
+"""Administrative layers of the foundation: hromadas, their settlements, and responsible units —
+and the lookups of hromadas and settlements that pages, APIs and the CLI share."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from gis import codes
+from gis.crs import area_m2_sql
+from gis.errors import NotFound
+from gis.models import hromada
 from layers.base import CategoryStyle, Field, Layer, Permissions, Style
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
@@ -102,3 +109,65 @@ UNITS = Layer(
 )
 
 LAYERS = (HROMADAS, SETTLEMENTS, UNITS)
+
+
+# --- lookups ---------------------------------------------------------------------------------------
+
+def find_hromada_id(conn: sa.Connection, katottg: str) -> int | None:
+    """The id of the hromada with this KATOTTG code, or None when it is not loaded."""
+    return conn.execute(sa.select(hromada.c.id).where(hromada.c.katottg == katottg)).scalar()
+
+
+def hromada_id_by_code(conn: sa.Connection, code: str) -> int:
+    """The id of the hromada with this KATOTTG code (checked and normalised); NotFound otherwise."""
+    code = codes.katottg(code)
+    found = find_hromada_id(conn, code)
+    if found is None:
+        raise NotFound(f"Громаду з кодом {code} не завантажено", f"No hromada with code {code} is loaded")
+    return found
+
+
+def hromada_summary(conn: sa.Connection, code: str) -> sa.RowMapping:
+    """A hromada's id, code, names, population, area (km²) and bounding box; NotFound otherwise."""
+    code = codes.katottg(code)
+    row = conn.execute(sa.text(f"""
+        SELECT id, katottg, name_uk, name_en, population,
+               {area_m2_sql('boundary')} / 1e6 AS area_km2,
+               ST_XMin(boundary) AS minx, ST_YMin(boundary) AS miny,
+               ST_XMax(boundary) AS maxx, ST_YMax(boundary) AS maxy
+        FROM hromada WHERE katottg = :code"""), {"code": code}).mappings().first()
+    if row is None:
+        raise NotFound(f"Громаду з кодом {code} не завантажено", f"No hromada with code {code} is loaded")
+    return row
+
+
+def list_hromadas(conn: sa.Connection) -> list[sa.RowMapping]:
+    """Every loaded hromada (code, names, oblast), by oblast and name."""
+    return list(conn.execute(sa.select(hromada.c.katottg, hromada.c.name_uk, hromada.c.name_en,
+                                       hromada.c.oblast).order_by(hromada.c.oblast, hromada.c.name_uk)).mappings())
+
+
+def any_hromada(conn: sa.Connection) -> bool:
+    """Whether any hromada is loaded at all."""
+    return conn.execute(sa.select(sa.exists().where(sa.true()).select_from(hromada))).scalar()
+
+
+def hromadas_by_ids(conn: sa.Connection, ids) -> list[dict]:
+    """The hromadas with these ids (id, katottg, name_uk, name_en), by Ukrainian name: the ones a
+    person works in, for menus and account pages."""
+    ids = list(ids)
+    if not ids:
+        return []
+    rows = conn.execute(sa.select(hromada.c.id, hromada.c.katottg, hromada.c.name_uk, hromada.c.name_en)
+                        .where(hromada.c.id.in_(ids)).order_by(hromada.c.name_uk)).mappings()
+    return [dict(r) for r in rows]
+
+
+def katottg_of(conn: sa.Connection, hromada_id: int) -> str | None:
+    """The KATOTTG code of the hromada with this id (None when there is none)."""
+    return conn.execute(sa.select(hromada.c.katottg).where(hromada.c.id == hromada_id)).scalar()
+
+
+def settlement_names(conn: sa.Connection) -> list[str]:
+    """Every settlement's Ukrainian name, once each, in order (for a "village" picker)."""
+    return list(conn.execute(sa.text("SELECT DISTINCT name_uk FROM settlement ORDER BY 1")).scalars())

@@ -40,9 +40,7 @@ Areas are computed in the hromada's UCS-2000 TM zone (gis.crs). Each run is kept
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import math
@@ -56,6 +54,7 @@ import sqlalchemy as sa
 from affine import Affine
 from sqlalchemy.dialects import postgresql as pg
 
+from gis import tabular
 from gis.bulk import ewkb
 from gis.crs import metric_srid_for_hromada
 from gis.errors import InvalidInput, NotFound, Unprocessable
@@ -664,10 +663,5 @@ def results_csv(conn: sa.Connection, run_id: int, zone_kind: str = "settlement",
                 headings: str | None = None) -> str:
     """The zones of a run as CSV text (no geometry); ``headings='uk'``/``'en'`` names columns by label."""
     rows = results(conn, run_id, zone_kind)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([FIELD_LABELS[f][headings] if headings else f for f in RESULT_FIELDS])
-    for r in rows:
-        writer.writerow(["" if r[f] is None else r[f].isoformat() if f == "computed_at" else r[f]
-                         for f in RESULT_FIELDS])
-    return out.getvalue()
+    return tabular.csv_text([FIELD_LABELS[f][headings] if headings else f for f in RESULT_FIELDS],
+                            ([r[f] for f in RESULT_FIELDS] for r in rows))

@@ -7,9 +7,7 @@ written batch by batch into a temporary file that is then streamed and removed.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import os
 import tempfile
@@ -20,8 +18,10 @@ import pyogrio
 import shapely
 import sqlalchemy as sa
 
+from gis import tabular
+from gis.jsonvalues import jsonable
 from layers.base import Layer, label
-from layers.query import COORD_DECIMALS, table_of, visible_rows
+from layers.query import COORD_DECIMALS, feature_select, geojson_geometry, table_of, visible_rows
 
 FORMATS = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3", "csv": "text/csv"}
 BATCH = 5000
@@ -32,22 +32,12 @@ def headings(layer: Layer, lang: str | None) -> dict[str, str]:
     return {f.name: (label(f.label, lang) if lang else f.name) for f in layer.public_fields}
 
 
-def _rows(engine: sa.Engine, layer: Layer, geometry_sql: str) -> Iterator[sa.RowMapping]:
-    table = table_of(layer)
-    geom = table.c[layer.geometry_column]
-    columns = [table.c[f.column_name].label(f.name) for f in layer.public_fields]
-    query = (sa.select(table.c[layer.id_column].label("_id"), sa.literal_column(geometry_sql.format(geom=geom.name))
-                       .label("_geom"), *columns).where(visible_rows(layer, table))  # open data: public rows
-             .order_by(table.c[layer.id_column]))
+def _rows(engine: sa.Engine, layer: Layer, geometry) -> Iterator[sa.RowMapping]:
+    """Every public row of the layer, streamed (query.feature_select: open data is public rows)."""
+    query, _ = feature_select(layer, geometry=geometry)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
         yield from result.mappings()
-
-
-def _value(value):
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
 
 
 def geojson_chunks(engine: sa.Engine, layer: Layer, lang: str | None = None) -> Iterator[str]:
@@ -56,10 +46,10 @@ def geojson_chunks(engine: sa.Engine, layer: Layer, lang: str | None = None) -> 
             **({"attribution": layer.attribution} if layer.attribution else {})}
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n'
     first = True
-    for row in _rows(engine, layer, f"ST_AsGeoJSON({{geom}}, {COORD_DECIMALS})"):
+    for row in _rows(engine, layer, geojson_geometry):
         feature = {"type": "Feature", "id": row["_id"],
-                   "geometry": json.loads(row["_geom"]) if row["_geom"] else None,
-                   "properties": {names[k]: _value(row[k]) for k in names}}
+                   "geometry": json.loads(row["_geometry"]) if row["_geometry"] else None,
+                   "properties": {names[k]: jsonable(row[k]) for k in names}}
         yield ("" if first else ",\n") + json.dumps(feature, ensure_ascii=False)
         first = False
     yield "\n]}\n"
@@ -68,16 +58,9 @@ def geojson_chunks(engine: sa.Engine, layer: Layer, lang: str | None = None) -> 
 def csv_chunks(engine: sa.Engine, layer: Layer, lang: str | None = None) -> Iterator[str]:
     """CSV with the geometry as WKT in a ``wkt`` column (importable as it is)."""
     names = headings(layer, lang)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["id", *names.values(), "wkt"])
-    for n, row in enumerate(_rows(engine, layer, f"ST_AsText({{geom}}, {COORD_DECIMALS})"), start=1):
-        writer.writerow([row["_id"], *(_value(row[k]) for k in names), row["_geom"]])
-        if n % BATCH == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    rows = _rows(engine, layer, lambda g: sa.func.ST_AsText(g, COORD_DECIMALS))
+    yield from tabular.csv_chunks(["id", *names.values(), "wkt"],
+                                  ([row["_id"], *(row[k] for k in names), row["_geometry"]] for row in rows), batch=BATCH)
 
 
 def write_gpkg(engine: sa.Engine, layer: Layer, path: str, lang: str | None = None) -> int:
@@ -88,14 +71,14 @@ def write_gpkg(engine: sa.Engine, layer: Layer, path: str, lang: str | None = No
     def flush():
         nonlocal first
         frame = gpd.GeoDataFrame(
-            [{"id": r["_id"], **{names[k]: _value(r[k]) for k in names}} for r in batch],
-            geometry=shapely.from_wkb([bytes(r["_geom"]) if r["_geom"] is not None else None for r in batch]),
+            [{"id": r["_id"], **{names[k]: jsonable(r[k]) for k in names}} for r in batch],
+            geometry=shapely.from_wkb([bytes(r["_geometry"]) if r["_geometry"] is not None else None for r in batch]),
             crs="EPSG:4326")
         pyogrio.write_dataframe(frame, path, layer=layer.name, driver="GPKG", append=not first,
                                 promote_to_multi=layer.geometry.startswith("Multi"))
         first = False
 
-    for row in _rows(engine, layer, "ST_AsBinary({geom})"):
+    for row in _rows(engine, layer, sa.func.ST_AsBinary):
         batch.append(row)
         count += 1
         if len(batch) >= BATCH:

@@ -250,8 +250,7 @@ def potential_in_hromada(conn: sa.Connection, hromada_id: int) -> list[dict]:
     """The hromada's cultural-potential entries (public fields, lon/lat), by name."""
     rows = conn.execute(sa.text("""
         SELECT c.*, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
-               (SELECT s.name_uk FROM settlement s WHERE s.hromada_id = c.hromada_id
-                  AND ST_Intersects(s.boundary, c.geom) LIMIT 1) AS village
+               (SELECT v.name_uk FROM settlement_at(c.hromada_id, c.geom) v) AS village
         FROM cultural_potential c WHERE c.hromada_id = :h ORDER BY c.name_uk, c.id"""), {"h": hromada_id}).mappings()
     return [{**{f.name: r[f.column_name] for f in CULTURAL_POTENTIAL.public_fields},
              "id": r["id"], "lon": r["lon"], "lat": r["lat"], "village": r["village"], "is_demo": r["is_demo"]}

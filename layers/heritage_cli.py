@@ -76,7 +76,7 @@ def routes_delete(code: str):
 def routes_list(katottg: str | None):
     from gis import config
     from layers import eroutes
-    from webmap.hromadas import hromada_id_by_code
+    from layers.admin_areas import hromada_id_by_code
 
     engine = db.make_engine(db.database_url())
     try:

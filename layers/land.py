@@ -306,10 +306,7 @@ _PROGRESS = """
     SELECT COALESCE(s.name_uk, '') AS village, p.inventory_status AS status,
            count(*) AS parcels, COALESCE(sum(p.area_computed_ha), 0) AS area_ha
     FROM parcel p
-    LEFT JOIN LATERAL (
-        SELECT s.name_uk FROM settlement s
-        WHERE s.hromada_id = :h AND s.boundary IS NOT NULL AND ST_Contains(s.boundary, ST_PointOnSurface(p.geom))
-        ORDER BY s.id LIMIT 1) s ON true
+    LEFT JOIN LATERAL settlement_at(:h, p.geom) s ON true
     WHERE p.hromada_id = :h
     GROUP BY 1, 2"""
 
@@ -344,3 +341,17 @@ def inventory_progress(conn: sa.Connection, hromada_id: int) -> dict:
         count, sum_area = total.get(status, (0, 0.0))
         total[status] = (count + n, sum_area + float(area))
     return {"villages": {v: _shares(s) for v, s in sorted(villages.items())}, "total": _shares(total)}
+
+
+def has_demo_parcels(conn: sa.Connection, hromada_id: int) -> bool:
+    """Whether any of the hromada's parcels is demo data."""
+    return bool(conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM parcel WHERE hromada_id = :h AND is_demo)"),
+                             {"h": hromada_id}).scalar())
+
+
+def parcel_hromada(conn: sa.Connection, parcel_id: int) -> dict | None:
+    """The parcel's hromada: ``hromada_id`` and ``katottg``; None when there is no such parcel."""
+    row = conn.execute(sa.text("SELECT p.hromada_id, h.katottg FROM parcel p "
+                               "LEFT JOIN hromada h ON h.id = p.hromada_id WHERE p.id = :i"),
+                       {"i": parcel_id}).mappings().first()
+    return dict(row) if row else None

@@ -18,13 +18,12 @@ page can list and map them and offer them as CSV and GeoJSON:
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import shapely.geometry
 import sqlalchemy as sa
 
+from gis import tabular
 from gis.crs import metric_srid_for_hromada
 from layers.base import label
 from layers.land import AREA_TOLERANCE_M2, AREA_TOLERANCE_SHARE
@@ -162,14 +161,11 @@ def as_geojson(found: list[dict], lang: str = "uk") -> dict:
 
 def as_csv(found: list[dict], lang: str = "uk") -> str:
     """The problems as CSV (the geometry as WKT), headings in ``lang``."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["kind", "problem", "cadastral_numbers", "parcel_ids", "area_m2", "description", "wkt"]
-                    if lang == "en" else
-                    ["kind", "проблема", "кадастрові номери", "ідентифікатори ділянок", "площа_м2", "опис", "wkt"])
-    for p in found:
-        writer.writerow([p["kind"], label(KINDS[p["kind"]], lang),
-                         "; ".join(q["cadastral_number"] for q in p["parcels"]),
-                         "; ".join(str(q["id"]) for q in p["parcels"]), p["area_m2"], describe(p, lang),
-                         shapely.geometry.shape(p["geometry"]).wkt if p["geometry"] else ""])
-    return buffer.getvalue()
+    header = (["kind", "problem", "cadastral_numbers", "parcel_ids", "area_m2", "description", "wkt"]
+              if lang == "en" else
+              ["kind", "проблема", "кадастрові номери", "ідентифікатори ділянок", "площа_м2", "опис", "wkt"])
+    return tabular.csv_text(header, ([p["kind"], label(KINDS[p["kind"]], lang),
+                                      "; ".join(q["cadastral_number"] for q in p["parcels"]),
+                                      "; ".join(str(q["id"]) for q in p["parcels"]), p["area_m2"], describe(p, lang),
+                                      shapely.geometry.shape(p["geometry"]).wkt if p["geometry"] else None]
+                                     for p in found))

@@ -136,6 +136,12 @@ def lamp_follows_report(conn: sa.Connection, lamp_id: int, report_id: int, statu
         set_lamp_status(conn, lamp_id, before, report_id)
 
 
+def lamp_counts(conn: sa.Connection, hromada_id: int) -> dict[str, int]:
+    """How many of the hromada's street lamps are in each status (statuses without lamps are absent)."""
+    return dict(conn.execute(sa.text("SELECT status, count(*) FROM street_lamp WHERE hromada_id = :h "
+                                     "GROUP BY status"), {"h": hromada_id}).all())
+
+
 def lighting_coverage(conn: sa.Connection, hromada_id: int, reach_m: float = 35.0) -> list[dict]:
     """Per street (segments grouped by name within each village): its length and the share of it
     within ``reach_m`` metres of a working lamp. Lengths in metres, measured on the ellipsoid via
@@ -144,8 +150,7 @@ def lighting_coverage(conn: sa.Connection, hromada_id: int, reach_m: float = 35.
     rows = conn.execute(sa.text("""
         WITH street AS (
             SELECT COALESCE(NULLIF(r.name, ''), NULLIF(r.ref, ''), '#' || r.id) AS street,
-                   (SELECT s.name_uk FROM settlement s WHERE s.hromada_id = r.hromada_id
-                      AND ST_Intersects(s.boundary, ST_PointOnSurface(r.geom)) LIMIT 1) AS village,
+                   (SELECT v.name_uk FROM settlement_at(r.hromada_id, r.geom) v) AS village,
                    ST_Transform(r.geom, :srid) AS g
             FROM road_segment r WHERE r.hromada_id = :h
         ), grouped AS (

@@ -192,17 +192,39 @@ def require_editor(editor: Editor, hromada_id: int | None) -> None:
                         "Only this hromada's planners may edit its plans")
 
 
-def _plan_hromada(conn: sa.Connection, plan_id: int) -> int:
-    return _plan(conn, plan_id)["hromada_id"]
+def plan_hromada_id(conn: sa.Connection, plan_id: int) -> int:
+    """The id of the plan's hromada; NotFound when there is no such plan (or it has no hromada)."""
+    found = _plan(conn, plan_id)["hromada_id"]
+    if found is None:
+        raise NotFound(f"Плану {plan_id} немає", f"Plan {plan_id} does not exist")
+    return found
 
 
-def _zone_hromada(conn: sa.Connection, zone_id: int) -> int:
+def zone_hromada_id(conn: sa.Connection, zone_id: int) -> int:
     """The hromada of a zone, deleted ones too (through its last version)."""
     found = conn.execute(sa.text("""
         SELECT p.hromada_id FROM plan p WHERE p.id = COALESCE(
             (SELECT plan_id FROM plan_zone WHERE id = :z),
             (SELECT plan_id FROM plan_zone_version WHERE zone_id = :z ORDER BY version DESC LIMIT 1))"""),
         {"z": zone_id}).scalar()
+    if found is None:
+        raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
+    return found
+
+
+def comment_hromada_id(conn: sa.Connection, comment_id: int) -> int:
+    """The hromada of the plan a comment is on; NotFound when there is no such comment."""
+    found = conn.execute(sa.text("SELECT p.hromada_id FROM plan_comment c JOIN plan p ON p.id = c.plan_id "
+                                 "WHERE c.id = :c"), {"c": comment_id}).scalar()
+    if found is None:
+        raise NotFound(f"Коментаря {comment_id} немає", f"Comment {comment_id} does not exist")
+    return found
+
+
+def zone_plan_id(conn: sa.Connection, zone_id: int) -> int:
+    """The plan a zone belongs (or, deleted, belonged) to, from its versions; NotFound otherwise."""
+    found = conn.execute(sa.text("SELECT plan_id FROM plan_zone_version WHERE zone_id = :z LIMIT 1"),
+                         {"z": zone_id}).scalar()
     if found is None:
         raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
     return found
@@ -255,7 +277,7 @@ def set_plan_status(conn: sa.Connection, plan_id: int, status: str, editor: Edit
     Approving needs the decision's number and date. Publishing (leaving draft) shows the plan and
     its zones to everyone; the zones' ``published`` flag follows in the same transaction.
     """
-    require_editor(editor, _plan_hromada(conn, plan_id))
+    require_editor(editor, plan_hromada_id(conn, plan_id))
     plan = _plan(conn, plan_id, lock=True)
     if status not in PLAN_STATUSES:
         raise InvalidInput(f"Стан «{status}» невідомий", f"Unknown status {status!r}")
@@ -395,7 +417,7 @@ def _zone_dict(row) -> dict:
 
 def create_zone(conn: sa.Connection, editor: Editor, plan_id: int, attributes: dict, geometry: dict, *,
                 reason: str | None = None, repair: bool = False) -> dict:
-    require_editor(editor, _plan_hromada(conn, plan_id))
+    require_editor(editor, plan_hromada_id(conn, plan_id))
     plan = _editable_plan(conn, plan_id)
     values = _attributes(conn, attributes, full=True)
     geom = _geometry(conn, geometry, repair=repair)
@@ -417,7 +439,7 @@ def update_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_vers
 
     ``replace``: the attributes given are the whole set (missing ones become empty), as PUT does.
     """
-    require_editor(editor, _zone_hromada(conn, zone_id))
+    require_editor(editor, zone_hromada_id(conn, zone_id))
     current = conn.execute(sa.text("SELECT plan_id FROM plan_zone WHERE id = :id"), {"id": zone_id}).first()
     if current is None:
         raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
@@ -444,7 +466,7 @@ def update_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_vers
 
 def delete_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_version: int, *,
                 reason: str | None = None) -> None:
-    require_editor(editor, _zone_hromada(conn, zone_id))
+    require_editor(editor, zone_hromada_id(conn, zone_id))
     current = conn.execute(sa.text("SELECT plan_id FROM plan_zone WHERE id = :id"), {"id": zone_id}).first()
     if current is None:
         raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
@@ -460,7 +482,7 @@ def split_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_versi
                reason: str | None = None) -> list[dict]:
     """Cut a zone in two along a line: the zone keeps the larger part, a new zone (same attributes)
     takes the other. A line that does not cut the zone in two is a 422."""
-    require_editor(editor, _zone_hromada(conn, zone_id))
+    require_editor(editor, zone_hromada_id(conn, zone_id))
     zone = get_zone(conn, zone_id, roles=EDITORS)
     parts = conn.execute(sa.text("""
         WITH z AS (SELECT geom FROM plan_zone WHERE id = :id),
@@ -530,7 +552,7 @@ def diff(conn: sa.Connection, plan_id: int, since: dt.datetime, until: dt.dateti
 
 def revert(conn: sa.Connection, editor: Editor, zone_id: int, to_version: int, *, reason: str | None = None) -> dict:
     """Bring a zone back to an earlier version, as a new version (a deleted zone comes back)."""
-    require_editor(editor, _zone_hromada(conn, zone_id))
+    require_editor(editor, zone_hromada_id(conn, zone_id))
     old = conn.execute(sa.text("""
         SELECT plan_id, attributes, geom, operation FROM plan_zone_version WHERE zone_id = :id AND version = :v"""),
         {"id": zone_id, "v": to_version}).mappings().first()
@@ -638,7 +660,7 @@ def moderate_comment(conn: sa.Connection, editor: Editor, comment_id: int, *, ap
     plan_id = conn.execute(sa.text("SELECT plan_id FROM plan_comment WHERE id = :c"), {"c": comment_id}).scalar()
     if plan_id is None:
         raise NotFound(f"Коментаря {comment_id} немає", f"Comment {comment_id} does not exist")
-    require_editor(editor, _plan_hromada(conn, plan_id))
+    require_editor(editor, plan_hromada_id(conn, plan_id))
     plan_id = conn.execute(sa.update(plan_comment).where(plan_comment.c.id == comment_id).values(
         status="approved" if approve else "rejected", moderated_by=editor.user_id,
     ).returning(plan_comment.c.plan_id)).scalar()

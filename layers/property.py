@@ -114,6 +114,15 @@ def register(conn: sa.Connection, hromada_id: int, *, filters: dict | None = Non
     return out
 
 
+def balance_holders(conn: sa.Connection, hromada_id: int) -> list[dict]:
+    """The units that hold some of the hromada's property on their balance (id, names), by name."""
+    rows = conn.execute(sa.text("""
+        SELECT DISTINCT u.id, u.name_uk, u.name_en FROM unit u JOIN communal_property p
+          ON p.balance_holder_unit_id = u.id WHERE p.hromada_id = :h ORDER BY u.name_uk"""),
+        {"h": hromada_id}).mappings()
+    return [dict(r) for r in rows]
+
+
 def totals(rows: list[dict]) -> dict:
     """Counts by type and condition, leased objects and the yearly rent they bring."""
     by_type: dict[str, int] = {}

@@ -4,15 +4,15 @@ Plain values in, plain values out: the web API, the map and the CLI all call the
 """
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
 import math
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from gis.errors import InvalidInput
+from gis.jsonvalues import jsonable
 from gis.models import metadata
 from layers.base import Layer
 
@@ -83,52 +83,96 @@ def visible_rows(layer: Layer, table: sa.Table, roles=frozenset()) -> sa.ColumnE
     return table.c[layer.public_rows].is_(True)
 
 
-def _json_value(value):
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    return value
+def geometry_out(geom, out_srid: int | None):
+    """The geometry column in the CRS asked for: None is CRS84 (longitude first, as stored);
+    EPSG:4326 is latitude first; any other SRID is transformed to."""
+    if out_srid is None:
+        return geom
+    if out_srid == 4326:
+        return sa.func.ST_FlipCoordinates(geom)
+    return sa.func.ST_Transform(geom, out_srid)
+
+
+def as_feature(row, fields) -> dict:
+    """A row of read_features' select as a GeoJSON feature."""
+    return {"type": "Feature", "id": row["_id"],
+            "geometry": json.loads(row["_geometry"]) if row["_geometry"] else None,
+            "properties": {f.name: jsonable(row[f.name]) for f in fields}}
+
+
+def visible_rows_sql(layer: Layer, alias: str) -> str:
+    """``visible_rows`` for the public, as SQL on a table alias, for hand-written SQL (the tiles)."""
+    table = table_of(layer).alias(alias)
+    return str(visible_rows(layer, table).compile(dialect=postgresql.dialect(),
+                                                  compile_kwargs={"literal_binds": True}))
+
+
+def geojson_geometry(geom):
+    return sa.func.ST_AsGeoJSON(geom, COORD_DECIMALS)
+
+
+def feature_select(layer: Layer, *, staff: bool = False, roles=frozenset(), conditions=(),
+                   geometry=geojson_geometry, extra_columns=()) -> tuple[sa.Select, sa.ColumnElement]:
+    """The SELECT every feature reader runs (the APIs, the map, the exports): ``_id``, ``_geometry``
+    (``geometry(column)``, GeoJSON by default) and the visible fields by name, of the visible rows
+    matching ``conditions``, ordered by id so paging is stable; and its WHERE, for counting.
+
+    Only public fields unless ``staff``, only public rows unless ``roles`` may see all
+    (``Layer.public_rows``)."""
+    table = table_of(layer)
+    where = sa.and_(visible_rows(layer, table, roles), *conditions)
+    select = sa.select(
+        table.c[layer.id_column].label("_id"), geometry(table.c[layer.geometry_column]).label("_geometry"),
+        *[table.c[f.column_name].label(f.name) for f in layer.visible_fields(staff)], *extra_columns,
+    ).where(where).order_by(table.c[layer.id_column])
+    return select, where
+
+
+def read_features(conn: sa.Connection, layer: Layer, *, conditions=(), page: Page = Page(), staff: bool = False,
+                  roles=frozenset(), out_srid: int | None = None, extra_columns=()) -> tuple[list[dict], int, list]:
+    """The one feature reader (the layer API, OGC API, the map): the page of features matching
+    ``conditions`` (SQLAlchemy conditions on the layer's table), how many match in all, and the raw
+    rows (for ``extra_columns`` such as a version). Geometries in ``out_srid`` (geometry_out)."""
+    select, where = feature_select(layer, staff=staff, roles=roles, conditions=conditions,
+                                   geometry=lambda g: geojson_geometry(geometry_out(g, out_srid)),
+                                   extra_columns=extra_columns)
+    matched = conn.execute(sa.select(sa.func.count()).select_from(table_of(layer)).where(where)).scalar_one()
+    rows = conn.execute(select.limit(page.limit).offset(page.offset)).mappings().all()
+    fields = layer.visible_fields(staff)
+    return [as_feature(row, fields) for row in rows], matched, rows
+
+
+def read_feature(conn: sa.Connection, layer: Layer, feature_id: int, *, staff: bool = False, roles=frozenset(),
+                 out_srid: int | None = None, extra_columns=()) -> tuple[dict, dict] | tuple[None, None]:
+    """One feature by id and its raw row (read_features); (None, None) when there is none to see."""
+    table = table_of(layer)
+    items, _, rows = read_features(conn, layer, conditions=[table.c[layer.id_column] == feature_id], staff=staff,
+                                   roles=roles, out_srid=out_srid, extra_columns=extra_columns)
+    return (items[0], rows[0]) if items else (None, None)
 
 
 def features(conn: sa.Connection, layer: Layer, *, bbox=None, page: Page = Page(),
              hromada_id: int | None = None, feature_id: int | None = None,
              staff: bool = False, roles=frozenset()) -> tuple[list[dict], int]:
-    """The page of features (GeoJSON dicts) and how many match in all.
-
-    Only public fields unless ``staff``, only public rows unless ``roles`` may see all
-    (``Layer.public_rows``); features ordered by id so paging is stable.
-    """
+    """The page of features (GeoJSON dicts) in a WGS 84 ``bbox``, a hromada or by id, and how many
+    match in all (read_features)."""
     table = table_of(layer)
-    geom = table.c[layer.geometry_column]
-    fields = layer.visible_fields(staff)
-    conditions = [visible_rows(layer, table, roles)]
+    conditions = []
     if bbox is not None:
-        envelope = sa.func.ST_MakeEnvelope(*bbox, 4326)
-        conditions.append(sa.func.ST_Intersects(geom, envelope))
+        conditions.append(sa.func.ST_Intersects(table.c[layer.geometry_column], sa.func.ST_MakeEnvelope(*bbox, 4326)))
     if hromada_id is not None and layer.hromada_column:
         conditions.append(table.c[layer.hromada_column] == hromada_id)
     if feature_id is not None:
         conditions.append(table.c[layer.id_column] == feature_id)
-    where = sa.and_(sa.true(), *conditions)
+    items, matched, _ = read_features(conn, layer, conditions=conditions, page=page, staff=staff, roles=roles)
+    return items, matched
 
-    matched = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
-    rows = conn.execute(
-        sa.select(
-            table.c[layer.id_column].label("_id"),
-            sa.func.ST_AsGeoJSON(geom, COORD_DECIMALS).label("_geometry"),
-            *[table.c[f.column_name].label(f.name) for f in fields],
-        ).where(where).order_by(table.c[layer.id_column]).limit(page.limit).offset(page.offset)
-    ).mappings()
-    out = []
-    for row in rows:
-        out.append({
-            "type": "Feature",
-            "id": row["_id"],
-            "geometry": json.loads(row["_geometry"]) if row["_geometry"] else None,
-            "properties": {f.name: _json_value(row[f.name]) for f in fields},
-        })
-    return out, matched
+
+def has_more_than(conn: sa.Connection, layer: Layer, threshold: int) -> bool:
+    """Whether the layer holds more than ``threshold`` features (counted no further than that)."""
+    table = table_of(layer)
+    return conn.execute(sa.select(sa.func.count()).select_from(
+        sa.select(sa.literal(1)).select_from(table).limit(threshold + 1).subquery())).scalar_one() > threshold
 
 
 def feature_collection(conn: sa.Connection, layer: Layer, **kwargs) -> dict:

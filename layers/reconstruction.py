@@ -728,6 +728,12 @@ def find_project(conn: sa.Connection, key: str | int) -> int:
     return found
 
 
+def project_hromada_id(conn: sa.Connection, key: str | int) -> int:
+    """The id of the hromada of the project with this id or DREAM id; NotFound otherwise."""
+    project_id = find_project(conn, key)
+    return conn.execute(sa.select(project_table.c.hromada_id).where(project_table.c.id == project_id)).scalar_one()
+
+
 def project(conn: sa.Connection, project_id: int) -> dict:
     """One project: public fields, place, footprint (GeoJSON), history, funding, tenders, damage
     references, photos (no bytes) and the hromada's code."""
@@ -771,6 +777,19 @@ def history(conn: sa.Connection, project_id: int) -> list[dict]:
         project_stage.c.by_name, project_stage.c.source)
         .where(project_stage.c.project_id == project_id)
         .order_by(project_stage.c.entered_at, project_stage.c.id)).mappings()]
+
+
+def footprints_in_hromada(conn: sa.Connection, hromada_id: int) -> list[dict]:
+    """The lines and polygons (not points) of the hromada's projects that have one: the project's id,
+    titles, stage and outcome, and the shape as a GeoJSON dict (``geometry``)."""
+    import json
+
+    rows = conn.execute(sa.text("""
+        SELECT p.id, p.title_uk, p.title_en, p.stage, p.outcome, ST_AsGeoJSON(f.geom, 6) AS geometry
+        FROM project_footprint f JOIN reconstruction_project p ON p.id = f.project_id
+        WHERE p.hromada_id = :h AND GeometryType(f.geom) NOT IN ('POINT', 'MULTIPOINT')"""),
+        {"h": hromada_id}).mappings()
+    return [{**r, "geometry": json.loads(r["geometry"])} for r in rows]
 
 
 def projects_in_hromada(conn: sa.Connection, hromada_id: int) -> list[dict]:

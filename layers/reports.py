@@ -254,8 +254,7 @@ def find_report(conn: sa.Connection, code: str) -> sa.RowMapping:
                c.code AS category_code, c.name_uk AS category_uk, c.name_en AS category_en,
                u.name_uk AS unit_uk, u.name_en AS unit_en, h.name_uk AS hromada_uk, h.name_en AS hromada_en,
                h.katottg, d.code AS duplicate_of_code,
-               (SELECT name_uk FROM settlement s WHERE s.hromada_id = r.hromada_id
-                  AND ST_Intersects(s.boundary, r.location) LIMIT 1) AS village
+               (SELECT v.name_uk FROM settlement_at(r.hromada_id, r.location) v) AS village
         FROM report r JOIN category c ON c.id = r.category_id JOIN unit u ON u.id = r.unit_id
         JOIN hromada h ON h.id = r.hromada_id LEFT JOIN report d ON d.id = r.duplicate_of_id
         WHERE r.code = :code"""), {"code": code}).mappings().first()
@@ -271,8 +270,7 @@ def token_matches(row, token: str | None) -> bool:
 def public_report(conn: sa.Connection, code: str) -> dict:
     """What anyone may see of a report: never the reporter's e-mail or phone, nor a hidden name."""
     row = find_report(conn, code)
-    photos = [p for p, in conn.execute(sa.text(
-        "SELECT position FROM report_photo WHERE report_id = :id ORDER BY position"), {"id": row["id"]})]
+    photos = photo_positions(conn, row["id"])
     supporters = conn.execute(sa.text(
         "SELECT count(*) FROM report_event WHERE report_id = :id AND kind = 'me_too'"), {"id": row["id"]}).scalar()
     return {
@@ -333,6 +331,89 @@ def nearby_open(conn: sa.Connection, lon, lat, category: str | None, metres: int
     return [{"code": r["code"], "status": r["status"], "description": r["description"],
              "category": {"code": r["category"], "uk": r["name_uk"], "en": r["name_en"]},
              "created_at": r["created_at"].isoformat(), "distance_m": round(r["metres"])} for r in rows]
+
+
+def photo_positions(conn: sa.Connection, report_id: int) -> list[int]:
+    """The positions of a report's photos, in order."""
+    return list(conn.execute(sa.text(
+        "SELECT position FROM report_photo WHERE report_id = :id ORDER BY position"), {"id": report_id}).scalars())
+
+
+def photo_bytes(conn: sa.Connection, code: str, position: int, *, thumb: bool = False) -> bytes:
+    """A report's photo (JPEG), or its thumbnail; NotFound when there is no such photo."""
+    column = report_photo.c.thumb if thumb else report_photo.c.data
+    data = conn.execute(sa.select(column).join_from(report_photo, report, report.c.id == report_photo.c.report_id)
+                        .where(report.c.code == code, report_photo.c.position == position)).scalar()
+    if data is None:
+        raise NotFound("Фото не знайдено", "Photo not found")
+    return bytes(data)
+
+
+def subscriber_count(conn: sa.Connection, report_id: int) -> int:
+    """How many e-mail addresses follow the report."""
+    return conn.execute(sa.text("SELECT count(*) FROM report_subscriber WHERE report_id = :id"),
+                        {"id": report_id}).scalar()
+
+
+# --- the staff queue -------------------------------------------------------------------------------
+
+QUEUE_LIMIT = 500
+
+
+def staff_queue(conn: sa.Connection, hromada_id: int, *, unit_ids=None, status: str | None = None,
+                category: str | None = None, village: str | None = None, older_than_days: int | None = None,
+                limit: int = QUEUE_LIMIT) -> list[dict]:
+    """A hromada's reports for its staff, soonest due first, with category, unit and village.
+
+    ``unit_ids``: only these units' reports (unit staff), None for all (the hromada's administrators).
+    ``status``: empty or "open" for the open ones, a status code for that one, anything else for all.
+    ``category``: a category code; ``village``: a settlement's Ukrainian name; ``older_than_days``:
+    made more than that many days ago.
+    """
+    conditions, params = ["r.hromada_id = :hromada"], {"hromada": hromada_id, "limit": limit}
+    if unit_ids is not None:
+        conditions.append("r.unit_id = ANY(:units)")
+        params["units"] = list(unit_ids)
+    if not status or status == "open":
+        conditions.append("r.status = ANY(:open)")
+        params["open"] = list(OPEN_STATUSES)
+    elif status in STATUSES:
+        conditions.append("r.status = :status")
+        params["status"] = status
+    if category:
+        conditions.append("c.code = :category")
+        params["category"] = category
+    if village:
+        conditions.append("s.name_uk = :village")
+        params["village"] = village
+    if older_than_days is not None:
+        conditions.append("r.created_at < now() - make_interval(days => :age)")
+        params["age"] = older_than_days
+    rows = conn.execute(sa.text(f"""
+        SELECT r.code, r.status, r.description, r.created_at, r.due_at, r.due_at < now() AS overdue,
+               c.code AS category, c.name_uk AS category_uk, c.name_en AS category_en,
+               u.name_uk AS unit_uk, u.name_en AS unit_en, s.name_uk AS village
+        FROM report r JOIN category c ON c.id = r.category_id JOIN unit u ON u.id = r.unit_id
+        LEFT JOIN LATERAL settlement_at(r.hromada_id, r.location) s ON true
+        WHERE {" AND ".join(conditions)} ORDER BY r.due_at, r.id LIMIT :limit"""), params).mappings()
+    return [dict(r) for r in rows]
+
+
+def queue_categories(conn: sa.Connection, hromada_id: int) -> list[dict]:
+    """Every category a report in the hromada may have had (the catalogue's and its own, active or
+    not), for the queue's filter."""
+    rows = conn.execute(sa.text(
+        "SELECT code, name_uk, name_en FROM category WHERE hromada_id IS NULL OR hromada_id = :h ORDER BY id"),
+        {"h": hromada_id}).mappings()
+    return [dict(r) for r in rows]
+
+
+def report_hromada_id(conn: sa.Connection, code: str) -> int:
+    """The id of the report's hromada; NotFound when there is no such report."""
+    found = conn.execute(sa.select(report.c.hromada_id).where(report.c.code == code)).scalar()
+    if found is None:
+        raise NotFound(f"Звернення {code} не знайдено", f"Report {code} not found")
+    return found
 
 
 # --- residents joining a report --------------------------------------------------------------------
@@ -427,7 +508,8 @@ def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, 
         spec.on_report(conn, row["asset_id"], row["id"], to_status)
 
 
-def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor: Actor) -> None:
+def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor: Actor, *,
+             public_url: str | None = None) -> None:
     """Hand a report to another unit of the same hromada, with a reason kept in its history."""
     row = _lock(conn, code)
     require_access(actor, row)
@@ -446,7 +528,7 @@ def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor
     conn.execute(report_event.insert().values(
         report_id=row["id"], kind="transfer", user_id=actor.user_id, from_unit_id=row["unit_id"],
         to_unit_id=target.id, private_note=reason.strip()))
-    unit_mail.tell_unit(conn, row["id"])  # issue #14: the new unit is told
+    unit_mail.tell_unit(conn, row["id"], public_url=public_url)  # issue #14: the new unit is told
 
 
 def add_note(conn: sa.Connection, code: str, actor: Actor, *, public_note: str | None,

@@ -189,6 +189,29 @@ def record_repair(conn: sa.Connection, report_code: str, condition: str, user_id
                              user_id=user_id, note=(note or "").strip() or None)
 
 
+def find_segment(conn: sa.Connection, segment_id: int) -> dict | None:
+    """A road segment's id, name, ref and hromada; None when there is no such segment."""
+    row = conn.execute(sa.text("SELECT id, name, ref, hromada_id FROM road_segment WHERE id = :id"),
+                       {"id": segment_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def require_segment(conn: sa.Connection, segment_id: int) -> dict:
+    """find_segment, or NotFound."""
+    found = find_segment(conn, segment_id)
+    if found is None:
+        raise NotFound(f"Ділянку дороги {segment_id} не знайдено", f"Road segment {segment_id} not found")
+    return found
+
+
+def segment_hromada_id(conn: sa.Connection, segment_id: int) -> int:
+    """The id of the segment's hromada; NotFound when there is no such segment (or it has no hromada)."""
+    found = (find_segment(conn, segment_id) or {}).get("hromada_id")
+    if found is None:
+        raise NotFound(f"Ділянку дороги {segment_id} не знайдено", f"Road segment {segment_id} not found")
+    return found
+
+
 def inspections(conn: sa.Connection, segment_id: int) -> list[dict]:
     rows = conn.execute(sa.text("""
         SELECT i.kind, i.inspected_on, i.condition, i.pci, i.note, r.code AS report_code

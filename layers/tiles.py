@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from gis.errors import InvalidInput, NotFound
 from layers.base import Layer
-from layers.query import table_of
+from layers.query import table_of, visible_rows_sql
 
 EXTENT = 4096
 BUFFER = 64
@@ -51,7 +51,7 @@ def _tile_sql(layer: Layer, clusters: bool) -> str:
     geom = f't."{layer.geometry_column}"'
     fields = layer.public_fields
     # Tiles are shared through caches: public rows only (never a draft plan's zones).
-    public = f' AND t."{layer.public_rows}"' if layer.public_rows else ""
+    public = f" AND {visible_rows_sql(layer, 't')}"
     points = layer.geometry in ("Point", "MultiPoint")
     if clusters:
         # One cluster per grid cell: its centre, how many points, and the first feature's id.
@@ -98,6 +98,13 @@ def driver_sql(layer_name: str, clusters: bool) -> str:
 def driver_params(layer: Layer, z: int, x: int, y: int) -> tuple[str, dict]:
     """The fast path's SQL of one tile and its parameters."""
     return driver_sql(layer.name, clustered(layer, z)), {"z": z, "x": x, "y": y, "cap": MAX_FEATURES, "name": layer.name}
+
+
+def driver_tile(driver_conn, layer: Layer, z: int, x: int, y: int) -> bytes:
+    """The tile's bytes (empty when no feature reaches it), read on a psycopg connection (the fast
+    path's, without SQLAlchemy) with :func:`driver_params`."""
+    row = driver_conn.execute(*driver_params(layer, z, x, y)).fetchone()
+    return bytes(row[0] or b"")
 
 
 def tile(conn: sa.Connection, layer: Layer, z: int, x: int, y: int) -> bytes:

@@ -87,16 +87,10 @@ def link_secret() -> str:
 
 
 def configured_public_url(given: str | None = None) -> str:
-    """The base of links in mails: ``given``; else, inside a request, the app's (HROMADA_PUBLIC_URL or the
-    request's host); else HROMADA_PUBLIC_URL; else the address `make run` serves on."""
+    """The base of links in mails: ``given`` (web views pass the request's); else HROMADA_PUBLIC_URL;
+    else the address `make run` serves on."""
     if given:
         return given.rstrip("/")
-    from flask import has_request_context
-
-    if has_request_context():
-        from webmap.reports_api import public_url
-
-        return public_url()
     return (os.environ.get("HROMADA_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
 
 
@@ -198,12 +192,13 @@ def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
         JOIN report_event e ON e.id = :event AND e.report_id = r.id
         LEFT JOIN unit fu ON fu.id = e.from_unit_id
         -- The village: the one whose boundary holds the point, else the one whose centre is nearest.
+        -- The village the report is in (settlement_at); outside every village, the nearest one.
         LEFT JOIN LATERAL (
-            SELECT s.name_uk, s.name_en, COALESCE(ST_Intersects(s.boundary, r.location), false) AS inside
-            FROM settlement s WHERE s.hromada_id = r.hromada_id
-            ORDER BY COALESCE(ST_Intersects(s.boundary, r.location), false) DESC,
-                     COALESCE(s.centre, ST_PointOnSurface(s.boundary)) <-> r.location
-            LIMIT 1) v ON true
+            SELECT * FROM (SELECT s.name_uk, s.name_en, true AS inside FROM settlement_at(r.hromada_id, r.location) s
+                           UNION ALL
+                           (SELECT s.name_uk, s.name_en, false FROM settlement s WHERE s.hromada_id = r.hromada_id
+                            ORDER BY COALESCE(s.centre, ST_PointOnSurface(s.boundary)) <-> r.location LIMIT 1)) c
+            ORDER BY inside DESC LIMIT 1) v ON true
         WHERE r.id = :id"""), {"id": report_id, "event": event_id}).mappings().first()
     if row is None:
         raise NotFound(f"Звернення {report_id} не знайдено", f"Report {report_id} not found")
@@ -529,7 +524,7 @@ def act_by_link(conn: sa.Connection, ctx: LinkContext, action: str, text: str | 
         target = ctx.default_unit_id if ctx.default_unit_id not in (None, ctx.unit.id) else None
         if target is not None:
             # Back to the hromada's default unit, which is told like any unit given a report.
-            reports.transfer(conn, ctx.code, target, reason, actor)
+            reports.transfer(conn, ctx.code, target, reason, actor, public_url=public_url)
             detail["to_unit"] = conn.execute(sa.text("SELECT code FROM unit WHERE id = :id"),
                                              {"id": target}).scalar()
         else:

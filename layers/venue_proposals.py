@@ -204,6 +204,32 @@ def pending(conn: sa.Connection, hromada_ids=None) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def approved_photos(conn: sa.Connection, venue_id: int) -> list[tuple[int, int]]:
+    """(proposal id, position) of the photos of a venue's approved proposals, in the order approved."""
+    return [tuple(r) for r in conn.execute(sa.text("""
+        SELECT f.proposal_id, f.position FROM venue_proposal_photo f JOIN venue_proposal p ON p.id = f.proposal_id
+        WHERE p.venue_id = :v AND p.status = 'approved' ORDER BY p.decided_at, f.position"""), {"v": venue_id})]
+
+
+def proposal_photo(conn: sa.Connection, proposal_id: int, position: int) -> dict | None:
+    """A proposal's photo: its JPEG bytes (``data``) and the proposal's ``status`` and ``hromada_id``
+    (who may see it depends on both); None when there is no such photo."""
+    row = conn.execute(sa.text("""
+        SELECT f.data, p.status, p.hromada_id FROM venue_proposal_photo f JOIN venue_proposal p ON p.id = f.proposal_id
+        WHERE f.proposal_id = :p AND f.position = :n"""), {"p": proposal_id, "n": position}).mappings().first()
+    return {**row, "data": bytes(row["data"])} if row else None
+
+
+def proposal_hromada_id(conn: sa.Connection, proposal_id: int) -> int:
+    """The id of the hromada a proposal is about; NotFound when there is no such proposal."""
+    from gis.errors import NotFound
+
+    found = conn.execute(sa.select(venue_proposal.c.hromada_id).where(venue_proposal.c.id == proposal_id)).scalar()
+    if found is None:
+        raise NotFound(f"Пропозиції {proposal_id} немає", f"Proposal {proposal_id} does not exist")
+    return found
+
+
 def history(conn: sa.Connection, venue_id: int, lang: str = "uk") -> list[dict]:
     """What changed in a venue's facts and when, newest first: field labels with before → after.
 

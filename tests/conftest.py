@@ -2,7 +2,11 @@
 
 Without DATABASE_URL the session starts its own embedded cluster (never the `make run` one) in a
 temporary folder on a free port. With DATABASE_URL it creates a database of its own on that server
-(the role needs CREATEDB) and drops it at the end, so no existing data is touched.
+(the role needs CREATEDB), and its templates beside it, and drops them at the end, so no existing
+data is touched. Each test's database is a copy of a template made once (SessionDatabases).
+
+Tests driving Chromium (the ``browser`` and ``page`` fixtures) are marked ``browser``:
+``pytest -m "not browser"`` leaves them out for a quick local run; CI runs everything.
 """
 from __future__ import annotations
 
@@ -27,6 +31,12 @@ SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 UKRAINE = SHARED_DATA / "ukraine"
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):  # `page` uses `browser` too
+            item.add_marker(pytest.mark.browser)
+
+
 def _temp_dir(prefix: str) -> Path:
     # Not pytest's tmp_path: its parent is private to root, and the server runs as `postgres`.
     folder = Path(tempfile.mkdtemp(prefix=prefix))
@@ -48,8 +58,102 @@ def raster_store():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+class SessionDatabases:
+    """The session's database and the templates each test's copy of it is made from.
+
+    Every test that asks for ``clean_db`` (or ``demo_db``) gets the session database afresh, as a
+    copy of a template made once per session: ``<name>_clean`` (migrated, emptied, the category
+    catalogue) or ``<name>_demo`` (that plus the demo community). A copy takes some 50 ms where
+    TRUNCATE took 100 ms and loading the demo 2-3 s, and it keeps ids and sequences as a fresh
+    load would. The name and URL stay the same, so the session engine, the apps and the CLI tests
+    all keep pointing at it; pools are disposed before the old copy is dropped.
+    """
+
+    def __init__(self, url: str, admin_dsn: str):
+        import psycopg
+
+        self.url = url
+        self.name = make_url(url).database
+        self.clean = f"{self.name}_clean"
+        self.demo = f"{self.name}_demo"
+        self.demo_rasters: Path | None = None  # the demo's raster files, copied into each test's store
+        self._admin = psycopg.connect(admin_dsn, autocommit=True)
+        # STRATEGY FILE_COPY (PostgreSQL 15+) copies a small database faster than WAL_LOG, the default;
+        # before 15 a file copy is the only way.
+        self._strategy = " STRATEGY FILE_COPY" if self._admin.info.server_version >= 150000 else ""
+        self._templates: set[str] = set()
+
+    def _execute(self, statement: str, *names: str) -> None:
+        from psycopg import sql
+
+        self._admin.execute(sql.SQL(statement).format(*map(sql.Identifier, names)))
+
+    def _copy(self, template: str, target: str) -> None:
+        self._execute("CREATE DATABASE {} TEMPLATE {}" + self._strategy, target, template)
+
+    def _freeze(self, template: str) -> None:
+        """No connections to a template: a stray one would make every copy of it fail."""
+        self._execute("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false", template)
+        self._templates.add(template)
+
+    def make_clean_template(self, engine: sa.Engine) -> None:
+        truncate_all(engine)
+        engine.dispose()
+        self._copy(self.name, self.clean)
+        self._freeze(self.clean)
+
+    def make_demo_template(self) -> None:
+        from importers.demo import load_demo
+
+        self._copy(self.clean, self.demo)
+        self.demo_rasters = Path(tempfile.mkdtemp(prefix="hromada-test-demo-rasters-"))
+        previous = os.environ.get("HROMADA_RASTER_DIR")
+        os.environ["HROMADA_RASTER_DIR"] = str(self.demo_rasters)
+        eng = db.make_engine(make_url(self.url).set(database=self.demo).render_as_string(hide_password=False))
+        try:
+            load_demo(eng, SHARED_DATA)
+        finally:
+            eng.dispose()
+            if previous is None:
+                os.environ.pop("HROMADA_RASTER_DIR", None)
+            else:
+                os.environ["HROMADA_RASTER_DIR"] = previous
+        self._freeze(self.demo)
+
+    def restore(self, engine: sa.Engine, demo: bool) -> None:
+        """The session database as a fresh copy of the clean or the demo template."""
+        if demo and self.demo not in self._templates:
+            self.make_demo_template()
+        template = self.demo if demo else self.clean
+        engine.dispose()
+        # FORCE ends what a test left connected (a CLI's engine, a pool nobody disposed).
+        self._execute("DROP DATABASE {} WITH (FORCE)", self.name)
+        self._copy(template, self.name)
+
+    def copy_demo_rasters(self) -> None:
+        """The demo's raster files into the raster store of this test, as loading the demo put them."""
+        from importers.rasters import raster_store
+
+        store = raster_store()
+        for source in self.demo_rasters.rglob("*"):
+            if source.is_file():
+                target = store / source.relative_to(self.demo_rasters)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+
+    def close(self, drop_all: bool) -> None:
+        try:
+            if drop_all:
+                for name in (self.name, *self._templates):
+                    self._execute("DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+        finally:
+            self._admin.close()
+            if self.demo_rasters:
+                shutil.rmtree(self.demo_rasters, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def database_url():
+def session_databases():
     external = os.environ.get("DATABASE_URL")
     name = f"hromada_test_{secrets.token_hex(4)}"
     if external:
@@ -64,24 +168,36 @@ def database_url():
         with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
                              autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        yield url
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        databases = SessionDatabases(url, dsn)
+        try:
+            yield databases
+        finally:
+            databases.close(drop_all=True)  # the templates too: nothing of ours stays on that server
         return
     folder = _temp_dir("hromada-test-pg-")
     cluster = EmbeddedPostgres(folder / "data", free_port(), dbname=name, fast=True)
     cluster.start()
     try:
-        yield cluster.url()
+        databases = SessionDatabases(cluster.url(), cluster.url("postgres").replace("+psycopg", ""))
+        try:
+            yield databases
+        finally:
+            databases.close(drop_all=False)  # the whole cluster goes
     finally:
         cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def engine(database_url):
-    eng = db.make_engine(database_url)
+def database_url(session_databases):
+    return session_databases.url
+
+
+@pytest.fixture(scope="session")
+def engine(session_databases):
+    eng = db.make_engine(session_databases.url)
     db.upgrade(eng)
+    session_databases.make_clean_template(eng)
     yield eng
     eng.dispose()
 
@@ -97,17 +213,21 @@ def truncate_all(eng: sa.Engine) -> None:
 
 
 @pytest.fixture
-def clean_db(engine):
-    """The session database, emptied and with the category catalogue, for one test."""
-    truncate_all(engine)
+def clean_db(engine, session_databases, request):
+    """The session database, emptied and with the category catalogue, for one test.
+
+    A test that also asks for ``demo_db`` (itself or through another fixture) gets the demo
+    template's copy here already, before an app or anything else connects: ``demo_db`` follows
+    ``clean_db``, and the copy is made once, at the start."""
+    session_databases.restore(engine, demo="demo_db" in request.fixturenames)
     return engine
 
 
 @pytest.fixture
-def demo_db(clean_db):
-    from importers.demo import load_demo
-
-    load_demo(clean_db, SHARED_DATA)
+def demo_db(clean_db, session_databases):
+    """The clean database with the demo community (``importers.demo.load_demo``), and the demo's
+    raster files in the raster store of the test."""
+    session_databases.copy_demo_rasters()
     return clean_db
 
 

@@ -31,10 +31,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         from gis.db import database_url
 
         app.config["DATABASE_URL"] = database_url(start_embedded=True)
+    from webmap.request_json import GuardedJSONProvider
+
+    app.json = GuardedJSONProvider(app)  # request bodies: too deep a nesting is a 400, not a 500
     app.json.ensure_ascii = False  # Ukrainian text stays readable in JSON
 
     database.init_app(app)
-    app.after_request(i18n.remember_language)
+    i18n.init_app(app)  # Flask-Babel, the catalogues (webmap/translations), t/tn/lang and formats in templates
     from webmap.extensions import csrf, limiter
 
     csrf.init_app(app)
@@ -44,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def _template_helpers():
         from layers.base import label
 
-        return {"t": i18n.t, "lang": i18n.current_lang(), "languages": i18n.LANGUAGES, "label": label}
+        return {"label": label}
 
     from webmap.admin import bp as admin_bp
     from webmap.api import bp as api_bp
@@ -54,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.property import bp as property_bp
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.land import bp as land_bp
+    from webmap import ogc_write  # noqa: F401  (Part 4's routes, on the same blueprint)
     from webmap.ogc import bp as ogc_bp
     from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
@@ -79,6 +83,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(console_bp)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)
+    from webmap import errors, security
+
+    errors.register(app)  # the database out of reach: 503 with Retry-After, in each API's format
+    security.register(app)  # security headers (CSP, HSTS, …); after the blueprints: staff pages are found
     from webmap.tiles import TileFastPath
 
     TileFastPath.install(app)
@@ -141,8 +149,12 @@ def _register_error_handlers(app: Flask) -> None:
         if exc.code in _BILINGUAL_HTTP_ERRORS:
             uk, en = _BILINGUAL_HTTP_ERRORS[exc.code]
             error = HromadaError(uk, en)
-            error.http_status, error.code = exc.code, exc.name.lower().replace(" ", "_")
-            return render_error(error)
-        error = HromadaError(exc.description or exc.name, exc.description or exc.name)
+        else:
+            error = HromadaError(exc.description or exc.name, exc.description or exc.name)
         error.http_status, error.code = exc.code or 500, exc.name.lower().replace(" ", "_")
-        return render_error(error)
+        response = app.make_response(render_error(error))
+        # The exception's own headers stay: Allow on a 405 (RFC 9110), Retry-After, WWW-Authenticate.
+        for name, value in exc.get_headers():
+            if name.lower() in ("allow", "retry-after", "www-authenticate"):
+                response.headers[name] = value
+        return response

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-import sqlalchemy as sa
 from flask import Blueprint, flash, g, get_flashed_messages, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectMultipleField, StringField
@@ -32,13 +31,14 @@ from gis.audit import By
 from gis.errors import Conflict, HromadaError
 from gis.models import HROMADA_ROLES
 from gis.users import MIN_PASSWORD
+from layers.admin_areas import hromadas_by_ids
 from webmap.access import (auth_epoch, current_user, hromada_id_of_katottg, hromada_roles, operator_required,
                            signed_in_required, signed_in_user)
 from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
 from webmap.forms import REQUIRED, Bilingual
 from webmap.i18n import t
-from webmap.reports_api import public_url
+from webmap.idempotency import public_url
 
 bp = Blueprint("accounts", __name__)
 PER_PAGE = 50
@@ -120,12 +120,7 @@ def _sign_in(user_id: int) -> None:
 def home():
     """Where the signed-in person works: their roles per hromada, with links."""
     user = current_user()
-    places = []
-    if user.grants:
-        rows = connection().execute(
-            sa.text("SELECT id, katottg, name_uk, name_en FROM hromada WHERE id = ANY(:ids) ORDER BY name_uk"),
-            {"ids": list(user.grants)}).mappings()
-        places = [{**dict(r), "roles": sorted(user.grants[r["id"]])} for r in rows]
+    places = [{**h, "roles": sorted(user.grants[h["id"]])} for h in hromadas_by_ids(connection(), user.grants)]
     return render_template("accounts/home.html", user=user, places=places, saved=request.args.get("saved") == "1",
                            role_label=accounts.role_label)
 

@@ -5,17 +5,15 @@ import os
 import tempfile
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 
 from gis.errors import HromadaError, InvalidInput
-from gis.models import import_run
 from importers import sources
-from importers.pipeline import ImportOptions, import_file
+from importers.pipeline import ImportOptions, find_run, import_file, recent_runs, run_hromada_id
 from layers.rasters import RASTER_LAYERS
 from layers.registry import all_layers, get_layer
-from webmap.access import chosen_hromada, current_user, hromada_id_by_sql, hromada_roles
+from webmap.access import chosen_hromada, current_user, hromada_roles
 from webmap.database import connection, engine
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -33,8 +31,7 @@ def _allow_large_uploads():
 
 def _runs():
     """This hromada's imports, newest first."""
-    return connection().execute(sa.select(import_run).where(import_run.c.hromada_id == g.hromada_id)
-                                .order_by(import_run.c.id.desc()).limit(50)).mappings().all()
+    return recent_runs(connection(), g.hromada_id)
 
 
 @bp.get("/imports")
@@ -83,10 +80,15 @@ def import_upload():
     return redirect(url_for(".import_report", run_id=report.run_id))
 
 
+def run_hromada(run_id: int, **_) -> int:
+    """The hromada of the import a view is about (404 when there is none)."""
+    return run_hromada_id(connection(), run_id)
+
+
 @bp.get("/imports/<int:run_id>")
-@hromada_roles("admin", hromada=hromada_id_by_sql("SELECT hromada_id FROM import_run WHERE id = :run_id"))
+@hromada_roles("admin", hromada=run_hromada)
 def import_report(run_id: int):
-    run = connection().execute(sa.select(import_run).where(import_run.c.id == run_id)).mappings().first()
+    run = find_run(connection(), run_id)
     if run is None:
         abort(404)
     return render_template("admin/import_report.html", run=run, user=current_user())

@@ -13,11 +13,12 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context, ur
 
 from gis.errors import InvalidInput, NotFound
 from layers import export, query
+from layers.admin_areas import hromada_id_by_code
 from layers.base import Layer
 from layers.registry import get_layer, viewable_layers
+from webmap.downloads import csv_download
 from webmap.access import read_roles
 from webmap.database import connection, engine
-from webmap.hromadas import hromada_id_by_code
 from webmap.i18n import current_lang
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -115,14 +116,9 @@ def layer_export(name: str, fmt: str):
     # Opens its own connection: the stream outlives the request's.
     body = chunks(engine(), layer, lang)
     if fmt == "csv":
-        body = (chunk.encode("utf-8") for chunk in _with_bom(body))
+        return csv_download(f"{layer.name}.csv", chunks=body)
     return Response(stream_with_context(body), mimetype=export.FORMATS[fmt], headers={
         "Content-Disposition": f'attachment; filename="{layer.name}.{fmt}"'})
-
-
-def _with_bom(chunks):
-    yield "\ufeff"  # so that spreadsheet programs read the Cyrillic as UTF-8
-    yield from chunks
 
 
 @bp.get("/layers/<name>/metadata.json")

@@ -7,7 +7,6 @@ import sys
 import threading
 
 import click
-import sqlalchemy as sa
 
 from gis.api_keys_cli import api_keys_group
 from gis.cli import db_group, users_group
@@ -154,9 +153,9 @@ def run(ctx: click.Context, host: str, port: int):
     from gis import config, db
     from importers.demo import load_demo
     from layers import coverage_analysis
+    from layers.admin_areas import any_hromada, find_hromada_id
     from layers.categories import sync_categories
     from layers.plans import sync_zone_classes
-    from webmap.hromadas import any_hromada
 
     if not config.database_url_from_env():
         cluster = db.embedded_cluster()
@@ -166,8 +165,7 @@ def run(ctx: click.Context, host: str, port: int):
     with engine.begin() as conn:
         sync_categories(conn)
         sync_zone_classes(conn)
-        demo_id = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"),
-                               {"k": config.DEMO_KATOTTG}).scalar()
+        demo_id = find_hromada_id(conn, config.DEMO_KATOTTG)
         empty = not any_hromada(conn)
     if empty or demo_id is not None:
         # Idempotent: a database from an older version gets the demo layers added since.
@@ -175,8 +173,7 @@ def run(ctx: click.Context, host: str, port: int):
         for report in load_demo(engine):
             click.echo(report.summary("uk"))
         with engine.begin() as conn:
-            demo_id = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"),
-                                   {"k": config.DEMO_KATOTTG}).scalar()
+            demo_id = find_hromada_id(conn, config.DEMO_KATOTTG)
             if coverage_analysis.latest_run(conn, demo_id) is None:
                 click.echo("Аналіз інтернет-покриття / analysing internet coverage…")
                 coverage_analysis.analyse(conn, demo_id)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from gis import hromada_setup as setup
@@ -20,11 +19,13 @@ from gis.audit import By, entries
 from gis.errors import Conflict, HromadaError, NotFound
 from gis.models import UNIT_KINDS, UNIT_NOTIFY_MODES
 from gis.routing import ASSET_KINDS, OWNER_CLASSES
+from gis.users import display_names
+from layers.admin_areas import hromadas_by_ids
 from webmap.access import current_user, hromada_id_of_katottg, hromada_roles
 from webmap.database import connection, engine
 from webmap.forms import (AssignmentForm, Bilingual, ConsoleActionForm, DefaultUnitForm, DistrictForm,
                           LocalCategoryForm, PreviewForm, UnitForm, email_list)
-from webmap.i18n import MESSAGES, current_lang, t
+from webmap.i18n import current_lang, has, t
 from webmap.mapview import base_map, map_parts
 
 bp = Blueprint("console", __name__, url_prefix="/admin/<katottg>/setup")
@@ -56,8 +57,7 @@ def pick(row, lang: str | None = None) -> str:
 
 def _label(prefix: str, value: str | None) -> str:
     """The page's words for a rule or an action, or the value itself for one without words yet."""
-    entry = MESSAGES.get(f"{prefix}{value}")
-    return entry[current_lang()] if entry else str(value or "")
+    return t(f"{prefix}{value}") if has(f"{prefix}{value}") else str(value or "")
 
 
 def _staff_url(katottg: str) -> str | None:
@@ -99,12 +99,10 @@ def _refused(form, exc: HromadaError) -> None:
 
 def _map(katottg: str, height: str = "420px") -> tuple[dict, dict]:
     """The folium shell of a map fitted to the hromada, and its boundary (GeoJSON) for console.js."""
-    row = connection().execute(sa.text("""
-        SELECT ST_XMin(boundary) AS minx, ST_YMin(boundary) AS miny, ST_XMax(boundary) AS maxx,
-               ST_YMax(boundary) AS maxy, ST_AsGeoJSON(ST_SimplifyPreserveTopology(boundary, 0.0002), 6) AS shape
-        FROM hromada WHERE katottg = :k"""), {"k": katottg}).mappings().one()
-    fmap = base_map(current_lang(), height=height, bounds=[[row["miny"], row["minx"]], [row["maxy"], row["maxx"]]])
-    return map_parts(fmap), json.loads(row["shape"]) if row["shape"] else None
+    outline = setup.hromada_outline(connection(), katottg)
+    fmap = base_map(current_lang(), height=height,
+                    bounds=[[outline["miny"], outline["minx"]], [outline["maxy"], outline["maxx"]]])
+    return map_parts(fmap), outline["shape"]
 
 
 def _code_or_404(rows: list[dict], code: str, what_uk: str, what_en: str) -> dict:
@@ -127,11 +125,7 @@ def _console_link():
         """The hromadas whose administrator the signed-in user is (for the link in the staff bar)."""
         user = current_user()
         mine = sorted(h for h, roles in (user.grants.items() if user else ()) if "admin" in roles)
-        if not mine:
-            return []
-        return [dict(r) for r in connection().execute(sa.text(
-            "SELECT katottg, name_uk, name_en FROM hromada WHERE id = ANY(:ids) ORDER BY name_uk"),
-            {"ids": mine}).mappings()]
+        return hromadas_by_ids(connection(), mine) if mine else []
     return {"console_hromadas": console_hromadas}
 
 
@@ -331,7 +325,7 @@ def _assignments_page(katottg: str, *, add: AssignmentForm | None = None, defaul
             drawn = None
     return _render("assignments.html", "assignments", status, add=add, default=default, groups=list(grouped.values()),
                    units=lists["units"], owners=owners, asset_kinds=ASSET_KINDS, owner_classes=OWNER_CLASSES,
-                   asset_kind_label=lambda k: _label("con_asset_kind_", k) if f"con_asset_kind_{k}" in MESSAGES
+                   asset_kind_label=lambda k: _label("con_asset_kind_", k) if has(f"con_asset_kind_{k}")
                    else ASSET_KINDS[k][current_lang()].capitalize(),
                    owners_errors=owners_errors or {}, action=ConsoleActionForm(), error=error, error_form=error_form,
                    parts=parts, geoman=GEOMAN, map_data={"mode": "draw", "boundary": boundary, "drawn": drawn})
@@ -543,12 +537,9 @@ def preview(katottg: str):
 def audit(katottg: str):
     conn = connection()
     rows = entries(conn, g.hromada_id)
-    ids = sorted({r["user_id"] for r in rows if r["user_id"] is not None})
-    people = {r.id: r.full_name or r.email for r in conn.execute(
-        sa.text("SELECT id, full_name, email FROM app_user WHERE id = ANY(:ids)"), {"ids": ids})} if ids else {}
+    people = display_names(conn, {r["user_id"] for r in rows if r["user_id"] is not None})
     village_ids = {v for r in rows for v in ((r["detail"] or {}).get("villages") or []) if isinstance(v, int)}
-    villages = dict(conn.execute(sa.text("SELECT id, name_uk FROM settlement WHERE id = ANY(:ids)"),
-                                 {"ids": sorted(village_ids)}).all()) if village_ids else {}
+    villages = setup.settlement_names_by_id(conn, village_ids)
     lines = [{"when": r["created_at"].astimezone(KYIV).strftime("%Y-%m-%d %H:%M"),
               "who": people.get(r["user_id"]) or r["actor"], "action": r["action"], "object": r["object"],
               "detail": _readable(r["detail"], villages)} for r in rows]

@@ -12,9 +12,10 @@ import folium
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from gis.errors import InvalidInput, NotFound
+from layers import admin_areas
 from layers import coverage_analysis as ca
 from layers.base import label
-from webmap import hromadas
+from webmap.downloads import csv_download
 from webmap.access import hromada_id_of_katottg, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
@@ -85,7 +86,7 @@ def _choropleth(summary, collection: dict, lang: str) -> folium.Map:
 @bp.get("/map/<code>/coverage")
 def coverage_page(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     zones = zone_kind()
     run = ca.latest_run(conn, summary["id"])
     rows, parts = [], None
@@ -107,13 +108,13 @@ def coverage_page(code: str):
 @hromada_roles("admin", "planner", hromada=lambda code, **_: hromada_id_of_katottg(code))
 def coverage_analyse(code: str):
     with engine().begin() as conn:
-        hromada_id = hromadas.hromada_summary(conn, code)["id"]
+        hromada_id = admin_areas.hromada_summary(conn, code)["id"]
         ca.analyse(conn, hromada_id)
     return redirect(url_for(".coverage_page", code=code))
 
 
 def _latest(conn, code: str) -> tuple[dict, dict]:
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     run = ca.latest_run(conn, summary["id"])
     if run is None:
         raise NotFound("Покриття цієї громади ще не розраховано (hromada coverage analyse)",
@@ -147,8 +148,6 @@ def coverage_download(code: str, fmt: str):
         headings = request.args.get("headings") or None
         if headings not in (None, "uk", "en"):
             raise InvalidInput("headings: uk або en", "headings: uk or en")
-        return Response("\ufeff" + ca.results_csv(conn, run["id"], zones, headings=headings),
-                        mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return csv_download(f"{name}.csv", chunks=iter([ca.results_csv(conn, run["id"], zones, headings=headings)]))
     raise NotFound(f"Формат {fmt!r} не підтримується: csv або geojson",
                    f"Format {fmt!r} is not supported: csv or geojson")

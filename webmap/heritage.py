@@ -17,9 +17,8 @@ import segno
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from gis.errors import NotFound
-from layers import eroutes, heritage
+from layers import admin_areas, eroutes, heritage
 from layers.base import label
-from webmap import hromadas
 from webmap.access import roles_in
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, Attribution, SafeGeoJsonTooltip
@@ -48,7 +47,7 @@ def absolute_url(endpoint: str, **values) -> str:
 @bp.get("/map/<code>/heritage")
 def heritage_page(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     fmap, _ = build_map(conn, summary, lang, roles_in(summary["id"]), only=HERITAGE_LAYERS)
     objects = heritage.objects_in_hromada(conn, summary["id"])
     potential = heritage.potential_in_hromada(conn, summary["id"])
@@ -151,7 +150,7 @@ def route_geojson(code: str):
 @bp.get("/api/hromadas/<code>/routes")
 def routes_api(code: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     return jsonify({"hromada": summary["katottg"], "line": "straight segments between stops",
                     "speeds_kmh": {"walking": eroutes.WALKING_KMH, "cycling": eroutes.CYCLING_KMH},
                     "routes": [{**r, "url": url_for("heritage.route_page", code=r["code"], _external=True),

@@ -1,837 +1,254 @@
-"""Interface language: Ukrainian by default, English as the second.
+"""Interface language: Ukrainian by default, English second, any other by adding a catalogue.
 
-The language comes from ``?lang=uk|en`` (remembered in a cookie), else the cookie, else Ukrainian.
-Interface strings live in MESSAGES; layer titles and field labels come from the layer declarations.
+Interface texts live in gettext catalogues, one per language, read through Flask-Babel::
+
+    webmap/translations/<lang>/LC_MESSAGES/messages.po
+
+Each message's msgid is its key, the one templates and code ask for (``t('key')``, ``tn('key', n)``), and
+its msgstr is the text, in every catalogue, Ukrainian too ("monolingual" catalogues, as Weblate calls
+them). The languages offered are the catalogues present: adding one needs no code (README.md,
+"Languages"). The catalogues are compiled in memory when the app starts, so a fresh clone or an
+installed wheel needs no ``.mo`` files and no build step.
+
+The language of a request: ``?lang=`` (remembered in a cookie), else the cookie, else the best match
+of the browser's Accept-Language among the languages offered, else Ukrainian. Numbers, money and dates
+are written by Babel in that language's way, times in Kyiv time. Layer titles and field labels come
+from the layer declarations (layers.base.label).
 """
 from __future__ import annotations
 
-from flask import g, request
+import datetime as dt
+import functools
+import io
+import re
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-LANGUAGES = ("uk", "en")
+import flask_babel
+from babel import Locale, dates, numbers
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from flask import g, has_request_context, request
+from werkzeug.utils import cached_property
+
 DEFAULT_LANGUAGE = "uk"
+TIMEZONE = "Europe/Kyiv"
+KYIV = ZoneInfo(TIMEZONE)
 COOKIE = "lang"
+DOMAIN = "messages"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
-MESSAGES = {
-    "site_name": {"uk": "Громада ГІС", "en": "Hromada GIS"},
-    "skip_to_content": {"uk": "Перейти до змісту", "en": "Skip to content"},
-    "skip_to_list": {"uk": "Перейти до списку об'єктів", "en": "Skip to the list of features"},
-    "nav_map": {"uk": "Мапа", "en": "Map"},
-    "nav_hromadas": {"uk": "Громади", "en": "Communities"},
-    "nav_api": {"uk": "API шарів", "en": "Layer API"},
-    "language": {"uk": "Мова", "en": "Language"},
-    "open_city_map": {"uk": "Відкрите місто: мапа громади", "en": "Open city: community map"},
-    "map_label": {"uk": "Інтерактивна мапа громади. Клавіші-стрілки пересувають мапу, + і − змінюють масштаб.",
-                  "en": "Interactive map of the community. Arrow keys pan, + and − zoom."},
-    "base_map": {"uk": "Основа: OpenStreetMap", "en": "Base map: OpenStreetMap"},
-    "large_layer": {"uk": "Шар великий: на мапі він малюється тайлами; повний перелік — через", "en": "A large layer: the map draws it from tiles; the full list is in the"},
-    "features_list": {"uk": "Об'єкти на мапі", "en": "Features on the map"},
-    "no_features": {"uk": "Немає об'єктів", "en": "No features"},
-    "hromadas_title": {"uk": "Територіальні громади", "en": "Territorial communities"},
-    "hromadas_none": {"uk": "Жодної громади ще не завантажено. Виконайте: hromada demo load",
-                      "en": "No community is loaded yet. Run: hromada demo load"},
-    "katottg": {"uk": "Код КАТОТТГ", "en": "KATOTTG code"},
-    "name": {"uk": "Назва", "en": "Name"},
-    "area_km2": {"uk": "Площа, км²", "en": "Area, km²"},
-    "demo_data": {"uk": "Демонстраційні дані: склад старостинських округів, адреси й назва КП вигадані для демонстрації.",
-                  "en": "Demo data: the starosta districts, addresses and the enterprise's name are invented for the demo."},
-    "data_sources": {"uk": "Межі: © OpenStreetMap contributors (ODbL).",
-                     "en": "Boundaries: © OpenStreetMap contributors (ODbL)."},
-    "yes": {"uk": "так", "en": "yes"},
-    "no": {"uk": "ні", "en": "no"},
-    "error": {"uk": "Помилка", "en": "Error"},
-    "back_to_map": {"uk": "На мапу", "en": "Back to the map"},
-    "not_found": {"uk": "Сторінку не знайдено", "en": "Page not found"},
-    # reports, resident side
-    "report_problem": {"uk": "Повідомити про проблему", "en": "Report a problem"},
-    "report_intro": {"uk": "Оберіть місце: клацніть на мапі, або скористайтеся кнопками нижче (мапу можна пересувати стрілками).",
-                     "en": "Choose the place: click the map, or use the buttons below (arrow keys move the map)."},
-    "use_my_location": {"uk": "Моє місцезнаходження", "en": "Use my location"},
-    "use_map_centre": {"uk": "Центр мапи", "en": "Use the map centre"},
-    "latitude": {"uk": "Широта", "en": "Latitude"},
-    "longitude": {"uk": "Довгота", "en": "Longitude"},
-    "category": {"uk": "Категорія", "en": "Category"},
-    "choose_place_first": {"uk": "Спершу оберіть місце", "en": "Choose the place first"},
-    "description": {"uk": "Опис проблеми", "en": "Description of the problem"},
-    "photos": {"uk": "Фото (до 3, JPEG, PNG або WebP)", "en": "Photos (up to 3, JPEG, PNG or WebP)"},
-    "your_name": {"uk": "Ваше ім'я (необов'язково)", "en": "Your name (optional)"},
-    "your_email": {"uk": "Ел. пошта — щоб отримати відповідь (необов'язково)", "en": "E-mail — to hear back (optional)"},
-    "your_phone": {"uk": "Телефон (необов'язково)", "en": "Phone (optional)"},
-    "show_name": {"uk": "Показувати моє ім'я публічно", "en": "Show my name publicly"},
-    "privacy_note": {"uk": "Ел. пошту й телефон бачать лише працівники громади.",
-                     "en": "Only the community's staff see your e-mail and phone."},
-    "similar_reports": {"uk": "Схожі звернення поруч — можливо, це одне з них?", "en": "Similar reports nearby — is it one of these?"},
-    "me_too": {"uk": "Я теж", "en": "Me too"},
-    "submit_report": {"uk": "Надіслати звернення", "en": "Send the report"},
-    "report_sent": {"uk": "Звернення надіслано. Код для відстеження:", "en": "Report sent. Tracking code:"},
-    "private_link": {"uk": "Ваше особисте посилання (збережіть його):", "en": "Your private link (keep it):"},
-    "me_too_done": {"uk": "Дякуємо! Вашу підтримку додано.", "en": "Thank you! Your support was added."},
-    # report page
-    "report": {"uk": "Звернення", "en": "Report"},
-    "status": {"uk": "Стан", "en": "Status"},
-    "responsible_unit": {"uk": "Відповідальний підрозділ", "en": "Responsible unit"},
-    "village": {"uk": "Населений пункт", "en": "Settlement"},
-    "submitted": {"uk": "Подано", "en": "Submitted"},
-    "due": {"uk": "Термін", "en": "Due"},
-    "reporter": {"uk": "Заявник", "en": "Reporter"},
-    "history": {"uk": "Історія", "en": "History"},
-    "supporters": {"uk": "Підтримали", "en": "Supporters"},
-    "duplicate_of": {"uk": "Дублікат звернення", "en": "Duplicate of"},
-    "your_details": {"uk": "Ваші дані (бачите лише ви й працівники громади)", "en": "Your details (only you and the staff see them)"},
-    "ev_created": {"uk": "Звернення подано", "en": "Report submitted"},
-    "ev_status": {"uk": "Зміна стану", "en": "Status changed"},
-    "ev_transfer": {"uk": "Передано до", "en": "Transferred to"},
-    "ev_note": {"uk": "Коментар", "en": "Note"},
-    "ev_me_too": {"uk": "Ще хтось підтримав", "en": "Someone else supported it"},
-    # staff
-    "staff": {"uk": "Кабінет працівника", "en": "Staff"},
-    "log_in": {"uk": "Увійти", "en": "Log in"},
-    "log_out": {"uk": "Вийти", "en": "Log out"},
-    "email": {"uk": "Ел. пошта", "en": "E-mail"},
-    "password": {"uk": "Пароль", "en": "Password"},
-    "login_failed": {"uk": "Неправильна пошта або пароль", "en": "Wrong e-mail or password"},
-    "queue": {"uk": "Черга звернень", "en": "Report queue"},
-    "hromada": {"uk": "Громада", "en": "Hromada"},
-    "filter": {"uk": "Відібрати", "en": "Filter"},
-    "all": {"uk": "усі", "en": "all"},
-    "open_only": {"uk": "відкриті", "en": "open"},
-    "older_than": {"uk": "Старші за", "en": "Older than"},
-    "days": {"uk": "дн.", "en": "days"},
-    "overdue": {"uk": "прострочено", "en": "overdue"},
-    "routing_reason": {"uk": "Чому цей підрозділ", "en": "Why this unit"},
-    "change_status": {"uk": "Змінити стан", "en": "Change status"},
-    "new_status": {"uk": "Новий стан", "en": "New status"},
-    "public_note": {"uk": "Коментар для мешканців (публічний)", "en": "Note for residents (public)"},
-    "thematic_pages": {"uk": "Тематичні сторінки", "en": "Thematic pages"},
-    "property_title": {"uk": "Комунальне майно", "en": "Communal property"},
-    "property_lead": {"uk": "Реєстр майна громади: будівлі, приміщення, земля, мережі — хто утримує, як використовується, в якому стані, чи здано в оренду.",
-                      "en": "The hromada's property register: buildings, premises, land, networks — who holds them, their use, condition and lease."},
-    "filters": {"uk": "Фільтри", "en": "Filters"},
-    "apply_filters": {"uk": "Показати", "en": "Show"},
-    "property_type": {"uk": "Тип", "en": "Type"},
-    "property_condition": {"uk": "Стан", "en": "Condition"},
-    "property_tenant_kind": {"uk": "Оренда", "en": "Lease"},
-    "property_balance_holder": {"uk": "Балансоутримувач", "en": "Balance holder"},
-    "property_totals": {"uk": "Підсумки", "en": "Totals"},
-    "property_objects": {"uk": "Об'єктів", "en": "Objects"},
-    "property_leased": {"uk": "Здано в оренду", "en": "Leased"},
-    "property_rent_year": {"uk": "Орендна плата за рік", "en": "Rent a year"},
-    "property_area": {"uk": "Загальна площа", "en": "Total area"},
-    "parcels_under": {"uk": "Земельні ділянки під об'єктом", "en": "Parcels it stands on"},
-    "property_register": {"uk": "Реєстр", "en": "Register"},
-    "venues_title": {"uk": "Доступні заклади", "en": "Accessible venues"},
-    "venues_lead": {"uk": "Знайдіть заклади поруч, зручні саме для вас: оберіть свої потреби і місце. Результати — список від найближчого; мапа — під ним.",
-                    "en": "Find venues nearby that suit you: choose your needs and a place. The results are a list, nearest first; a map follows it."},
-    "my_needs": {"uk": "Мої потреби", "en": "My needs"},
-    "near_where": {"uk": "Біля чого шукати", "en": "Search near"},
-    "village_or_address": {"uk": "Населений пункт або адреса закладу", "en": "Village or a venue's address"},
-    "place_hint": {"uk": "Напр. «Якушинці» або «вул. Шкільна». Або скористайтеся своїм місцем.",
-                   "en": "E.g. “Якушинці” or “вул. Шкільна”. Or use where you are."},
-    "search_near_me": {"uk": "Шукати біля мене", "en": "Search near me"},
-    "your_location": {"uk": "біля вас", "en": "near you"},
-    "any_category": {"uk": "будь-яка категорія", "en": "any category"},
-    "include_partial": {"uk": "Показувати й частково доступні", "en": "Also show partially accessible ones"},
-    "search": {"uk": "Шукати", "en": "Search"},
-    "found": {"uk": "Знайдено", "en": "Found"},
-    "nothing_found": {"uk": "Нічого не знайдено. Спробуйте показати й частково доступні заклади або іншу категорію.",
-                      "en": "Nothing found. Try including partially accessible venues or another category."},
-    "map_of_results": {"uk": "Мапа знайдених закладів", "en": "Map of the venues found"},
-    "demo_short": {"uk": "демо-дані", "en": "demo data"},
-    "venue": {"uk": "Заклад", "en": "Venue"},
-    "rating": {"uk": "Доступність", "en": "Accessibility"},
-    "why": {"uk": "Чому", "en": "Why"},
-    "distance": {"uk": "Відстань", "en": "Distance"},
-    "profile": {"uk": "Потреби", "en": "Needs"},
-    "accessibility_for": {"uk": "Доступність для різних потреб", "en": "Accessibility for different needs"},
-    "facts": {"uk": "Виміряні умови", "en": "Measured facts"},
-    "facts_entrance": {"uk": "Вхід", "en": "Entrance"},
-    "facts_toilet": {"uk": "Туалет", "en": "Toilet"},
-    "facts_parking": {"uk": "Паркування", "en": "Parking"},
-    "facts_people": {"uk": "Допомога та інформація", "en": "Help and information"},
-    "facts_general": {"uk": "Загальне", "en": "General"},
-    "surveyed": {"uk": "Обстежено", "en": "Surveyed"},
-    "venue_photo": {"uk": "Фото закладу", "en": "Photo of the venue"},
-    "facts_history": {"uk": "Історія змін", "en": "History of changes"},
-    "op_insert": {"uk": "додано", "en": "added"},
-    "op_update": {"uk": "змінено", "en": "changed"},
-    "op_delete": {"uk": "вилучено", "en": "removed"},
-    "via_proposal": {"uk": "за пропозицією мешканця", "en": "on a resident's proposal"},
-    "propose_correction": {"uk": "Щось не так? Запропонуйте виправлення", "en": "Something wrong? Propose a correction"},
-    "propose_correction_intro": {"uk": "Заповніть лише те, що змінилося. Працівники перевірять і внесуть зміни.",
-                                 "en": "Fill in only what has changed. Staff will check it and update the venue."},
-    "proposal_privacy": {"uk": "Ім'я та пошта потрібні лише для уточнень; їх бачать тільки працівники.",
-                         "en": "Your name and e-mail are only for questions; only staff see them."},
-    "send_proposal": {"uk": "Надіслати пропозицію", "en": "Send the proposal"},
-    "proposal_thanks": {"uk": "Дякуємо! Пропозицію отримано; після перевірки її буде внесено.",
-                        "en": "Thank you! The proposal has arrived; it will be applied once checked."},
-    "report_barrier": {"uk": "Бар'єр на шляху (зламаний пандус, перекритий з'їзд)? Повідомте на мапі",
-                       "en": "A barrier on the way (broken ramp, blocked kerb)? Report it on the map"},
-    "propose_new_venue": {"uk": "Запропонувати новий заклад", "en": "Propose a new venue"},
-    "where_is_it": {"uk": "Де заклад", "en": "Where the venue is"},
-    "comment": {"uk": "Коментар", "en": "Comment"},
-    "unknown_value": {"uk": "невідомо", "en": "unknown"},
-    "venue_proposals": {"uk": "Пропозиції щодо закладів", "en": "Proposals about venues"},
-    "new_venue": {"uk": "Новий заклад", "en": "New venue"},
-    "proposed_by": {"uk": "Запропонував(ла)", "en": "Proposed by"},
-    "decision_note": {"uk": "Примітка до рішення", "en": "Note on the decision"},
-    "approve": {"uk": "Погодити", "en": "Approve"},
-    "reject": {"uk": "Відхилити", "en": "Reject"},
-    "no_pending": {"uk": "Нових пропозицій немає.", "en": "No pending proposals."},
-    "nav_venues": {"uk": "Доступність", "en": "Accessibility"},
-    "coverage_title": {"uk": "Інтернет-покриття", "en": "Internet coverage"},
-    "coverage_lead": {"uk": "Де в громаді немає якісного інтернету: частка площі й населення без 25/3 і без 100/20 Мбіт/с, за найкращими наявними даними — вимірюваннями, потім заявами провайдерів, потім растром покриття.",
-                      "en": "Where the hromada lacks good internet: the share of area and people below 25/3 and below 100/20 Mbit/s, from the best evidence available — measurements, then providers' claims, then the coverage raster."},
-    "zones": {"uk": "Зони аналізу", "en": "Zones of the analysis"},
-    "zones_settlements": {"uk": "Населені пункти", "en": "Settlements"},
-    "zones_hexes": {"uk": "Шестикутники", "en": "Hex cells"},
-    "hex_cell": {"uk": "Комірка", "en": "Cell"},
-    "zone": {"uk": "Зона", "en": "Zone"},
-    "gap_share": {"uk": "Частка без 100/20 Мбіт/с", "en": "Share below 100/20 Mbit/s"},
-    "area_share": {"uk": "Площа", "en": "Area"},
-    "population": {"uk": "Населення", "en": "Population"},
-    "decided_by": {"uk": "Переважно за даними", "en": "Mostly decided by"},
-    "no_data": {"uk": "немає даних", "en": "no data"},
-    "coverage_not_analysed": {"uk": "Покриття ще не розраховано. Адміністратор може запустити розрахунок тут або командою «hromada coverage analyse».",
-                              "en": "Coverage has not been analysed yet. An administrator can start it here or with “hromada coverage analyse”."},
-    "coverage_computed": {"uk": "Розраховано", "en": "Computed"},
-    "coverage_evidence": {"uk": "Використано", "en": "Evidence used"},
-    "ev_tiles": {"uk": "плиток вимірювань", "en": "measurement tiles"},
-    "ev_tests": {"uk": "окремих вимірювань", "en": "single measurements"},
-    "ev_areas": {"uk": "зон покриття провайдерів", "en": "providers' coverage areas"},
-    "ev_rasters": {"uk": "растрів", "en": "rasters"},
-    "coverage_chart": {"uk": "Частки площі за якістю інтернету", "en": "Shares of area by internet quality"},
-    "coverage_chart_note": {"uk": "Кожна смуга — зона, найгірші згори (до 30 зон); ті самі числа — у таблиці нижче.",
-                            "en": "One bar per zone, worst first (up to 30 zones); the same numbers are in the table below."},
-    "coverage_ranked": {"uk": "Зони за розривом у покритті", "en": "Zones ranked by coverage gap"},
-    "coverage_method": {"uk": "Розрив — частка населення (де воно відоме; інакше площі) з інтернетом повільніше 100/20 Мбіт/с. Вимірювання важать більше за заяви провайдерів, заяви — більше за растр.",
-                        "en": "The gap is the share of people (where known; else of area) with internet slower than 100/20 Mbit/s. Measurements outweigh providers' claims, claims outweigh the raster."},
-    "coverage_recompute": {"uk": "Перерахувати покриття зараз", "en": "Recompute coverage now"},
-    "speed_form_title": {"uk": "Повідомте швидкість свого інтернету", "en": "Tell us your internet speed"},
-    "speed_form_intro": {"uk": "Виміряйте швидкість (будь-яким тестом швидкості) і внесіть числа — це покращить карту. Ми не зберігаємо нічого про вас. Немає зв'язку зовсім?",
-                         "en": "Measure your speed (any speed test will do) and enter the numbers — it makes the map better. We keep nothing about you. No signal at all?"},
-    "no_signal_link": {"uk": "Повідомте про відсутність зв'язку на мапі", "en": "Report “no signal here” on the map"},
-    "down_mbps": {"uk": "Завантаження, Мбіт/с", "en": "Download, Mbit/s"},
-    "up_mbps": {"uk": "Віддача, Мбіт/с", "en": "Upload, Mbit/s"},
-    "latency_ms": {"uk": "Затримка (пінг), мс", "en": "Latency (ping), ms"},
-    "network": {"uk": "Мережа", "en": "Network"},
-    "network_mobile": {"uk": "мобільний інтернет", "en": "mobile"},
-    "network_fixed": {"uk": "домашній (фіксований) інтернет", "en": "home (fixed)"},
-    "provider": {"uk": "Провайдер чи оператор (необов'язково)", "en": "Provider or operator (optional)"},
-    "speed_submit": {"uk": "Надіслати вимірювання", "en": "Send the measurement"},
-    "speed_thanks": {"uk": "Дякуємо! Вимірювання збережено; воно враховується під час наступного розрахунку покриття.",
-                     "en": "Thank you! The measurement is saved and counts in the next coverage analysis."},
-    "legend": {"uk": "Умовні позначення", "en": "Legend"},
-    "skip_to_table": {"uk": "Перейти до таблиці", "en": "Skip to the table"},
-    "roads_title": {"uk": "Стан доріг", "en": "Road condition"},
-    "roads_lead": {"uk": "Ділянки доріг і вулиць за станом покриття (візуальна шкала 1–5) і довжина в кілометрах.",
-                   "en": "Road and street segments by surface condition (visual scale 1–5) and their length in km."},
-    "road_condition": {"uk": "стан покриття", "en": "surface condition"},
-    "km_by_condition": {"uk": "Кілометри доріг за станом і населеним пунктом", "en": "Kilometres of road by condition and village"},
-    "km_note": {"uk": "Ділянку, що перетинає межу села, пораховано частинами в кожному селі; рядок громади — усі дороги, і поза селами теж.",
-                "en": "A segment crossing a village boundary counts in parts in each village; the hromada row has all roads, outside villages too."},
-    "not_rated": {"uk": "без оцінки", "en": "not rated"},
-    "total": {"uk": "Разом", "en": "Total"},
-    "whole_hromada": {"uk": "Уся громада", "en": "Whole hromada"},
-    "report_road_damage": {"uk": "Повідомити про яму на дорозі", "en": "Report a pothole"},
-    "lighting_title": {"uk": "Вуличне освітлення", "en": "Street lighting"},
-    "lighting_lead": {"uk": "Ліхтарі за станом і частка кожної вулиці, освітлена справними ліхтарями.",
-                      "en": "Lamps by status and the share of each street lit by working lamps."},
-    "lamp_status": {"uk": "стан ліхтаря", "en": "lamp status"},
-    "lamps_by_status": {"uk": "Ліхтарі за станом", "en": "Lamps by status"},
-    "lit_share_title": {"uk": "Освітленість вулиць", "en": "How much of each street is lit"},
-    "lit_reach": {"uk": "Освітлено, якщо до справного ліхтаря не далі, м", "en": "Lit when a working lamp is within, m"},
-    "recompute": {"uk": "Перерахувати", "en": "Recompute"},
-    "street": {"uk": "Вулиця", "en": "Street"},
-    "length_m": {"uk": "Довжина, м", "en": "Length, m"},
-    "lit_m": {"uk": "Освітлено, м", "en": "Lit, m"},
-    "lit_share": {"uk": "Частка освітленої довжини", "en": "Share of length lit"},
-    "dark_streets": {"uk": "Вулиці без жодного справного ліхтаря", "en": "Streets with no working light"},
-    "no_dark_streets": {"uk": "Таких вулиць немає.", "en": "There are none."},
-    "metres": {"uk": "м", "en": "m"},
-    "report_lamp_out": {"uk": "Повідомити, що не світить ліхтар", "en": "Report a lamp that is out"},
-    "which_asset": {"uk": "Який саме об'єкт (ліхтар, ділянка дороги)?", "en": "Which one (lamp, road segment)?"},
-    "which_asset_hint": {"uk": "Номер написано на опорі. Якщо не знаєте — залиште «найближчий».",
-                         "en": "The number is written on the pole. If unsure, leave “nearest”."},
-    "nearest_asset": {"uk": "найближчий до позначеного місця", "en": "the nearest to the chosen place"},
-    "metres_away": {"uk": "м від позначеного місця", "en": "m from the chosen place"},
-    "repair_condition": {"uk": "Записати ремонт ділянки дороги: стан після ремонту",
-                         "en": "Record a repair of the road segment: condition after it"},
-    "repair_none": {"uk": "— не записувати —", "en": "— do not record —"},
-    "repair_hint": {"uk": "Лише разом зі станом «вирішено». Ділянка:", "en": "Only with the status “resolved”. Segment:"},
-    "private_note": {"uk": "Службова нотатка (лише працівникам)", "en": "Internal note (staff only)"},
-    "duplicate_code": {"uk": "Код основного звернення (для «дублікат»)", "en": "Original report's code (for “duplicate”)"},
-    "transfer": {"uk": "Передати іншому підрозділу", "en": "Transfer to another unit"},
-    "unit": {"uk": "Підрозділ", "en": "Unit"},
-    "reason": {"uk": "Причина", "en": "Reason"},
-    "add_note": {"uk": "Додати нотатку", "en": "Add a note"},
-    "save": {"uk": "Зберегти", "en": "Save"},
-    "subscribers": {"uk": "Підписників на оновлення", "en": "Subscribers to updates"},
-    "phone": {"uk": "Телефон", "en": "Phone"},
-    "name_hidden": {"uk": "ім'я приховано від публіки", "en": "name hidden from the public"},
-    "no_reports": {"uk": "Звернень немає", "en": "No reports"},
-    "imports": {"uk": "Імпорт даних", "en": "Data imports"},
-    "import_file": {"uk": "Файл", "en": "File"},
-    "import_layer": {"uk": "Шар", "en": "Layer"},
-    "raster": {"uk": "растр", "en": "raster"},
-    "import_crs": {"uk": "Система координат, якщо у файлі її немає", "en": "CRS, if the file has none"},
-    "import_source_layer": {"uk": "Шар усередині файлу (GeoPackage)", "en": "Layer inside the file (GeoPackage)"},
-    "import_encoding": {"uk": "Кодування атрибутів (для старих .dbf)", "en": "Attribute encoding (old .dbf)"},
-    "import_upsert_key": {"uk": "Поле-ключ для оновлення замість додавання", "en": "Key field: update instead of add"},
-    "import_osm_tags": {"uk": "Теги OSM через кому", "en": "OSM tags, comma-separated"},
-    "import_title": {"uk": "Назва набору (для растрів)", "en": "Data set title (rasters)"},
-    "import_dry_run": {"uk": "пробний запуск, нічого не записувати", "en": "dry run, write nothing"},
-    "import_go": {"uk": "Імпортувати", "en": "Import"},
-    "import_runs": {"uk": "Попередні імпорти", "en": "Earlier imports"},
-    "import_counts": {"uk": "Прийнято / прочитано", "en": "Accepted / read"},
-    "import_report": {"uk": "Звіт імпорту", "en": "Import report"},
-    "import_read": {"uk": "Прочитано", "en": "Read"},
-    "import_accepted": {"uk": "Прийнято", "en": "Accepted"},
-    "import_inserted": {"uk": "додано", "en": "inserted"},
-    "import_updated": {"uk": "оновлено", "en": "updated"},
-    "import_repaired": {"uk": "Виправлено геометрій", "en": "Geometries repaired"},
-    "import_rejected": {"uk": "Відхилено", "en": "Rejected"},
-    "import_fields": {"uk": "Відповідність полів", "en": "Field mapping"},
-    "import_raw": {"uk": "Збережено в raw", "en": "Kept in raw"},
-    "import_rejections": {"uk": "Відхилені рядки", "en": "Rejected rows"},
-    "import_row": {"uk": "Рядок", "en": "Row"},
-    "public_page": {"uk": "Публічна сторінка звернення", "en": "The report's public page"},
-    "photo_of": {"uk": "Фото до звернення", "en": "Photo of report"},
-    # cultural heritage and e-routes (webmap/heritage.py)
-    "heritage_title": {"uk": "Культурна спадщина", "en": "Cultural heritage"},
-    "heritage_lead": {"uk": "Пам'ятки й щойно виявлені об'єкти за значенням, жива спадщина громади та е-маршрути.",
-                      "en": "Heritage sites and newly identified objects by significance, the community's living heritage and e-routes."},
-    "heritage_significance": {"uk": "значення пам'ятки", "en": "significance"},
-    "heritage_objects": {"uk": "Об'єкти культурної спадщини", "en": "Heritage objects"},
-    "no_heritage": {"uk": "Об'єктів ще не внесено.", "en": "No objects yet."},
-    "living_heritage": {"uk": "Культурний потенціал: жива спадщина", "en": "Cultural potential: living heritage"},
-    "no_living_heritage": {"uk": "Записів ще немає.", "en": "Nothing recorded yet."},
-    "eroutes": {"uk": "Е-маршрути", "en": "E-routes"},
-    "no_routes": {"uk": "Маршрутів ще немає.", "en": "No routes yet."},
-    "route_stops_count": {"uk": "Зупинок", "en": "Stops"},
-    "route_length": {"uk": "Довжина", "en": "Length"},
-    "walking_time": {"uk": "Пішки", "en": "On foot"},
-    "cycling_time": {"uk": "Велосипедом", "en": "By bicycle"},
-    "km": {"uk": "км", "en": "km"},
-    "minutes": {"uk": "хв", "en": "min"},
-    "kmh": {"uk": "км/год", "en": "km/h"},
-    "route_line_note": {"uk": "Лінія з'єднує зупинки прямими відрізками, тож справжній шлях дорогами довший; час — за швидкістю",
-                        "en": "The line joins the stops with straight segments, so the real way by road is longer; times at"},
-    "route_stops": {"uk": "Зупинки по черзі", "en": "Stops in order"},
-    "route_modes": {"uk": "Як пройти", "en": "How to go"},
-    "from_previous": {"uk": "від попередньої зупинки", "en": "from the previous stop"},
-    "from_start": {"uk": "від старту", "en": "from the start"},
-    "heritage_object_link": {"uk": "Про пам'ятку", "en": "About the site"},
-    "qr_label": {"uk": "QR-код з посиланням на цю сторінку", "en": "QR code linking to this page"},
-    "download_gpx": {"uk": "Завантажити GPX (для навігатора)", "en": "Download GPX (for a navigator)"},
-    "print_page": {"uk": "Надрукувати", "en": "Print"},
-    "route_demo": {"uk": "Демонстраційний маршрут: зупинки й тексти вигадані.", "en": "A demo route: the stops and texts are invented."},
-    "heritage_demo": {"uk": "Демонстраційні дані: об'єкти з позначкою «(демо)», місця на мапі та пори року вигадані; назви брендів — з програми громади.",
-                      "en": "Demo data: objects marked “(demo)”, the places on the map and the seasons are invented; the brand names come from the community's programme."},
-    "heritage_zones": {"uk": "Території та охоронні зони", "en": "Territories and protection zones"},
-    "area_ha": {"uk": "Площа, га", "en": "Area, ha"},
-    "heritage_photos": {"uk": "Фото", "en": "Photos"},
-    "no_photos": {"uk": "Фото ще немає.", "en": "No photos yet."},
-    "photo_of_object": {"uk": "Фото об'єкта", "en": "Photo of the object"},
-    "on_the_map": {"uk": "На мапі", "en": "On the map"},
-    "report_damaged_heritage": {"uk": "Повідомити про пошкодження пам'ятки", "en": "Report damage to a heritage site"},
-    "heritage_page_link": {"uk": "Уся культурна спадщина громади", "en": "All of the community's heritage"},
-    "data_demo_flag": {"uk": "демо", "en": "demo"},
-    # reconstruction projects (webmap/reconstruction.py)
-    "rc_title": {"uk": "Відновлення", "en": "Reconstruction"},
-    "rc_lead": {"uk": "Проєкти відновлення й розвитку громади: на якому вони етапі, скільки коштують, звідки гроші й скільки вже витрачено.",
-                "en": "The community's reconstruction and development projects: their stage, their cost, where the money comes from and how much has been spent."},
-    "rc_stage": {"uk": "Етап", "en": "Stage"},
-    "rc_status": {"uk": "Статус", "en": "Status"},
-    "rc_sector": {"uk": "Сектор", "en": "Sector"},
-    "rc_source": {"uk": "Джерело", "en": "Source"},
-    "rc_project": {"uk": "Проєкт", "en": "Project"},
-    "rc_projects": {"uk": "Проєктів", "en": "Projects"},
-    "rc_projects_list": {"uk": "Усі проєкти", "en": "All projects"},
-    "rc_demo": {"uk": "Демонстраційні дані: проєкти з позначкою «(демо)», їхні суми, дати, номери закупівель і записи реєстру вигадані.",
-                "en": "Demo data: the projects marked “(demo)”, their amounts, dates, tender and register numbers are invented."},
-    "rc_spent_vs_budget": {"uk": "Витрачено й кошторис", "en": "Spent and budget"},
-    "rc_budget": {"uk": "Кошторис", "en": "Budget"},
-    "rc_available": {"uk": "Підтверджене фінансування", "en": "Confirmed funding"},
-    "rc_disbursed": {"uk": "Перераховано", "en": "Disbursed"},
-    "rc_spent": {"uk": "Витрачено", "en": "Spent"},
-    "rc_spent_share": {"uk": "Витрачено від кошторису", "en": "Spent of the budget"},
-    "rc_of_budget": {"uk": "від кошторису", "en": "of the budget"},
-    "rc_total": {"uk": "Разом", "en": "Total"},
-    "rc_money_chart_note": {"uk": "Частка загального кошторису всіх проєктів: підтверджено, перераховано, витрачено.",
-                            "en": "Share of all projects' total budget: confirmed, disbursed, spent."},
-    "rc_by_stage": {"uk": "Проєкти за етапами", "en": "Projects by stage"},
-    "rc_by_stage_note": {"uk": "Кількість проєктів на кожному етапі; скасовані й неуспішні — окремо.",
-                         "en": "Number of projects at each stage; cancelled and unsuccessful ones apart."},
-    "rc_by_sector": {"uk": "Кошторис за секторами", "en": "Budget by sector"},
-    "rc_by_sector_note": {"uk": "Сума кошторисів проєктів кожного сектору.", "en": "The sum of the projects' budgets in each sector."},
-    "rc_by_source": {"uk": "Фінансування за джерелами", "en": "Funding by source"},
-    "rc_by_source_note": {"uk": "Підтверджене фінансування з кожного джерела.", "en": "Confirmed funding from each source."},
-    "rc_timeline": {"uk": "Хронологія", "en": "Timeline"},
-    "rc_timeline_note": {"uk": "Скільки разів за місяць проєкти переходили на новий етап, за етапами.",
-                         "en": "How many times a month projects entered a new stage, by stage."},
-    "rc_latest_moves": {"uk": "Останні зміни етапів", "en": "Latest stage changes"},
-    "rc_none": {"uk": "Проєктів ще немає.", "en": "No projects yet."},
-    "rc_no_funding": {"uk": "Фінансування ще не внесено.", "en": "No funding recorded yet."},
-    "rc_downloads": {"uk": "Відкриті дані", "en": "Open data"},
-    "rc_layer_export": {"uk": "шар (точки)", "en": "the layer (points)"},
-    "rc_method": {"uk": "Суми в гривнях, точні до копійки. Ураховано всі проєкти, скасовані теж: витрачене на них витрачено. Статус — як у DREAM: ініціація (пошкодження, ідея, фінансування), виконання (проєктування, закупівля, будівництво), завершено (введення в експлуатацію).",
-                  "en": "Amounts in UAH, exact to the kopeck. Every project counts, cancelled ones too: money spent on them was spent. The status follows DREAM: initiation (damage, idea, financing), in progress (design, procurement, construction), completed (commissioning)."},
-    "rc_footprints": {"uk": "Межі й траси проєктів", "en": "Project outlines and routes"},
-    "rc_responsible_unit": {"uk": "Відповідальний підрозділ", "en": "Responsible unit"},
-    "rc_project_of": {"uk": "Проєкт відновлення громади:", "en": "A reconstruction project of"},
-    "rc_dream_id": {"uk": "ідентифікатор DREAM", "en": "DREAM id"},
-    "rc_closed_as": {"uk": "закрито як", "en": "closed as"},
-    "rc_history": {"uk": "Історія етапів", "en": "Stage history"},
-    "rc_photo_of_stage": {"uk": "Фото етапу", "en": "Photo of the stage"},
-    "rc_funding": {"uk": "Фінансування за джерелами", "en": "Funding by source"},
-    "rc_tenders": {"uk": "Закупівлі в Prozorro", "en": "Prozorro tenders"},
-    "rc_no_tenders": {"uk": "Закупівель ще немає.", "en": "No tenders yet."},
-    "rc_damage_refs": {"uk": "Записи в Реєстрі пошкодженого та знищеного майна", "en": "Records in the register of damaged and destroyed property"},
-    "rc_no_damage_refs": {"uk": "Посилань на реєстр немає.", "en": "No register references."},
-    "rc_all_projects": {"uk": "Усі проєкти відновлення громади", "en": "All of the community's reconstruction projects"},
-    # land inventory (webmap/land.py)
-    "land_title": {"uk": "Інвентаризація земель", "en": "Land inventory"},
-    "land_lead": {"uk": "Земельні ділянки громади за станом інвентаризації: частка площі й кількості ділянок, які вже інвентаризовано, по кожному населеному пункту й для всієї громади.",
-                  "en": "The hromada's land parcels by inventory status: the share of area and of parcels already inventoried, per village and for the whole hromada."},
-    "land_status": {"uk": "стан інвентаризації", "en": "inventory status"},
-    "land_demo": {"uk": "Демонстраційні дані: ділянки, номери (крім КОАТУУ), власники й оцінки вигадані.",
-                  "en": "Demo data: the parcels, their numbers (but the KOATUU), holders and valuations are invented."},
-    "land_chart": {"uk": "Площа ділянок за станом інвентаризації", "en": "Parcel area by inventory status"},
-    "land_chart_note": {"uk": "Кожна смуга — населений пункт (останні — ділянки поза селами і вся громада); частки площі за станом. Ті самі числа — у таблиці нижче.",
-                        "en": "One bar per village (then the parcels outside villages and the whole hromada); shares of area by status. The same numbers are in the table below."},
-    "land_progress": {"uk": "Поступ інвентаризації за населеними пунктами", "en": "Inventory progress by village"},
-    "land_parcels": {"uk": "Ділянок", "en": "Parcels"},
-    "land_parcels_done": {"uk": "Інвентаризовано ділянок", "en": "Parcels done"},
-    "share_parcels_done": {"uk": "Частка ділянок", "en": "Share of parcels"},
-    "land_area_ha": {"uk": "Площа, га", "en": "Area, ha"},
-    "land_area_done_ha": {"uk": "Інвентаризовано, га", "en": "Done, ha"},
-    "share_area_done": {"uk": "Частка площі", "en": "Share of area"},
-    "land_outside_villages": {"uk": "Поза населеними пунктами", "en": "Outside villages"},
-    "land_method": {"uk": "Ділянка належить населеному пункту, в якому лежить точка на її поверхні. Площа — обчислена за межами ділянки в зоні УСК-2000 громади; «інвентаризовано» — стан «інвентаризовано».",
-                    "en": "A parcel belongs to the village holding a point on its surface. The area is computed from the parcel's outline in the hromada's UCS-2000 zone; “done” is the status “done”."},
-    "land_qa_title": {"uk": "Перевірка якості земельних даних", "en": "Land data quality checks"},
-    "land_qa_lead": {"uk": "Накладання ділянок, виходи за межу громади, прогалини всередині кадастрових кварталів, повтори кадастрових номерів і розбіжності площ — що виправити.",
-                     "en": "Overlapping parcels, parcels crossing the hromada boundary, gaps inside cadastral blocks, duplicate cadastral numbers and area differences — what to fix."},
-    "land_qa_link": {"uk": "Усі проблеми й завантаження", "en": "All problems and downloads"},
-    "land_problems": {"uk": "Знайдені проблеми", "en": "Problems found"},
-    "land_problem": {"uk": "Проблема", "en": "Problem"},
-    "land_no_problems": {"uk": "Проблем не знайдено.", "en": "No problems found."},
-    "land_size_m2": {"uk": "Розмір, м²", "en": "Size, m²"},
-    "land_qa_method": {"uk": "Квартал — ділянки з однаковими КОАТУУ, зоною й кварталом; прогалина — отвір в об'єднанні ділянок кварталу, не вкритий іншою ділянкою. Допуски: накладання й прогалини понад 1 м², вихід за межу понад 10 м², площа — понад 1 % або 10 м². Площі — в метричній системі УСК-2000.",
-                       "en": "A block is the parcels with the same KOATUU, zone and quarter; a gap is a hole in the union of a block's parcels that no other parcel covers. Tolerances: overlaps and gaps over 1 m², crossing the boundary over 10 m², areas over 1 % or 10 m². Areas in the metric UCS-2000 system."},
-    "land_parcel": {"uk": "Земельна ділянка", "en": "Land parcel"},
-    "land_facts": {"uk": "Відомості", "en": "Facts"},
-    "land_staff_only": {"uk": "лише працівникам", "en": "staff only"},
-    # spatial plans (webmap/plans.py, issue #9)
-    "plans_title": {"uk": "Містобудівна документація", "en": "Spatial plans"},
-    "plans_lead": {"uk": "Плани просторового розвитку громади: вид, стан, рішення про затвердження, функціональні зони.",
-                   "en": "The community's spatial plans: type, status, approval decision, functional zones."},
-    "plans_drafts_note": {"uk": "Ви бачите й проєкти планів: решта відвідувачів бачить лише оприлюднені.",
-                          "en": "You see draft plans too: other visitors see published plans only."},
-    "plans_none": {"uk": "Оприлюднених планів ще немає.", "en": "No published plans yet."},
-    "plans_all": {"uk": "Усі плани громади", "en": "All plans of the community"},
-    "plans_demo": {"uk": "Демонстраційні дані: план, його зони й рішення вигадані.",
-                   "en": "Demo data: the plan, its zones and decision are invented."},
-    "plan_title": {"uk": "Назва", "en": "Title"},
-    "plan_type": {"uk": "Вид", "en": "Type"},
-    "plan_status": {"uk": "Стан", "en": "Status"},
-    "plan_decision": {"uk": "Рішення", "en": "Decision"},
-    "plan_of_date": {"uk": "від", "en": "of"},
-    "plan_zone_count": {"uk": "Зон", "en": "Zones"},
-    "plan_documents": {"uk": "Документи", "en": "Documents"},
-    "plan_edit": {"uk": "Редагувати зони", "en": "Edit the zones"},
-    "plan_public_page": {"uk": "Сторінка плану", "en": "The plan's page"},
-    "plan_area": {"uk": "Територія плану", "en": "The plan's territory"},
-    "plan_zone": {"uk": "Зона", "en": "Zone"},
-    "plan_zones": {"uk": "Функціональні зони", "en": "Functional zones"},
-    "plan_zones_legend": {"uk": "функціональні зони", "en": "functional zones"},
-    "plan_as_of": {"uk": "План на дату", "en": "The plan as of"},
-    "plan_as_of_date": {"uk": "Дата (і час)", "en": "Date (and time)"},
-    "plan_compare": {"uk": "Порівняння двох дат", "en": "Comparison of two dates"},
-    "date_from": {"uk": "Від", "en": "From"},
-    "date_to": {"uk": "До", "en": "To"},
-    "date_hint": {"uk": "РРРР-ММ-ДД (стан на кінець дня) або РРРР-ММ-ДДTГГ:ХХ, київський час.",
-                  "en": "YYYY-MM-DD (as at the end of that day) or YYYY-MM-DDTHH:MM, Kyiv time."},
-    "show": {"uk": "Показати", "en": "Show"},
-    "compare": {"uk": "Порівняти", "en": "Compare"},
-    "diff_added": {"uk": "Додані зони", "en": "Added zones"},
-    "diff_removed": {"uk": "Вилучені зони", "en": "Removed zones"},
-    "diff_changed": {"uk": "Змінені зони", "en": "Changed zones"},
-    "diff_before": {"uk": "Змінені зони: як було", "en": "Changed zones: before"},
-    "diff_added_legend": {"uk": "додана зона (зелена суцільна межа)", "en": "added zone (green solid outline)"},
-    "diff_removed_legend": {"uk": "вилучена зона (червона штрихова межа)", "en": "removed zone (red dashed outline)"},
-    "diff_changed_legend": {"uk": "змінена зона, як стало (помаранчева суцільна межа)",
-                            "en": "changed zone, after (orange solid outline)"},
-    "diff_before_legend": {"uk": "змінена зона, як було (сіра пунктирна межа)", "en": "changed zone, before (grey dotted outline)"},
-    "geometry_changed": {"uk": "Змінено межі зони.", "en": "The zone's outline changed."},
-    "plan_comments": {"uk": "Коментарі громадського обговорення", "en": "Public discussion comments"},
-    "no_comments": {"uk": "Опублікованих коментарів ще немає.", "en": "No published comments yet."},
-    "anonymous": {"uk": "Без імені", "en": "Anonymous"},
-    "comment_add": {"uk": "Залишити коментар", "en": "Leave a comment"},
-    "comment_text": {"uk": "Ваш коментар", "en": "Your comment"},
-    "comment_zone": {"uk": "Про яку зону", "en": "About which zone"},
-    "comment_whole_plan": {"uk": "Про план загалом", "en": "About the whole plan"},
-    "comment_privacy": {"uk": "Коментар з'явиться після модерації. Ім'я показується, якщо ви його вказали; ел. пошту бачать лише працівники громади.",
-                        "en": "The comment appears once moderated. Your name is shown if you give it; only the community's staff see the e-mail."},
-    "comment_send": {"uk": "Надіслати коментар", "en": "Send the comment"},
-    "comment_thanks": {"uk": "Дякуємо! Коментар з'явиться після модерації.", "en": "Thank you! The comment appears once moderated."},
-    "comments_closed": {"uk": "Коментарі приймаються лише під час громадського обговорення.",
-                        "en": "Comments are taken only during the public discussion."},
-    "comments_pending": {"uk": "Коментарі на модерації", "en": "Comments awaiting moderation"},
-    "comments_none_pending": {"uk": "Нових коментарів немає.", "en": "No new comments."},
-    "plan_change_status": {"uk": "Стан плану", "en": "The plan's status"},
-    "plan_no_transitions": {"uk": "Стан цього плану вже не змінюється.", "en": "This plan's status no longer changes."},
-    "plan_decision_number": {"uk": "Номер рішення", "en": "Decision number"},
-    "plan_decision_date": {"uk": "Дата рішення", "en": "Decision date"},
-    "plan_to_discussion": {"uk": "Оприлюднити: винести на громадське обговорення", "en": "Publish: open the public discussion"},
-    "plan_to_draft": {"uk": "Повернути в проєкт (приховати)", "en": "Back to draft (hide)"},
-    "plan_to_approved": {"uk": "Затвердити", "en": "Approve"},
-    "plan_to_superseded": {"uk": "Позначити як такий, що втратив чинність", "en": "Mark as superseded"},
-    "plan_read_only": {"uk": "План затверджено або він втратив чинність: його зони лише для перегляду.",
-                       "en": "The plan is approved or superseded: its zones are read-only."},
-    "zone_history": {"uk": "Історія зони", "en": "Zone history"},
-    "zone_versions": {"uk": "Версії", "en": "Versions"},
-    "version": {"uk": "Версія", "en": "Version"},
-    "when": {"uk": "Коли", "en": "When"},
-    "who": {"uk": "Хто", "en": "Who"},
-    "op_create": {"uk": "створено", "en": "created"},
-    "op_revert": {"uk": "повернено до попередньої версії", "en": "reverted to an earlier version"},
-    "show_on_map": {"uk": "Показати на мапі", "en": "Show on the map"},
-    "revert_to_version": {"uk": "Повернути версію", "en": "Revert to version"},
-    "zone_reverted": {"uk": "Зону повернено; нова версія", "en": "The zone was reverted; new version"},
-    "why_change": {"uk": "Чому (причина зміни)", "en": "Why (reason for the change)"},
-    "why_change_hint": {"uk": "Залишиться в історії зони.", "en": "Kept in the zone's history."},
-    "editor_intro": {"uk": "Малюйте й змінюйте зони інструментами ліворуч на мапі (вершини прилипають до сусідніх зон). Зону можна обрати в списку (клавіатурою) або на мапі; атрибути — у формі.",
-                     "en": "Draw and reshape zones with the tools on the map's left (vertices snap to neighbouring zones). Choose a zone in the list (with the keyboard) or on the map; its attributes are in the form."},
-    "editor_map_label": {"uk": "Мапа для редагування зон. Tab переходить між зонами, Enter відкриває форму зони.",
-                         "en": "Map for editing zones. Tab moves between zones, Enter opens a zone's form."},
-    "zone_new": {"uk": "Нова зона", "en": "New zone"},
-    "zone_select": {"uk": "Обрати зону", "en": "Choose zone"},
-    "zone_select_first": {"uk": "Оберіть зону в списку або намалюйте нову", "en": "Choose a zone in the list or draw a new one"},
-    "zone_draw_first": {"uk": "Спершу намалюйте зону на мапі", "en": "Draw the zone on the map first"},
-    "zone_save": {"uk": "Зберегти", "en": "Save"},
-    "zone_delete": {"uk": "Вилучити зону", "en": "Delete the zone"},
-    "zone_split": {"uk": "Поділити лінією", "en": "Split along a line"},
-    "zone_split_hint": {"uk": "Проведіть на мапі лінію через зону; завершіть клацанням по останній точці.",
-                        "en": "Draw a line across the zone on the map; finish by clicking the last point."},
-    "zone_split_done": {"uk": "Зону поділено", "en": "The zone was split"},
-    "zone_repair": {"uk": "Виправити геометрію й зберегти", "en": "Repair the geometry and save"},
-    "zone_saved": {"uk": "Збережено", "en": "Saved"},
-    "zone_created": {"uk": "Зону створено", "en": "Zone created"},
-    "zone_deleted": {"uk": "Зону вилучено", "en": "Zone deleted"},
-    "zone_confirm_delete": {"uk": "Вилучити зону?", "en": "Delete the zone?"},
-    "zone_geometry_edited": {"uk": "Межі змінено на мапі: їх буде збережено разом з формою.",
-                             "en": "The outline was changed on the map: it is saved with the form."},
-    "zone_nothing_changed": {"uk": "Нічого не змінено.", "en": "Nothing has changed."},
-    "conflict_title": {"uk": "Зону тим часом змінив інший планувальник", "en": "Another planner changed this zone meanwhile"},
-    "conflict_intro": {"uk": "Ваші зміни не збережено. Для кожного атрибута оберіть ваше значення або поточне (поточні межі — червоний пунктир на мапі) і збережіть ще раз.",
-                       "en": "Your changes were not saved. For each attribute choose your value or the current one (the current outline is dashed red on the map) and save again."},
-    "conflict_yours": {"uk": "Ваше", "en": "Yours"},
-    "conflict_current": {"uk": "Поточне", "en": "Current"},
-    "conflict_geometry": {"uk": "Межі зони", "en": "The zone's outline"},
-    "conflict_geometry_yours": {"uk": "як ви змінили на мапі", "en": "as you changed it on the map"},
-    "conflict_geometry_current": {"uk": "червоний пунктир на мапі", "en": "dashed red on the map"},
-    "conflict_deleted": {"uk": "Зону тим часом вилучено", "en": "The zone was deleted meanwhile"},
-    "conflict_merged": {"uk": "Взято поточну версію; нічого не збережено.", "en": "The current version was taken; nothing was saved."},
-    "conflict_save": {"uk": "Зберегти об'єднане", "en": "Save the merged version"},
-    "conflict_take_current": {"uk": "Взяти поточну версію", "en": "Take the current version"},
-    # accounts: invitations, password reset, the operator's console, a hromada's staff (webmap/accounts.py, issue #14)
-    "acc_actions": {"uk": "Дії", "en": "Actions"},
-    "acc_admins": {"uk": "Адміністратори", "en": "Administrators"},
-    "acc_appoint_admin": {"uk": "Призначити адміністратора громади", "en": "Appoint the hromada's administrator"},
-    "acc_appoint_intro": {"uk": "Людина отримає лист з одноразовим посиланням, щоб задати пароль.",
-                          "en": "The person gets a mail with a one-time link to set a password."},
-    "acc_ask_new_link": {"uk": "Попросити нове посилання", "en": "Ask for a new link"},
-    "acc_confirm_password": {"uk": "Повторіть пароль", "en": "Repeat the password"},
-    "acc_deactivate": {"uk": "Вимкнути", "en": "Switch off"},
-    "acc_disable": {"uk": "Припинити приймати звернення", "en": "Stop taking reports"},
-    "acc_done_deactivated": {"uk": "Обліковий запис вимкнено: його сеанси й токени більше не діють.",
-                             "en": "The account is switched off: its sessions and tokens no longer work."},
-    "acc_done_disabled": {"uk": "Громада більше не приймає нових звернень.", "en": "The hromada no longer takes new reports."},
-    "acc_done_enabled": {"uk": "Громада приймає звернення.", "en": "The hromada takes reports."},
-    "acc_done_invited": {"uk": "Запрошення надіслано:", "en": "Invitation sent:"},
-    "acc_done_reactivated": {"uk": "Обліковий запис знову увімкнено.", "en": "The account is switched on again."},
-    "acc_done_revoked": {"uk": "Ролі в цій громаді відкликано.", "en": "The roles in this hromada are revoked."},
-    "acc_enable": {"uk": "Почати приймати звернення", "en": "Start taking reports"},
-    "acc_enabled_since": {"uk": "Приймає звернення з", "en": "Takes reports since"},
-    "acc_forgot_link": {"uk": "Забули пароль?", "en": "Forgot your password?"},
-    "acc_forgot_intro": {"uk": "Вкажіть адресу, з якою ви входите. Якщо такий обліковий запис є, на неї прийде посилання для нового пароля (діє 2 години).",
-                         "en": "Enter the address you sign in with. If there is such an account, a link to set a new password is sent to it (valid for 2 hours)."},
-    "acc_forgot_title": {"uk": "Відновлення пароля", "en": "Reset your password"},
-    "acc_form_has_errors": {"uk": "Форму не збережено: виправте позначені поля.", "en": "The form was not saved: correct the marked fields."},
-    "acc_found": {"uk": "Знайдено громад", "en": "Hromadas found"},
-    "acc_full_name": {"uk": "Ім'я та прізвище", "en": "Full name"},
-    "acc_invite_again_hint": {"uk": "Запрошення, що сплило, може надіслати знову адміністратор громади.",
-                              "en": "An expired invitation can be sent again by the hromada's administrator."},
-    "acc_invite_intro": {"uk": "Людина отримає лист з одноразовим посиланням (діє {n} дн.), щоб задати пароль. Той, хто вже має обліковий запис, отримає ролі одразу.",
-                         "en": "The person gets a mail with a one-time link (valid for {n} days) to set a password. Someone who already has an account gets the roles at once."},
-    "acc_invite_title": {"uk": "Запросити працівника", "en": "Invite a colleague"},
-    "acc_kyiv_time": {"uk": "за київським часом", "en": "Kyiv time"},
-    "acc_link_problem": {"uk": "Посилання не діє", "en": "The link does not work"},
-    "acc_link_valid_until": {"uk": "Посилання діє до", "en": "The link is valid until"},
-    "acc_my_account": {"uk": "Мій обліковий запис", "en": "My account"},
-    "acc_new_password": {"uk": "Новий пароль", "en": "New password"},
-    "acc_next": {"uk": "Наступна сторінка", "en": "Next page"},
-    "acc_no_roles": {"uk": "Ви ще не маєте ролей у жодній громаді.", "en": "You hold no roles in any hromada yet."},
-    "acc_no_staff": {"uk": "Працівників ще немає.", "en": "No staff yet."},
-    "acc_no_units": {"uk": "У громади ще немає підрозділів з обліковими записами.", "en": "The hromada has no units with staff accounts yet."},
-    "acc_not_enabled": {"uk": "Громада ще не приймає звернень.", "en": "The hromada does not take reports yet."},
-    "acc_nothing_found": {"uk": "Нічого не знайдено.", "en": "Nothing found."},
-    "acc_operator": {"uk": "Оператор платформи", "en": "Platform operator"},
-    "acc_operator_console": {"uk": "Громади на платформі", "en": "Hromadas on the platform"},
-    "acc_optional": {"uk": "необов'язково", "en": "optional"},
-    "acc_page": {"uk": "сторінка", "en": "page"},
-    "acc_pages": {"uk": "Сторінки", "en": "Pages"},
-    "acc_password_for": {"uk": "Пароль для облікового запису", "en": "The password for the account"},
-    "acc_password_hint": {"uk": "Щонайменше {n} знаків; найкраще — кілька випадкових слів.",
-                          "en": "At least {n} characters; a few random words work best."},
-    "acc_password_saved": {"uk": "Пароль збережено. Ви увійшли.", "en": "The password is saved. You are signed in."},
-    "acc_plans": {"uk": "Просторові плани", "en": "Spatial plans"},
-    "acc_prev": {"uk": "Попередня сторінка", "en": "Previous page"},
-    "acc_reactivate": {"uk": "Увімкнути", "en": "Switch on"},
-    "acc_region": {"uk": "Область, район", "en": "Oblast, raion"},
-    "acc_resend": {"uk": "Надіслати запрошення ще раз", "en": "Send the invitation again"},
-    "acc_reset_password_title": {"uk": "Новий пароль", "en": "A new password"},
-    "acc_reset_sent": {"uk": "Якщо обліковий запис з цією адресою є, на неї надіслано посилання для нового пароля. Воно діє 2 години.",
-                       "en": "If there is an account with this address, a link to set a new password has been sent to it. It is valid for 2 hours."},
-    "acc_revoke": {"uk": "Відкликати ролі", "en": "Revoke roles"},
-    "acc_roles": {"uk": "Ролі", "en": "Roles"},
-    "acc_save_password": {"uk": "Зберегти пароль", "en": "Save the password"},
-    "acc_search": {"uk": "Шукати", "en": "Search"},
-    "acc_search_hint": {"uk": "Частина назви або початок коду КАТОТТГ, наприклад UA0502.",
-                        "en": "Part of the name or the beginning of the KATOTTG code, e.g. UA0502."},
-    "acc_search_hromada": {"uk": "Назва або код КАТОТТГ", "en": "Name or KATOTTG code"},
-    "acc_send_invitation": {"uk": "Надіслати запрошення", "en": "Send the invitation"},
-    "acc_send_link": {"uk": "Надіслати посилання", "en": "Send the link"},
-    "acc_set_password_title": {"uk": "Прийняти запрошення: задайте пароль", "en": "Accept the invitation: set your password"},
-    "acc_staff_list": {"uk": "Працівники громади", "en": "The hromada's staff"},
-    "acc_staff_title": {"uk": "Працівники", "en": "Staff"},
-    "acc_state_active": {"uk": "діє", "en": "active"},
-    "acc_state_invite_expired": {"uk": "запрошення сплило", "en": "invitation expired"},
-    "acc_state_invited": {"uk": "запрошено", "en": "invited"},
-    "acc_state_off": {"uk": "вимкнено", "en": "switched off"},
-    "acc_takes_reports": {"uk": "Приймає звернення", "en": "Takes reports"},
-    "acc_units": {"uk": "Підрозділи", "en": "Units"},
-    "acc_units_hint": {"uk": "для працівників підрозділів: чиї черги звернень вони опрацьовують",
-                       "en": "for unit staff: whose queues of reports they work"},
-    "acc_until": {"uk": "до", "en": "until"},
-    "acc_you": {"uk": "це ви", "en": "that is you"},
-}
+
+def catalogue_path(lang: str) -> Path:
+    return TRANSLATIONS / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def _languages() -> tuple[str, ...]:
+    """Ukrainian first, then the other catalogues' languages in alphabetical order."""
+    found = sorted(p.parent.parent.name for p in TRANSLATIONS.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return (DEFAULT_LANGUAGE, *(lang for lang in found if lang != DEFAULT_LANGUAGE))
+
+
+LANGUAGES = _languages()
+
+
+@functools.cache
+def catalogue(lang: str) -> Catalog:
+    """A language's catalogue as Babel reads it (the tests check the catalogues against each other)."""
+    with open(catalogue_path(lang), "rb") as po:
+        return read_po(po, locale=lang, domain=DOMAIN)
+
+
+@functools.cache
+def _compiled(lang: str) -> Translations:
+    mo = io.BytesIO()
+    write_mo(mo, catalogue(lang))  # fuzzy and empty entries are left out: they read in Ukrainian
+    mo.seek(0)
+    compiled = Translations(mo, domain=DOMAIN)
+    if lang != DEFAULT_LANGUAGE:
+        compiled.add_fallback(_compiled(DEFAULT_LANGUAGE))
+    return compiled
+
+
+def translations(lang: str | None = None) -> Translations:
+    """The compiled messages of ``lang`` (the request's language by default)."""
+    lang = lang or current_lang()
+    return _compiled(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+def has(key: str) -> bool:
+    """Whether the catalogues have a message ``key`` (for keys made up from data, like an action's)."""
+    return key in catalogue(DEFAULT_LANGUAGE)
+
+
+def t(key: str, lang: str | None = None, **params) -> str:
+    """The text of message ``key``; ``params`` fill in its ``%(name)s`` placeholders."""
+    text = translations(lang).gettext(key)
+    return text % params if params else text
+
+
+def tn(key: str, n: int, lang: str | None = None, **params) -> str:
+    """The plural message ``key`` in the form for the count ``n``, which fills in its ``%(n)s``."""
+    return translations(lang).ngettext(key, key, n) % {"n": n, **params}
 
 
 def current_lang() -> str:
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     if "lang" not in g:
-        asked = request.args.get("lang") or request.cookies.get(COOKIE)
-        g.lang = asked if asked in LANGUAGES else DEFAULT_LANGUAGE
+        for asked in (request.args.get("lang"), request.cookies.get(COOKIE)):
+            if asked in LANGUAGES:
+                g.lang = asked
+                break
+        else:  # a first visit: the browser's preference
+            g.lang = request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
     return g.lang
 
 
-def t(key: str, lang: str | None = None) -> str:
-    entry = MESSAGES[key]
-    return entry[lang or current_lang()]
-
-
 def remember_language(response):
-    """after_request hook: keep an explicit ?lang= choice in a cookie."""
+    """after_request hook: keep an explicit ?lang= choice in a cookie. A page whose language came from
+    the cookie or the browser says so to caches (Vary)."""
     asked = request.args.get("lang")
-    if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
-        response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
+    if asked in LANGUAGES:
+        if request.cookies.get(COOKIE) != asked:
+            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
+    elif "lang" in g:
+        response.vary.update(("Accept-Language", "Cookie"))
     return response
 
 
-# --- the hromada set-up console (issue #14, webmap/console.py) -------------------------------------
-MESSAGES.update({
-    "con_title": {"uk": "Налаштування громади", "en": "Hromada set-up"},
-    "con_nav_link": {"uk": "Налаштування громади", "en": "Hromada set-up"},
-    "con_sections": {"uk": "Розділи налаштувань", "en": "Set-up sections"},
-    "con_section_overview": {"uk": "Огляд", "en": "Overview"},
-    "con_section_units": {"uk": "Підрозділи", "en": "Units"},
-    "con_section_districts": {"uk": "Старостинські округи", "en": "Starosta districts"},
-    "con_section_assignments": {"uk": "Хто що обслуговує і де", "en": "Who handles what, where"},
-    "con_section_categories": {"uk": "Категорії звернень", "en": "Report categories"},
-    "con_section_preview": {"uk": "Перевірка маршрутизації", "en": "Routing preview"},
-    "con_section_audit": {"uk": "Журнал змін", "en": "Audit log"},
-    "con_about_units": {"uk": "відділи, підприємства й зовнішні служби, їхня пошта та сповіщення",
-                        "en": "departments, enterprises and outside bodies, their e-mail and notices"},
-    "con_about_districts": {"uk": "які населені пункти входять до якого округу",
-                            "en": "which villages make up which district"},
-    "con_about_assignments": {"uk": "хто обслуговує кожну категорію: в усій громаді, в окрузі, в селах чи на ділянці",
-                              "en": "who handles each category: in the whole hromada, a district, villages or an area"},
-    "con_about_categories": {"uk": "увімкнути чи вимкнути категорії, строки виконання, власні категорії",
-                             "en": "turn categories on or off, target times, local categories"},
-    "con_about_preview": {"uk": "куди піде звернення з певного місця і чому",
-                          "en": "where a report from a given place goes, and why"},
-    "con_about_audit": {"uk": "хто, коли і що змінив", "en": "who changed what, and when"},
-    "con_saved": {"uk": "Збережено.", "en": "Saved."},
-    "con_added": {"uk": "Додано.", "en": "Added."},
-    "con_deleted": {"uk": "Вилучено.", "en": "Deleted."},
-    "con_not_saved": {"uk": "Нічого не змінено: виправте, будь ласка", "en": "Nothing was changed: please correct"},
-    "con_warnings": {"uk": "Що потребує уваги", "en": "What needs attention"},
-    "con_no_warnings": {"uk": "Усе гаразд: кожну увімкнену категорію хтось обслуговує.",
-                        "en": "All is well: every category that is on has a unit handling it."},
-    "con_warnings_map": {"uk": "Мапа: червоним позначено місця, яких стосуються попередження",
-                         "en": "Map: the places the warnings are about are shown in red"},
-    "con_fix": {"uk": "Виправити", "en": "Fix"},
-    "con_counts": {"uk": "Стан налаштувань", "en": "The set-up at a glance"},
-    "con_settlements": {"uk": "Населені пункти", "en": "Villages"},
-    "con_outside_districts": {"uk": "Поза округами", "en": "In no district"},
-    "con_assignments": {"uk": "Призначення", "en": "Assignments"},
-    "con_categories_on": {"uk": "Увімкнені категорії", "en": "Categories turned on"},
-    "con_default_unit": {"uk": "Підрозділ за замовчуванням", "en": "Default unit"},
-    "con_default_unit_hint": {"uk": "Отримує звернення категорій, які ніхто інший не обслуговує в тому місці.",
-                              "en": "Gets the reports of categories that no other unit handles at that place."},
-    "con_no_default": {"uk": "немає", "en": "none"},
-    "con_none": {"uk": "немає", "en": "none"},
-    "con_code": {"uk": "Код", "en": "Code"},
-    "con_code_hint": {"uk": "Латинські малі літери, цифри та _, напр. housing. Потім не змінюється.",
-                      "en": "Lower-case Latin letters, digits and _, e.g. housing. It cannot be changed later."},
-    "con_code_fixed": {"uk": "Код не змінюється.", "en": "The code cannot be changed."},
-    "con_name_uk": {"uk": "Назва українською", "en": "Name in Ukrainian"},
-    "con_name_en": {"uk": "Назва англійською", "en": "Name in English"},
-    "con_optional": {"uk": "Необов'язково.", "en": "Optional."},
-    "con_kind": {"uk": "Вид", "en": "Kind"},
-    "con_kind_department": {"uk": "відділ", "en": "department"},
-    "con_kind_enterprise": {"uk": "комунальне підприємство", "en": "communal enterprise"},
-    "con_kind_starosta_district": {"uk": "старостат", "en": "starosta office"},
-    "con_kind_outside_body": {"uk": "зовнішня служба", "en": "outside body"},
-    "con_kind_other": {"uk": "інше", "en": "other"},
-    "con_emails": {"uk": "Адреси ел. пошти", "en": "E-mail addresses"},
-    "con_emails_hint": {"uk": "Кожна з нового рядка. Сюди надходять звернення цього підрозділу.",
-                        "en": "One per line. The unit's reports are sent here."},
-    "con_phone": {"uk": "Телефон", "en": "Phone"},
-    "con_works": {"uk": "Як працює з журналом звернень", "en": "How it works with reports"},
-    "con_has_accounts": {"uk": "Має облікові записи працівників", "en": "Has staff accounts"},
-    "con_has_accounts_hint": {"uk": "Працівники входять на сайт і працюють із чергою звернень.",
-                              "en": "Its staff sign in and work the queue of reports."},
-    "con_email_only": {"uk": "Лише ел. пошта", "en": "E-mail only"},
-    "con_email_only_hint": {"uk": "Зовнішня служба без облікових записів: отримує звернення листом із підписаним посиланням.",
-                            "en": "An outside body without accounts: gets each report by e-mail with a signed link."},
-    "con_notify": {"uk": "Сповіщення", "en": "Notices"},
-    "con_notify_each": {"uk": "кожне звернення одразу", "en": "every report at once"},
-    "con_notify_digest": {"uk": "щоденний підсумок", "en": "a daily digest"},
-    "con_notify_digest_hint": {"uk": "Один лист на день з усіма новими зверненнями.",
-                               "en": "One mail a day with all the new reports."},
-    "con_staff_count": {"uk": "Працівників", "en": "Staff"},
-    "con_unit": {"uk": "Підрозділ", "en": "Unit"},
-    "con_unit_add": {"uk": "Додати підрозділ", "en": "Add a unit"},
-    "con_unit_edit": {"uk": "Змінити підрозділ", "en": "Edit the unit"},
-    "con_no_units": {"uk": "Підрозділів ще немає.", "en": "There are no units yet."},
-    "con_edit": {"uk": "Змінити", "en": "Edit"},
-    "con_delete": {"uk": "Вилучити", "en": "Delete"},
-    "con_save": {"uk": "Зберегти", "en": "Save"},
-    "con_add": {"uk": "Додати", "en": "Add"},
-    "con_cancel": {"uk": "Скасувати", "en": "Cancel"},
-    "con_districts_lead": {"uk": "Старостинський округ — це група населених пунктів громади; кожен пункт може бути лише в одному окрузі.",
-                           "en": "A starosta district is a group of the hromada's villages; each village can be in one district only."},
-    "con_district_add": {"uk": "Додати округ", "en": "Add a district"},
-    "con_district_edit": {"uk": "Змінити округ", "en": "Edit the district"},
-    "con_no_districts": {"uk": "Округів ще немає.", "en": "There are no districts yet."},
-    "con_district_villages": {"uk": "Населені пункти округу", "en": "The district's villages"},
-    "con_district_villages_hint": {"uk": "Пункт, обраний тут, буде вилучено з іншого округу.",
-                                   "en": "A village chosen here leaves any other district."},
-    "con_now_in": {"uk": "зараз в окрузі", "en": "now in"},
-    "con_assignments_lead": {"uk": "Для кожної категорії: який підрозділ її обслуговує і де. Менша територія має перевагу: округ перед усією громадою.",
-                             "en": "For each category: which unit handles it, and where. The smaller place wins: a district before the whole hromada."},
-    "con_assignment_add": {"uk": "Додати призначення", "en": "Add an assignment"},
-    "con_no_assignments": {"uk": "Призначень ще немає.", "en": "There are no assignments yet."},
-    "con_category": {"uk": "Категорія", "en": "Category"},
-    "con_where": {"uk": "Де", "en": "Where"},
-    "con_scope_hromada": {"uk": "в усій громаді", "en": "in the whole hromada"},
-    "con_scope_district": {"uk": "у старостинському окрузі", "en": "in a starosta district"},
-    "con_scope_villages": {"uk": "в обраних населених пунктах", "en": "in chosen villages"},
-    "con_scope_area": {"uk": "на ділянці, намальованій на мапі", "en": "in an area drawn on the map"},
-    "con_scope_area_hint": {"uk": "Або вставте GeoJSON-полігон у поле під мапою.",
-                            "en": "Or paste a GeoJSON polygon into the field below the map."},
-    "con_scope_district_which": {"uk": "Округ", "en": "District"},
-    "con_scope_district_hint": {"uk": "Лише для «у старостинському окрузі».", "en": "Only for “in a starosta district”."},
-    "con_scope_villages_which": {"uk": "Населені пункти", "en": "Villages"},
-    "con_scope_villages_hint": {"uk": "Лише для «в обраних населених пунктах».", "en": "Only for “in chosen villages”."},
-    "con_scope_area_which": {"uk": "Ділянка", "en": "Area"},
-    "con_draw_hint": {"uk": "Лише для «на ділянці»: намалюйте многокутник або прямокутник інструментами ліворуч на мапі; межа громади — синій пунктир.",
-                      "en": "Only for “in an area”: draw a polygon or a rectangle with the tools on the map's left; the hromada's boundary is dashed blue."},
-    "con_draw_map": {"uk": "Мапа для малювання ділянки", "en": "Map for drawing the area"},
-    "con_area_geojson": {"uk": "Ділянка як GeoJSON", "en": "The area as GeoJSON"},
-    "con_area_geojson_hint": {"uk": "Заповнюється, коли ви малюєте на мапі; можна вставити полігон з ГІС-програми (WGS 84).",
-                              "en": "Filled in as you draw on the map; you may paste a polygon from a GIS program (WGS 84)."},
-    "con_owners": {"uk": "Власники об'єктів", "en": "Asset owners"},
-    "con_owners_hint": {"uk": "Хто отримує звернення про об'єкт без власного підрозділу — за класом власника (напр., дорогу державного значення — обласна служба доріг).",
-                        "en": "Who gets reports about an asset without a unit of its own, by its owner class (e.g. a state road → the oblast road service)."},
-    "con_owner_none": {"uk": "— ніхто —", "en": "— nobody —"},
-    "con_categories_lead": {"uk": "Увімкнені категорії мешканці бачать у формі звернення. Строк — скільки днів має підрозділ; порожнє поле — строк з каталогу.",
-                            "en": "Residents see the categories that are on in the report form. The target is the days a unit has; leave it empty for the catalogue's."},
-    "con_enabled": {"uk": "Приймати звернення", "en": "Take reports"},
-    "con_target_days": {"uk": "Строк виконання, днів", "en": "Target, days"},
-    "con_catalogue_days": {"uk": "У каталозі", "en": "In the catalogue"},
-    "con_local": {"uk": "власна категорія громади", "en": "the hromada's own category"},
-    "con_unhandled": {"uk": "Цю категорію ніхто не обслуговує: звернення не буде кому передати.",
-                      "en": "No unit handles this category: its reports would have nowhere to go."},
-    "con_assign": {"uk": "Призначити підрозділ", "en": "Assign a unit"},
-    "con_local_add": {"uk": "Додати власну категорію", "en": "Add a local category"},
-    "con_local_list": {"uk": "Власні категорії громади", "en": "The hromada's own categories"},
-    "con_local_hint": {"uk": "Категорія лише для цієї громади, напр. «Безпритульні тварини».",
-                       "en": "A category of this hromada only, e.g. “Stray animals”."},
-    "con_preview_lead": {"uk": "Оберіть місце (клацніть на мапі або введіть координати) і категорію: побачите, який підрозділ отримає звернення, за яким правилом і чому.",
-                         "en": "Choose a place (click the map or type the coordinates) and a category: see which unit gets the report, by which rule and why."},
-    "con_point_map": {"uk": "Мапа громади: клацніть, щоб обрати місце", "en": "Map of the hromada: click to choose the place"},
-    "con_point_hint": {"uk": "Клацання на мапі заповнює широту й довготу.", "en": "Clicking the map fills in the latitude and longitude."},
-    "con_point_chosen": {"uk": "Обрано місце:", "en": "Place chosen:"},
-    "con_preview_go": {"uk": "Показати, куди піде", "en": "Show where it goes"},
-    "con_preview_result": {"uk": "Куди піде звернення", "en": "Where the report goes"},
-    "con_rule": {"uk": "Правило", "en": "Rule"},
-    "con_rule_asset": {"uk": "за об'єктом поруч (ліхтар, дорога)", "en": "by a nearby asset (lamp, road)"},
-    "con_rule_area": {"uk": "за територією обслуговування", "en": "by the service area"},
-    "con_rule_default": {"uk": "за замовчуванням для категорії", "en": "the category's default"},
-    "con_why": {"uk": "Чому", "en": "Why"},
-    "con_audit_lead": {"uk": "Усі зміни налаштувань і облікових записів громади, новіші вгорі; час київський.",
-                       "en": "Every change to the hromada's set-up and accounts, newest first; Kyiv time."},
-    "con_audit_caption": {"uk": "Журнал змін", "en": "Audit log"},
-    "con_audit_empty": {"uk": "Змін ще не було.", "en": "No changes yet."},
-    "con_what": {"uk": "Що", "en": "What"},
-    "con_action_unit.create": {"uk": "Додано підрозділ", "en": "Unit added"},
-    "con_action_unit.update": {"uk": "Змінено підрозділ", "en": "Unit changed"},
-    "con_action_unit.delete": {"uk": "Вилучено підрозділ", "en": "Unit deleted"},
-    "con_action_district.create": {"uk": "Додано старостинський округ", "en": "District added"},
-    "con_action_district.update": {"uk": "Змінено старостинський округ", "en": "District changed"},
-    "con_action_district.delete": {"uk": "Вилучено старостинський округ", "en": "District deleted"},
-    "con_action_assignment.create": {"uk": "Додано призначення", "en": "Assignment added"},
-    "con_action_assignment.delete": {"uk": "Вилучено призначення", "en": "Assignment deleted"},
-    "con_action_category.create": {"uk": "Додано власну категорію", "en": "Local category added"},
-    "con_action_category.update": {"uk": "Змінено категорію", "en": "Category changed"},
-    "con_action_category.delete": {"uk": "Вилучено власну категорію", "en": "Local category deleted"},
-    "con_action_asset_owner.set": {"uk": "Змінено власника об'єктів", "en": "Asset owner changed"},
-    "con_action_default_unit.set": {"uk": "Змінено підрозділ за замовчуванням", "en": "Default unit changed"},
-    "con_action_setup.apply": {"uk": "Застосовано файл налаштувань", "en": "Set-up file applied"},
-    "con_action_hromada.enable": {"uk": "Громада почала приймати звернення", "en": "The hromada started taking reports"},
-    "con_action_hromada.disable": {"uk": "Громада перестала приймати звернення", "en": "The hromada stopped taking reports"},
-    "con_action_account.invite": {"uk": "Запрошено працівника", "en": "Staff member invited"},
-    "con_action_account.invitation_accepted": {"uk": "Запрошення прийнято", "en": "Invitation accepted"},
-    "con_action_account.deactivate": {"uk": "Обліковий запис вимкнено", "en": "Account deactivated"},
-    "con_action_account.reactivate": {"uk": "Обліковий запис увімкнено знову", "en": "Account reactivated"},
-    "con_action_account.revoke_roles": {"uk": "Знято ролі", "en": "Roles revoked"},
-    "con_action_account.password_reset": {"uk": "Пароль змінено за посиланням", "en": "Password reset by link"},
-    "con_action_account.reset_requested": {"uk": "Запитано зміну пароля", "en": "Password reset requested"},
-    "con_action_unit_link.acknowledge": {"uk": "Служба за посиланням: прийнято до роботи", "en": "Outside body's link: acknowledged"},
-    "con_action_unit_link.note": {"uk": "Служба за посиланням: коментар", "en": "Outside body's link: note"},
-    "con_action_unit_link.resolve": {"uk": "Служба за посиланням: виконано", "en": "Outside body's link: resolved"},
-    "con_action_unit_link.not_ours": {"uk": "Служба за посиланням: «не наше»", "en": "Outside body's link: “not ours”"},
-    "con_field_name_uk": {"uk": "назва українською", "en": "name in Ukrainian"},
-    "con_field_name_en": {"uk": "назва англійською", "en": "name in English"},
-    "con_field_kind": {"uk": "вид", "en": "kind"},
-    "con_field_emails": {"uk": "ел. пошта", "en": "e-mail"},
-    "con_field_phone": {"uk": "телефон", "en": "phone"},
-    "con_field_has_accounts": {"uk": "облікові записи працівників", "en": "staff accounts"},
-    "con_field_notify_mode": {"uk": "сповіщення", "en": "notices"},
-    "con_field_settlements": {"uk": "населені пункти", "en": "villages"},
-    "con_field_villages": {"uk": "населені пункти", "en": "villages"},
-    "con_field_scope": {"uk": "де", "en": "where"},
-    "con_field_district": {"uk": "округ", "en": "district"},
-    "con_field_area_km2": {"uk": "площа, км²", "en": "area, km²"},
-    "con_field_unit": {"uk": "підрозділ", "en": "unit"},
-    "con_field_enabled": {"uk": "приймати звернення", "en": "take reports"},
-    "con_field_target_days": {"uk": "строк, днів", "en": "target, days"},
-    "con_field_changes": {"uk": "змін", "en": "changes"},
-    "con_field_roles": {"uk": "ролі", "en": "roles"},
-    "con_asset_kind_street_lamp": {"uk": "Ліхтарі", "en": "Street lamps"},
-    "con_asset_kind_road_segment": {"uk": "Дороги", "en": "Roads"},
-    "con_staff_accounts": {"uk": "Працівники", "en": "Staff accounts"},
-    "con_about_staff": {"uk": "запросити працівників, вимкнути облікові записи", "en": "invite staff, deactivate accounts"},
-})
+def language_name(lang: str) -> str:
+    """The language's name in itself, for the language switcher: Українська, English, Polski."""
+    name = Locale.parse(lang).get_display_name(lang) or lang
+    return name[:1].upper() + name[1:]
+
+
+# --- numbers, money, dates ---------------------------------------------------------------------------
+# Babel's CLDR data for the language (format_* below), as Flask-Babel's own Jinja filters
+# (|datetimeformat, |decimalformat, …) do with the same locale and time zone; these also work outside
+# a request (mail, CLI, layers) when given ``lang``. None is written as a dash.
+
+
+def _locale(lang: str | None) -> Locale:
+    return Locale.parse(lang or current_lang())
+
+
+def _fixed(pattern: str, digits: int) -> str:
+    """A CLDR number pattern with exactly ``digits`` decimals: '#,##0.###' → '#,##0.00'."""
+    positive = re.sub(r"\.[0#]+", "", pattern.split(";")[0])
+    return re.sub(r"0(?=[^0]*$)", "0." + "0" * digits, positive, count=1) if digits else positive
+
+
+def format_number(value, digits: int | None = None, lang: str | None = None) -> str:
+    """``1234567.891`` → ``1 234 567,891`` (uk; no-break spaces) or ``1,234,567.891`` (en);
+    ``digits`` fixes the decimals."""
+    if value is None:
+        return "—"
+    locale = _locale(lang)
+    pattern = None if digits is None else _fixed(locale.decimal_formats[None].pattern, digits)
+    return numbers.format_decimal(value, pattern, locale=locale)
+
+
+def format_percent(share, digits: int = 0, lang: str | None = None) -> str:
+    """A share (0.256) as a percentage: ``26%``; ``digits=1``: ``25,6%`` (uk), ``25.6%`` (en)."""
+    if share is None:
+        return "—"
+    locale = _locale(lang)
+    return numbers.format_percent(share, _fixed(locale.percent_formats[None].pattern, digits), locale=locale)
+
+
+def format_money(value, currency: str = "UAH", lang: str | None = None) -> str:
+    """An amount to the kopeck: ``1 234 567,80 ₴`` (uk), ``UAH 1,234,567.80`` (en)."""
+    if value is None:
+        return "—"
+    locale = _locale(lang)
+    text = numbers.format_currency(Decimal(value), currency, locale=locale)
+    return _currency_spacing(text, numbers.get_currency_symbol(currency, locale))
+
+
+def _currency_spacing(text: str, symbol: str) -> str:
+    """CLDR's currency spacing, which Babel does not apply: a symbol with a letter next to the digits is
+    kept apart from them by a no-break space ("UAH1.00" → "UAH 1.00"); "₴" or "$" stay close."""
+    at = text.find(symbol)
+    if at < 0 or not symbol:
+        return text
+    before, after = text[:at], text[at + len(symbol):]
+    if after[:1].isdigit() and unicodedata.category(symbol[-1])[0] not in "SZ":
+        after = "\u00a0" + after
+    if before[-1:].isdigit() and unicodedata.category(symbol[0])[0] not in "SZ":
+        before += "\u00a0"
+    return before + symbol + after
+
+
+def _moment(value) -> dt.datetime | dt.date:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):  # naive is UTC, as in Flask-Babel
+        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(KYIV)
+    return value
+
+
+def format_date(value, format: str = "medium", lang: str | None = None) -> str:
+    """A date (a moment's date in Kyiv): ``3 трав. 2024 р.`` (uk), ``May 3, 2024`` (en); ``format`` is
+    short, medium, long, full or a CLDR pattern."""
+    if value is None or value == "":
+        return "—"
+    return dates.format_date(_moment(value), format, locale=_locale(lang))
+
+
+def format_datetime(value, format: str = "medium", lang: str | None = None) -> str:
+    """A moment in Kyiv time to the minute: ``3 трав. 2024 р., 13:07`` (uk), ``May 3, 2024, 1:07 PM``
+    (en); ``format`` names the date's length (short, medium, long, full) or is a CLDR pattern."""
+    if value is None or value == "":
+        return "—"
+    moment, locale = _moment(value), _locale(lang)
+    if not isinstance(moment, dt.datetime):
+        return dates.format_date(moment, format, locale=locale)
+    if format not in ("short", "medium", "long", "full"):
+        return dates.format_datetime(moment, format, tzinfo=KYIV, locale=locale)
+    return (str(locale.datetime_formats[format]).replace("'", "")
+            .replace("{0}", dates.format_time(moment, "short", tzinfo=KYIV, locale=locale))
+            .replace("{1}", dates.format_date(moment, format, locale=locale)))
+
+
+# --- the app -------------------------------------------------------------------------------------------
+
+class _Catalogues(flask_babel.Domain):
+    """Flask-Babel's message domain, served from the catalogues compiled in memory (no .mo files)."""
+
+    def get_translations(self):
+        locale = flask_babel.get_locale()
+        return translations(str(locale) if locale else DEFAULT_LANGUAGE)
+
+
+class _Babel(flask_babel.Babel):
+    @cached_property
+    def domain_instance(self):
+        return _Catalogues()
+
+    def list_translations(self):
+        return [Locale.parse(lang) for lang in LANGUAGES]
+
+
+def _template_helpers() -> dict:
+    return {"t": t, "tn": tn, "lang": current_lang(), "languages": LANGUAGES, "language_name": language_name}
+
+
+def init_app(app) -> None:
+    """Flask-Babel (locale from current_lang, Kyiv time), the language cookie, t/tn/lang in templates
+    and the |number, |percent, |money, |date, |datetime filters."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
+    app.config.setdefault("BABEL_DOMAIN", DOMAIN)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    _Babel(app, locale_selector=current_lang)
+    for lang in LANGUAGES:  # a catalogue that cannot be read stops the start, not a page
+        _compiled(lang)
+    app.after_request(remember_language)
+    app.context_processor(_template_helpers)
+    app.jinja_env.filters.update(number=format_number, percent=format_percent, money=format_money,
+                                 date=format_date, datetime=format_datetime)

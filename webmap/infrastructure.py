@@ -10,18 +10,15 @@ POST /api/road-segments/<id>/inspections   staff record one: condition 1–5, pc
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, jsonify, render_template, request
-from werkzeug.datastructures import MultiDict
 
-from gis.errors import InvalidInput, NotFound
-from layers import lighting, roads
+from gis.errors import InvalidInput
+from layers import admin_areas, lighting, roads
 from layers.base import label
 from layers.registry import get_layer
-from webmap import hromadas
-from webmap.access import current_actor, hromada_id_by_sql, hromada_roles, roles_in
+from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
-from webmap.forms import InspectionForm, raise_for
+from webmap.forms import InspectionForm, raise_for, submitted
 from webmap.i18n import current_lang
 from webmap.mapview import build_map, legend, map_parts
 
@@ -56,7 +53,7 @@ def _condition_rows(summary: dict) -> list[dict]:
 @bp.get("/map/<code>/roads")
 def roads_page(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=("road_segments",))
     km = roads.km_by_condition(conn, summary["id"])
     layer = get_layer("road_segments")
@@ -71,13 +68,12 @@ def roads_page(code: str):
 @bp.get("/map/<code>/lighting")
 def lighting_page(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     reach = lighting_reach()
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=("street_lamps", "road_segments"))
     streets = lighting.lighting_coverage(conn, summary["id"], reach_m=reach)
     lamps = get_layer("street_lamps")
-    counts = dict(conn.execute(sa.text("SELECT status, count(*) FROM street_lamp WHERE hromada_id = :h "
-                                       "GROUP BY status"), {"h": summary["id"]}).all())
+    counts = lighting.lamp_counts(conn, summary["id"])
     return render_template(
         "lighting.html", summary=summary, parts=map_parts(fmap), legend=legend(lamps, lang), reach=reach,
         streets=streets, dark=[s for s in streets if s["lit_m"] == 0],
@@ -88,7 +84,7 @@ def lighting_page(code: str):
 @bp.get("/api/hromadas/<code>/roads/summary")
 def roads_summary_api(code: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     return jsonify({"hromada": summary["katottg"], "unit": "km",
                     "conditions": {c: v for c, v in roads.CONDITIONS.items()},
                     **roads.km_by_condition(conn, summary["id"])})
@@ -97,7 +93,7 @@ def roads_summary_api(code: str):
 @bp.get("/api/hromadas/<code>/lighting/coverage")
 def lighting_coverage_api(code: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     reach = lighting_reach()
     return jsonify({"hromada": summary["katottg"], "reach_m": reach,
                     "streets": lighting.lighting_coverage(conn, summary["id"], reach_m=reach)})
@@ -106,17 +102,19 @@ def lighting_coverage_api(code: str):
 @bp.get("/api/road-segments/<int:segment_id>/inspections")
 def road_inspections(segment_id: int):
     conn = connection()
-    exists = conn.execute(sa.text("SELECT 1 FROM road_segment WHERE id = :id"), {"id": segment_id}).first()
-    if exists is None:
-        raise NotFound(f"Ділянку дороги {segment_id} не знайдено", f"Road segment {segment_id} not found")
+    roads.require_segment(conn, segment_id)
     return jsonify({"segment_id": segment_id, "inspections": roads.inspections(conn, segment_id)})
 
 
+def segment_hromada(segment_id: int, **_) -> int:
+    """The hromada of the road segment a view is about (404 when there is none)."""
+    return roads.segment_hromada_id(connection(), segment_id)
+
+
 @bp.post("/api/road-segments/<int:segment_id>/inspections")
-@hromada_roles(*get_layer("road_segments").permissions.edit,
-               hromada=hromada_id_by_sql("SELECT hromada_id FROM road_segment WHERE id = :segment_id"))
+@hromada_roles(*get_layer("road_segments").permissions.edit, hromada=segment_hromada)
 def road_inspection_create(segment_id: int):
-    form = InspectionForm(formdata=request.form if request.form else MultiDict(request.get_json(silent=True) or {}))
+    form = InspectionForm(formdata=submitted())  # a form, or JSON with condition as 3 or "3"
     if not form.validate():
         raise_for(form)
     with engine().begin() as conn:

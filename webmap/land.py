@@ -14,13 +14,12 @@ GET /api/hromadas/<code>/land/qa              the problems as JSON
 from __future__ import annotations
 
 import folium
-import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from gis.errors import InvalidInput, NotFound
-from layers import land, land_qa, query
+from layers import admin_areas, land, land_qa, query
 from layers.base import label
-from webmap import hromadas
+from webmap.downloads import csv_download
 from webmap.access import roles_in
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
@@ -44,7 +43,7 @@ def _progress_rows(progress: dict, lang: str) -> list[dict]:
 @bp.get("/map/<code>/land")
 def land_page(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=(land.PARCELS.name,))
     progress = land.inventory_progress(conn, summary["id"])
     found = land_qa.problems(conn, summary["id"])
@@ -54,12 +53,7 @@ def land_page(code: str):
         statuses=[(s, label(land.INVENTORY_STATUSES[s], lang), land.STATUS_COLOURS[s]) for s in STATUSES],
         problems=land_qa.summary(found), kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()},
         has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or [])
-        or _has_demo(conn, summary["id"]))
-
-
-def _has_demo(conn, hromada_id: int) -> bool:
-    return bool(conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM parcel WHERE hromada_id = :h AND is_demo)"),
-                             {"h": hromada_id}).scalar())
+        or land.has_demo_parcels(conn, summary["id"]))
 
 
 def _base_map(lang: str, height: str) -> folium.Map:
@@ -91,7 +85,7 @@ QA_COLOURS = {"overlap": "#c92a2a", "outside": "#862e9c", "gap": "#e67700", "dup
 @bp.get("/map/<code>/land/qa")
 def land_qa_page(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     found = land_qa.problems(conn, summary["id"])
     return render_template(
         "land_qa.html", summary=summary, parts=map_parts(_qa_map(summary, found, lang)),
@@ -99,13 +93,13 @@ def land_qa_page(code: str):
         problems=[{**p, "label": label(land_qa.KINDS[p["kind"]], lang), "text": land_qa.describe(p, lang)}
                   for p in found],
         counts=land_qa.summary(found), kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()},
-        tolerances=land_qa.TOLERANCES_M2, has_demo=_has_demo(conn, summary["id"]))
+        tolerances=land_qa.TOLERANCES_M2, has_demo=land.has_demo_parcels(conn, summary["id"]))
 
 
 @bp.get("/map/<code>/land/qa.<fmt>")
 def land_qa_download(code: str, fmt: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     if fmt not in ("csv", "geojson"):
         raise NotFound(f"Формат {fmt!r} не підтримується: csv або geojson",
                        f"Format {fmt!r} is not supported: csv or geojson")
@@ -118,26 +112,24 @@ def land_qa_download(code: str, fmt: str):
         body = jsonify(land_qa.as_geojson(found, lang)).get_data()
         return Response(body, mimetype="application/geo+json",
                         headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'})
-    return Response("\ufeff" + land_qa.as_csv(found, lang), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return csv_download(f"{name}.csv", chunks=iter([land_qa.as_csv(found, lang)]))
 
 
 @bp.get("/land/parcels/<int:parcel_id>")
 def parcel_page(parcel_id: int):
     conn, lang = connection(), current_lang()
-    parcel_hromada = conn.execute(sa.text("SELECT hromada_id FROM parcel WHERE id = :i"), {"i": parcel_id}).scalar()
-    staff = land.PARCELS.permissions.sees_staff_fields(roles_in(parcel_hromada))
+    place = land.parcel_hromada(conn, parcel_id) or {"hromada_id": None, "katottg": None}
+    staff = land.PARCELS.permissions.sees_staff_fields(roles_in(place["hromada_id"]))
     items, _ = query.features(conn, land.PARCELS, feature_id=parcel_id, staff=staff)
     if not items:
         raise NotFound(f"Ділянки {parcel_id} немає", f"There is no parcel {parcel_id}")
     item = items[0]
-    code = conn.execute(sa.text("SELECT h.katottg FROM parcel p JOIN hromada h ON h.id = p.hromada_id "
-                                "WHERE p.id = :i"), {"i": parcel_id}).scalar()
+    code = place["katottg"]
     problems = []
     if code:
-        hromada_id = hromadas.hromada_id_by_code(conn, code)
         problems = [{**p, "label": label(land_qa.KINDS[p["kind"]], lang), "text": land_qa.describe(p, lang)}
-                    for p in land_qa.problems(conn, hromada_id) if any(q["id"] == parcel_id for q in p["parcels"])]
+                    for p in land_qa.problems(conn, place["hromada_id"])
+                    if any(q["id"] == parcel_id for q in p["parcels"])]
     props = item["properties"]
     facts = [(label(f.label, lang), land.purpose_label(props.get(f.name), lang) if f.name == "purpose_code"
               else display_value(f, props.get(f.name), lang), f.public)
@@ -154,7 +146,7 @@ def parcel_page(parcel_id: int):
 @bp.get("/api/hromadas/<code>/land/progress")
 def land_progress_api(code: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     return jsonify({"hromada": summary["katottg"], "unit": "ha", "done_status": "done",
                     "statuses": land.INVENTORY_STATUSES, **land.inventory_progress(conn, summary["id"])})
 
@@ -162,7 +154,7 @@ def land_progress_api(code: str):
 @bp.get("/api/hromadas/<code>/land/qa")
 def land_qa_api(code: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     found = land_qa.problems(conn, summary["id"])
     return jsonify({"hromada": summary["katottg"], "kinds": land_qa.KINDS, "tolerances_m2": land_qa.TOLERANCES_M2,
                     "counts": land_qa.summary(found), "problems": found})

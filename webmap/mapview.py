@@ -87,7 +87,7 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
     for layer in viewable_layers(roles):
         if only is not None and layer.name not in only:
             continue
-        if is_large(conn, layer, tiles_above):
+        if query.has_more_than(conn, layer, tiles_above):
             add_tile_layer(fmap, layer, lang)
             shown.append((layer, None))  # too many to list on a page: the APIs and exports have them
             continue
@@ -136,13 +136,6 @@ def use_local_assets(fmap: folium.Map) -> None:
     fmap.default_css = [("leaflet_css", url_for("static", filename=f"{LEAFLET}/leaflet.css"))]
 
 
-def is_large(conn: sa.Connection, layer: Layer, threshold: int) -> bool:
-    """More than ``threshold`` features in the layer (counted no further than that)."""
-    table = query.table_of(layer)
-    return conn.execute(sa.select(sa.func.count()).select_from(
-        sa.select(sa.literal(1)).select_from(table).limit(threshold + 1).subquery())).scalar_one() > threshold
-
-
 def add_tile_layer(fmap: folium.Map, layer: Layer, lang: str) -> None:
     """A large layer as vector tiles: what the browser downloads depends on the view, not the layer size."""
     url = url_for("tiles.vector_tile", name=layer.name, z=0, x=0, y=0).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
@@ -160,4 +153,14 @@ def map_parts(fmap: folium.Map) -> dict[str, str]:
     # folium's own viewport tag forbids zooming (maximum-scale=1, user-scalable=no), which fails
     # WCAG 1.4.4 for people who enlarge the page; our base template has a proper one.
     header = re.sub(r'<meta name="viewport"[^>]*>', "", root.header.render())
+    # folium's inline header script (L_NO_TOUCH …) runs under the page's CSP nonce (webmap.security);
+    # the templates put the map script in <script nonce="{{ csp_nonce() }}">.
+    header = header.replace("<script>", f'<script nonce="{csp_nonce()}">')
     return {"header": header, "html": root.html.render(), "script": root.script.render()}
+
+
+def csp_nonce() -> str:
+    """This request's CSP nonce (flask-talisman's), or "" outside a request that has one."""
+    from flask import has_request_context, request
+
+    return getattr(request, "csp_nonce", "") if has_request_context() else ""

@@ -9,37 +9,39 @@ queryables and a CQL2-text subset), derived from the layer declarations.
 /ogc/collections/{id}/queryables            JSON Schema of the filterable properties
 
 CQL2 is parsed by pygeofilter and turned into SQL by its SQLAlchemy backend; only comparisons,
-AND/OR/NOT and S_INTERSECTS with a BBOX are accepted — anything else is a 400 naming what it was.
+AND/OR/NOT and S_INTERSECTS with a BBOX or a WKT geometry are accepted — anything else is a 400
+naming what it was. Geometries are checked with shapely first (enough points, closed and simple
+rings, finite coordinates): a degenerate one is a 400, not a PostGIS error.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 
+import shapely
+import shapely.errors
+import shapely.geometry
+import shapely.validation
 import sqlalchemy as sa
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Response, render_template, request, url_for
 from pygeofilter import ast as cql_ast
 from pygeofilter import values as cql_values
 from pygeofilter.backends.sqlalchemy import to_filter
 from pygeofilter.parsers.cql2_text import parse as parse_cql2
 
+from gis.jsonvalues import dumps
 from gis.errors import InvalidInput, NotFound
 from layers.base import Layer, label
-from layers.query import table_of, visible_rows
-from layers.registry import get_layer, viewable_layers
+from layers.query import Page, read_feature, read_features, table_of
+from layers.registry import viewable_layers
 from layers.writable import writable
 from webmap.access import read_roles, roles_in
 from webmap.database import connection
 from webmap.i18n import current_lang
+from webmap.ogc_common import CRS84, CRS_URIS, EPSG, GEOJSON, SUPPORTED_SRIDS, bp, collection_layer as _layer
 
-bp = Blueprint("ogc", __name__, url_prefix="/ogc")
-
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
-# Output and bbox CRSs: WGS 84 (both axis orders), Web Mercator, the UCS-2000 TM zones.
-SUPPORTED_SRIDS = [4326, 3857, 6381, 6382, 6383, 6384, 6385, 6386, 6387]
-CRS_URIS = {CRS84: None, **{EPSG.format(s): s for s in SUPPORTED_SRIDS}}
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -59,7 +61,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
 ]
-GEOJSON = "application/geo+json"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
 ITEM_PARAMS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "filter", "filter-lang", "filter-crs",
                "lang"}
@@ -80,18 +81,11 @@ def _wants_html() -> bool:
 def _answer(doc: dict, template: str, mimetype: str = "application/json", headers: dict | None = None, **context):
     if _wants_html():
         return Response(render_template(template, doc=doc, **context), mimetype="text/html", headers=headers)
-    return Response(json.dumps(doc, ensure_ascii=False, default=str), mimetype=mimetype, headers=headers)
+    return Response(dumps(doc), mimetype=mimetype, headers=headers)
 
 
 def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict:
     return {"href": href, "rel": rel, "type": type_, **({"title": title} if title else {})}
-
-
-def _layer(collection_id: str) -> Layer:
-    layer = get_layer(collection_id)
-    if not layer.permissions.can_view(read_roles()):
-        raise NotFound(f"Колекції {collection_id!r} немає", f"Collection {collection_id!r} does not exist")
-    return layer
 
 
 def _staff(layer: Layer, roles: frozenset[str] | None = None) -> bool:
@@ -249,7 +243,7 @@ def _datetime_condition(layer: Layer, table: sa.Table):
 
 SUPPORTED_CQL = (cql_ast.And, cql_ast.Or, cql_ast.Not, cql_ast.Equal, cql_ast.NotEqual, cql_ast.LessThan,
                  cql_ast.LessEqual, cql_ast.GreaterThan, cql_ast.GreaterEqual, cql_ast.GeometryIntersects,
-                 cql_ast.Attribute, cql_values.Envelope, cql_ast.IsNull)
+                 cql_ast.Attribute, cql_values.Envelope, cql_values.Geometry, cql_ast.IsNull)
 
 
 def _cql_condition(layer: Layer, table: sa.Table, staff: bool):
@@ -295,11 +289,42 @@ def _check_cql(node, fields: dict) -> None:
     if isinstance(node, cql_ast.Attribute) and node.name not in fields:
         raise InvalidInput(f"filter: властивості {node.name!r} немає серед queryables",
                            f"filter: {node.name!r} is not a queryable")
+    if isinstance(node, cql_values.Geometry):
+        _check_geometry(node)
+    if isinstance(node, cql_values.Envelope):
+        _check_envelope(node)
     if isinstance(node, cql_ast.Node):
         for value in vars(node).values():
             for child in (value if isinstance(value, list) else [value]):
-                if isinstance(child, (cql_ast.Node, cql_values.Envelope)):
+                if isinstance(child, (cql_ast.Node, cql_values.Envelope, cql_values.Geometry)):
                     _check_cql(child, fields)
+
+
+def _check_geometry(node: cql_values.Geometry) -> None:
+    """A WKT geometry in the filter, checked before PostGIS sees it: too few points, an unclosed or
+    self-intersecting ring, an empty geometry are a 400 that names the problem (PostGIS would fail
+    with a 500). The geometry goes on as shapely read it (rings closed)."""
+    try:
+        shape = shapely.geometry.shape(node.geometry)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+        reason = str(exc).strip() or type(exc).__name__
+        raise InvalidInput(f"filter: неправильна геометрія ({reason})",
+                           f"filter: invalid geometry ({reason})") from None
+    if shape.is_empty:
+        raise InvalidInput("filter: геометрія порожня", "filter: the geometry is empty")
+    if not all(math.isfinite(c) for c in shapely.get_coordinates(shape).ravel()):
+        raise InvalidInput("filter: координати геометрії мають бути скінченними числами",
+                           "filter: the geometry's coordinates must be finite numbers")
+    if not shape.is_valid:
+        reason = shapely.validation.explain_validity(shape)
+        raise InvalidInput(f"filter: неправильна геометрія: {reason}", f"filter: invalid geometry: {reason}")
+    object.__setattr__(node, "geometry", shapely.geometry.mapping(shape))
+
+
+def _check_envelope(node: cql_values.Envelope) -> None:
+    values = (node.x1, node.y1, node.x2, node.y2)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        raise InvalidInput("filter: BBOX потребує чотирьох чисел", "filter: BBOX needs four numbers")
 
 
 def _page() -> tuple[int, int]:
@@ -312,30 +337,6 @@ def _page() -> tuple[int, int]:
         return int(text)
 
     return number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT), number("offset", 0, 0, 10**9)
-
-
-def _feature_query(layer: Layer, staff: bool, out_srid: int | None):
-    table = table_of(layer)
-    geom = table.c[layer.geometry_column]
-    if out_srid is None:
-        out = geom
-    elif out_srid == 4326:
-        out = sa.func.ST_FlipCoordinates(geom)  # EPSG:4326 is latitude, longitude
-    else:
-        out = sa.func.ST_Transform(geom, out_srid)
-    fields = layer.visible_fields(staff)
-    columns = [table.c[layer.id_column].label("_id"), sa.func.ST_AsGeoJSON(out, 9).label("_geometry"),
-               *[table.c[f.column_name].label(f.name) for f in fields]]
-    return table, geom, fields, columns
-
-
-def _feature(row, fields) -> dict:
-    def value(v):
-        return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
-
-    return {"type": "Feature", "id": str(row["_id"]),
-            "geometry": json.loads(row["_geometry"]) if row["_geometry"] else None,
-            "properties": {f.name: value(row[f.name]) for f in fields}}
 
 
 def _feature_roles(layer: Layer, feature_id: int) -> frozenset[str]:
@@ -353,7 +354,8 @@ def items(collection_id: str):
     layer = _layer(collection_id)
     staff = _staff(layer)
     crs_uri, out_srid = _crs("crs")
-    table, geom, fields, columns = _feature_query(layer, staff, out_srid)
+    table = table_of(layer)
+    geom, fields = table.c[layer.geometry_column], layer.visible_fields(staff)
     queryable = {f.name: table.c[f.column_name] for f in fields}
     unknown = set(request.args) - ITEM_PARAMS - set(queryable)
     if unknown:
@@ -361,15 +363,11 @@ def items(collection_id: str):
                            f"Unknown parameters: {', '.join(sorted(unknown))}")
     conditions = [c for c in (_bbox_condition(geom), _datetime_condition(layer, table),
                               _cql_condition(layer, table, staff)) if c is not None]
-    conditions.append(visible_rows(layer, table, read_roles()))
     for name in set(request.args) & set(queryable):
         conditions.append(sa.cast(queryable[name], sa.Text) == request.args[name])
     limit, offset = _page()
-    where = sa.and_(sa.true(), *conditions)
-    conn = connection()
-    matched = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
-    rows = conn.execute(sa.select(*columns).where(where).order_by(table.c[layer.id_column])
-                        .limit(limit).offset(offset)).mappings().all()
+    features, matched, _ = read_features(connection(), layer, conditions=conditions, page=Page(limit, offset),
+                                         staff=staff, roles=read_roles(), out_srid=out_srid)
     args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
     links = [_link(url_for(".items", collection_id=layer.name, offset=offset, **args, _external=True), "self", GEOJSON),
              _link(url_for(".items", collection_id=layer.name, offset=offset, f="html", **args, _external=True),
@@ -381,8 +379,8 @@ def items(collection_id: str):
     if offset > 0:
         links.append(_link(url_for(".items", collection_id=layer.name, offset=max(offset - limit, 0), **args,
                                    _external=True), "prev", GEOJSON))
-    doc = {"type": "FeatureCollection", "features": [_feature(r, fields) for r in rows],
-           "numberMatched": matched, "numberReturned": len(rows),
+    doc = {"type": "FeatureCollection", "features": features,
+           "numberMatched": matched, "numberReturned": len(features),
            "timeStamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "links": links}
     return _answer(doc, "ogc/items.html", mimetype=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"},
                    layer=layer, fields=fields)
@@ -395,16 +393,17 @@ def item(collection_id: str, feature_id: str):
     if not re.fullmatch(r"[0-9]{1,18}", feature_id):
         raise NotFound(f"Об'єкта {feature_id!r} немає", f"Feature {feature_id!r} does not exist")
     roles = _feature_roles(layer, int(feature_id))
-    table, _, fields, columns = _feature_query(layer, _staff(layer, roles), out_srid)
+    staff = _staff(layer, roles)
     spec = writable(layer.name)
-    if spec is not None:  # the version, read in the same row, makes the ETag that writes name
-        columns = [*columns, table.c[spec.version_column].label("_version")]
-    row = connection().execute(sa.select(*columns).where(
-        table.c[layer.id_column] == int(feature_id), visible_rows(layer, table, roles))).mappings().first()
-    if row is None:
+    table = table_of(layer)
+    # The version, read in the same row, makes the ETag that writes name.
+    version = [table.c[spec.version_column].label("_version")] if spec is not None else []
+    doc, row = read_feature(connection(), layer, int(feature_id), staff=staff, roles=roles, out_srid=out_srid,
+                            extra_columns=version)
+    if doc is None:
         raise NotFound(f"Об'єкта {feature_id} у колекції {layer.name} немає",
                        f"Feature {feature_id} does not exist in {layer.name}")
-    doc = _feature(row, fields)
+    fields = layer.visible_fields(staff)
     doc["links"] = [
         _link(url_for(".item", collection_id=layer.name, feature_id=feature_id, _external=True), "self", GEOJSON),
         _link(url_for(".collection", collection_id=layer.name, _external=True), "collection", "application/json")]
@@ -478,5 +477,3 @@ def openapi():
            "paths": paths, "components": {"parameters": params}}
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")
 
-
-from webmap import ogc_write  # noqa: E402,F401  (Part 4: the write operations on this blueprint)

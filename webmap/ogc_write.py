@@ -21,16 +21,17 @@ import sqlalchemy as sa
 from flask import Response, current_app, g, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 
+from gis.jsonvalues import dumps
 from gis.errors import (Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired,
                         Unauthorized, UnsupportedMediaType)
 from layers.base import Layer
 from layers.plans import Editor, VersionConflict
-from layers.query import table_of, visible_rows
+from layers.query import read_feature, table_of
 from layers.writable import Writable, writable
 from webmap.access import current_user, token_authenticated
 from webmap.database import connection, engine
 from webmap.extensions import csrf
-from webmap.ogc import CRS84, CRS_URIS, GEOJSON, _feature, _feature_query, _layer, bp
+from webmap.ogc_common import CRS84, CRS_URIS, GEOJSON, bp, collection_layer as _layer
 
 READ = ("GET", "HEAD", "OPTIONS")
 ACCEPT_POST = f"{GEOJSON}, application/json"
@@ -99,7 +100,7 @@ def _body(accepted: tuple[str, ...]) -> dict:
         raise UnsupportedMediaType(f"Content-Type {kind} не приймається; можливі: {', '.join(accepted)}",
                                    f"Content-Type {kind} is not accepted; accepted: {', '.join(accepted)}")
     try:
-        doc = json.loads(request.get_data(as_text=True) or "null")
+        doc = current_app.json.loads(request.get_data() or b"null")  # webmap.request_json: depth-guarded
     except ValueError as exc:
         raise InvalidInput(f"Тіло запиту не є JSON: {exc}", f"The body is not JSON: {exc}") from None
     if not isinstance(doc, dict):
@@ -143,6 +144,8 @@ def _geometry(doc: dict, required: bool) -> dict | None:
         text = connection().execute(sa.text(
             f"SELECT ST_AsGeoJSON({into}, 9) FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), :s) AS g) s"),
             {"g": json.dumps(geom), "s": srid}).scalar()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        raise  # the database is out of reach, not the geometry wrong: 503 (webmap.errors)
     except sa.exc.DBAPIError:
         raise InvalidInput("Геометрія не є правильним GeoJSON", "The geometry is not valid GeoJSON") from None
     return json.loads(text)
@@ -175,19 +178,18 @@ def _read(conn: sa.Connection, layer: Layer, spec: Writable, feature_id: int, ed
     """The feature as GET answers it (CRS84) to the editor, with the roles held in the feature's
     hromada, and its version, read in one row; None when there is none."""
     roles = editor.roles_in(_feature_hromada(conn, layer, feature_id))
-    table, _, fields, columns = _feature_query(layer, layer.permissions.sees_staff_fields(roles), None)
-    row = conn.execute(sa.select(*columns, table.c[spec.version_column].label("_version")).where(
-        table.c[layer.id_column] == feature_id, visible_rows(layer, table, roles))).mappings().first()
-    if row is None:
+    version = table_of(layer).c[spec.version_column].label("_version")
+    doc, row = read_feature(conn, layer, feature_id, staff=layer.permissions.sees_staff_fields(roles), roles=roles,
+                            extra_columns=[version])
+    if doc is None:
         return None
-    doc = _feature(row, fields)
     doc["links"] = [{"href": url_for("ogc.item", collection_id=layer.name, feature_id=feature_id, _external=True),
                      "rel": "self", "type": GEOJSON}]
     return doc, row["_version"]
 
 
 def _feature_answer(doc: dict, etag: str, status: int = 200, **headers: str) -> Response:
-    return Response(json.dumps(doc, ensure_ascii=False, default=str), status=status, mimetype=GEOJSON,
+    return Response(dumps(doc), status=status, mimetype=GEOJSON,
                     headers={"ETag": etag, "Content-Crs": f"<{CRS84}>", **headers})
 
 

@@ -48,7 +48,7 @@ from layers import reports
 from webmap.database import connection
 from webmap.extensions import limiter
 from webmap.forms import ReportForm
-from webmap.reports_api import _idempotency_key, _once, public_url
+from webmap.idempotency import idempotency_key, public_url, request_fingerprint, run_once
 
 log = logging.getLogger(__name__)
 bp = Blueprint("open311", __name__, url_prefix="/open311")
@@ -558,10 +558,10 @@ def post_request(fmt: str):
         created = reports.create_report(write, new, public_url=public_url())
         return {"service_request_id": created["code"], "service_notice": _notice(created), "account_id": None}
 
-    key = _idempotency_key()
+    key = idempotency_key()
     fields = {k: v for k, v in values.to_dict(flat=False).items() if k != "api_key"}
-    fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest() if key else None
-    answer, status = _once(f"open311:{key_id}", key, fingerprint, 201, create)
+    fingerprint = request_fingerprint(fields) if key else None
+    answer, status = run_once(f"open311:{key_id}", key, fingerprint, 201, create)
     location = f"{public_url()}/open311/v2/requests/{quote(answer['service_request_id'])}.{fmt}"
     return render(fmt, "service_requests", [answer], status, {"Location": location})
 
@@ -590,8 +590,7 @@ REQUEST_SQL = """
     SELECT r.id, r.code, r.status, r.description, r.created_at, r.updated_at, r.closed_at, r.due_at,
            ST_X(r.location) AS lon, ST_Y(r.location) AS lat, c.code AS service_code, c.name_uk AS service_name,
            u.name_uk AS agency, h.name_uk AS hromada_name,
-           (SELECT s.name_uk FROM settlement s WHERE s.hromada_id = r.hromada_id
-              AND ST_Intersects(s.boundary, r.location) LIMIT 1) AS village,
+           (SELECT v.name_uk FROM settlement_at(r.hromada_id, r.location) v) AS village,
            (SELECT e.public_note FROM report_event e WHERE e.report_id = r.id AND e.public_note IS NOT NULL
               ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS status_notes,
            (SELECT array_agg(p.position ORDER BY p.position) FROM report_photo p WHERE p.report_id = r.id) AS photos

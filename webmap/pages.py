@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 
 from gis.config import default_hromada
+from layers import admin_areas
 from layers.base import label
-from webmap import hromadas
 from webmap.access import roles_in
 from webmap.database import connection
 from webmap.i18n import current_lang
@@ -19,7 +19,7 @@ def index():
     conn = connection()
     code = default_hromada()
     try:
-        hromadas.hromada_id_by_code(conn, code)
+        admin_areas.hromada_id_by_code(conn, code)
     except Exception:
         return redirect(url_for(".hromada_list"))
     return hromada_map(code)
@@ -28,7 +28,7 @@ def index():
 @bp.get("/map/<code>")
 def hromada_map(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]))
     return render_template(
         "map.html", summary=summary, parts=map_parts(fmap), label=label,
@@ -39,4 +39,4 @@ def hromada_map(code: str):
 
 @bp.get("/hromadas")
 def hromada_list():
-    return render_template("hromadas.html", hromadas=hromadas.list_hromadas(connection()))
+    return render_template("hromadas.html", hromadas=admin_areas.list_hromadas(connection()))

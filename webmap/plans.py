@@ -24,14 +24,13 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import folium
-import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
 from gis.errors import HromadaError, InvalidInput, NotFound
-from layers import plans
+from layers import admin_areas, plans
 from layers.base import label
-from webmap import hromadas, render_error
-from webmap.access import current_user, hromada_id_by_sql, hromada_id_of_katottg, hromada_roles, roles_in
+from webmap import render_error
+from webmap.access import current_user, hromada_id_of_katottg, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.tiles import tile_memory
@@ -53,14 +52,17 @@ DIFF_STYLES = {  # colour and dash pattern, so the kinds differ by more than col
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-plan_hromada = hromada_id_by_sql("SELECT hromada_id FROM plan WHERE id = :plan_id")
-# Through the zone's last version too, so a deleted zone can still be brought back.
-zone_hromada = hromada_id_by_sql("""
-    SELECT p.hromada_id FROM plan p WHERE p.id = COALESCE(
-        (SELECT plan_id FROM plan_zone WHERE id = :zone_id),
-        (SELECT plan_id FROM plan_zone_version WHERE zone_id = :zone_id ORDER BY version DESC LIMIT 1))""")
-comment_hromada = hromada_id_by_sql(
-    "SELECT p.hromada_id FROM plan_comment c JOIN plan p ON p.id = c.plan_id WHERE c.id = :comment_id")
+def plan_hromada(plan_id: int, **_) -> int:
+    return plans.plan_hromada_id(connection(), plan_id)
+
+
+def zone_hromada(zone_id: int, **_) -> int:
+    """Through the zone's last version too, so a deleted zone can still be brought back."""
+    return plans.zone_hromada_id(connection(), zone_id)
+
+
+def comment_hromada(comment_id: int, **_) -> int:
+    return plans.comment_hromada_id(connection(), comment_id)
 
 
 def _is_editor(hromada_id: int) -> bool:
@@ -176,7 +178,7 @@ def _changes(before: dict, after: dict, lang: str) -> list[tuple[str, str, str]]
 @bp.get("/map/<code>/plans")
 def plan_list(code: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     items = plans.list_plans(conn, summary["id"], roles=roles_in(summary["id"]))
     return render_template("plans/list.html", summary=summary, items=items, types=plans.PLAN_TYPES,
                            statuses=plans.PLAN_STATUSES, is_editor=_is_editor(summary["id"]))
@@ -282,7 +284,7 @@ def comment_decide(comment_id: int):
 def zone_history_page(zone_id: int):
     conn, lang, roles = connection(), current_lang(), roles_in(zone_hromada(zone_id=zone_id))
     versions = plans.zone_history(conn, zone_id, roles=roles)
-    plan = plans.get_plan(conn, _plan_of(conn, zone_id), roles=roles)
+    plan = plans.get_plan(conn, plans.zone_plan_id(conn, zone_id), roles=roles)
     classes = _classes(conn)
     for newer, older in zip(versions, versions[1:] + [None]):
         newer["changes"] = _changes(older["attributes"], newer["attributes"], lang) if older else []
@@ -304,14 +306,6 @@ def zone_history_page(zone_id: int):
                            shown=shown, can_revert=bool(roles & plans.EDITORS) and plan["editable"],
                            reverted=request.args.get("reverted"), attr_label=lambda k: _attr_label(k, lang),
                            value=_value)
-
-
-def _plan_of(conn, zone_id: int) -> int:
-    found = conn.execute(sa.text("SELECT plan_id FROM plan_zone_version WHERE zone_id = :z LIMIT 1"),
-                         {"z": zone_id}).scalar()
-    if found is None:
-        raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
-    return found
 
 
 @bp.get("/plans/zones/<int:zone_id>/versions/<int:version>.geojson")

@@ -6,16 +6,14 @@ GET /api/hromadas/<code>/property?…                                           
 """
 from __future__ import annotations
 
-import csv
-import io
 
 import folium
-import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 
+from layers import admin_areas
 from layers import property as prop
 from layers.base import label
-from webmap import hromadas
+from webmap.downloads import csv_download
 from webmap.access import hromada_id_of_katottg, roles_in
 from webmap.database import connection
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
@@ -65,12 +63,9 @@ def _map(rows: list[dict], summary, lang: str) -> dict:
 @bp.get("/map/<code>/property")
 def property_page(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     filters, rows = _rows(conn, summary, lang)
-    holders = conn.execute(sa.text("""
-        SELECT DISTINCT u.id, u.name_uk, u.name_en FROM unit u JOIN communal_property p
-          ON p.balance_holder_unit_id = u.id WHERE p.hromada_id = :h ORDER BY u.name_uk"""),
-        {"h": summary["id"]}).all()
+    holders = prop.balance_holders(conn, summary["id"])
     columns = ["name", "type", "address", "balance_holder_unit_id", "use", "area_m2", "condition", "tenant_kind",
                "tenant_organisation", "lease_end", "rent_uah_month"]
     if _staff():
@@ -81,7 +76,7 @@ def property_page(code: str):
         columns=[(name, label(LAYER.field(name).label, lang)) for name in columns] + [("parcels", t("parcels_under"))],
         choices={name: [(c, label(v, lang)) for c, v in LAYER.field(name).choices.items()]
                  for name in ("type", "condition", "tenant_kind")},
-        holders=[(h.id, h.name_uk if lang == "uk" else (h.name_en or h.name_uk)) for h in holders],
+        holders=[(h["id"], h["name_uk"] if lang == "uk" else (h["name_en"] or h["name_uk"])) for h in holders],
         type_labels={c: label(v, lang) for c, v in prop.PROPERTY_TYPES.items()},
         has_demo=any(r["is_demo"] for r in rows), query=request.query_string.decode())
 
@@ -89,23 +84,20 @@ def property_page(code: str):
 @bp.get("/map/<code>/property.csv")
 def property_csv(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     _, rows = _rows(conn, summary, lang)
     fields = LAYER.visible_fields(_staff())
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([label(f.label, lang) for f in fields] + ["lon", "lat"])
-    for r in rows:
-        shown = _shown(r, lang)
-        writer.writerow([shown[f.name] if shown[f.name] != "—" else "" for f in fields] + [r["lon"], r["lat"]])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="communal-property-{summary["katottg"]}.csv"'})
+    header = [label(f.label, lang) for f in fields] + ["lon", "lat"]
+    shown = (_shown(r, lang) | {"lon": r["lon"], "lat": r["lat"]} for r in rows)
+    return csv_download(f"communal-property-{summary['katottg']}.csv", header,
+                        ([s[f.name] if s[f.name] != "—" else None for f in fields] + [s["lon"], s["lat"]]
+                         for s in shown))
 
 
 @bp.get("/api/hromadas/<code>/property")
 def property_api(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     _, rows = _rows(conn, summary, lang)
     items = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()
               if k not in ("holder_uk", "holder_en")} for r in rows]

@@ -14,20 +14,18 @@ POST /api/projects/<id>/funding                     planners, admins (CSRF): {so
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from decimal import Decimal
 
 import folium
-import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from gis.errors import InvalidInput, NotFound
+from layers import admin_areas
 from layers import reconstruction as rc
 from layers.base import label
-from webmap import hromadas
+from webmap.downloads import csv_download
 from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
@@ -62,14 +60,10 @@ def _colour(p: dict) -> str:
 
 def _add_footprints(fmap: folium.Map, conn, hromada_id: int, lang: str) -> None:
     """Lines and polygons of the projects that have them, coloured by stage, under the markers."""
-    rows = conn.execute(sa.text("""
-        SELECT p.id, p.title_uk, p.title_en, p.stage, p.outcome, ST_AsGeoJSON(f.geom, 6) AS geometry
-        FROM project_footprint f JOIN reconstruction_project p ON p.id = f.project_id
-        WHERE p.hromada_id = :h AND GeometryType(f.geom) NOT IN ('POINT', 'MULTIPOINT')"""),
-        {"h": hromada_id}).mappings().all()
+    rows = rc.footprints_in_hromada(conn, hromada_id)
     if not rows:
         return
-    features = [{"type": "Feature", "geometry": json.loads(r["geometry"]),
+    features = [{"type": "Feature", "geometry": r["geometry"],
                  "properties": {TOOLTIP_PROPERTY: _title(r, lang), "_colour": _colour(r)}} for r in rows]
     # A pane of their own below the markers' (400), so the outlines never cover a marker; not in the layer
     # control, which build_map has already rendered the list of.
@@ -93,7 +87,7 @@ def _bar_rows(groups: list[dict], key: str, labels: dict, colours: dict, lang: s
 @bp.get("/map/<code>/reconstruction")
 def analytics_page(code: str):
     conn, lang = connection(), current_lang()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     data = rc.analytics(conn, summary["id"])
     fmap, _ = build_map(conn, summary, lang, roles_in(summary["id"]), only=(LAYER.name,))
     _add_footprints(fmap, conn, summary["id"], lang)
@@ -172,7 +166,7 @@ def photo(photo_id: int):
 @bp.get("/api/hromadas/<code>/reconstruction")
 def analytics_api(code: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     data = rc.analytics(conn, summary["id"])
     return jsonify({"hromada": summary["katottg"], "currency": "UAH", "amounts": "exact decimal strings",
                     **_plain(data)})
@@ -181,7 +175,7 @@ def analytics_api(code: str):
 @bp.get("/api/hromadas/<code>/reconstruction/projects.<fmt>")
 def projects_download(code: str, fmt: str):
     conn = connection()
-    summary = hromadas.hromada_summary(conn, code)
+    summary = admin_areas.hromada_summary(conn, code)
     rows = rc.export_rows(conn, summary["id"])
     name = f"reconstruction-{summary['katottg']}-{dt.date.today():%Y%m%d}"
     if fmt == "geojson":
@@ -191,13 +185,7 @@ def projects_download(code: str, fmt: str):
         return Response(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json",
                         headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'})
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(rc.EXPORT_COLUMNS)
-        for r in rows:
-            writer.writerow([r[k] if r[k] is not None else "" for k in rc.EXPORT_COLUMNS])
-        return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return csv_download(f"{name}.csv", rc.EXPORT_COLUMNS, ([r[k] for k in rc.EXPORT_COLUMNS] for r in rows))
     raise NotFound(f"Формат {fmt!r} не підтримується: csv або geojson",
                    f"Format {fmt!r} is not supported: csv or geojson")
 
@@ -219,9 +207,7 @@ def _payload() -> dict:
 
 
 def project_hromada(key: str, **_) -> int:
-    project_id = rc.find_project(connection(), key)
-    return connection().execute(sa.select(rc.project_table.c.hromada_id)
-                                .where(rc.project_table.c.id == project_id)).scalar_one()
+    return rc.project_hromada_id(connection(), key)
 
 
 @bp.post("/api/projects/<key>/stage")

@@ -1,7 +1,6 @@
 """Public pages of a report: status, history, photos — and the reporter's private view by token."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, render_template, request
 
 from gis.errors import NotFound
@@ -44,10 +43,6 @@ def report_photo_thumb(code: str, position: int):
 
 
 def _photo(code: str, position: int, column: str) -> Response:
-    data = connection().execute(sa.text(f"""
-        SELECT p.{column} FROM report_photo p JOIN report r ON r.id = p.report_id
-        WHERE r.code = :code AND p.position = :pos"""), {"code": code, "pos": position}).scalar()
-    if data is None:
-        raise NotFound("Фото не знайдено", "Photo not found")
-    return Response(bytes(data), mimetype="image/jpeg",
+    data = reports.photo_bytes(connection(), code, position, thumb=column == "thumb")
+    return Response(data, mimetype="image/jpeg",
                     headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})

@@ -18,6 +18,7 @@ import re
 import threading
 
 import psycopg
+import sqlalchemy as sa
 from cachetools import TTLCache
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from werkzeug.http import parse_etags
@@ -145,7 +146,7 @@ class TileFastPath:
         if data is None:
             try:
                 data = self._make(layer, z, x, y)
-            except psycopg.Error as exc:
+            except (psycopg.Error, sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:  # no connection: Flask's 503
                 log.warning("tile %s/%s/%s/%s via the fast path failed (%s); the Flask route answers",
                             layer.name, z, x, y, exc)
                 return self.flask_wsgi(environ, start_response)
@@ -155,17 +156,15 @@ class TileFastPath:
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
     def _make(self, layer: Layer, z: int, x: int, y: int) -> bytes:
-        sql, params = tiles.driver_params(layer, z, x, y)
         pooled = self.engine.raw_connection()
         try:
-            row = pooled.driver_connection.execute(sql, params).fetchone()
+            return tiles.driver_tile(pooled.driver_connection, layer, z, x, y)
         except psycopg.OperationalError:
             pooled.invalidate()
             self.engine.dispose()  # its other connections went with the server, most likely
             raise
         finally:
             pooled.close()
-        return bytes(row[0] or b"")
 
 
 _STATUS_LINES = {200: "200 OK", 204: "204 No Content", 304: "304 Not Modified"}

@@ -20,7 +20,7 @@ from layers import reports, unit_mail
 from webmap.database import connection, engine
 from webmap.forms import Bilingual
 from webmap.i18n import current_lang
-from webmap.reports_api import public_url
+from webmap.idempotency import public_url
 
 bp = Blueprint("unit_link", __name__, url_prefix="/unit-link")
 

@@ -12,16 +12,16 @@ POST /staff/venues/proposals/<id>                          staff: approve or rej
 from __future__ import annotations
 
 import folium
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
 
-from gis.errors import Forbidden, InvalidInput, NotFound
+from gis.errors import Forbidden, InvalidInput
 from gis.photos import MAX_PHOTOS, process_photo
 from gis.routing import check_point
 from layers import accessibility as acc
 from layers import venue_proposals
+from layers.admin_areas import katottg_of, settlement_names
 from layers.base import label
-from webmap.access import chosen_hromada, current_user, hromada_id_by_sql, hromada_roles, roles_in
+from webmap.access import chosen_hromada, current_user, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
@@ -93,7 +93,7 @@ def search_page():
     conn, lang = connection(), current_lang()
     asked = _search_args(conn)
     results = _search(conn, asked, lang) if asked else None
-    villages = [name for name, in conn.execute(sa.text("SELECT DISTINCT name_uk FROM settlement ORDER BY 1"))]
+    villages = settlement_names(conn)
     return render_template(
         "venues/search.html", asked=asked, results=results, villages=villages,
         profiles=_choices(acc.PROFILES, lang), categories=_choices(acc.CATEGORIES, lang),
@@ -112,23 +112,9 @@ def search_api():
                     "venues": results})
 
 
-def _venue(conn, venue_id: int) -> dict:
-    row = conn.execute(sa.text("SELECT *, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM venue WHERE id = :id"),
-                       {"id": venue_id}).mappings().first()
-    if row is None:
-        raise NotFound(f"Заклад {venue_id} не знайдено", f"Venue {venue_id} not found")
-    return dict(row)
-
-
 def _fact_rows(venue: dict, lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
     return [(t(group, lang), [(label(VENUES.field(n).label, lang), display_value(VENUES.field(n), venue.get(n), lang))
                               for n in names]) for group, names in FACT_GROUPS]
-
-
-def _approved_photos(conn, venue_id: int) -> list[tuple[int, int]]:
-    return [tuple(r) for r in conn.execute(sa.text("""
-        SELECT f.proposal_id, f.position FROM venue_proposal_photo f JOIN venue_proposal p ON p.id = f.proposal_id
-        WHERE p.venue_id = :v AND p.status = 'approved' ORDER BY p.decided_at, f.position"""), {"v": venue_id})]
 
 
 def _form_fields(lang: str) -> list[tuple[str, list[dict]]]:
@@ -151,11 +137,11 @@ def _form_fields(lang: str) -> list[tuple[str, list[dict]]]:
 @bp.get("/venues/<int:venue_id>")
 def venue_page(venue_id: int):
     conn, lang = connection(), current_lang()
-    venue = _venue(conn, venue_id)
+    venue = acc.venue(conn, venue_id)
     return render_template(
         "venues/venue.html", venue=venue, ratings=acc.ratings(venue, lang), facts=_fact_rows(venue, lang),
         category=display_value(VENUES.field("category"), venue["category"], lang),
-        history=venue_proposals.history(conn, venue_id, lang), photos=_approved_photos(conn, venue_id),
+        history=venue_proposals.history(conn, venue_id, lang), photos=venue_proposals.approved_photos(conn, venue_id),
         form_fields=_form_fields(lang), proposed=request.args.get("proposed") == "1", max_photos=MAX_PHOTOS)
 
 
@@ -199,15 +185,12 @@ def venue_new():
 
 @bp.get("/venues/proposals/<int:proposal_id>/photos/<int:position>.jpg")
 def proposal_photo(proposal_id: int, position: int):
-    conn = connection()
-    row = conn.execute(sa.text("""
-        SELECT f.data, p.status, p.hromada_id FROM venue_proposal_photo f JOIN venue_proposal p ON p.id = f.proposal_id
-        WHERE f.proposal_id = :p AND f.position = :n"""), {"p": proposal_id, "n": position}).first()
-    if row is None:
+    photo = venue_proposals.proposal_photo(connection(), proposal_id, position)
+    if photo is None:
         abort(404)
-    if row.status != "approved" and not (roles_in(row.hromada_id) & set(EDITORS)):
+    if photo["status"] != "approved" and not (roles_in(photo["hromada_id"]) & set(EDITORS)):
         raise Forbidden("Фото стане видимим після розгляду", "The photo becomes visible once it is reviewed")
-    return Response(bytes(row.data), mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
+    return Response(photo["data"], mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
 
 
 @bp.get("/staff/venues/proposals")
@@ -221,8 +204,13 @@ def proposals_queue():
     return render_template("venues/proposals.html", items=items, user=current_user())
 
 
+def proposal_hromada(proposal_id: int, **_) -> int:
+    """The hromada of the proposal a view is about (404 when there is none)."""
+    return venue_proposals.proposal_hromada_id(connection(), proposal_id)
+
+
 @bp.post("/staff/venues/proposals/<int:proposal_id>")
-@hromada_roles(*EDITORS, hromada=hromada_id_by_sql("SELECT hromada_id FROM venue_proposal WHERE id = :proposal_id"))
+@hromada_roles(*EDITORS, hromada=proposal_hromada)
 def proposal_decide(proposal_id: int):
     decision = request.form.get("decision")
     if decision not in ("approve", "reject"):
@@ -230,5 +218,4 @@ def proposal_decide(proposal_id: int):
     with engine().begin() as conn:
         venue_proposals.decide(conn, proposal_id, approve=decision == "approve", user_id=current_user().id,
                                note=request.form.get("note"))
-    katottg = connection().execute(sa.text("SELECT katottg FROM hromada WHERE id = :h"), {"h": g.hromada_id}).scalar()
-    return redirect(url_for(".proposals_queue", hromada=katottg))
+    return redirect(url_for(".proposals_queue", hromada=katottg_of(connection(), g.hromada_id)))

@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from layers.a11yjson import venues_a11yjson
+from layers.admin_areas import hromada_id_by_code
 from webmap.database import connection
-from webmap.hromadas import hromada_id_by_code
 
 bp = Blueprint("venues_api", __name__, url_prefix="/api")
 

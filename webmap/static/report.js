@@ -7,7 +7,16 @@
   if (!form) return;
   const lang = document.documentElement.lang === "en" ? "en" : "uk";
   const msg = (name) => form.dataset["msg" + name];
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // The CSRF token is asked for when the form is first sent, not put in the page: a visitor who
+  // only looks gets no session cookie, so the page can be cached (webmap/security.py).
+  let csrf = null;
+  async function csrfToken() {
+    if (!csrf) {
+      const response = await fetch("/api/csrf-token", {headers: {"Accept": "application/json"}, cache: "no-store"});
+      csrf = (await response.json()).csrf_token;
+    }
+    return csrf;
+  }
   const mapEl = document.querySelector(".folium-map");
   const map = mapEl ? window[mapEl.id] : null;
   const $ = (id) => document.getElementById(id);
@@ -110,7 +119,7 @@
     const body = new FormData();
     body.append("email", $("email").value);
     const response = await fetch(`/api/reports/${encodeURIComponent(code)}/me-too`,
-      {method: "POST", body, headers: {"X-CSRFToken": csrf, "Accept": "application/json"}});
+      {method: "POST", body, headers: {"X-CSRFToken": await csrfToken(), "Accept": "application/json"}});
     const data = await response.json();
     if (!response.ok) { errorBox.textContent = message(data); return; }
     supported.add(code);
@@ -129,7 +138,7 @@
     button.disabled = true;
     try {
       const response = await fetch("/api/reports", {method: "POST", body: new FormData(form),
-        headers: {"X-CSRFToken": csrf, "Idempotency-Key": idempotencyKey, "Accept": "application/json"}});
+        headers: {"X-CSRFToken": await csrfToken(), "Idempotency-Key": idempotencyKey, "Accept": "application/json"}});
       const data = await response.json();
       if (!response.ok) { errorBox.textContent = message(data); return; }
       const result = $("report-result");

@@ -4,7 +4,16 @@
   const form = document.getElementById("speed-form");
   if (!form) return;
   const $ = (id) => document.getElementById(id);
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // The CSRF token is asked for when the form is first sent, not put in the page: a visitor who
+  // only looks gets no session cookie, so the page can be cached (webmap/security.py).
+  let csrf = null;
+  async function csrfToken() {
+    if (!csrf) {
+      const response = await fetch("/api/csrf-token", {headers: {"Accept": "application/json"}, cache: "no-store"});
+      csrf = (await response.json()).csrf_token;
+    }
+    return csrf;
+  }
   const lang = document.documentElement.lang || "uk";
   const errorBox = $("speed-error");
 
@@ -26,7 +35,7 @@
       // Decimal commas are what people type here: 7,5 Мбіт/с.
       for (const name of ["lat", "lon", "down_mbps", "up_mbps"]) body.set(name, String(body.get(name)).replace(",", "."));
       const response = await fetch("/api/speed-tests", {method: "POST", body,
-        headers: {"X-CSRFToken": csrf, "Accept": "application/json"}});
+        headers: {"X-CSRFToken": await csrfToken(), "Accept": "application/json"}});
       const data = await response.json();
       if (!response.ok) {
         errorBox.textContent = (data.message && (data.message[lang] || data.message.uk)) || response.statusText;
