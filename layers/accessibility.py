@@ -252,9 +252,7 @@ def reason_text(code: str | None, lang: str = "uk") -> str:
         return f"двері {args[0]} см (норма — 90 см)" if uk else f"door {args[0]} cm (the standard is 90 cm)"
     if kind == "step_free":
         return "вхід без сходинок або з пологим пандусом" if uk else "step-free entrance or a gentle ramp"
-    if kind == "steps_many":
-        return f"{_steps(int(args[0]), uk)} без пандуса" if uk else f"{_steps(int(args[0]), uk)}, no ramp"
-    if kind == "steps_few":
+    if kind in ("steps_many", "steps_few"):
         return f"{_steps(int(args[0]), uk)} без пандуса" if uk else f"{_steps(int(args[0]), uk)}, no ramp"
     if kind == "osm":
         value = label(OSM_WHEELCHAIR.get(args[0], {"uk": args[0], "en": args[0]}), lang)

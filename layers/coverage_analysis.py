@@ -59,6 +59,7 @@ from gis.bulk import ewkb
 from gis.crs import metric_srid_for_hromada
 from gis.errors import InvalidInput, NotFound, Unprocessable
 from gis.models import geometry, gist, metadata
+from layers.base import Layer
 from gis.zonal import RasterArray, apply, zonal_stats
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,14 @@ MIN_HEX_SIZE_M, MAX_HEX_SIZE_M = 100.0, 20_000.0
 MAX_HEX_CELLS = 20_000
 DEFAULT_TEST_RADIUS_M = 150.0
 MAX_TEST_RADIUS_M = 5_000.0
-ADDRESS_LAYER = "addresses"  # weights population when such a Point layer is registered
+# Weights population when such a Point layer is registered: callers that know the registry pass it
+# (address_layer_in), so this module does not import the registry that imports it.
+ADDRESS_LAYER = "addresses"
+
+
+def address_layer_in(layers: dict) -> Layer | None:
+    """The registered address layer, if any, from a name → layer registry (layers.registry.LAYERS)."""
+    return layers.get(ADDRESS_LAYER)
 
 # Typical speeds (down, up Mbit/s) of a claim that gives none, by technology: what a household
 # usually gets on a village line — FTTH/DOCSIS plans of 100 Mbit/s and more, ADSL2+ on old copper
@@ -401,12 +409,7 @@ def _point_classes(points: np.ndarray, evidence: Evidence) -> np.ndarray:
     return ranks
 
 
-def _address_points(conn, layer_name: str | None, hromada_id: int, srid: int) -> np.ndarray | None:
-    if not layer_name:
-        return None
-    from layers.registry import LAYERS
-
-    layer = LAYERS.get(layer_name)
+def _address_points(conn, layer: Layer | None, hromada_id: int, srid: int) -> np.ndarray | None:
     if layer is None or layer.geometry != "Point":
         return None
     wkbs = conn.execute(sa.text(
@@ -478,7 +481,7 @@ def _zones(conn, hromada_id: int, srid: int, hex_size_m: float) -> tuple[list[Zo
 # --- the analysis ---------------------------------------------------------------------------------
 
 def analyse(conn: sa.Connection, hromada_id: int, *, hex_size_m: float = DEFAULT_HEX_SIZE_M,
-            test_radius_m: float = DEFAULT_TEST_RADIUS_M, address_layer: str | None = ADDRESS_LAYER,
+            test_radius_m: float = DEFAULT_TEST_RADIUS_M, address_layer: Layer | None = None,
             raster_store: Path | None = None) -> int:
     """Compute the white spots of one hromada and store them as a new run; its id.
 
@@ -560,7 +563,7 @@ def analyse(conn: sa.Connection, hromada_id: int, *, hex_size_m: float = DEFAULT
         "population_weighting": "address points" if addresses is not None else "even over settlement area",
     }
     evidence_used = dict(evidence.counts, address_points=0 if points is None else int(points.size),
-                         address_layer=address_layer if points is not None else None)
+                         address_layer=address_layer.name if points is not None else None)
     run_id = conn.execute(sa.insert(coverage_run).values(
         hromada_id=hromada_id, computed_at=computed_at, hex_size_m=float(hex_size_m), parameters=parameters,
         evidence=evidence_used, summary=summary,

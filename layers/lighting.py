@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from gis.crs import metric_srid_for_hromada
 from gis.models import metadata
 from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec, Permissions
+from layers.report_states import OPEN_STATUSES
 
 LAMP_STATUSES = {
     "working": {"uk": "працює", "en": "working"},
@@ -119,8 +120,6 @@ def open_report_on_lamp(conn: sa.Connection, lamp_id: int, open_statuses) -> str
 def lamp_follows_report(conn: sa.Connection, lamp_id: int, report_id: int, status: str) -> None:
     """Open report: the lamp is faulty. Resolved: it works. Rejected or duplicate: back to its
     status before this report — unless another open report still says it is out."""
-    from layers.reports import OPEN_STATUSES  # reports → registry → lighting: import when called
-
     if status in OPEN_STATUSES:
         set_lamp_status(conn, lamp_id, "faulty", report_id)
         return

@@ -200,14 +200,11 @@ def money(value, what: tuple[str, str] = ("сума", "amount")) -> Decimal:
 
 
 def format_uah(value, lang: str = "uk") -> str:
-    """``1 234 567,89 грн`` in Ukrainian (narrow no-break spaces), ``UAH 1,234,567.89`` in English."""
-    if value is None:
-        return "—"
-    amount = Decimal(value).quantize(CENT)
-    text = f"{amount:,.2f}"
-    if lang == "en":
-        return f"UAH {text}"
-    return text.replace(",", "\u202f").replace(".", ",") + "\u00a0грн"
+    """To the kopeck in the language's way (Babel, webmap.i18n.format_money): ``1 234 567,89 ₴`` in
+    Ukrainian, ``UAH 1,234,567.89`` in English (no-break spaces)."""
+    from webmap.i18n import format_money
+
+    return format_money(None if value is None else Decimal(value).quantize(CENT), "UAH", lang)
 
 
 def share(part, whole) -> float | None:

@@ -15,50 +15,21 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import sqlalchemy as sa
 
 from gis import outbox
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gis.models import (report, report_counter, report_event, report_photo, report_subscriber)
+from gis.models import report, report_event, report_photo, report_subscriber
 from gis.photos import Photo
 from gis.routing import Route, check_point, route_report
 from layers.base import CategoryStyle, Field, Layer, Permissions
 from layers import unit_mail  # issue #14: the unit is told
+from layers.assets import asset_spec
 
-# --- statuses --------------------------------------------------------------------------------------
+# Re-exported: the statuses, the actor and the address are part of what this module's callers use.
+from layers.report_states import NOTIFY_ON, OPEN_STATUSES, STATUSES, TRANSITIONS, Actor, report_url  # noqa: F401
 
-
-@dataclass(frozen=True)
-class Status:
-    uk: str
-    en: str
-    is_open: bool
-    colour: str
-
-
-STATUSES = {
-    "new": Status("нове", "new", True, "#c92a2a"),
-    "acknowledged": Status("прийнято", "acknowledged", True, "#e67700"),
-    "in_progress": Status("у роботі", "in progress", True, "#1971c2"),
-    "reopened": Status("відкрито знову", "reopened", True, "#c92a2a"),
-    "resolved": Status("вирішено", "resolved", False, "#2b8a3e"),
-    "rejected": Status("відхилено", "rejected", False, "#495057"),
-    "duplicate": Status("дублікат", "duplicate", False, "#868e96"),
-}
-OPEN_STATUSES = tuple(code for code, s in STATUSES.items() if s.is_open)
-CLOSING = ("resolved", "rejected", "duplicate")
-TRANSITIONS = {
-    "new": ("acknowledged", "in_progress", *CLOSING),
-    "acknowledged": ("in_progress", *CLOSING),
-    "in_progress": CLOSING,
-    "reopened": ("acknowledged", "in_progress", *CLOSING),
-    "resolved": ("reopened",),
-    "rejected": ("reopened",),
-    "duplicate": ("reopened",),
-}
-NOTIFY_ON = ("acknowledged", "resolved", "rejected", "duplicate")
 NEARBY_METRES = 100
 MAX_DESCRIPTION = 2000
 
@@ -188,16 +159,6 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     return answer(conn, report_id, route, token, public_url)
 
 
-def asset_spec(conn: sa.Connection, asset_id: int | None):
-    """The declaration (``Layer.asset``) of the layer the asset belongs to, if any."""
-    if asset_id is None:
-        return None
-    from layers.registry import all_layers  # the registry imports this module
-
-    table = conn.execute(sa.text("SELECT layer_table FROM asset WHERE id = :id"), {"id": asset_id}).scalar()
-    return next((layer.asset for layer in all_layers() if layer.asset and layer.table == table), None)
-
-
 def _join_open_report(conn: sa.Connection, code: str, new: NewReport, route: Route, public_url: str) -> dict:
     """The asset already has an open report: count this one as "me too" on it (the resident follows it
     with their e-mail; their photos join it). The answer says so and carries no private link."""
@@ -233,11 +194,6 @@ def answer(conn: sa.Connection, report_id: int, route: Route, token: str | None,
         "private_url": f"{report_url(public_url, row.code)}?token={token}" if token else None,
         "joined_existing": False,
     }
-
-
-def report_url(public_url: str, code: str) -> str:
-    """The report's public page; the Cyrillic code is percent-encoded so every mail client links it."""
-    return f"{public_url}/reports/{quote(code)}"
 
 
 def _blank(value: str | None) -> str | None:
@@ -436,24 +392,6 @@ def me_too(conn: sa.Connection, code: str, email: str | None) -> dict:
 
 
 # --- staff actions ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: their user id, roles per hromada and the units they work for."""
-
-    user_id: int | None
-    grants: dict  # hromada id → roles held there
-    unit_ids: frozenset[int]
-
-    def is_admin_of(self, hromada_id: int) -> bool:
-        return "admin" in self.grants.get(hromada_id, ())
-
-    def may_work_on(self, row) -> bool:
-        """An administrator of the report's hromada, or its unit's staff there."""
-        hromada_id = row["hromada_id"]
-        return self.is_admin_of(hromada_id) or (
-            "unit_staff" in self.grants.get(hromada_id, ()) and row["unit_id"] in self.unit_ids)
 
 
 def require_access(actor: Actor, row) -> None:

@@ -16,7 +16,7 @@ from flask import g, request, session
 from gis.errors import Forbidden, NotFound, Unauthorized
 from gis.models import OPERATOR
 from gis.users import User, load_user
-from layers.reports import Actor
+from layers.report_states import Actor
 from webmap.database import connection
 
 

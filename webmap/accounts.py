@@ -145,7 +145,7 @@ def _password_page(token: str, purpose: str):
         else:
             status = 400
     return render_template("accounts/set_password.html", form=form, link=link, purpose=purpose, problem=problem,
-                           min_password=MIN_PASSWORD, kyiv=accounts.KYIV), status
+                           min_password=MIN_PASSWORD), status
 
 
 @bp.route("/account/set-password/<token>", methods=["GET", "POST"])
@@ -194,7 +194,7 @@ def operator_home():
 def _operator_hromada_page(katottg: str, form: AppointForm, problem=None, status: int = 200):
     place = accounts.hromada_status(connection(), katottg)
     return render_template("operator/hromada.html", place=place, form=form, problem=problem,
-                           messages=get_flashed_messages(), role_label=accounts.role_label, kyiv=accounts.KYIV,
+                           messages=get_flashed_messages(), role_label=accounts.role_label,
                            user=current_user()), status
 
 
@@ -256,7 +256,7 @@ def _staff_page(katottg: str, form: InviteForm, problem=None, status: int = 200,
     place = accounts.hromada_by_katottg(conn, katottg)
     return render_template("accounts/staff.html", place=place, staff=accounts.list_staff(conn, g.hromada_id),
                            form=form, problem=problem, problem_at=problem_at, messages=get_flashed_messages(), roles=HROMADA_ROLES,
-                           role_label=accounts.role_label, kyiv_time=accounts.kyiv_time, user=current_user(),
+                           role_label=accounts.role_label, user=current_user(),
                            invite_days=accounts.invite_lifetime().days), status
 
 

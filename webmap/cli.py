@@ -153,6 +153,7 @@ def run(ctx: click.Context, host: str, port: int):
     from gis import config, db
     from importers.demo import load_demo
     from layers import coverage_analysis
+    from layers.registry import LAYERS
     from layers.admin_areas import any_hromada, find_hromada_id
     from layers.categories import sync_categories
     from layers.plans import sync_zone_classes
@@ -176,7 +177,8 @@ def run(ctx: click.Context, host: str, port: int):
             demo_id = find_hromada_id(conn, config.DEMO_KATOTTG)
             if coverage_analysis.latest_run(conn, demo_id) is None:
                 click.echo("Аналіз інтернет-покриття / analysing internet coverage…")
-                coverage_analysis.analyse(conn, demo_id)
+                coverage_analysis.analyse(conn, demo_id,
+                                          address_layer=coverage_analysis.address_layer_in(LAYERS))
         from importers.demo_accounts import describe, ensure_demo_accounts
 
         click.echo(describe(ensure_demo_accounts(engine), f"http://{host}:{port}/staff/login"))

@@ -25,7 +25,7 @@ from webmap.access import current_user, hromada_id_of_katottg, hromada_roles
 from webmap.database import connection, engine
 from webmap.forms import (AssignmentForm, Bilingual, ConsoleActionForm, DefaultUnitForm, DistrictForm,
                           LocalCategoryForm, PreviewForm, UnitForm, email_list)
-from webmap.i18n import current_lang, has, t
+from webmap.i18n import current_lang, format_datetime, has, t
 from webmap.mapview import base_map, map_parts
 
 bp = Blueprint("console", __name__, url_prefix="/admin/<katottg>/setup")
@@ -540,7 +540,7 @@ def audit(katottg: str):
     people = display_names(conn, {r["user_id"] for r in rows if r["user_id"] is not None})
     village_ids = {v for r in rows for v in ((r["detail"] or {}).get("villages") or []) if isinstance(v, int)}
     villages = setup.settlement_names_by_id(conn, village_ids)
-    lines = [{"when": r["created_at"].astimezone(KYIV).strftime("%Y-%m-%d %H:%M"),
+    lines = [{"when": format_datetime(r["created_at"]), "at": r["created_at"].astimezone(KYIV).isoformat(),
               "who": people.get(r["user_id"]) or r["actor"], "action": r["action"], "object": r["object"],
               "detail": _readable(r["detail"], villages)} for r in rows]
     return _render("audit.html", "audit", lines=lines)

@@ -15,11 +15,12 @@ from gis.errors import InvalidInput, NotFound
 from layers import admin_areas
 from layers import coverage_analysis as ca
 from layers.base import label
+from layers.registry import LAYERS
 from webmap.downloads import csv_download
 from webmap.access import hromada_id_of_katottg, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, t
+from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, map_parts
 
 bp = Blueprint("coverage", __name__)
@@ -54,13 +55,13 @@ def gap_colour(value: float | None) -> str:
 def gap_legend(lang: str) -> list[tuple[str, str]]:
     rows, low = [], 0
     for top, colour in GAP_BINS:
-        rows.append((f"{low:.0%}–{min(top, 1):.0%}", colour))
+        rows.append((f"{format_percent(low, lang=lang)}–{format_percent(min(top, 1), lang=lang)}", colour))
         low = top
     return rows + [(t("no_data", lang), NO_DATA_COLOUR)]
 
 
 def _pct(value) -> str:
-    return "—" if value is None else f"{value * 100:.0f} %"
+    return format_percent(value)  # "26%", in the page's language (Babel)
 
 
 def _zone_name(row: dict, lang: str) -> str:
@@ -109,7 +110,7 @@ def coverage_page(code: str):
 def coverage_analyse(code: str):
     with engine().begin() as conn:
         hromada_id = admin_areas.hromada_summary(conn, code)["id"]
-        ca.analyse(conn, hromada_id)
+        ca.analyse(conn, hromada_id, address_layer=ca.address_layer_in(LAYERS))
     return redirect(url_for(".coverage_page", code=code))
 
 

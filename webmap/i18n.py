@@ -166,7 +166,8 @@ def format_money(value, currency: str = "UAH", lang: str | None = None) -> str:
     if value is None:
         return "—"
     locale = _locale(lang)
-    text = numbers.format_currency(Decimal(value), currency, locale=locale)
+    amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    text = numbers.format_currency(amount, currency, locale=locale)
     return _currency_spacing(text, numbers.get_currency_symbol(currency, locale))
 
 

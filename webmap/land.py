@@ -23,7 +23,7 @@ from webmap.downloads import csv_download
 from webmap.access import roles_in
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, t
+from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, build_map, display_value, legend, map_parts
 
 bp = Blueprint("land", __name__)
@@ -31,7 +31,7 @@ STATUSES = tuple(land.INVENTORY_STATUSES)
 
 
 def _pct(value) -> str:
-    return "—" if value is None else f"{value * 100:.0f} %"
+    return format_percent(value)  # "26%", in the page's language (Babel)
 
 
 def _progress_rows(progress: dict, lang: str) -> list[dict]:

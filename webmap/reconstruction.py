@@ -29,7 +29,7 @@ from webmap.downloads import csv_download
 from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, t
+from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, build_map, legend, map_parts
 
 bp = Blueprint("reconstruction", __name__)
@@ -114,8 +114,7 @@ def analytics_page(code: str):
 
 
 def _pct(part, whole) -> str:
-    value = rc.share(part, whole)
-    return "—" if value is None else f"{value * 100:.1f} %"
+    return format_percent(rc.share(part, whole), 1)  # "25,6%" / "25.6%" (Babel)
 
 
 def _project_id(key: str) -> int:

@@ -3,7 +3,7 @@
 ``/unit-link/<token>`` shows the report and four forms — acknowledge, add a public note, mark
 resolved (with a public note), "not ours" — each a POST with a CSRF token. The token (layers.unit_mail)
 names one report and one unit, expires, and acts only while the report is with that unit; the work is
-done by layers.unit_mail.act_by_link through the staff workflow, so the reporter is told exactly as
+done by layers.unit_link_actions.act_by_link through the staff workflow, so the reporter is told exactly as
 when staff act. The URL carries a secret: no referrer is sent from these pages and nothing is cached.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from gis.errors import HromadaError, NotFound
-from layers import reports, unit_mail
+from layers import reports, unit_link_actions, unit_mail
 from webmap.database import connection, engine
 from webmap.forms import Bilingual
 from webmap.i18n import current_lang
@@ -123,12 +123,12 @@ def _max_age() -> float:
     return float(configured) if configured is not None else unit_mail.link_days() * 86400
 
 
-def _context(token: str) -> unit_mail.LinkContext:
+def _context(token: str) -> unit_link_actions.LinkContext:
     report_id, unit_id = unit_mail.read_link_token(current_app.config["SECRET_KEY"], token, _max_age())
-    return unit_mail.link_context(connection(), report_id, unit_id)
+    return unit_link_actions.link_context(connection(), report_id, unit_id)
 
 
-def _render(token: str, ctx: unit_mail.LinkContext, forms: dict | None = None, done: str | None = None,
+def _render(token: str, ctx: unit_link_actions.LinkContext, forms: dict | None = None, done: str | None = None,
             status: int = 200):
     conn = connection()
     event_id = unit_mail.arrival_event(conn, ctx.report_id, ctx.unit.id)
@@ -167,8 +167,8 @@ def act(token: str, action: str):
     with engine().begin() as conn:
         # Checked again in the transaction, and by layers.reports under the report's lock: a transfer
         # meanwhile makes it a 403 and changes nothing.
-        current = unit_mail.link_context(conn, ctx.report_id, ctx.unit.id)
-        detail = unit_mail.act_by_link(conn, current, name, text, public_url=public_url())
+        current = unit_link_actions.link_context(conn, ctx.report_id, ctx.unit.id)
+        detail = unit_link_actions.act_by_link(conn, current, name, text, public_url=public_url())
     if name == "not_ours" and detail.get("to_unit"):
         # The report has left the unit: the link's work is done (and it no longer opens the report).
         return render_template("unit_link/done.html", code=ctx.code, message=tt("done_not_ours"), tt=tt)

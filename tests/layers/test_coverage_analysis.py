@@ -36,6 +36,7 @@ from gis.zonal import RasterArray, coverage, zonal_stats
 from importers.rasters import import_raster
 from layers import coverage_analysis as ca
 from layers.rasters import COVERAGE_RASTERS
+from layers.registry import get_layer
 
 SRID = 6383
 KATOTTG = "UA05020310000099999"
@@ -200,7 +201,7 @@ def test_population_follows_address_points_when_there_are_some(case, clean_db):
                 f"INSERT INTO wifi_hotspot (hromada_id, name, geom) "
                 f"VALUES (:h, 'адреса', ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), {SRID}), 4326))"),
                 {"h": case, "x": X0 + x, "y": Y0 + y})
-    run_id = run(clean_db, case, address_layer="wifi_hotspots")
+    run_id = run(clean_db, case, address_layer=get_layer("wifi_hotspots"))
     rows = by_name(clean_db, run_id)
     assert shares(rows["Альфа"], "pop") == pytest.approx(
         {"served": 0.75, "unserved": 0.25, "underserved": 0, "unknown": 0})

@@ -76,3 +76,10 @@ def test_asset_triggers_in_the_database_follow_the_declaration(engine, layer):
     expected = "\\000".join(layer.asset.trigger_args()) + "\\000"
     assert [name for name, _ in found] == [f"{layer.table}_asset_{op}" for op in ("delete", "insert", "update")]
     assert {args for _, args in found} == {expected}
+
+
+def test_every_asset_layer_is_known_to_the_report_workflow():
+    from layers.assets import ASSET_LAYERS
+    from layers.registry import all_layers
+
+    assert {layer.name for layer in all_layers() if layer.asset} == {layer.name for layer in ASSET_LAYERS}

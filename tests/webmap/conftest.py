@@ -47,11 +47,17 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="uk-UA")
+def browser_context(browser, **options):
+    """A fresh browser profile as every browser test uses it (a test with several people makes several)."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, "locale": "uk-UA", **options})
     # The map's base tiles come from the internet, which tests do not have: answer them empty.
     context.route("https://**/*", lambda route: route.fulfill(status=204, body=""))
+    return context
+
+
+@pytest.fixture
+def page(browser):
+    context = browser_context(browser)
     pg = context.new_page()
     errors = []
     pg.on("pageerror", lambda e: errors.append(str(e)))

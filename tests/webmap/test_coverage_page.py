@@ -87,5 +87,5 @@ def test_resident_sends_a_speed_measurement_from_the_page(live_server, page, ana
     page.fill("#down_mbps", "5")
     page.fill("#up_mbps", "1")
     page.click("#speed-submit")
-    page.wait_for_function("document.getElementById('speed-error').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('speed-error').textContent.length > 0")
     assert "не належить жодній громаді" in page.inner_text("#speed-error")

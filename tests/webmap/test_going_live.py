@@ -20,6 +20,7 @@ from gis.users import create_user
 from importers.communities import load_communities, load_settlements
 from tests.conftest import UKRAINE
 from tests.helpers import STRYZHAVKA, one, scalar
+from tests.webmap.conftest import browser_context
 from tests.webmap.test_map_browser import click_map_at
 from tests.webmap.test_reports_http import submit
 
@@ -121,8 +122,7 @@ def test_a_hromada_goes_live_and_its_first_pothole_reaches_the_outside_body(
         outbox.deliver_due(engine, settings)
 
     def new_page():
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="uk-UA")
-        context.route("https://**/*", lambda route: route.fulfill(status=204, body=""))
+        context = browser_context(browser)
         return context, context.new_page()
 
     # Before: Стрижавська takes no report.
@@ -204,7 +204,7 @@ def test_a_hromada_goes_live_and_its_first_pothole_reaches_the_outside_body(
     resident.goto(f"{live_server}/map/{STRYZHAVKA}")
     resident.wait_for_selector(".leaflet-container")
     click_map_at(resident, berezyna.lat, berezyna.lon, zoom=16)
-    resident.wait_for_function("document.getElementById('category').options.length > 1")
+    resident.wait_for_function("() => document.getElementById('category').options.length > 1")
     offered = resident.eval_on_selector_all("#category option", "os => os.map(o => o.value)")
     assert "pothole" in offered and "no_signal" not in offered  # switched off for this hromada
     resident.select_option("#category", "pothole")

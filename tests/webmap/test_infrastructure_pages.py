@@ -47,7 +47,7 @@ def test_resident_chooses_which_lamp_is_out(live_server, page, demo_db):
     page.fill("#lat", str(lat))
     page.fill("#lon", str(lon))
     page.dispatch_event("#lon", "change")
-    page.wait_for_function("document.getElementById('category').options.length > 1")
+    page.wait_for_function("() => document.getElementById('category').options.length > 1")
     page.select_option("#category", "street_light_out")
     page.wait_for_selector("#asset-choice:not([hidden])")
     page.wait_for_load_state("networkidle")

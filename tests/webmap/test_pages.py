@@ -55,14 +55,3 @@ def test_empty_database_sends_visitors_to_the_list(client, clean_db):
     answer = client.get("/")
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/hromadas")
     assert "hromada demo load" in client.get("/hromadas").get_data(as_text=True)
-
-
-def test_every_message_key_is_defined_once():
-    """A key defined twice in webmap/i18n.py silently keeps only its last text."""
-    import re
-    from collections import Counter
-    from pathlib import Path
-
-    source = (Path(__file__).resolve().parents[2] / "webmap" / "i18n.py").read_text()
-    keys = Counter(re.findall(r'^    "([a-z0-9_]+)": \{', source, re.M))
-    assert [k for k, n in keys.items() if n > 1] == []

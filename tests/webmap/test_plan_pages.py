@@ -225,7 +225,7 @@ def test_a_planner_draws_a_zone_edits_it_and_sees_its_history(live_server, page,
     page.on("pageerror", lambda e: errors.append(str(e)))
     browser_log_in(page, live_server, "planner@example.org", f"/plans/{plan_id}/edit")
     assert page.url.endswith(f"/plans/{plan_id}/edit")
-    page.wait_for_function("window.planEditor && window.planEditor.layers.size === 1")
+    page.wait_for_function("() => window.planEditor && window.planEditor.layers.size === 1")
     # Draw a square (away from the zone there) with Geoman's polygon tool: click four corners, then the first.
     page.locator(".folium-map").scroll_into_view_if_needed()
     page.click(".leaflet-pm-icon-polygon")
@@ -234,7 +234,7 @@ def test_a_planner_draws_a_zone_edits_it_and_sees_its_history(live_server, page,
     for px, py in pixels + pixels[:1]:
         page.mouse.click(px, py)
         page.wait_for_timeout(80)
-    page.wait_for_function("document.getElementById('zone-form-title').textContent.includes('Нова зона')")
+    page.wait_for_function("() => document.getElementById('zone-form-title').textContent.includes('Нова зона')")
     assert page.evaluate("document.activeElement.id") == "zone_code"
     page.select_option("#zone_code", "Р")
     page.fill("#zone_name", "Сквер біля ставу")
@@ -258,7 +258,7 @@ def test_a_planner_draws_a_zone_edits_it_and_sees_its_history(live_server, page,
         page.fill("#zone_name", "Сквер «Став»")
         page.fill("#reason", "уточнено назву")
         page.click("#zone-save")
-        page.wait_for_function("document.getElementById('editor-status').textContent.includes('Збережено')")
+        page.wait_for_function("() => document.getElementById('editor-status').textContent.includes('Збережено')")
         assert "(Версія 2)" in page.inner_text("#zone-form-title")
 
         # The second planner's edit of version 1 is refused: both versions shown, merged, saved.
@@ -271,7 +271,7 @@ def test_a_planner_draws_a_zone_edits_it_and_sees_its_history(live_server, page,
         assert "Сквер «Став»" in conflict and "Сквер біля ставу" in conflict and "огородити ставок" in conflict
         assert other.is_checked("#merge-name-current") and other.is_checked("#merge-notes-mine")
         other.click("#merge-save")
-        other.wait_for_function("document.getElementById('editor-status').textContent.includes('Збережено')")
+        other.wait_for_function("() => document.getElementById('editor-status').textContent.includes('Збережено')")
         merged = one(demo_db, "SELECT version, name, notes FROM plan_zone WHERE id = :i", i=zone.id)
         assert tuple(merged) == (3, "Сквер «Став»", "огородити ставок")  # nobody's change was lost
     finally:
@@ -292,7 +292,7 @@ def test_keyboard_alone_edits_an_attribute_and_reverts(live_server, page, demo_d
     plan_id, zone_id = draft["plan"], draft["zone"]
     add_staff(demo_db, "planner@example.org", roles=("planner",))
     browser_log_in(page, live_server, "planner@example.org", f"/plans/{plan_id}/edit")
-    page.wait_for_function("window.planEditor && window.planEditor.layers.size === 1")
+    page.wait_for_function("() => window.planEditor && window.planEditor.layers.size === 1")
 
     def tab_to(test: str, limit=80):
         for _ in range(limit):
@@ -317,7 +317,7 @@ def test_keyboard_alone_edits_an_attribute_and_reverts(live_server, page, demo_d
     page.keyboard.type("назва з рішення")
     tab_to("document.activeElement.id === 'zone-save'")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('editor-status').textContent.includes('Збережено')")
+    page.wait_for_function("() => document.getElementById('editor-status').textContent.includes('Збережено')")
     assert scalar(demo_db, "SELECT name FROM plan_zone WHERE id = :i", i=zone_id) == "Центр села"
 
     # The history page: revert to version 1 with the keyboard.
@@ -337,14 +337,14 @@ def test_keyboard_alone_edits_an_attribute_and_reverts(live_server, page, demo_d
 
     # Delete, with the keyboard too (the browser's confirmation is accepted with Enter).
     page.goto(f"{live_server}/plans/{plan_id}/edit")
-    page.wait_for_function("window.planEditor && window.planEditor.layers.size === 1")
+    page.wait_for_function("() => window.planEditor && window.planEditor.layers.size === 1")
     page.focus("body")
     tab_to(f"document.activeElement.dataset.zone === '{zone_id}'")
     page.keyboard.press("Enter")
     tab_to("document.activeElement.id === 'zone-delete'")
     page.once("dialog", lambda dialog: dialog.accept())
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('editor-status').textContent.includes('Зону вилучено')")
+    page.wait_for_function("() => document.getElementById('editor-status').textContent.includes('Зону вилучено')")
     assert scalar(demo_db, "SELECT count(*) FROM plan_zone WHERE id = :i", i=zone_id) == 0
     assert page.locator("#zone-list li").count() == 0
 
