@@ -3,6 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | DATABASE_URL | (unset) | an external PostGIS; when set the embedded one is never started |
+| HROMADA_HOME | the checkout; for an installed package, the current folder | where `var/` (secret key, demo accounts, rasters, the embedded cluster) and, beside it, `../shared/data` are |
 | HROMADA_PGDATA | var/postgres | data folder of the embedded PostgreSQL cluster (when root runs the project from a folder the `postgres` user cannot enter, the default becomes /var/lib/hromada-gis/<project>-<hash>/postgres) |
 | HROMADA_PGPORT | 5433 | loopback port of the embedded cluster |
 | HROMADA_PGBIN | newest /usr/lib/postgresql/*/bin | PostgreSQL binaries |
@@ -18,6 +19,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_KATOTTG = "UA05020310000080026"  # Якушинецька сільська громада
 
 
+def home_dir() -> Path:
+    """HROMADA_HOME; else the checkout this code runs from; else (an installed wheel, whose code lives
+    in site-packages) the current folder — never site-packages itself."""
+    if os.environ.get("HROMADA_HOME"):
+        return Path(os.environ["HROMADA_HOME"]).resolve()
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT
+    return Path.cwd().resolve()
+
+
+def var_dir() -> Path:
+    """The service's own files: the secret key, demo accounts, rasters, the embedded cluster."""
+    return home_dir() / "var"
+
+
 def database_url_from_env() -> str | None:
     url = os.environ.get("DATABASE_URL", "").strip()
     return url or None
@@ -28,7 +44,7 @@ def pgdata_from_env() -> bool:
 
 
 def pgdata_dir() -> Path:
-    return Path(os.environ.get("HROMADA_PGDATA", PROJECT_ROOT / "var" / "postgres")).resolve()
+    return Path(os.environ.get("HROMADA_PGDATA", var_dir() / "postgres")).resolve()
 
 
 def pg_port() -> int:
@@ -36,7 +52,7 @@ def pg_port() -> int:
 
 
 def shared_data_dir() -> Path:
-    return Path(os.environ.get("HROMADA_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
+    return Path(os.environ.get("HROMADA_SHARED_DATA", home_dir().parent / "shared" / "data")).resolve()
 
 
 def default_hromada() -> str:
@@ -50,7 +66,7 @@ def secret_key() -> str:
 
     if os.environ.get("HROMADA_SECRET_KEY"):
         return os.environ["HROMADA_SECRET_KEY"]
-    path = PROJECT_ROOT / "var" / "secret_key"
+    path = var_dir() / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -152,10 +152,11 @@ def reachable_data_dir(preferred: Path) -> Path:
         return preferred
     import hashlib
 
-    from gis.config import PROJECT_ROOT
+    from gis.config import home_dir
 
-    tag = hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:10]
-    fallback = FALLBACK_ROOT / f"{PROJECT_ROOT.name}-{tag}" / preferred.name
+    home = home_dir()
+    tag = hashlib.sha256(str(home).encode()).hexdigest()[:10]
+    fallback = FALLBACK_ROOT / f"{home.name}-{tag}" / preferred.name
     log.warning("the %s user cannot reach %s; using %s", SERVER_USER, preferred, fallback)
     fallback.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(FALLBACK_ROOT, 0o755)

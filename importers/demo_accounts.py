@@ -39,7 +39,7 @@ ACCOUNTS = (
 
 
 def accounts_file() -> Path:
-    return config.PROJECT_ROOT / "var" / "demo-accounts.txt"
+    return config.var_dir() / "demo-accounts.txt"
 
 
 def ensure_demo_accounts(engine: sa.Engine, path: Path | None = None) -> list[tuple[DemoAccount, str]]:

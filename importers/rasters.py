@@ -30,7 +30,7 @@ from layers.rasters import RasterLayer
 
 
 def raster_store() -> Path:
-    return Path(os.environ.get("HROMADA_RASTER_DIR", config.PROJECT_ROOT / "var" / "rasters"))
+    return Path(os.environ.get("HROMADA_RASTER_DIR", config.var_dir() / "rasters"))
 
 
 @dataclass
