@@ -7,16 +7,7 @@
   if (!form) return;
   const lang = document.documentElement.lang === "en" ? "en" : "uk";
   const msg = (name) => form.dataset["msg" + name];
-  // The CSRF token is asked for when the form is first sent, not put in the page: a visitor who
-  // only looks gets no session cookie, so the page can be cached (webmap/security.py).
-  let csrf = null;
-  async function csrfToken() {
-    if (!csrf) {
-      const response = await fetch("/api/csrf-token", {headers: {"Accept": "application/json"}, cache: "no-store"});
-      csrf = (await response.json()).csrf_token;
-    }
-    return csrf;
-  }
+  const csrfToken = window.hromadaCsrfToken;  // csrf.js
   const mapEl = document.querySelector(".folium-map");
   const map = mapEl ? window[mapEl.id] : null;
   const $ = (id) => document.getElementById(id);

@@ -4,16 +4,7 @@
   const form = document.getElementById("speed-form");
   if (!form) return;
   const $ = (id) => document.getElementById(id);
-  // The CSRF token is asked for when the form is first sent, not put in the page: a visitor who
-  // only looks gets no session cookie, so the page can be cached (webmap/security.py).
-  let csrf = null;
-  async function csrfToken() {
-    if (!csrf) {
-      const response = await fetch("/api/csrf-token", {headers: {"Accept": "application/json"}, cache: "no-store"});
-      csrf = (await response.json()).csrf_token;
-    }
-    return csrf;
-  }
+  const csrfToken = window.hromadaCsrfToken;  // csrf.js
   const lang = document.documentElement.lang || "uk";
   const errorBox = $("speed-error");
 
