@@ -31,6 +31,7 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 
+from gis import geojson
 from layers.accessibility import VENUES
 from layers.query import COORD_DECIMALS, table_of
 
@@ -127,4 +128,4 @@ def venues_a11yjson(conn: sa.Connection, hromada_id: int | None = None) -> dict:
     if hromada_id is not None:
         query = query.where(table.c.hromada_id == hromada_id)
     features = [venue_to_placeinfo(row) for row in conn.execute(query).mappings()]
-    return {"type": "FeatureCollection", "name": VENUES.name, "features": features}
+    return geojson.collection(features, name=VENUES.name)

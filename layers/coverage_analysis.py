@@ -54,6 +54,7 @@ import sqlalchemy as sa
 from affine import Affine
 from sqlalchemy.dialects import postgresql as pg
 
+from gis import geojson
 from gis import tabular
 from gis.bulk import ewkb
 from gis.crs import metric_srid_for_hromada
@@ -659,7 +660,7 @@ def results_geojson(conn: sa.Connection, run_id: int, zone_kind: str = "settleme
         props["computed_at"] = props["computed_at"].isoformat()
         features.append({"type": "Feature", "id": f"{zone_kind}:{props['zone_key']}",
                          "geometry": json.loads(r.geometry), "properties": props})
-    return {"type": "FeatureCollection", "features": features}
+    return geojson.collection(features)
 
 
 def results_csv(conn: sa.Connection, run_id: int, zone_kind: str = "settlement", *,

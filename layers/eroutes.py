@@ -20,6 +20,7 @@ import gpxpy.gpx
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from gis import geojson
 from gis import codes
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import geometry, metadata
@@ -344,7 +345,7 @@ def route_geojson(conn: sa.Connection, code: str, lang: str = "uk") -> dict:
                               "register_no": s["register_no"], "significance": s["significance"],
                               "leg_m": s["leg_m"], "from_start_m": s["from_start_m"]}}
               for s in summary["stops"]]
-    return {"type": "FeatureCollection", "features": [line, *points]}
+    return geojson.collection([line, *points])
 
 
 def _pick(row: dict, key: str, lang: str) -> str | None:

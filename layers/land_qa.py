@@ -23,6 +23,7 @@ import json
 import shapely.geometry
 import sqlalchemy as sa
 
+from gis import geojson
 from gis import tabular
 from gis.crs import metric_srid_for_hromada
 from layers.base import label
@@ -151,12 +152,11 @@ def describe(problem: dict, lang: str = "uk") -> str:
 
 def as_geojson(found: list[dict], lang: str = "uk") -> dict:
     """The problems as a FeatureCollection: one feature per problem, its geometry the problem's."""
-    return {"type": "FeatureCollection", "features": [{
-        "type": "Feature", "geometry": p["geometry"],
-        "properties": {"kind": p["kind"], "kind_label": label(KINDS[p["kind"]], lang), "area_m2": p["area_m2"],
-                       "cadastral_numbers": [q["cadastral_number"] for q in p["parcels"]],
-                       "parcel_ids": [q["id"] for q in p["parcels"]], "block": p["block"],
-                       "description": describe(p, lang)}} for p in found]}
+    return geojson.collection(geojson.feature(n, p["geometry"], {
+        "kind": p["kind"], "kind_label": label(KINDS[p["kind"]], lang), "area_m2": p["area_m2"],
+        "cadastral_numbers": [q["cadastral_number"] for q in p["parcels"]],
+        "parcel_ids": [q["id"] for q in p["parcels"]], "block": p["block"],
+        "description": describe(p, lang)}) for n, p in enumerate(found, start=1))
 
 
 def as_csv(found: list[dict], lang: str = "uk") -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from gis import geojson
 from gis.errors import InvalidInput
 from gis.jsonvalues import jsonable
 from gis.models import metadata
@@ -95,9 +96,8 @@ def geometry_out(geom, out_srid: int | None):
 
 def as_feature(row, fields) -> dict:
     """A row of read_features' select as a GeoJSON feature."""
-    return {"type": "Feature", "id": row["_id"],
-            "geometry": json.loads(row["_geometry"]) if row["_geometry"] else None,
-            "properties": {f.name: jsonable(row[f.name]) for f in fields}}
+    return geojson.feature(row["_id"], json.loads(row["_geometry"]) if row["_geometry"] else None,
+                           {f.name: jsonable(row[f.name]) for f in fields})
 
 
 def visible_rows_sql(layer: Layer, alias: str) -> str:
@@ -177,9 +177,4 @@ def has_more_than(conn: sa.Connection, layer: Layer, threshold: int) -> bool:
 
 def feature_collection(conn: sa.Connection, layer: Layer, **kwargs) -> dict:
     items, matched = features(conn, layer, **kwargs)
-    return {
-        "type": "FeatureCollection",
-        "features": items,
-        "numberMatched": matched,
-        "numberReturned": len(items),
-    }
+    return geojson.collection(items, numberMatched=matched, numberReturned=len(items))

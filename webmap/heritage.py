@@ -16,6 +16,7 @@ import folium
 import segno
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
+from gis import geojson
 from gis.errors import NotFound
 from layers import admin_areas, eroutes, heritage
 from layers.base import label
@@ -94,7 +95,7 @@ def _add_points(fmap: folium.Map, points: list[dict], colour: str, numbered: boo
     """Circle markers with text-only tooltips (folium's own tooltips would put names into innerHTML)."""
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
                  "properties": {TOOLTIP_PROPERTY: p["label"]}} for p in points]
-    layer = folium.GeoJson({"type": "FeatureCollection", "features": features},
+    layer = folium.GeoJson(geojson.collection(features),
                            marker=folium.CircleMarker(radius=9 if numbered else 10, weight=3, fill=True,
                                                       fill_opacity=0.85, color="#212529", fill_color=colour))
     layer.add_child(SafeGeoJsonTooltip())

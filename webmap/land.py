@@ -16,6 +16,7 @@ from __future__ import annotations
 import folium
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from gis import geojson
 from gis.errors import InvalidInput, NotFound
 from layers import admin_areas, land, land_qa, query
 from layers.base import label
@@ -70,7 +71,7 @@ def _qa_map(summary, found: list[dict], lang: str) -> folium.Map:
                 "kind": p["kind"], TOOLTIP_PROPERTY: f"{label(land_qa.KINDS[p['kind']], lang)}: "
                                                      f"{', '.join(q['cadastral_number'] for q in p['parcels'])}"}})
     if features:
-        layer = folium.GeoJson({"type": "FeatureCollection", "features": features}, name=t("land_qa_title", lang),
+        layer = folium.GeoJson(geojson.collection(features), name=t("land_qa_title", lang),
                                style_function=lambda f: {"color": QA_COLOURS[f["properties"]["kind"]], "weight": 3,
                                                          "fillColor": QA_COLOURS[f["properties"]["kind"]],
                                                          "fillOpacity": 0.5})

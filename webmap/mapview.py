@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from folium.plugins import VectorGridProtobuf
 
+from gis import geojson
 from layers import query
 from layers.base import CategoryStyle, Field, Layer, label
 from layers.registry import viewable_layers
@@ -95,17 +96,17 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
         shown.append((layer, items))
         if not items:
             continue
-        geojson = folium.GeoJson(
-            {"type": "FeatureCollection", "features": items},
+        drawn = folium.GeoJson(
+            geojson.collection(items),
             name=label(layer.title, lang),
             style_function=lambda feature, layer=layer: layer.style.for_properties(feature["properties"]),
             # Points as circles in the style's colours (a lamp's status, a venue's rating), not pins.
             marker=POINT_MARKER() if layer.geometry in ("Point", "MultiPoint") else None,
         )
-        geojson.add_child(SafeGeoJsonPopup())
+        drawn.add_child(SafeGeoJsonPopup())
         if layer.label_field:
-            geojson.add_child(SafeGeoJsonTooltip())
-        geojson.add_to(fmap)
+            drawn.add_child(SafeGeoJsonTooltip())
+        drawn.add_to(fmap)
         if layer.attribution:
             attributions.add(layer.attribution)
     for text in sorted(attributions):

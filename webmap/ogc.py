@@ -31,6 +31,7 @@ from pygeofilter import values as cql_values
 from pygeofilter.backends.sqlalchemy import to_filter
 from pygeofilter.parsers.cql2_text import parse as parse_cql2
 
+from gis import geojson
 from gis.jsonvalues import dumps
 from gis.errors import InvalidInput, NotFound
 from layers.base import Layer, label
@@ -379,9 +380,8 @@ def items(collection_id: str):
     if offset > 0:
         links.append(_link(url_for(".items", collection_id=layer.name, offset=max(offset - limit, 0), **args,
                                    _external=True), "prev", GEOJSON))
-    doc = {"type": "FeatureCollection", "features": features,
-           "numberMatched": matched, "numberReturned": len(features),
-           "timeStamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "links": links}
+    doc = geojson.collection(features, numberMatched=matched, numberReturned=len(features),
+                             timeStamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), links=links)
     return _answer(doc, "ogc/items.html", mimetype=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"},
                    layer=layer, fields=fields)
 

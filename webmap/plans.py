@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import folium
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
+from gis import geojson
 from gis.errors import HromadaError, InvalidInput, NotFound
 from layers import admin_areas, plans
 from layers.base import label
@@ -160,7 +161,7 @@ def _base_map(plan: dict, lang: str, height: str = "60vh") -> folium.Map:
 def _add_features(fmap: folium.Map, name: str, features: list[dict]) -> None:
     if not features:
         return
-    layer = folium.GeoJson({"type": "FeatureCollection", "features": features}, name=name,
+    layer = folium.GeoJson(geojson.collection(features), name=name,
                            style_function=lambda f: f["properties"]["_style"])
     layer.add_child(SafeGeoJsonPopup())
     layer.add_child(SafeGeoJsonTooltip())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import folium
 from flask import Blueprint, jsonify, render_template, request
 
+from gis import geojson
 from layers import admin_areas
 from layers import property as prop
 from layers.base import label
@@ -51,7 +52,7 @@ def _map(rows: list[dict], summary, lang: str) -> dict:
                          "properties": {"condition": r["condition"], TOOLTIP_PROPERTY: r["name"],
                                         POPUP_PROPERTY: [[label(LAYER.field(n).label, lang), shown[n]]
                                                          for n in LAYER.popup]}})
-    layer = folium.GeoJson({"type": "FeatureCollection", "features": features}, name=label(LAYER.title, lang),
+    layer = folium.GeoJson(geojson.collection(features), name=label(LAYER.title, lang),
                            marker=POINT_MARKER(),
                            style_function=lambda f: LAYER.style.for_properties(f["properties"]))
     layer.add_child(SafeGeoJsonPopup())

@@ -15,17 +15,17 @@ POST /api/projects/<id>/funding                     planners, admins (CSRF): {so
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 import folium
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from gis import geojson
 from gis.errors import InvalidInput, NotFound
 from layers import admin_areas
 from layers import reconstruction as rc
 from layers.base import label
-from webmap.downloads import csv_download
+from webmap.downloads import csv_download, geojson_download
 from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
@@ -68,7 +68,7 @@ def _add_footprints(fmap: folium.Map, conn, hromada_id: int, lang: str) -> None:
     # A pane of their own below the markers' (400), so the outlines never cover a marker; not in the layer
     # control, which build_map has already rendered the list of.
     folium.map.CustomPane("footprints", z_index=390).add_to(fmap)
-    layer = folium.GeoJson({"type": "FeatureCollection", "features": features}, control=False, pane="footprints",
+    layer = folium.GeoJson(geojson.collection(features), control=False, pane="footprints",
                            style_function=lambda f: {"color": f["properties"]["_colour"], "weight": 4,
                                                      "fillColor": f["properties"]["_colour"], "fillOpacity": 0.3})
     layer.add_child(SafeGeoJsonTooltip())
@@ -178,11 +178,9 @@ def projects_download(code: str, fmt: str):
     rows = rc.export_rows(conn, summary["id"])
     name = f"reconstruction-{summary['katottg']}-{dt.date.today():%Y%m%d}"
     if fmt == "geojson":
-        body = {"type": "FeatureCollection", "name": "reconstruction_projects", "currency": "UAH",
-                "features": [{"type": "Feature", "id": r["id"], "geometry": r["_geometry"],
-                              "properties": {k: r[k] for k in rc.EXPORT_COLUMNS}} for r in rows]}
-        return Response(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'})
+        return geojson_download(f"{name}.geojson", geojson.collection(
+            (geojson.feature(r["id"], r["_geometry"], {k: r[k] for k in rc.EXPORT_COLUMNS}) for r in rows),
+            name="reconstruction_projects", currency="UAH"))
     if fmt == "csv":
         return csv_download(f"{name}.csv", rc.EXPORT_COLUMNS, ([r[k] for k in rc.EXPORT_COLUMNS] for r in rows))
     raise NotFound(f"Формат {fmt!r} не підтримується: csv або geojson",

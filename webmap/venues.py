@@ -14,6 +14,7 @@ from __future__ import annotations
 import folium
 from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
 
+from gis import geojson
 from gis.errors import Forbidden, InvalidInput
 from gis.photos import MAX_PHOTOS, process_photo
 from gis.routing import check_point
@@ -74,7 +75,7 @@ def _results_map(results: list[dict], lang: str) -> dict:
                                                  [t("rating", lang), v["rating_label"]], [t("why", lang), v["reason"]],
                                                  [t("distance", lang), f"{v['distance_m']} {t('metres', lang)}"]]}}
                 for i, v in enumerate(results, start=1)]
-    layer = folium.GeoJson({"type": "FeatureCollection", "features": features},
+    layer = folium.GeoJson(geojson.collection(features),
                            marker=folium.CircleMarker(radius=8, weight=2, fill=True, fill_opacity=0.9),
                            style_function=lambda f: {"color": acc.RATING_COLOURS[f["properties"]["rating"]],
                                                      "fillColor": acc.RATING_COLOURS[f["properties"]["rating"]]})
