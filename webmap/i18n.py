@@ -246,6 +246,9 @@ def init_app(app) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
     app.config.setdefault("BABEL_DOMAIN", DOMAIN)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    # WTForms' own messages stay English: webmap/forms.py puts them in both halves of its bilingual
+    # messages; with Flask-Babel present Flask-WTF would otherwise translate them into the page's language.
+    app.config.setdefault("WTF_I18N_ENABLED", False)
     _Babel(app, locale_selector=current_lang)
     for lang in LANGUAGES:  # a catalogue that cannot be read stops the start, not a page
         _compiled(lang)
