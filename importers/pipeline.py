@@ -48,12 +48,12 @@ ACCEPTED_TYPES = {  # what each layer geometry takes from a file (promoted on th
     "Polygon": {"Polygon"}, "MultiPolygon": {"Polygon", "MultiPolygon"},
 }
 # The staging table's column types, as layers.tables makes the layer's columns.
-STAGING_TYPES = {"integer": "int4", "number": "float8", "boolean": "bool", "date": "date",
+STAGING_TYPES = {"integer": "int4", "number": "float8", "money": "numeric(16,2)", "boolean": "bool", "date": "date",
                  "datetime": "timestamptz", "unit": "int4", "hromada": "int4", "category": "int4",
                  "json": "jsonb"}
 # How each field type's converted values travel to the COPY (JSON as its text).
 ARROW_TYPES = {"integer": pa.int64(), "unit": pa.int64(), "hromada": pa.int64(), "category": pa.int64(),
-               "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32(),
+               "number": pa.float64(), "money": pa.decimal128(16, 2), "boolean": pa.bool_(), "date": pa.date32(),
                "datetime": pa.timestamp("us", "UTC")}
 # A date and time without an offset is Ukraine's local time (the data's, not the server's).
 LOCAL_TIME = zoneinfo.ZoneInfo("Europe/Kyiv")

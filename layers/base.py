@@ -12,7 +12,8 @@ from typing import Callable, Mapping
 
 Labels = Mapping[str, str]  # {"uk": ..., "en": ...}
 
-FIELD_TYPES = {"text", "integer", "number", "boolean", "date", "datetime", "choice", "unit",
+# "money": an exact amount in hryvnias to the kopeck (numeric(16,2); gis.money reads and writes it).
+FIELD_TYPES = {"text", "integer", "number", "money", "boolean", "date", "datetime", "choice", "unit",
                "hromada", "category", "json"}
 GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 PUBLIC = "public"

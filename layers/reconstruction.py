@@ -23,8 +23,8 @@ own statuses (``pending``/``active``/``complete``/``cancelled``/``unsuccessful``
 * ``cancelled`` / ``unsuccessful`` — the outcome, whatever stage it was reached at.
 
 **Money** is exact: UAH as ``numeric(16,2)`` (up to 10¹⁴ hryvnias) read as :class:`~decimal.Decimal`;
-sums are done by PostgreSQL on numerics. The budget is an extra exact column of the layer's table; the
-declared ``budget_uah`` field is its generated float copy for maps, APIs and exports. Funding is kept per
+sums are done by PostgreSQL on numerics. The budget is a declared ``money`` field (layers.base), so maps,
+APIs and exports carry it exactly like every other field. Funding is kept per
 source (:data:`FUNDING_SOURCES`, DREAM's finance categories grouped) with *available* (committed),
 *disbursed* and *spent*; a row must have spent ≤ disbursed ≤ available (refused with a 400 otherwise, and
 a CHECK constraint guards every write path). Between funding and budget only **warnings** are given
@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlalchemy as sa
 
+from gis.money import CENT, BadAmount, format_money, parse_money
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import geometry, gist, metadata
 from gis.photos import store_photo
@@ -122,8 +123,6 @@ EDITORS = frozenset({"admin", "planner"})
 DREAM_ID = re.compile(r"^DREAM-UA-(\d{2})(\d{2})(\d{2})-([0-9A-F]{8})$")
 PROZORRO_TENDER = re.compile(r"^UA-(\d{4})-(\d{2})-(\d{2})-(\d{6})-([a-z])$")
 PROZORRO_URL = "https://prozorro.gov.ua/tender/{}"
-MAX_AMOUNT = Decimal("99999999999999.99")  # numeric(16,2)
-CENT = Decimal("0.01")
 TEXT_LIMIT = 5000
 
 
@@ -176,34 +175,16 @@ def tender_url(tender_id: str) -> str:
 
 
 def money(value, what: tuple[str, str] = ("сума", "amount")) -> Decimal:
-    """An amount in UAH as an exact Decimal with kopecks: ``1234.5``, ``"1 234 567,89"``, ``Decimal``.
-    Floats are read through their shortest text (0.1 → 0.10). Negative, non-numeric, more than two
-    decimals or more than 10¹⁴ UAH: InvalidInput."""
-    if isinstance(value, bool) or value is None or value == "":
-        raise InvalidInput(f"{what[0]}: потрібна сума в гривнях", f"{what[1]}: an amount in UAH is needed")
-    text = repr(value) if isinstance(value, float) else str(value)
-    text = re.sub(r"[\s\u00a0\u202f]", "", text).replace(",", ".")
+    """An amount in UAH as an exact Decimal (gis.money.parse_money); InvalidInput naming ``what``."""
     try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(f"{what[0]}: «{value}» — не число", f"{what[1]}: {value!r} is not a number") from None
-    if not amount.is_finite():
-        raise InvalidInput(f"{what[0]}: «{value}» — не число", f"{what[1]}: {value!r} is not a number")
-    if amount < 0:
-        raise InvalidInput(f"{what[0]}: сума не може бути від'ємною", f"{what[1]}: the amount cannot be negative")
-    if amount > MAX_AMOUNT:
-        raise InvalidInput(f"{what[0]}: завелика сума", f"{what[1]}: the amount is too large")
-    if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise InvalidInput(f"{what[0]}: не більше двох знаків після коми (копійки)",
-                           f"{what[1]}: at most two decimals (kopecks)")
-    return amount.quantize(CENT) or Decimal("0.00")  # never -0.00
+        return parse_money(value)
+    except BadAmount as exc:
+        raise InvalidInput(f"{what[0]}: {exc.uk}", f"{what[1]}: {exc.en}") from None
 
 
 def format_uah(value, lang: str = "uk") -> str:
     """To the kopeck in the language's way (Babel, webmap.i18n.format_money): ``1 234 567,89 ₴`` in
     Ukrainian, ``UAH 1,234,567.89`` in English (no-break spaces)."""
-    from webmap.i18n import format_money
-
     return format_money(None if value is None else Decimal(value).quantize(CENT), "UAH", lang)
 
 
@@ -243,15 +224,14 @@ PROJECTS = Layer(
         Field("status", "choice", {"uk": "Статус", "en": "Status"}, choices=STATUSES, computed=STATUS_SQL),
         Field("status_detail", "text", {"uk": "Деталі статусу", "en": "Status detail"},
               aliases=("statusDetails", "деталі статусу")),
-        Field("budget_uah", "number", {"uk": "Кошторис, грн", "en": "Budget, UAH"},
-              computed="(budget)::double precision"),
+        Field("budget", "money", {"uk": "Кошторис, грн", "en": "Budget, UAH"}, required=True,
+              aliases=("кошторис", "budget_uah", "вартість")),
         Field("responsible_unit_id", "unit", {"uk": "Відповідальний підрозділ", "en": "Responsible unit"}),
         Field("implementer", "text", {"uk": "Замовник, виконавець", "en": "Client, implementer"},
               aliases=("замовник", "виконавець")),
         Field("address", "text", {"uk": "Адреса", "en": "Address"}, aliases=("адреса",)),
         Field("description", "text", {"uk": "Опис", "en": "Description"}, aliases=("опис",)),
     ),
-    # no budget: the generic popup cannot format hryvnias; the pages and tables show it as UAH
     popup=("title_uk", "stage", "status", "sector", "responsible_unit_id"),
     label_field="title_uk",
     style=CategoryStyle(field="stage", colors=STAGE_COLOURS, fill_opacity=0.85),
@@ -261,10 +241,7 @@ PROJECTS = Layer(
 )
 
 project_table = build_table(PROJECTS)
-if "budget" not in project_table.c:
-    # The exact budget (the declared budget_uah is its generated float copy): not a declared field,
-    # because no declared field type holds exact money; written by the functions below and the DREAM import.
-    project_table.append_column(sa.Column("budget", sa.Numeric(16, 2), nullable=False, server_default="0"))
+if "budget_not_negative" not in {c.name for c in project_table.constraints}:
     project_table.append_constraint(sa.CheckConstraint("budget >= 0", name="budget_not_negative"))
     project_table.append_constraint(sa.CheckConstraint(
         f"stage IN {tuple(STAGES)}", name="stage_known"))

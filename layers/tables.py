@@ -14,7 +14,8 @@ from gis.models import geometry, gist, metadata
 from layers.base import Field, Layer
 
 COLUMN_TYPES = {
-    "text": sa.Text, "choice": sa.Text, "integer": sa.Integer, "number": sa.Float, "boolean": sa.Boolean,
+    "text": sa.Text, "choice": sa.Text, "integer": sa.Integer, "number": sa.Float,
+    "money": lambda: sa.Numeric(16, 2), "boolean": sa.Boolean,
     "date": sa.Date, "datetime": lambda: sa.DateTime(timezone=True), "json": pg.JSONB,
     "unit": sa.Integer, "hromada": sa.Integer, "category": sa.Integer,
 }

@@ -121,7 +121,7 @@ def tilejson(conn: sa.Connection, layer: Layer, url_template: str) -> dict:
     extent = conn.execute(sa.text(
         f'SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM '
         f'(SELECT ST_Extent("{layer.geometry_column}") AS e FROM "{table.name}") s')).one()
-    types = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
+    types = {"integer": "Number", "number": "Number", "money": "Number", "boolean": "Boolean"}
     return {
         "tilejson": "3.0.0",
         "name": layer.name,

@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from gis.money import BadAmount, parse_money
 from layers.base import Field
 
 TRUE = {"1", "true", "yes", "y", "так", "т", "+", "t"}
@@ -63,6 +64,11 @@ def _typed(f: Field, value):
             return float(_text(value).replace(" ", "").replace(",", "."))
         except ValueError:
             raise BadValue(f"{value!r} is not a number") from None
+    if f.type == "money":
+        try:
+            return parse_money(value.item() if isinstance(value, (np.integer, np.floating)) else value)
+        except BadAmount as exc:
+            raise BadValue(exc.en) from None
     if f.type == "boolean":
         if isinstance(value, (bool, np.bool_)):
             return bool(value)

@@ -21,8 +21,6 @@ import datetime as dt
 import functools
 import io
 import re
-import unicodedata
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,6 +31,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from flask import g, has_request_context, request
+
+from gis import money
 from werkzeug.utils import cached_property
 
 DEFAULT_LANGUAGE = "uk"
@@ -162,27 +162,8 @@ def format_percent(share, digits: int = 0, lang: str | None = None) -> str:
 
 
 def format_money(value, currency: str = "UAH", lang: str | None = None) -> str:
-    """An amount to the kopeck: ``1 234 567,80 ₴`` (uk), ``UAH 1,234,567.80`` (en)."""
-    if value is None:
-        return "—"
-    locale = _locale(lang)
-    amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    text = numbers.format_currency(amount, currency, locale=locale)
-    return _currency_spacing(text, numbers.get_currency_symbol(currency, locale))
-
-
-def _currency_spacing(text: str, symbol: str) -> str:
-    """CLDR's currency spacing, which Babel does not apply: a symbol with a letter next to the digits is
-    kept apart from them by a no-break space ("UAH1.00" → "UAH 1.00"); "₴" or "$" stay close."""
-    at = text.find(symbol)
-    if at < 0 or not symbol:
-        return text
-    before, after = text[:at], text[at + len(symbol):]
-    if after[:1].isdigit() and unicodedata.category(symbol[-1])[0] not in "SZ":
-        after = "\u00a0" + after
-    if before[-1:].isdigit() and unicodedata.category(symbol[0])[0] not in "SZ":
-        before += "\u00a0"
-    return before + symbol + after
+    """An amount to the kopeck in the page's language (gis.money.format_money)."""
+    return money.format_money(value, currency, lang or current_lang())
 
 
 def _moment(value) -> dt.datetime | dt.date:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from gis.errors import Conflict, InvalidInput, NotFound
+from gis.money import MAX_AMOUNT
 from importers.communities import load_communities
 from importers.dream import import_dream
 from layers import reconstruction as rc
@@ -54,7 +55,7 @@ def test_dream_and_prozorro_ids_are_checked():
 
 def test_money_is_exact_and_formatted_in_uah():
     assert rc.money(0.1) == Decimal("0.10") and rc.money("1 234 567,89") == Decimal("1234567.89")
-    assert rc.money("99999999999999.99") == rc.MAX_AMOUNT
+    assert rc.money("99999999999999.99") == MAX_AMOUNT
     for bad, words in (("-1", "negative"), ("1.001", "two decimals"), ("abc", "not a number"),
                        ("100000000000000", "too large"), (True, "amount in UAH"),
                        ("NaN", "not a number"), ("1e400", "too large")):
@@ -332,3 +333,18 @@ def test_import_dream_command(clean_db, hromada_id, database_url, monkeypatch, t
     broken.write_text("{not json", encoding="utf-8")
     result = CliRunner().invoke(main, ["import-dream", str(broken)])
     assert result.exit_code == 1 and "Помилка" in result.output and "Traceback" not in result.output
+
+
+def test_the_budget_is_a_money_field_read_exactly_from_files_and_forms():
+    from decimal import Decimal
+
+    from layers.values import BadValue, convert
+
+    budget = next(f for f in rc.PROJECTS.fields if f.name == "budget")
+    assert budget.type == "money"
+    assert convert(budget, "1 234 567,89") == Decimal("1234567.89")
+    assert convert(budget, 0.1) == Decimal("0.10")  # a float through its shortest text
+    assert convert(budget, None) is None
+    for bad in ("-5", "12.345", "десять"):
+        with pytest.raises(BadValue):
+            convert(budget, bad)
