@@ -81,6 +81,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     from webmap.console import bp as console_bp  # the hromada administrator's set-up console (issue #14)
     app.register_blueprint(console_bp)
+    from webmap import openapi
+
+    openapi.init_app(app)  # GET /api/openapi.json: the JSON APIs' description, generated from the views (issue #15)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
     _register_error_handlers(app)
     from webmap import errors, security

@@ -15,14 +15,18 @@ from gis.errors import InvalidInput, NotFound
 from layers import export, query
 from layers.admin_areas import hromada_id_by_code
 from layers.base import Layer
-from layers.registry import get_layer, viewable_layers
+from layers.registry import LAYERS, get_layer, viewable_layers
 from webmap.downloads import csv_download
 from webmap.access import read_roles
 from webmap.database import connection, engine
 from webmap.i18n import current_lang
+from webmap import api_models as m
+from webmap.openapi import documented
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 GEOJSON = "application/geo+json"
+# Every layer the registry declares (one the client may not view answers 404, as if it did not exist).
+LAYER_NAME = {"name": {"enum": sorted(LAYERS)}}
 
 
 def _hromada_filter() -> int | None:
@@ -44,6 +48,8 @@ def _viewable(name: str) -> Layer:
 
 
 @bp.get("/layers")
+@documented(summary="The layers this client may view: titles, fields with labels and choices, popup, categories",
+            tags=("layers",), query=m.HromadaQuery, ok=m.LayerList)
 def layers_index():
     lang = current_lang()
     return jsonify({"layers": [
@@ -55,12 +61,17 @@ def layers_index():
 
 
 @bp.get("/layers/<name>")
+@documented(summary="One layer's declaration (public fields, and staff fields for its staff)", tags=("layers",),
+            query=m.HromadaQuery, ok=m.LayerDescription, path=LAYER_NAME)
 def layer_detail(name: str):
     layer = _viewable(name)
     return jsonify(layer.describe(current_lang(), staff=_sees_staff_fields(layer)))
 
 
 @bp.get("/layers/<name>/items")
+@documented(summary="The layer's features as a GeoJSON FeatureCollection, a page at a time", tags=("layers",),
+            description="RFC 7946 with `numberMatched`, `numberReturned` and `next`/`prev` links; `limit` 1…1000.",
+            query=m.ItemsQuery, ok=m.FeatureCollection, media=GEOJSON, path=LAYER_NAME)
 def layer_items(name: str):
     layer = _viewable(name)
     bbox = query.parse_bbox(request.args.get("bbox"))
@@ -76,6 +87,8 @@ def layer_items(name: str):
 
 
 @bp.get("/layers/<name>/items/<feature_id>")
+@documented(summary="One feature of the layer as a GeoJSON Feature", tags=("layers",), query=m.HromadaQuery,
+            ok=m.Feature, media=GEOJSON, path={**LAYER_NAME, "feature_id": {"pattern": "^[0-9]+$"}})
 def layer_item(name: str, feature_id: str):
     layer = _viewable(name)
     if not (feature_id.isascii() and feature_id.isdigit()):
@@ -104,6 +117,12 @@ def _paging_links(name: str, page: query.Page, matched: int) -> list[dict]:
 
 
 @bp.get("/layers/<name>/export.<fmt>")
+@documented(summary="Open data: the layer's public fields as GeoJSON, GeoPackage or CSV, streamed",
+            tags=("open data",), query=m.HeadingsQuery, path={**LAYER_NAME, "fmt": {"enum": list(export.FORMATS)}},
+            description="CSV carries the geometry as WKT in a `wkt` column and a BOM for spreadsheets.",
+            alternatives={GEOJSON: {"$ref": "#/components/schemas/FeatureCollection"},
+                          "application/geopackage+sqlite3": {"type": "string", "format": "binary"},
+                          "text/csv": {"type": "string"}})
 def layer_export(name: str, fmt: str):
     layer = _viewable(name)
     if fmt not in export.FORMATS:
@@ -122,5 +141,7 @@ def layer_export(name: str, fmt: str):
 
 
 @bp.get("/layers/<name>/metadata.json")
+@documented(summary="The data set's description for the national open-data portal", tags=("open data",),
+            ok=m.LayerMetadata, path=LAYER_NAME)
 def layer_metadata(name: str):
     return jsonify(export.metadata(engine(), _viewable(name), request.host_url.rstrip("/")))

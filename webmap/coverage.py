@@ -22,6 +22,8 @@ from webmap.database import connection, engine
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, map_parts
+from webmap import api_models as m
+from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("coverage", __name__)
 ZONES = ("settlement", "hex")
@@ -124,6 +126,9 @@ def _latest(conn, code: str) -> tuple[dict, dict]:
 
 
 @bp.get("/api/hromadas/<code>/coverage")
+@documented(summary="The latest coverage analysis: when, parameters, evidence, every zone's shares",
+            tags=("coverage",), query=m.ZonesQuery, ok=m.Coverage, path={"code": {"examples": [DEMO_KATOTTG]}},
+            description="404 before the first analysis (hromada coverage analyse).")
 def coverage_api(code: str):
     conn = connection()
     _, run = _latest(conn, code)
@@ -136,6 +141,11 @@ def coverage_api(code: str):
 
 
 @bp.get("/api/hromadas/<code>/coverage/results.<fmt>")
+@documented(summary="The coverage results as open data (CSV without geometry; GeoJSON with the zones)",
+            tags=("coverage",), query=m.ZonesHeadingsQuery,
+            path={"code": {"examples": [DEMO_KATOTTG]}, "fmt": {"enum": ["csv", "geojson"]}},
+            alternatives={"text/csv": {"type": "string"},
+                          "application/geo+json": {"$ref": "#/components/schemas/FeatureCollection"}})
 def coverage_download(code: str, fmt: str):
     conn = connection()
     summary, run = _latest(conn, code)

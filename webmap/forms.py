@@ -1,15 +1,12 @@
 """Forms (WTForms via Flask-WTF): what residents and staff send, checked with bilingual messages."""
 from __future__ import annotations
 
-from flask import request
 from flask_wtf import FlaskForm
-from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import (BooleanField, DateField, EmailField, FloatField, IntegerField, MultipleFileField, PasswordField,
+from wtforms import (EmailField, FloatField, IntegerField, PasswordField,
                      SelectField, StringField, TextAreaField)
-from wtforms.validators import AnyOf, Email, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional, Regexp
 
 from gis.errors import InvalidInput
-from layers.reports import MAX_DESCRIPTION
 
 
 class Bilingual(str):
@@ -37,32 +34,6 @@ def raise_for(form: FlaskForm) -> None:
 REQUIRED = Bilingual("обов'язкове поле", "required")
 
 
-def submitted() -> MultiDict:
-    """What the request sent, as a form's data: a form (with its files), or a JSON object of plain
-    values. Every JSON endpoint that fills a form reads its body here, so a JSON number is taken
-    where the API documents a number, as its text would be (``"condition": 3`` as ``"3"``, ``3.0``
-    as ``"3"``, ``50.45`` as ``"50.45"``); true/false as a checked/unchecked box; null as absent.
-    A list or an object in a field is refused (400)."""
-    if not request.is_json:
-        return CombinedMultiDict([request.form, request.files])
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("Тіло запиту — не правильний JSON-об'єкт", "The request body is not a valid JSON object")
-    data = MultiDict()
-    for key, value in body.items():
-        if isinstance(value, (dict, list)):
-            raise InvalidInput(f"Поле {key}: очікується одне значення, не список чи об'єкт",
-                               f"Field {key}: a single value is expected, not a list or an object")
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            value = "y" if value else ""
-        elif isinstance(value, float) and value.is_integer():
-            value = int(value)
-        data.add(key, str(value))
-    return data
-
-
 class NoCsrfForm(FlaskForm):
     """CSRF is checked for every request by CSRFProtect (form field or X-CSRFToken header)."""
 
@@ -70,61 +41,8 @@ class NoCsrfForm(FlaskForm):
         csrf = False
 
 
-class ReportForm(NoCsrfForm):
-    lat = FloatField("Широта", validators=[InputRequired(REQUIRED), NumberRange(
-        -90, 90, Bilingual("широта має бути між −90 і 90", "latitude must be between −90 and 90"))])
-    lon = FloatField("Довгота", validators=[InputRequired(REQUIRED), NumberRange(
-        -180, 180, Bilingual("довгота має бути між −180 і 180", "longitude must be between −180 and 180"))])
-    category = StringField("Категорія", validators=[InputRequired(REQUIRED)])
-    description = TextAreaField("Опис", validators=[
-        InputRequired(Bilingual("опишіть проблему", "describe the problem")),
-        Length(max=MAX_DESCRIPTION, message=Bilingual(f"до {MAX_DESCRIPTION} знаків",
-                                                      f"at most {MAX_DESCRIPTION} characters"))])
-    name = StringField("Ім'я", validators=[Optional(), Length(max=200, message=Bilingual("до 200 знаків",
-                                                                                          "at most 200 characters"))])
-    email = EmailField("Ел. пошта", validators=[Optional(), Email(
-        Bilingual("неправильна адреса ел. пошти", "not a valid e-mail address"), check_deliverability=False)])
-    phone = StringField("Телефон", validators=[Optional(), Regexp(
-        r"^\+?[0-9 ()\-]{7,20}$", message=Bilingual("неправильний номер телефону", "not a valid phone number"))])
-    # Only a clear yes publishes the name: "0", "no", "off" and "ні" stay private.
-    show_name = BooleanField("Показувати моє ім'я", default=False,
-                             false_values=("false", "0", "no", "off", "ні", "n", ""))
-    asset_id = IntegerField("Об'єкт", validators=[Optional()])
-    photos = MultipleFileField("Фото")
-
-
-def _speed(label: str, top: int) -> FloatField:
-    return FloatField(label, validators=[InputRequired(REQUIRED), NumberRange(0, top, Bilingual(
-        f"від 0 до {top} Мбіт/с", f"from 0 to {top} Mbit/s"))])
-
-
-class SpeedTestForm(NoCsrfForm):
-    """A resident's own speed measurement (Mbit/s as speed-test apps show it)."""
-    lat = ReportForm.lat
-    lon = ReportForm.lon
-    down_mbps = _speed("Завантаження, Мбіт/с", 10_000)
-    up_mbps = _speed("Віддача, Мбіт/с", 10_000)
-    latency_ms = IntegerField("Затримка, мс", validators=[Optional(), NumberRange(0, 10_000, Bilingual(
-        "від 0 до 10000 мс", "from 0 to 10000 ms"))])
-    network = StringField("Мережа", validators=[InputRequired(REQUIRED), AnyOf(
-        ("fixed", "mobile"), Bilingual("fixed (фіксований) або mobile (мобільний)", "fixed or mobile"))])
-    provider = StringField("Провайдер", validators=[Optional(), Length(max=100, message=Bilingual(
-        "до 100 знаків", "at most 100 characters"))])
-
-
-class InspectionForm(NoCsrfForm):
-    """A road inspection recorded by staff (the scale and PCI are checked by layers.roads)."""
-    condition = StringField("Стан (1–5)", validators=[InputRequired(REQUIRED), AnyOf(
-        ("1", "2", "3", "4", "5"), Bilingual("від 1 (аварійний) до 5 (відмінний)", "1 (failed) to 5 (excellent)"))])
-    pci = FloatField("PCI", validators=[Optional(), NumberRange(0, 100, Bilingual("від 0 до 100", "0 to 100"))])
-    inspected_on = DateField("Дата огляду", validators=[InputRequired(REQUIRED)])
-    note = TextAreaField("Примітка", validators=[Optional(), Length(max=2000, message=Bilingual(
-        "до 2000 знаків", "at most 2000 characters"))])
-
-
-class MeTooForm(NoCsrfForm):
-    email = EmailField("Ел. пошта", validators=[Optional(), Email(
-        Bilingual("неправильна адреса ел. пошти", "not a valid e-mail address"), check_deliverability=False)])
+# The residents' and staff's JSON APIs (reports, speed tests, "me too", road inspections) take
+# pydantic models instead: webmap.api_models, validated by webmap.openapi.
 
 
 class LoginForm(FlaskForm):

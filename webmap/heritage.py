@@ -20,11 +20,13 @@ from gis import geojson
 from gis.errors import NotFound
 from layers import admin_areas, eroutes, heritage
 from layers.base import label
+from webmap import api_models as m
 from webmap.access import roles_in
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, Attribution, SafeGeoJsonTooltip
 from webmap.i18n import current_lang
 from webmap.mapview import base_map, build_map, legend, map_parts
+from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("heritage", __name__)
 HERITAGE_LAYERS = ("heritage_objects", "heritage_zones", "cultural_potential")
@@ -149,6 +151,8 @@ def route_geojson(code: str):
 
 
 @bp.get("/api/hromadas/<code>/routes")
+@documented(summary="The hromada's e-routes: code, titles, stops, length, walking and cycling minutes, links",
+            tags=("heritage",), ok=m.Routes, path={"code": {"examples": [DEMO_KATOTTG]}})
 def routes_api(code: str):
     conn = connection()
     summary = admin_areas.hromada_summary(conn, code)

@@ -16,11 +16,12 @@ from gis.errors import InvalidInput
 from layers import admin_areas, lighting, roads
 from layers.base import label
 from layers.registry import get_layer
+from webmap import api_models as m
 from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
-from webmap.forms import InspectionForm, raise_for, submitted
 from webmap.i18n import current_lang
 from webmap.mapview import build_map, legend, map_parts
+from webmap.openapi import DEMO_KATOTTG, SIGNED_IN, body, documented
 
 bp = Blueprint("infrastructure", __name__)
 REACH_DEFAULT_M, REACH_MIN_M, REACH_MAX_M = 35, 5, 200
@@ -82,6 +83,8 @@ def lighting_page(code: str):
 
 
 @bp.get("/api/hromadas/<code>/roads/summary")
+@documented(summary="Kilometres of road by condition, per village and in total", tags=("infrastructure",),
+            ok=m.RoadsSummary, path={"code": {"examples": [DEMO_KATOTTG]}})
 def roads_summary_api(code: str):
     conn = connection()
     summary = admin_areas.hromada_summary(conn, code)
@@ -91,6 +94,8 @@ def roads_summary_api(code: str):
 
 
 @bp.get("/api/hromadas/<code>/lighting/coverage")
+@documented(summary="Each street's length, lit length and lit share", tags=("infrastructure",), query=m.ReachQuery,
+            ok=m.LightingCoverage, path={"code": {"examples": [DEMO_KATOTTG]}})
 def lighting_coverage_api(code: str):
     conn = connection()
     summary = admin_areas.hromada_summary(conn, code)
@@ -100,6 +105,8 @@ def lighting_coverage_api(code: str):
 
 
 @bp.get("/api/road-segments/<int:segment_id>/inspections")
+@documented(summary="A road segment's inspections and repairs, newest first", tags=("infrastructure",),
+            ok=m.Inspections)
 def road_inspections(segment_id: int):
     conn = connection()
     roads.require_segment(conn, segment_id)
@@ -113,12 +120,13 @@ def segment_hromada(segment_id: int, **_) -> int:
 
 @bp.post("/api/road-segments/<int:segment_id>/inspections")
 @hromada_roles(*get_layer("road_segments").permissions.edit, hromada=segment_hromada)
+@documented(summary="Record an inspection of a road segment (staff and admins of its hromada)",
+            tags=("infrastructure",), json=m.InspectionIn, form=m.InspectionIn, headers=m.CsrfHeaders,
+            ok=m.InspectionStored, status=201, errors=(401, 403), security=SIGNED_IN)
 def road_inspection_create(segment_id: int):
-    form = InspectionForm(formdata=submitted())  # a form, or JSON with condition as 3 or "3"
-    if not form.validate():
-        raise_for(form)
+    data: m.InspectionIn = body()  # a form, or JSON with condition as 3 or "3"
     with engine().begin() as conn:
         inspection_id = roads.record_inspection(
-            conn, segment_id, condition=form.condition.data, pci=form.pci.data, on=form.inspected_on.data,
-            note=(form.note.data or "").strip() or None, user_id=current_actor().user_id)
+            conn, segment_id, condition=data.condition, pci=data.pci, on=data.inspected_on,
+            note=(data.note or "").strip() or None, user_id=current_actor().user_id)
     return jsonify({"id": inspection_id, "segment_id": segment_id}), 201

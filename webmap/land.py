@@ -26,6 +26,8 @@ from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, build_map, display_value, legend, map_parts
+from webmap import api_models as m
+from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("land", __name__)
 STATUSES = tuple(land.INVENTORY_STATUSES)
@@ -145,6 +147,8 @@ def parcel_page(parcel_id: int):
 
 
 @bp.get("/api/hromadas/<code>/land/progress")
+@documented(summary="The land inventory's progress per village and in the hromada", tags=("land",),
+            ok=m.LandProgress, path={"code": {"examples": [DEMO_KATOTTG]}})
 def land_progress_api(code: str):
     conn = connection()
     summary = admin_areas.hromada_summary(conn, code)
@@ -153,6 +157,8 @@ def land_progress_api(code: str):
 
 
 @bp.get("/api/hromadas/<code>/land/qa")
+@documented(summary="The land inventory's problems: overlaps, gaps, parcels outside, areas that differ, duplicates",
+            tags=("land",), ok=m.LandQa, path={"code": {"examples": [DEMO_KATOTTG]}})
 def land_qa_api(code: str):
     conn = connection()
     summary = admin_areas.hromada_summary(conn, code)

@@ -16,6 +16,7 @@ rings, finite coordinates): a degenerate one is a 400, not a PostGIS error.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import math
 import re
@@ -163,7 +164,8 @@ def collection(collection_id: str):
     return _answer(_collection_doc(_layer(collection_id)), "ogc/collections.html", single=True)
 
 
-SCHEMA_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean", "date": "string",
+SCHEMA_TYPES = {"integer": "integer", "number": "number", "money": "number", "boolean": "boolean",
+                "date": "string",
                 "datetime": "string", "unit": "integer", "hromada": "integer", "category": "integer"}
 
 
@@ -204,7 +206,7 @@ def _bbox_condition(geom):
         values = [float(v) for v in text.split(",")]
     except ValueError:
         values = []
-    if len(values) != 4:
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise InvalidInput(f"bbox={text!r}: потрібно чотири числа", f"bbox={text!r}: four numbers are needed")
     _, srid = _crs("bbox-crs")
     if srid is None:
@@ -212,8 +214,26 @@ def _bbox_condition(geom):
     elif srid == 4326:  # EPSG:4326 is latitude first
         envelope = sa.func.ST_MakeEnvelope(values[1], values[0], values[3], values[2], 4326)
     else:
+        _check_projectable(text, values, srid)
         envelope = sa.func.ST_Transform(sa.func.ST_MakeEnvelope(*values, srid), 4326)
     return sa.func.ST_Intersects(geom, envelope)
+
+
+def _check_projectable(text: str, values: list[float], srid: int) -> None:
+    """A bbox in a projected CRS must lie where the projection is defined: PostGIS's ST_Transform
+    fails on a corner outside it (a 500 before this check), so that is a 400 that says so. Asked of
+    PostGIS itself (the read connection autocommits: a refused statement leaves it usable)."""
+    envelope = sa.func.ST_Transform(sa.func.ST_MakeEnvelope(*values, srid), 4326)
+    try:
+        box = connection().execute(sa.select(sa.func.ST_XMin(envelope), sa.func.ST_YMin(envelope),
+                                             sa.func.ST_XMax(envelope), sa.func.ST_YMax(envelope))).one()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        raise  # the database is out of reach, not the bbox wrong: 503 (webmap.errors)
+    except sa.exc.DBAPIError:
+        box = None
+    if box is None or not all(v is not None and math.isfinite(v) for v in box):
+        raise InvalidInput(f"bbox={text!r}: поза областю визначення bbox-crs EPSG:{srid}",
+                           f"bbox={text!r}: outside the area where bbox-crs EPSG:{srid} is defined")
 
 
 def _datetime_condition(layer: Layer, table: sa.Table):
@@ -290,6 +310,8 @@ def _check_cql(node, fields: dict) -> None:
     if isinstance(node, cql_ast.Attribute) and node.name not in fields:
         raise InvalidInput(f"filter: властивості {node.name!r} немає серед queryables",
                            f"filter: {node.name!r} is not a queryable")
+    if isinstance(node, cql_ast.Comparison):
+        _check_comparison(node, fields)
     if isinstance(node, cql_values.Geometry):
         _check_geometry(node)
     if isinstance(node, cql_values.Envelope):
@@ -299,6 +321,68 @@ def _check_cql(node, fields: dict) -> None:
             for child in (value if isinstance(value, list) else [value]):
                 if isinstance(child, (cql_ast.Node, cql_values.Envelope, cql_values.Geometry)):
                     _check_cql(child, fields)
+
+
+def _kind(value) -> str | None:
+    """What a property or a literal is, as far as PostgreSQL compares them."""
+    if isinstance(value, sa.Column):
+        try:
+            value = value.type.python_type
+        except NotImplementedError:  # geometry
+            return None
+    else:
+        value = type(value)
+    if issubclass(value, bool):
+        return "boolean"
+    if issubclass(value, (int, float, decimal.Decimal)):
+        return "number"
+    if issubclass(value, (dt.date, dt.datetime)):
+        return "date"
+    return "text" if issubclass(value, str) else None
+
+
+def _check_comparison(node, fields: dict) -> None:
+    """A comparison of a property with a value (or another property) of another kind is a 400 naming
+    them — PostgreSQL would refuse ``integer = text`` with a 500 — unless the value reads as that
+    kind: '5' for a number, 5 for a text, '2024-01-01' for a date, 'true' for a yes/no."""
+    sides = [node.lhs, node.rhs]
+    columns = [fields.get(s.name) if isinstance(s, cql_ast.Attribute) else None for s in sides]
+    if all(c is not None for c in columns):  # property against property
+        kinds = [_kind(c) for c in columns]
+        if kinds[0] != kinds[1]:
+            raise InvalidInput(f"filter: {sides[0].name} і {sides[1].name} — різного типу, їх не порівняти",
+                               f"filter: {sides[0].name} and {sides[1].name} are of different types")
+        return
+    for i, column in enumerate(columns):
+        other = sides[1 - i]
+        if column is None or isinstance(other, (cql_ast.Node, cql_values.Envelope, cql_values.Geometry)):
+            continue
+        wanted, given = _kind(column), _kind(other)
+        if wanted is None or given is None or wanted == given:
+            continue
+        converted = _as_kind(other, wanted)
+        if converted is None:
+            name = sides[i].name
+            raise InvalidInput(f"filter: {name} порівнюють зі значенням іншого типу ({other!r})",
+                               f"filter: {name} is compared with a value of another type ({other!r})")
+        object.__setattr__(node, "rhs" if i == 0 else "lhs", converted)
+
+
+def _as_kind(value, kind: str):
+    """``value`` as a number, text, date or yes/no; None when it does not read as one."""
+    try:
+        if kind == "number" and isinstance(value, str):
+            number = float(value)
+            return (int(number) if number.is_integer() else number) if math.isfinite(number) else None
+        if kind == "text" and not isinstance(value, bool):
+            return str(value)
+        if kind == "date" and isinstance(value, str):
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if kind == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    except (ValueError, OverflowError):
+        return None
+    return None
 
 
 def _check_geometry(node: cql_values.Geometry) -> None:
@@ -415,13 +499,81 @@ def item(collection_id: str, feature_id: str):
 
 # --- OpenAPI -------------------------------------------------------------------------------------
 
+# The GeoJSON of RFC 7946 (as OpenAPI 3.0 schemas) and the service's error object.
+OGC_SCHEMAS = {
+    "Link": {"type": "object", "required": ["href", "rel"], "properties": {
+        "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"},
+        "title": {"type": "string"}}},
+    "Geometry": {"type": "object", "required": ["type"], "nullable": True, "properties": {
+        "type": {"type": "string", "enum": ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                                            "MultiPolygon", "GeometryCollection"]},
+        "coordinates": {"type": "array", "items": {}}, "geometries": {"type": "array", "items": {}}}},
+    "Feature": {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        "geometry": {"$ref": "#/components/schemas/Geometry"},
+        "properties": {"type": "object", "nullable": True},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
+    "FeatureCollection": {"type": "object", "required": ["type", "features"], "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},
+        "numberMatched": {"type": "integer", "minimum": 0}, "numberReturned": {"type": "integer", "minimum": 0},
+        "timeStamp": {"type": "string", "format": "date-time"},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
+    "Error": {"type": "object", "required": ["error", "message"], "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "object", "required": ["uk", "en"],
+                    "properties": {"uk": {"type": "string"}, "en": {"type": "string"}}},
+        "details": {"type": "object", "description": "e.g. the current feature of a 412 in details.current"}}},
+    "LandingPage": {"type": "object", "required": ["links"], "properties": {
+        "title": {"type": "string"}, "description": {"type": "string"},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
+    "Conformance": {"type": "object", "required": ["conformsTo"], "properties": {
+        "conformsTo": {"type": "array", "items": {"type": "string"}}}},
+    "Collection": {"type": "object", "required": ["id", "links"], "properties": {
+        "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+        "itemType": {"type": "string"}, "crs": {"type": "array", "items": {"type": "string"}},
+        "storageCrs": {"type": "string"}, "extent": {"type": "object"},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
+    "Collections": {"type": "object", "required": ["collections", "links"], "properties": {
+        "collections": {"type": "array", "items": {"$ref": "#/components/schemas/Collection"}},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
+}
+OGC_ERRORS = {
+    400: "Invalid parameters or body (the message says which)",
+    401: "No token, or an invalid or revoked one (WWW-Authenticate: Bearer)",
+    403: "A role that may not change this collection (or this hromada's features)",
+    404: "No such collection or feature (or not visible to this client)",
+    405: "A collection that cannot be written (Allow)",
+    409: "The plan is read-only (approved)",
+    412: "If-Match names an old version: the current feature is in details.current, its ETag in the header",
+    415: "A Content-Type this operation does not take",
+    422: "The zone breaks a rule (overlap, outside the plan, invalid geometry: ?repair=true)",
+    428: "Neither If-Match nor properties.version names the version changed",
+    503: "The database is temporarily unavailable (Retry-After: 30)",
+}
+
+
+def _ogc_answer(description: str, media: str | None, schema: dict | None, html: bool = True) -> dict:
+    content = {media: {"schema": schema}} if media else {}
+    if html:
+        content["text/html"] = {"schema": {"type": "string"}}
+    return {"description": description, **({"content": content} if content else {})}
+
+
+def _ogc_errors(*codes: int) -> dict:
+    error = {"$ref": "#/components/schemas/Error"}
+    return {str(code): _ogc_answer(OGC_ERRORS[code], "application/json", error) for code in (*codes, 503)}
+
+
 @bp.get("/api")
 def openapi():
+    crs = {"type": "string", "format": "uri", "enum": list(CRS_URIS)}
     params = {
         "bbox": {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
                  "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}},
-        "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False, "schema": {"type": "string", "format": "uri"}},
-        "crs": {"name": "crs", "in": "query", "required": False, "schema": {"type": "string", "format": "uri"}},
+        "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False, "schema": {**crs, "default": CRS84}},
+        "crs": {"name": "crs", "in": "query", "required": False, "schema": {**crs, "default": CRS84}},
         "limit": {"name": "limit", "in": "query", "required": False,
                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
         "offset": {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
@@ -430,50 +582,91 @@ def openapi():
         "filter-lang": {"name": "filter-lang", "in": "query", "required": False,
                         "schema": {"type": "string", "enum": ["cql2-text"]}},
         "f": {"name": "f", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json", "html"]}},
+        "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
+        "If-Match": {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                     "description": "the feature's ETag (from GET); without it, properties.version must name it"},
+        "Content-Crs": {"name": "Content-Crs", "in": "header", "required": False, "schema": crs,
+                        "description": "the CRS of the body's geometry (default CRS84)"},
+        "repair": {"name": "repair", "in": "query", "required": False, "schema": {"type": "boolean"},
+                   "description": "repair an invalid polygon instead of refusing it"},
     }
-    ok = {"200": {"description": "OK"}}
-    errors = {"400": {"description": "Bad request"}, "404": {"description": "Not found"}}
+
+    def ref(*names: str) -> list[dict]:
+        return [{"$ref": f"#/components/parameters/{n}"} for n in names]
+
+    def schema(name: str) -> dict:
+        return {"$ref": f"#/components/schemas/{name}"}
+
     paths = {
-        "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage", "responses": ok}},
-        "/conformance": {"get": {"summary": "Conformance", "operationId": "getConformance", "responses": ok}},
-        "/collections": {"get": {"summary": "Collections", "operationId": "getCollections", "responses": ok}},
+        "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage", "parameters": ref("f"),
+                      "responses": {"200": _ogc_answer("The landing page", "application/json",
+                                                       schema("LandingPage")), **_ogc_errors(400)}}},
+        "/conformance": {"get": {"summary": "Conformance", "operationId": "getConformance", "parameters": ref("f"),
+                                 "responses": {"200": _ogc_answer("The conformance classes", "application/json",
+                                                                  schema("Conformance")), **_ogc_errors(400)}}},
+        "/collections": {"get": {"summary": "Collections", "operationId": "getCollections", "parameters": ref("f"),
+                                 "responses": {"200": _ogc_answer("The collections", "application/json",
+                                                                  schema("Collections")), **_ogc_errors(400)}}},
     }
+    crs_header = {"Content-Crs": {"schema": {"type": "string"}, "description": "the answer's CRS, in <…>"}}
     for layer in viewable_layers(read_roles()):
         base = f"/collections/{layer.name}"
-        paths[base] = {"get": {"summary": label(layer.title, "en"), "operationId": f"describe_{layer.name}",
-                               "responses": {**ok, **errors}}}
-        paths[f"{base}/queryables"] = {"get": {"operationId": f"queryables_{layer.name}", "responses": ok}}
+        title = label(layer.title, "en")
+        paths[base] = {"get": {"summary": title, "operationId": f"describe_{layer.name}", "parameters": ref("f"),
+                               "responses": {"200": _ogc_answer("The collection", "application/json",
+                                                                schema("Collection")), **_ogc_errors(400, 404)}}}
+        paths[f"{base}/queryables"] = {"get": {
+            "summary": f"Queryables of {title}", "operationId": f"queryables_{layer.name}", "parameters": ref("f"),
+            "responses": {"200": _ogc_answer("JSON Schema of the filterable properties", "application/schema+json",
+                                             {"type": "object"}), **_ogc_errors(400, 404)}}}
+        items = {**_ogc_answer("GeoJSON FeatureCollection", GEOJSON, schema("FeatureCollection")),
+                 "headers": crs_header}
         paths[f"{base}/items"] = {"get": {
-            "summary": f"Features of {label(layer.title, 'en')}", "operationId": f"items_{layer.name}",
-            "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in params],
-            "responses": {"200": {"description": "GeoJSON", "content": {GEOJSON: {"schema": {"type": "object"}}}},
-                          **errors}}}
+            "summary": f"Features of {title}", "operationId": f"items_{layer.name}",
+            "parameters": ref("bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "filter", "filter-lang", "f"),
+            "responses": {"200": items, **_ogc_errors(400, 404)}}}
+        one = {**_ogc_answer("GeoJSON Feature", GEOJSON, schema("Feature")),
+               "headers": {**crs_header, "ETag": {"schema": {"type": "string"},
+                                                  "description": "on collections that can be written"}}}
         paths[f"{base}/items/{{featureId}}"] = {"get": {
-            "operationId": f"item_{layer.name}",
-            "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
-                           {"$ref": "#/components/parameters/crs"}, {"$ref": "#/components/parameters/f"}],
-            "responses": {**ok, **errors}}}
-        if writable(layer.name) is not None:  # Part 4: planners and admins, with a Bearer token
-            body = {"required": True, "content": {GEOJSON: {"schema": {"type": "object"}}}}
-            if_match = [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}]
-            denied = {"401": {"description": "No token"}, "403": {"description": "Not a planner"},
-                      "412": {"description": "Stale ETag: the current feature is in details.current"},
-                      "428": {"description": "If-Match missing"}}
-            paths[f"{base}/items"]["post"] = {"operationId": f"create_{layer.name}", "requestBody": body,
-                                               "responses": {"201": {"description": "Created"}, **errors, **denied}}
+            "summary": f"One feature of {title}", "operationId": f"item_{layer.name}",
+            "parameters": ref("featureId", "crs", "f"), "responses": {"200": one, **_ogc_errors(400, 404)}}}
+        if writable(layer.name) is not None:  # Part 4: planners and admins, with a personal API token
+            feature = {"required": True, "content": {GEOJSON: {"schema": schema("Feature")},
+                                                     "application/json": {"schema": schema("Feature")}}}
+            patch = {"required": True, "content": {
+                media: {"schema": {"type": "object", "description": "RFC 7396: properties to change (null empties "
+                                                                    "one) and/or geometry"}}
+                for media in ("application/merge-patch+json", GEOJSON, "application/json")}}
+            written = {**_ogc_answer("The feature as stored, with its new ETag", GEOJSON, schema("Feature"),
+                                     html=False),
+                       "headers": {"ETag": {"schema": {"type": "string"}}}}
+            denied = (400, 401, 403, 404, 405, 409, 415, 422)
+            secured = {"security": [{"bearer": []}]}
+            paths[f"{base}/items"]["post"] = {
+                "summary": f"Create a feature of {title}", "operationId": f"create_{layer.name}", **secured,
+                "parameters": ref("Content-Crs", "repair"), "requestBody": feature,
+                "responses": {"201": {**written, "headers": {**written["headers"],
+                                                             "Location": {"schema": {"type": "string"}}}},
+                              **_ogc_errors(*denied)}}
             item = paths[f"{base}/items/{{featureId}}"]
-            item["put"] = {"operationId": f"replace_{layer.name}", "parameters": if_match, "requestBody": body,
-                           "responses": {**ok, **errors, **denied}}
-            item["patch"] = {"operationId": f"update_{layer.name}", "parameters": if_match, "requestBody": {
-                "required": True, "content": {"application/merge-patch+json": {"schema": {"type": "object"}}}},
-                "responses": {**ok, **errors, **denied}}
-            item["delete"] = {"operationId": f"delete_{layer.name}", "parameters": if_match,
-                              "responses": {"204": {"description": "Deleted"}, **errors, **denied}}
+            item["put"] = {"summary": f"Replace a feature of {title}", "operationId": f"replace_{layer.name}",
+                           **secured, "parameters": ref("featureId", "If-Match", "Content-Crs", "repair"),
+                           "requestBody": feature, "responses": {"200": written, **_ogc_errors(*denied, 412, 428)}}
+            item["patch"] = {"summary": f"Update a feature of {title}", "operationId": f"update_{layer.name}",
+                             **secured, "parameters": ref("featureId", "If-Match", "Content-Crs", "repair"),
+                             "requestBody": patch, "responses": {"200": written, **_ogc_errors(*denied, 412, 428)}}
+            item["delete"] = {"summary": f"Delete a feature of {title}", "operationId": f"delete_{layer.name}",
+                              **secured, "parameters": ref("featureId", "If-Match"),
+                              "responses": {"204": {"description": "Deleted"},
+                                            **_ogc_errors(400, 401, 403, 404, 405, 409, 412, 428)}}
     doc = {"openapi": "3.0.3",
            "info": {"title": "Hromada GIS — OGC API Features", "version": "1.0.0",
-                    "description": "Layers of Ukrainian hromadas (territorial communities)"},
+                    "description": "Layers of Ukrainian hromadas (territorial communities). The service's own JSON "
+                                   "APIs are described at /api/openapi.json."},
            "servers": [{"url": url_for(".landing", _external=True).rstrip("/")}],
-           "paths": paths, "components": {"parameters": params}}
+           "paths": paths,
+           "components": {"parameters": params, "schemas": OGC_SCHEMAS, "securitySchemes": {"bearer": {
+               "type": "http", "scheme": "bearer",
+               "description": "a personal API token of a planner or admin (hromada users token create)"}}}}
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")
-

@@ -37,6 +37,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request
 from flask_limiter.util import get_remote_address
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
@@ -45,10 +46,13 @@ from gis.api_keys import check_key
 from gis.errors import HromadaError, InvalidInput, NotFound
 from gis.routing import ASSET_KINDS, categories_in, hromada_at, require_enabled_hromada
 from layers import reports
+from webmap import api_models as m
+from webmap.api_models import ReportIn
 from webmap.database import connection
 from webmap.extensions import limiter
-from webmap.forms import ReportForm
 from webmap.idempotency import idempotency_key, public_url, request_fingerprint, run_once
+from webmap.openapi import documented
+from webmap.openapi import problems as field_problems
 
 log = logging.getLogger(__name__)
 bp = Blueprint("open311", __name__, url_prefix="/open311")
@@ -354,12 +358,15 @@ def service_entry(row: sa.Row) -> dict:
 
 @bp.get("/")
 @bp.get("/v2/")
+@documented(summary="Service discovery (the same as discovery.json)", tags=("open311",), open311=True, ok=m.Discovery)
 def root():
     return render("json", "discovery", discovery_document())
 
 
 @bp.get(f"/discovery.{FMT}")
 @bp.get(f"/v2/discovery.{FMT}")
+@documented(summary="Service discovery: the endpoint, its formats and how to get an API key", tags=("open311",),
+            open311=True, ok=m.Discovery)
 def discovery(fmt: str):
     return render(fmt, "discovery", discovery_document())
 
@@ -378,6 +385,8 @@ def discovery_document() -> dict:
 
 
 @bp.get(f"/v2/services.{FMT}")
+@documented(summary="The services (categories someone handles) in the jurisdiction", tags=("open311",), open311=True,
+            query=m.JurisdictionQuery, ok=list[m.Service])
 def service_list(fmt: str):
     conn = connection()
     hromada = jurisdiction(conn)
@@ -385,6 +394,10 @@ def service_list(fmt: str):
 
 
 @bp.get(f"/v2/services/<service_code>.{FMT}")
+@documented(summary="A service definition: its attributes (lamp and road services take asset_ref)", tags=("open311",),
+            open311=True,
+            query=m.JurisdictionQuery, ok=m.ServiceDefinition,
+            path={"service_code": {"examples": ["street_light_out"]}})
 def service_definition(service_code: str, fmt: str):
     conn = connection()
     hromada = jurisdiction(conn)
@@ -490,6 +503,13 @@ def _rate_key() -> str:
 
 @bp.post(f"/v2/requests.{FMT}")
 @limiter.limit(_rate_limit, key_func=_rate_key)
+@documented(summary="A new service request (form-encoded; api_key required)", tags=("open311",), open311=True,
+            form=m.Open311RequestIn,
+            form_media=("application/x-www-form-urlencoded",), headers=m.IdempotencyHeaders,
+            ok=list[m.ServiceRequestCreated], status=201, errors=(403, 429), validate=False, description=(
+                "Goes through the web form's validation, routing, Idempotency-Key, notifications and public page; "
+                "rate-limited per application. Every problem is its own entry of the error list (400); a bad or "
+                "revoked api_key is a 403."))
 def post_request(fmt: str):
     if request.is_json:
         raise InvalidInput("Надсилайте поля як application/x-www-form-urlencoded",
@@ -524,17 +544,16 @@ def post_request(fmt: str):
         reported |= {"lat", "lon"}
 
     name = " ".join(part for part in (param("first_name"), param("last_name")) if part)
-    form = ReportForm(formdata=MultiDict({
-        "lat": lat, "lon": lon, "category": code, "description": values.get("description", ""),
-        "name": name, "email": param("email"), "phone": param("phone")}))
-    if not form.validate():
-        for field, errors in form.errors.items():
-            if field in reported:
-                continue
-            label = FORM_FIELDS.get(field, field)
-            for error in errors:  # our validators speak both languages; WTForms' own, English only
-                uk = getattr(error, "uk", None) or f"неправильне значення ({error})"
-                problems.append(InvalidInput(f"{label}: {uk}", f"{label}: {getattr(error, 'en', error)}"))
+    given = {"lat": lat, "lon": lon, "category": code, "description": values.get("description", ""),
+             "name": name, "email": param("email"), "phone": param("phone")}
+    try:  # the web form's rules (webmap.api_models.ReportIn); an empty value is a missing one
+        form = ReportIn.model_validate({k: v for k, v in given.items() if v.strip()})
+    except ValidationError as exc:
+        form = None
+        for field, _, uk, en in field_problems(exc, ReportIn):
+            if field not in reported:
+                label = FORM_FIELDS.get(field, field)
+                problems.append(InvalidInput(f"{label}: {uk}", f"{label}: {en}"))
 
     asset_id = None
     if row is not None:
@@ -545,9 +564,8 @@ def post_request(fmt: str):
     if problems:
         raise Problems(problems)
 
-    new = reports.NewReport(lon=form.lon.data, lat=form.lat.data, category=row.code,
-                            description=form.description.data, name=name or None, email=form.email.data or None,
-                            phone=form.phone.data or None, show_name=False, asset_id=asset_id)
+    new = reports.NewReport(lon=form.lon, lat=form.lat, category=row.code, description=form.description,
+                            name=name or None, email=form.email, phone=form.phone, show_name=False, asset_id=asset_id)
 
     def create(write: sa.Connection) -> dict:
         here = hromada_at(write, new.lon, new.lat)
@@ -667,6 +685,8 @@ def notes(conn: sa.Connection, report_id: int) -> list[dict]:
 
 
 @bp.get(f"/v2/requests.{FMT}")
+@documented(summary="Service requests: by id, or by service, status and time (the last 90 days by default)",
+            tags=("open311",), open311=True, query=m.RequestsQuery, ok=list[m.ServiceRequest])
 def request_list(fmt: str):
     conn = connection()
     hromada = jurisdiction(conn)
@@ -702,6 +722,9 @@ def request_list(fmt: str):
 
 
 @bp.get(f"/v2/requests/<service_request_id>.{FMT}")
+@documented(summary="One service request", tags=("open311",), open311=True, query=m.ExtensionsQuery,
+            ok=list[m.ServiceRequest],
+            path={"service_request_id": {"examples": ["ЯК-2026-000001"]}})
 def request_one(service_request_id: str, fmt: str):
     conn = connection()
     hromada = jurisdiction(conn)
@@ -713,6 +736,9 @@ def request_one(service_request_id: str, fmt: str):
 
 
 @bp.get(f"/v2/tokens/<token>.{FMT}")
+@documented(summary="The service request id of a token (requests are realtime: the token is the code)",
+            tags=("open311",), open311=True,
+            query=m.JurisdictionQuery, ok=list[m.RequestToken])
 def token(token: str, fmt: str):
     """Requests are realtime: the token is the tracking code itself."""
     conn = connection()
@@ -728,6 +754,8 @@ def token(token: str, fmt: str):
 
 
 @bp.get(f"/v2/servicerequestupdates.{FMT}")
+@documented(summary="Status changes and public notes in a time window, oldest first (mySociety's extension)",
+            tags=("open311",), open311=True, query=m.UpdatesQuery, ok=list[m.RequestUpdate])
 def request_updates(fmt: str):
     """Status changes and public notes, oldest first, between start_date and end_date (90 days at most)."""
     conn = connection()

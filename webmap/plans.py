@@ -38,11 +38,17 @@ from webmap.tiles import tile_memory
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
 from webmap.mapview import base_map, map_parts
+from webmap import api_models as m
+from webmap.openapi import SIGNED_IN, body, documented
 
 bp = Blueprint("plans", __name__)
 KYIV = ZoneInfo("Europe/Kyiv")
 GEOMAN = "vendor/leaflet-geoman-2.18.3"
 EDITOR_ROLES = tuple(sorted(plans.EDITORS))
+EDITOR_JSON = ("Answers JSON (errors too) to a request that sends JSON or asks for it (Accept: application/json), "
+                "as the editor does; otherwise a refusal is the error page, and a visitor who is not "
+                "signed in is sent to the log-in page (302).")
+LOGIN_REDIRECT = {"description": "Not signed in, and not asking for JSON: to the log-in page"}
 DIFF_STYLES = {  # colour and dash pattern, so the kinds differ by more than colour
     "added": {"color": "#2b8a3e", "fillColor": "#2b8a3e", "weight": 3, "fillOpacity": 0.35},
     "removed": {"color": "#c92a2a", "fillColor": "#c92a2a", "weight": 3, "dashArray": "8 6", "fillOpacity": 0.1},
@@ -310,6 +316,8 @@ def zone_history_page(zone_id: int):
 
 
 @bp.get("/plans/zones/<int:zone_id>/versions/<int:version>.geojson")
+@documented(summary="One version of a plan zone as a GeoJSON Feature", tags=("plans",), ok=m.Feature,
+            media="application/geo+json")
 def zone_version_geojson(zone_id: int, version: int):
     versions = plans.zone_history(connection(), zone_id, roles=roles_in(zone_hromada(zone_id=zone_id)))
     found = next((v for v in versions if v["version"] == version), None)
@@ -338,27 +346,6 @@ def plan_editor(plan_id: int):
                            geoman=GEOMAN, statuses=plans.PLAN_STATUSES)
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("Очікується JSON-об'єкт", "A JSON object is expected")
-    return body
-
-
-def _attributes(body: dict) -> dict:
-    attributes = body.get("attributes") or {}
-    if not isinstance(attributes, dict):
-        raise InvalidInput("attributes має бути JSON-об'єктом", "attributes must be a JSON object")
-    return attributes
-
-
-def _reason(body) -> str | None:
-    reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise InvalidInput("reason має бути текстом", "reason must be text")
-    return reason
-
-
 def _int(value, name: str) -> int:
     try:
         return int(value)
@@ -368,40 +355,49 @@ def _int(value, name: str) -> int:
 
 @bp.post("/plans/<int:plan_id>/zones")
 @hromada_roles(*EDITOR_ROLES, hromada=plan_hromada)
+@documented(summary="The plan editor: create a zone", tags=("plans",), headers=m.CsrfHeaders, security=SIGNED_IN,
+            responses={302: LOGIN_REDIRECT}, json=m.ZoneCreateIn, ok=m.Zone, status=201,
+            errors=(401, 403, 409, 422), description=EDITOR_JSON)
 def zone_create(plan_id: int):
-    body = _body()
+    data: m.ZoneCreateIn = body()
     with engine().begin() as conn:
-        zone = plans.create_zone(conn, _editor(), plan_id, _attributes(body), body.get("geometry"),
-                                 reason=_reason(body), repair=bool(body.get("repair")))
+        zone = plans.create_zone(conn, _editor(), plan_id, data.attributes, data.geometry, reason=data.reason,
+                                 repair=data.repair)
     return jsonify(zone), 201
 
 
 @bp.patch("/plans/zones/<int:zone_id>")
 @hromada_roles(*EDITOR_ROLES, hromada=zone_hromada)
+@documented(summary="The plan editor: change a zone (412 with the current version when it changed meanwhile)",
+            tags=("plans",), headers=m.CsrfHeaders, security=SIGNED_IN, responses={302: LOGIN_REDIRECT},
+            json=m.ZoneUpdateIn, ok=m.Zone, errors=(401, 403, 409, 412, 422), description=EDITOR_JSON)
 def zone_update(zone_id: int):
-    body = _body()
+    data: m.ZoneUpdateIn = body()
     with engine().begin() as conn:
-        zone = plans.update_zone(conn, _editor(), zone_id, _int(body.get("version"), "version"),
-                                 attributes=_attributes(body), geometry=body.get("geometry"),
-                                 reason=_reason(body), repair=bool(body.get("repair")))
+        zone = plans.update_zone(conn, _editor(), zone_id, data.version, attributes=data.attributes,
+                                 geometry=data.geometry, reason=data.reason, repair=data.repair)
     return jsonify(zone)
 
 
 @bp.post("/plans/zones/<int:zone_id>/split")
 @hromada_roles(*EDITOR_ROLES, hromada=zone_hromada)
+@documented(summary="The plan editor: split a zone along a line", tags=("plans",), headers=m.CsrfHeaders,
+            security=SIGNED_IN, responses={302: LOGIN_REDIRECT}, json=m.ZoneSplitIn, ok=m.SplitZones,
+            errors=(401, 403, 409, 412, 422), description=EDITOR_JSON)
 def zone_split(zone_id: int):
-    body = _body()
-    line = body.get("line")
-    if not isinstance(line, dict) or line.get("type") != "LineString":
+    data: m.ZoneSplitIn = body()
+    if data.line.get("type") != "LineString":
         raise InvalidInput("line має бути GeoJSON LineString", "line must be a GeoJSON LineString")
     with engine().begin() as conn:
-        zones = plans.split_zone(conn, _editor(), zone_id, _int(body.get("version"), "version"), line,
-                                 reason=_reason(body))
+        zones = plans.split_zone(conn, _editor(), zone_id, data.version, data.line, reason=data.reason)
     return jsonify({"zones": zones})
 
 
 @bp.delete("/plans/zones/<int:zone_id>")
 @hromada_roles(*EDITOR_ROLES, hromada=zone_hromada)
+@documented(summary="The plan editor: delete a zone (?version=&reason=)", tags=("plans",), headers=m.CsrfHeaders,
+            security=SIGNED_IN, responses={302: LOGIN_REDIRECT}, query=m.ZoneDeleteQuery,
+            ok=m.ZoneDeleted, errors=(401, 403, 409, 412), description=EDITOR_JSON)
 def zone_delete(zone_id: int):
     with engine().begin() as conn:
         plans.delete_zone(conn, _editor(), zone_id, _int(request.args.get("version"), "version"),
@@ -411,11 +407,15 @@ def zone_delete(zone_id: int):
 
 @bp.post("/plans/zones/<int:zone_id>/revert")
 @hromada_roles(*EDITOR_ROLES, hromada=zone_hromada)
+@documented(summary="Make an earlier version of a zone the current one (JSON, or the history page's form)",
+            tags=("plans",), headers=m.CsrfHeaders, security=SIGNED_IN, responses={302: LOGIN_REDIRECT},
+            json=m.ZoneRevertIn, form=m.ZoneRevertIn, form_media=("application/x-www-form-urlencoded",),
+            ok=m.Zone, errors=(401, 403, 409, 412, 422),
+            description=EDITOR_JSON + " The history page's form is answered with a redirect to the history (302).")
 def zone_revert(zone_id: int):
-    body = _body() if request.is_json else request.form
+    data: m.ZoneRevertIn = body()
     with engine().begin() as conn:
-        zone = plans.revert(conn, _editor(), zone_id, _int(body.get("to_version"), "to_version"),
-                            reason=_reason(body))
+        zone = plans.revert(conn, _editor(), zone_id, data.to_version, reason=data.reason)
     if request.is_json:
         return jsonify(zone)
     return redirect(url_for(".zone_history_page", zone_id=zone_id, reverted=zone["version"]) + "#history-title")

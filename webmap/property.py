@@ -20,6 +20,8 @@ from webmap.database import connection
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
 from webmap.mapview import POINT_MARKER, base_map, display_value, legend, map_parts
+from webmap import api_models as m
+from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("property", __name__)
 LAYER = prop.COMMUNAL_PROPERTY
@@ -96,6 +98,9 @@ def property_csv(code: str):
 
 
 @bp.get("/api/hromadas/<code>/property")
+@documented(summary="The communal property register (public fields; staff see individual tenants)",
+            tags=("property",), query=m.PropertyQuery, ok=m.PropertyRegister,
+            path={"code": {"examples": [DEMO_KATOTTG]}})
 def property_api(code: str):
     conn, lang = connection(), current_lang()
     summary = admin_areas.hromada_summary(conn, code)

@@ -21,7 +21,7 @@ import folium
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from gis import geojson
-from gis.errors import InvalidInput, NotFound
+from gis.errors import NotFound
 from layers import admin_areas
 from layers import reconstruction as rc
 from layers.base import label
@@ -31,6 +31,8 @@ from webmap.database import connection, engine
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, build_map, legend, map_parts
+from webmap import api_models as m
+from webmap.openapi import DEMO_KATOTTG, SIGNED_IN, body, documented
 
 bp = Blueprint("reconstruction", __name__)
 LAYER = rc.PROJECTS
@@ -163,6 +165,8 @@ def photo(photo_id: int):
 
 
 @bp.get("/api/hromadas/<code>/reconstruction")
+@documented(summary="The reconstruction analytics: totals, by stage, status, sector and source, timeline, projects",
+            tags=("reconstruction",), ok=m.Reconstruction, path={"code": {"examples": [DEMO_KATOTTG]}})
 def analytics_api(code: str):
     conn = connection()
     summary = admin_areas.hromada_summary(conn, code)
@@ -172,6 +176,10 @@ def analytics_api(code: str):
 
 
 @bp.get("/api/hromadas/<code>/reconstruction/projects.<fmt>")
+@documented(summary="The projects as open data (CSV, or GeoJSON with the footprints)", tags=("reconstruction",),
+            path={"code": {"examples": [DEMO_KATOTTG]}, "fmt": {"enum": ["csv", "geojson"]}},
+            alternatives={"text/csv": {"type": "string"},
+            "application/geo+json": {"$ref": "#/components/schemas/FeatureCollection"}})
 def projects_download(code: str, fmt: str):
     conn = connection()
     summary = admin_areas.hromada_summary(conn, code)
@@ -188,19 +196,13 @@ def projects_download(code: str, fmt: str):
 
 
 @bp.get("/api/projects/<key>")
+@documented(summary="One project with its history, funding, tenders and damage references", tags=("reconstruction",),
+            ok=m.Project,
+            path={"key": {"description": "the project's id or DREAM id", "examples": ["1"]}})
 def project_api(key: str):
     p = rc.project(connection(), _project_id(key))
     p.pop("by_user_id", None)
     return jsonify(_plain(p))
-
-
-def _payload() -> dict:
-    data = request.get_json(silent=True) if request.is_json else None
-    if data is None:
-        data = request.form.to_dict()
-    if not isinstance(data, dict):
-        raise InvalidInput("Очікується об'єкт JSON або форма", "A JSON object or a form is expected")
-    return data
 
 
 def project_hromada(key: str, **_) -> int:
@@ -209,25 +211,31 @@ def project_hromada(key: str, **_) -> int:
 
 @bp.post("/api/projects/<key>/stage")
 @hromada_roles(*EDIT_ROLES, hromada=project_hromada)
+@documented(summary="Move a project to a later stage (planners and admins of its hromada)", tags=("reconstruction",),
+            json=m.StageIn, form=m.StageIn, headers=m.CsrfHeaders, ok=m.StageMoved, errors=(401, 403, 409),
+            security=SIGNED_IN, description="A refused move (the project is closed, already at that stage, or the "
+                                            "stage is an earlier one) is a 409.")
 def stage_change(key: str):
-    data = _payload()
-    if not data.get("stage"):
-        raise InvalidInput("stage: обов'язкове поле", "stage: required")
+    data: m.StageIn = body()
     with engine().begin() as conn:
         project_id = rc.find_project(conn, key)
-        result = rc.set_stage(conn, project_id, data["stage"], at=data.get("at") or None, note=data.get("note"),
-                              by=data.get("by"), user_id=current_actor().user_id)
+        result = rc.set_stage(conn, project_id, data.stage, at=data.at or None, note=data.note, by=data.by,
+                              user_id=current_actor().user_id)
         history = rc.history(conn, project_id)
     return jsonify(_plain({"id": project_id, **result, "history": history})), 200
 
 
 @bp.post("/api/projects/<key>/funding")
 @hromada_roles(*EDIT_ROLES, hromada=project_hromada)
+@documented(summary="Add a funding line to a project (planners and admins of its hromada)", tags=("reconstruction",),
+            json=m.FundingIn,
+            form=m.FundingIn, headers=m.CsrfHeaders, ok=m.FundingAdded, status=201, errors=(401, 403),
+            security=SIGNED_IN)
 def funding_add(key: str):
-    data = _payload()
+    data: m.FundingIn = body()
     with engine().begin() as conn:
         project_id = rc.find_project(conn, key)
-        line = rc.add_funding(conn, project_id, data.get("source"), data.get("available"), data.get("disbursed") or 0,
-                              data.get("spent") or 0, party=data.get("party"), note=data.get("note"))
+        line = rc.add_funding(conn, project_id, data.source, data.available, data.disbursed or 0, data.spent or 0,
+                              party=data.party, note=data.note)
         summary = rc.funding_summary(conn, project_id)
     return jsonify(_plain({"id": line, "project_id": project_id, "funding": summary})), 201

@@ -22,21 +22,28 @@ from gis.photos import MAX_PHOTOS, process_photo
 from gis.routing import ASSET_KINDS, assets_near, categories_at, category_asset_kind
 from layers import reports
 from layers.connectivity import submit_speed_test
+from webmap import api_models as m
 from webmap.database import connection
 from webmap.extensions import limiter, report_rate_limit
-from webmap.forms import MeTooForm, ReportForm, SpeedTestForm, raise_for, submitted
 from webmap.idempotency import idempotency_key, public_url, request_fingerprint, run_once
+from webmap.openapi import body, documented
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api")
 
 
 @bp.get("/csrf-token")
+@documented(summary="A CSRF token for a client that did not load a page (starts a session; not cached)",
+            tags=("reports",),
+            ok=m.CsrfToken)
 def csrf_token():
     # The one GET that starts a visitor's session (forms ask for it when first sent): never cached.
     return jsonify({"csrf_token": generate_csrf()}), 200, {"Cache-Control": "no-store"}
 
 
 @bp.get("/reports/categories")
+@documented(summary="The hromada at the point and the categories some unit handles there", tags=("reports",),
+            query=m.PointQuery, ok=m.ReportCategories, errors=(422,),
+            description="A point outside every hromada is a 422.")
 def report_categories():
     hromada, rows = categories_at(connection(), request.args.get("lon"), request.args.get("lat"))
     return jsonify({
@@ -46,12 +53,17 @@ def report_categories():
 
 
 @bp.get("/reports/nearby")
+@documented(summary="Open reports (of the category) within 100 m, nearest first", tags=("reports",),
+            query=m.NearbyQuery,
+            ok=m.NearbyReports, errors=(422,))
 def report_nearby():
     return jsonify({"reports": reports.nearby_open(
         connection(), request.args.get("lon"), request.args.get("lat"), request.args.get("category") or None)})
 
 
 @bp.get("/reports/assets")
+@documented(summary="The lamps or road segments a category is about within 100 m, nearest first", tags=("reports",),
+            query=m.AssetsQuery, ok=m.NearbyAssets, errors=(422,))
 def report_assets():
     category = (request.args.get("category") or "").strip()
     if not category:
@@ -63,13 +75,10 @@ def report_assets():
 
 
 @bp.get("/reports/<code>")
+@documented(summary="The public view of a report (no personal data)", tags=("reports",), ok=m.PublicReport,
+            path={"code": {"examples": ["ЯК-2026-000001"]}})
 def report_public(code: str):
     return jsonify(reports.public_report(connection(), code))
-
-
-def _formdata():
-    """The submitted fields, from a form (with its files) or from a JSON object of plain values."""
-    return submitted()
 
 
 def _read_photos() -> list:
@@ -82,16 +91,19 @@ def _read_photos() -> list:
 
 @bp.post("/reports")
 @limiter.limit(report_rate_limit)
+@documented(summary="A new report: a multipart form (with up to 3 photos) or JSON", tags=("reports",), json=m.ReportIn,
+            form=m.ReportMultipartIn, headers=m.WriteHeaders, ok=m.ReportCreated, status=201,
+            errors=(413, 422, 429), description=(
+                "Needs the CSRF token (X-CSRFToken, or csrf_token in the form); rate-limited per client. A "
+                "“lamp not working” report on a lamp that already has an open one joins it (joined_existing: "
+                "true, the existing code, no private link). Idempotency-Key makes retries safe."))
 def report_create():
-    form = ReportForm(formdata=_formdata())
-    if not form.validate():
-        raise_for(form)
+    data: m.ReportIn = body()
     key = idempotency_key()
     fingerprint = request_fingerprint() if key else None  # before the photos' streams are read
     new = reports.NewReport(
-        lon=form.lon.data, lat=form.lat.data, category=form.category.data.strip(),
-        description=form.description.data, name=form.name.data, email=form.email.data, phone=form.phone.data,
-        show_name=form.show_name.data, asset_id=form.asset_id.data, photos=_read_photos())
+        lon=data.lon, lat=data.lat, category=data.category.strip(), description=data.description, name=data.name,
+        email=data.email, phone=data.phone, show_name=data.show_name, asset_id=data.asset_id, photos=_read_photos())
     answer, status = run_once("report", key, fingerprint, 201,
                            lambda conn: reports.create_report(conn, new, public_url=public_url()))
     return jsonify(answer), status, {"Location": answer["public_url"]} if status == 201 else {}
@@ -99,27 +111,27 @@ def report_create():
 
 @bp.post("/speed-tests")
 @limiter.limit(report_rate_limit)
+@documented(summary="A resident's own speed measurement", tags=("reports",), json=m.SpeedTestIn, form=m.SpeedTestIn,
+            headers=m.WriteHeaders, ok=m.SpeedTestStored, status=201, errors=(422, 429),
+            description="Needs the CSRF token; rate-limited like reports; stored in kbit/s, nothing about the person.")
 def speed_test_create():
-    form = SpeedTestForm(formdata=_formdata())
-    if not form.validate():
-        raise_for(form)
+    data: m.SpeedTestIn = body()
     key = idempotency_key()
     answer, status = run_once("speed-test", key, request_fingerprint() if key else None, 201,
                            lambda conn: submit_speed_test(
-                               conn, lon=form.lon.data, lat=form.lat.data, down_mbps=form.down_mbps.data,
-                               up_mbps=form.up_mbps.data, network=form.network.data,
-                               latency_ms=form.latency_ms.data, provider=form.provider.data))
+                               conn, lon=data.lon, lat=data.lat, down_mbps=data.down_mbps, up_mbps=data.up_mbps,
+                               network=data.network, latency_ms=data.latency_ms, provider=data.provider))
     return jsonify(answer), status
 
 
 @bp.post("/reports/<code>/me-too")
 @limiter.limit(report_rate_limit)
+@documented(summary="Support an open report; with an e-mail, follow its updates", tags=("reports",), json=m.MeTooIn,
+            form=m.MeTooIn, headers=m.WriteHeaders, ok=m.MeToo, errors=(409, 422, 429))
 def report_me_too(code: str):
-    form = MeTooForm(formdata=_formdata())
-    if not form.validate():
-        raise_for(form)
+    data: m.MeTooIn = body()
     key = idempotency_key()
     answer, status = run_once(f"me-too:{code}", key, request_fingerprint() if key else None, 200,
-                           lambda conn: reports.me_too(conn, code, form.email.data))
+                           lambda conn: reports.me_too(conn, code, data.email))
     return jsonify(answer), status
 

@@ -22,12 +22,14 @@ from layers import accessibility as acc
 from layers import venue_proposals
 from layers.admin_areas import katottg_of, settlement_names
 from layers.base import label
+from webmap import api_models as m
 from webmap.access import chosen_hromada, current_user, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
 from webmap.mapview import base_map, display_value, map_parts
+from webmap.openapi import documented
 
 bp = Blueprint("venues", __name__)
 VENUES = acc.VENUES
@@ -102,6 +104,8 @@ def search_page():
 
 
 @bp.get("/api/venues/search")
+@documented(summary="Venues that fit a need profile, nearest first, with distance, rating and the reason in words",
+            tags=("venues",), query=m.VenueSearchQuery, ok=m.VenueSearch, errors=(422,))
 def search_api():
     conn, lang = connection(), current_lang()
     asked = _search_args(conn)
