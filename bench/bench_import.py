@@ -8,7 +8,6 @@
    keeps it flat, so the ratio stays near 1.
 """
 import os
-import resource
 import subprocess
 import sys
 import tempfile

@@ -26,8 +26,17 @@ import sqlalchemy as sa
 from gis import outbox
 from gis.audit import By, record
 from gis.errors import Conflict, HromadaError, InvalidInput, NotFound
-from gis.models import (HROMADA_ROLES, account_token, app_user, hromada, hromada_setup, role_grant,
-                        staff_membership, unit, user_token)
+from gis.models import (
+    HROMADA_ROLES,
+    account_token,
+    app_user,
+    hromada,
+    hromada_setup,
+    role_grant,
+    staff_membership,
+    unit,
+    user_token,
+)
 from gis.users import check_email, create_user, grant_roles, hash_password
 
 log = logging.getLogger(__name__)

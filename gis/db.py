@@ -6,7 +6,6 @@ and started on demand. Schema changes go through Alembic migrations in ``gis/mig
 from __future__ import annotations
 
 import contextlib
-
 import logging
 from pathlib import Path
 

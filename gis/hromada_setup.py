@@ -24,9 +24,21 @@ from shapely.geometry.base import BaseGeometry
 from gis.audit import By, record
 from gis.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
 from gis.geometry import to_multipolygon
-from gis.models import (ASSIGNMENT_SCOPES, UNIT_KINDS, UNIT_NOTIFY_MODES, asset_owner, category,
-                        district_settlement, hromada, hromada_category, hromada_setup, settlement,
-                        starosta_district, unit, unit_category)
+from gis.models import (
+    ASSIGNMENT_SCOPES,
+    UNIT_KINDS,
+    UNIT_NOTIFY_MODES,
+    asset_owner,
+    category,
+    district_settlement,
+    hromada,
+    hromada_category,
+    hromada_setup,
+    settlement,
+    starosta_district,
+    unit,
+    unit_category,
+)
 
 CODE_RE = re.compile(r"^[a-z0-9_]+$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")

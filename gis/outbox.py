@@ -29,8 +29,6 @@ from email.utils import formatdate
 
 import sqlalchemy as sa
 
-from gis.models import outbox
-
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8

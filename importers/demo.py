@@ -27,10 +27,10 @@ from importers.communities import LoadReport, load_communities, load_settlements
 from importers.demo_coverage import load_demo_coverage
 from importers.demo_heritage import load_demo_heritage
 from importers.demo_land import load_demo_land
-from importers.demo_venues import load_demo_venues
-from importers.demo_property import load_demo_property
 from importers.demo_plans import load_demo_plans
+from importers.demo_property import load_demo_property
 from importers.demo_reconstruction import load_demo_reconstruction
+from importers.demo_venues import load_demo_venues
 from layers.categories import sync_categories
 from layers.lighting import STREET_LAMPS
 from layers.roads import ROAD_SEGMENTS

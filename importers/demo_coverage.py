@@ -35,8 +35,8 @@ from gis.models import raster_dataset, settlement
 from importers.demo_common import DEMO_SOURCE, demo_key, round_geometry, sync_demo_rows
 from importers.rasters import _band_stats, raster_store
 from layers.connectivity import COVERAGE_AREAS, SPEED_TESTS, SPEED_TILES, WIFI_HOTSPOTS
-from layers.tables import build_table
 from layers.rasters import COVERAGE_RASTERS
+from layers.tables import build_table
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ and the route's stops. All of it is flagged ``is_demo``. Idempotent: loads once 
 """
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 
 from gis.bulk import ewkb

@@ -24,7 +24,6 @@ from gis import config
 from gis.bulk import ewkb
 from gis.errors import InvalidInput, NotFound
 from gis.geometry import within_ukraine
-from gis.models import raster_dataset
 from importers.sources import MAX_FILE_BYTES
 from layers.rasters import RasterLayer
 

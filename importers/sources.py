@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
-from pyogrio.raw import open_arrow
 from pygeodesy.dms import parseDMS
+from pyogrio.raw import open_arrow
 
 from gis.errors import InvalidInput, NotFound
 from gis.geometry import UKRAINE_BBOX

@@ -7,7 +7,8 @@ residents can report about it. The APIs, the map, importers and exports all read
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Callable, Mapping
 
 Labels = Mapping[str, str]  # {"uk": ..., "en": ...}

@@ -54,14 +54,13 @@ import sqlalchemy as sa
 from affine import Affine
 from sqlalchemy.dialects import postgresql as pg
 
-from gis import geojson
-from gis import tabular
+from gis import geojson, tabular
 from gis.bulk import ewkb
 from gis.crs import metric_srid_for_hromada
 from gis.errors import InvalidInput, NotFound, Unprocessable
 from gis.models import geometry, gist, metadata
-from layers.base import Layer
 from gis.zonal import RasterArray, apply, zonal_stats
+from layers.base import Layer
 
 log = logging.getLogger(__name__)
 
@@ -242,12 +241,12 @@ def _collect_vectors(conn, hromada_id: int, srid: int, test_radius_m: float) -> 
         add("measurement", service_class(float(down), None if up is None else float(up)), wkb)
         counts["speed_tiles"] += 1
     for down, up, wkb in conn.execute(sa.text(
-            f"SELECT down_kbps / 1000.0, up_kbps / 1000.0, "
-            f"ST_AsBinary(ST_Buffer(ST_Transform(t.geom, :srid), :r, 16)) "
-            f"FROM speed_test t, (SELECT boundary, ST_Transform(boundary, :srid) AS metric FROM hromada "
-            f"WHERE id = :h) h "
+            "SELECT down_kbps / 1000.0, up_kbps / 1000.0, "
+            "ST_AsBinary(ST_Buffer(ST_Transform(t.geom, :srid), :r, 16)) "
+            "FROM speed_test t, (SELECT boundary, ST_Transform(boundary, :srid) AS metric FROM hromada "
+            "WHERE id = :h) h "
             # The index finds tests within 0.1° (≥ 7 km, more than MAX_TEST_RADIUS_M); then metres.
-            f"WHERE t.geom && ST_Expand(h.boundary, 0.1) AND ST_DWithin(ST_Transform(t.geom, :srid), h.metric, :r)"),
+            "WHERE t.geom && ST_Expand(h.boundary, 0.1) AND ST_DWithin(ST_Transform(t.geom, :srid), h.metric, :r)"),
             params):
         add("measurement", service_class(float(down), None if up is None else float(up)), wkb)
         counts["speed_tests"] += 1

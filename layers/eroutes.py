@@ -20,8 +20,7 @@ import gpxpy.gpx
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gis import geojson
-from gis import codes
+from gis import codes, geojson
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import geometry, metadata
 

@@ -23,8 +23,7 @@ import json
 import shapely.geometry
 import sqlalchemy as sa
 
-from gis import geojson
-from gis import tabular
+from gis import geojson, tabular
 from gis.crs import metric_srid_for_hromada
 from layers.base import label
 from layers.land import AREA_TOLERANCE_M2, AREA_TOLERANCE_SHARE

@@ -44,9 +44,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from gis.money import CENT, BadAmount, format_money, parse_money
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import geometry, gist, metadata
+from gis.money import CENT, BadAmount, format_money, parse_money
 from gis.photos import store_photo
 from layers.base import CategoryStyle, Field, Layer, Permissions, label
 from layers.tables import build_table

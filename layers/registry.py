@@ -2,15 +2,29 @@
 from __future__ import annotations
 
 from gis.errors import NotFound
-from layers import (accessibility, admin_areas, connectivity, heritage, lighting, nature, property, reports, roads,
-                    synthetic)
-from layers import land
-from layers import reconstruction
-from layers import plans
+
+# The thematic modules (each contributes its LAYERS below) and those with tables of their own but no
+# layer (coverage_analysis, eroutes, venue_proposals), imported so that every table is in the metadata.
+from layers import (  # noqa: F401
+    accessibility,
+    admin_areas,
+    connectivity,
+    coverage_analysis,
+    eroutes,
+    heritage,
+    land,
+    lighting,
+    nature,
+    plans,
+    property,
+    reconstruction,
+    reports,
+    roads,
+    synthetic,
+    venue_proposals,
+)
 from layers.base import Layer
 from layers.tables import build_table
-# Modules with tables of their own but no layer: imported so their tables are in the metadata.
-from layers import coverage_analysis, eroutes, venue_proposals  # noqa: F401,E402
 
 _MODULES = (admin_areas, reports, connectivity, roads, lighting, accessibility, nature, heritage, property, land,
             reconstruction, plans, synthetic)

@@ -23,9 +23,9 @@ from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.models import report, report_event, report_photo, report_subscriber
 from gis.photos import Photo
 from gis.routing import Route, check_point, route_report
-from layers.base import CategoryStyle, Field, Layer, Permissions
 from layers import unit_mail  # issue #14: the unit is told
 from layers.assets import asset_spec
+from layers.base import CategoryStyle, Field, Layer, Permissions
 
 # Re-exported: the statuses, the actor and the address are part of what this module's callers use.
 from layers.report_states import NOTIFY_ON, OPEN_STATUSES, STATUSES, TRANSITIONS, Actor, report_url  # noqa: F401

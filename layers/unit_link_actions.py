@@ -14,7 +14,6 @@ from layers import reports
 from layers.report_states import Actor
 from layers.unit_mail import Unit, load_unit
 
-
 # --- acting through a signed link ------------------------------------------------------------------
 
 LINK_ACTIONS = ("acknowledge", "note", "resolve", "not_ours")

@@ -49,22 +49,22 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         return {"label": label}
 
+    from webmap import ogc_write  # noqa: F401  (Part 4's routes, on the same blueprint)
     from webmap.admin import bp as admin_bp
     from webmap.api import bp as api_bp
     from webmap.coverage import bp as coverage_bp
     from webmap.heritage import bp as heritage_bp
-    from webmap.venues import bp as venues_bp
-    from webmap.property import bp as property_bp
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.land import bp as land_bp
-    from webmap import ogc_write  # noqa: F401  (Part 4's routes, on the same blueprint)
     from webmap.ogc import bp as ogc_bp
     from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
+    from webmap.property import bp as property_bp
     from webmap.report_pages import bp as report_pages_bp
     from webmap.reports_api import bp as reports_api_bp
     from webmap.staff import bp as staff_bp
     from webmap.tiles import bp as tiles_bp
+    from webmap.venues import bp as venues_bp
     from webmap.venues_api import bp as venues_api_bp
 
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,

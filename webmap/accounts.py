@@ -32,8 +32,15 @@ from gis.errors import Conflict, HromadaError
 from gis.models import HROMADA_ROLES
 from gis.users import MIN_PASSWORD
 from layers.admin_areas import hromadas_by_ids
-from webmap.access import (auth_epoch, current_user, hromada_id_of_katottg, hromada_roles, operator_required,
-                           signed_in_required, signed_in_user)
+from webmap.access import (
+    auth_epoch,
+    current_user,
+    hromada_id_of_katottg,
+    hromada_roles,
+    operator_required,
+    signed_in_required,
+    signed_in_user,
+)
 from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
 from webmap.forms import REQUIRED, Bilingual

@@ -16,11 +16,11 @@ from layers import export, query
 from layers.admin_areas import hromada_id_by_code
 from layers.base import Layer
 from layers.registry import LAYERS, get_layer, viewable_layers
-from webmap.downloads import csv_download
+from webmap import api_models as m
 from webmap.access import read_roles
 from webmap.database import connection, engine
+from webmap.downloads import csv_download
 from webmap.i18n import current_lang
-from webmap import api_models as m
 from webmap.openapi import documented
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -57,7 +57,6 @@ def worker():
     import threading
 
     from gis import db, outbox
-
     from layers import unit_mail
 
     stop = threading.Event()
@@ -115,7 +114,6 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
     worker_thread = None
     if with_worker:
         from gis import outbox
-
         from layers import unit_mail
 
         settings = outbox.SmtpSettings.from_env()
@@ -153,10 +151,10 @@ def run(ctx: click.Context, host: str, port: int):
     from gis import config, db
     from importers.demo import load_demo
     from layers import coverage_analysis
-    from layers.registry import LAYERS
     from layers.admin_areas import any_hromada, find_hromada_id
     from layers.categories import sync_categories
     from layers.plans import sync_zone_classes
+    from layers.registry import LAYERS
 
     if not config.database_url_from_env():
         cluster = db.embedded_cluster()

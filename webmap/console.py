@@ -23,8 +23,17 @@ from gis.users import display_names
 from layers.admin_areas import hromadas_by_ids
 from webmap.access import current_user, hromada_id_of_katottg, hromada_roles
 from webmap.database import connection, engine
-from webmap.forms import (AssignmentForm, Bilingual, ConsoleActionForm, DefaultUnitForm, DistrictForm,
-                          LocalCategoryForm, PreviewForm, UnitForm, email_list)
+from webmap.forms import (
+    AssignmentForm,
+    Bilingual,
+    ConsoleActionForm,
+    DefaultUnitForm,
+    DistrictForm,
+    LocalCategoryForm,
+    PreviewForm,
+    UnitForm,
+    email_list,
+)
 from webmap.i18n import current_lang, format_datetime, has, t
 from webmap.mapview import base_map, map_parts
 

@@ -16,13 +16,13 @@ from layers import admin_areas
 from layers import coverage_analysis as ca
 from layers.base import label
 from layers.registry import LAYERS
-from webmap.downloads import csv_download
+from webmap import api_models as m
 from webmap.access import hromada_id_of_katottg, hromada_roles, roles_in
 from webmap.database import connection, engine
+from webmap.downloads import csv_download
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, map_parts
-from webmap import api_models as m
 from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("coverage", __name__)

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (EmailField, FloatField, IntegerField, PasswordField,
-                     SelectField, StringField, TextAreaField)
+from wtforms import EmailField, FloatField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional, Regexp
 
 from gis.errors import InvalidInput
@@ -75,8 +74,9 @@ class NoteForm(FlaskForm):
 # Choices are checked with AnyOf (bilingual messages), not WTForms' own English "Not a valid choice";
 # the set-up core (gis.hromada_setup) checks everything again and has the last word. Choices are
 # plain strings (WTForms 3.3 deprecates tuples); the templates render the options in the page's language.
-from gis.models import ASSIGNMENT_SCOPES, UNIT_KINDS, UNIT_NOTIFY_MODES  # noqa: E402
 from wtforms import RadioField, SelectMultipleField, ValidationError  # noqa: E402
+
+from gis.models import ASSIGNMENT_SCOPES, UNIT_KINDS, UNIT_NOTIFY_MODES  # noqa: E402
 
 CODE_RULE = Regexp(r"^[a-z0-9_]+$", message=Bilingual("лише малі латинські літери, цифри та _",
                                                       "only lower-case Latin letters, digits and _"))

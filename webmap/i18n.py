@@ -31,9 +31,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from flask import g, has_request_context, request
+from werkzeug.utils import cached_property
 
 from gis import money
-from werkzeug.utils import cached_property
 
 DEFAULT_LANGUAGE = "uk"
 TIMEZONE = "Europe/Kyiv"

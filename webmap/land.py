@@ -20,13 +20,13 @@ from gis import geojson
 from gis.errors import InvalidInput, NotFound
 from layers import admin_areas, land, land_qa, query
 from layers.base import label
-from webmap.downloads import csv_download
+from webmap import api_models as m
 from webmap.access import roles_in
 from webmap.database import connection
+from webmap.downloads import csv_download
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, build_map, display_value, legend, map_parts
-from webmap import api_models as m
 from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("land", __name__)

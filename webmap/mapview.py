@@ -12,8 +12,7 @@ from gis import geojson
 from layers import query
 from layers.base import CategoryStyle, Field, Layer, label
 from layers.registry import viewable_layers
-from webmap.folium_safe import (POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution, SafeGeoJsonPopup,
-                                SafeGeoJsonTooltip)
+from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import t
 
 MAP_FEATURE_LIMIT = query.MAX_LIMIT

@@ -33,8 +33,8 @@ from pygeofilter.backends.sqlalchemy import to_filter
 from pygeofilter.parsers.cql2_text import parse as parse_cql2
 
 from gis import geojson
-from gis.jsonvalues import dumps
 from gis.errors import InvalidInput, NotFound
+from gis.jsonvalues import dumps
 from layers.base import Layer, label
 from layers.query import Page, read_feature, read_features, table_of
 from layers.registry import viewable_layers
@@ -42,7 +42,8 @@ from layers.writable import writable
 from webmap.access import read_roles, roles_in
 from webmap.database import connection
 from webmap.i18n import current_lang
-from webmap.ogc_common import CRS84, CRS_URIS, EPSG, GEOJSON, SUPPORTED_SRIDS, bp, collection_layer as _layer
+from webmap.ogc_common import CRS84, CRS_URIS, EPSG, GEOJSON, SUPPORTED_SRIDS, bp
+from webmap.ogc_common import collection_layer as _layer
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",

@@ -21,9 +21,16 @@ import sqlalchemy as sa
 from flask import Response, current_app, g, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 
+from gis.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from gis.jsonvalues import dumps
-from gis.errors import (Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired,
-                        Unauthorized, UnsupportedMediaType)
 from layers.base import Layer
 from layers.plans import Editor, VersionConflict
 from layers.query import read_feature, table_of
@@ -31,7 +38,8 @@ from layers.writable import Writable, writable
 from webmap.access import current_user, token_authenticated
 from webmap.database import connection, engine
 from webmap.extensions import csrf
-from webmap.ogc_common import CRS84, CRS_URIS, GEOJSON, bp, collection_layer as _layer
+from webmap.ogc_common import CRS84, CRS_URIS, GEOJSON, bp
+from webmap.ogc_common import collection_layer as _layer
 
 READ = ("GET", "HEAD", "OPTIONS")
 ACCEPT_POST = f"{GEOJSON}, application/json"

@@ -30,16 +30,16 @@ from gis import geojson
 from gis.errors import HromadaError, InvalidInput, NotFound
 from layers import admin_areas, plans
 from layers.base import label
+from webmap import api_models as m
 from webmap import render_error
-from webmap.access import current_user, hromada_id_of_katottg, hromada_roles, roles_in
+from webmap.access import current_user, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
-from webmap.tiles import tile_memory
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
 from webmap.mapview import base_map, map_parts
-from webmap import api_models as m
 from webmap.openapi import SIGNED_IN, body, documented
+from webmap.tiles import tile_memory
 
 bp = Blueprint("plans", __name__)
 KYIV = ZoneInfo("Europe/Kyiv")

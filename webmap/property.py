@@ -6,7 +6,6 @@ GET /api/hromadas/<code>/property?…                                           
 """
 from __future__ import annotations
 
-
 import folium
 from flask import Blueprint, jsonify, render_template, request
 
@@ -14,13 +13,13 @@ from gis import geojson
 from layers import admin_areas
 from layers import property as prop
 from layers.base import label
-from webmap.downloads import csv_download
+from webmap import api_models as m
 from webmap.access import hromada_id_of_katottg, roles_in
 from webmap.database import connection
+from webmap.downloads import csv_download
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t
 from webmap.mapview import POINT_MARKER, base_map, display_value, legend, map_parts
-from webmap import api_models as m
 from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("property", __name__)

@@ -25,13 +25,13 @@ from gis.errors import NotFound
 from layers import admin_areas
 from layers import reconstruction as rc
 from layers.base import label
-from webmap.downloads import csv_download, geojson_download
+from webmap import api_models as m
 from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
+from webmap.downloads import csv_download, geojson_download
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, format_percent, t
 from webmap.mapview import base_map, build_map, legend, map_parts
-from webmap import api_models as m
 from webmap.openapi import DEMO_KATOTTG, SIGNED_IN, body, documented
 
 bp = Blueprint("reconstruction", __name__)

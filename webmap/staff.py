@@ -16,8 +16,8 @@ from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
 from webmap.forms import LoginForm, NoteForm, StatusForm, TransferForm, raise_for
 from webmap.i18n import current_lang
-from webmap.mapview import point_map
 from webmap.idempotency import public_url
+from webmap.mapview import point_map
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 WORKING_ROLES = ("unit_staff", "admin")

@@ -4,7 +4,6 @@ import json
 import mapbox_vector_tile
 import mercantile
 import pytest
-import sqlalchemy as sa
 
 from gis.errors import InvalidInput
 from layers import property as prop

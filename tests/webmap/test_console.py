@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from gis.users import create_user
 from tests.helpers import STRYZHAVKA, demo_hromada_id, load_neighbours, one, scalar
-from tests.webmap.test_accessibility import AXE, audit as axe_audit
+from tests.webmap.test_accessibility import AXE
+from tests.webmap.test_accessibility import audit as axe_audit
 from tests.webmap.test_reports_http import form_token
 from webmap.i18n import format_datetime
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import url_for
 
 from gis.users import create_user
-from layers import plans, reports, venue_proposals
+from layers import reports, venue_proposals
 from layers.reports import NewReport
 from tests.helpers import STRYZHAVKA, asset_point, demo_hromada_id, load_neighbours, scalar, unit_id
 

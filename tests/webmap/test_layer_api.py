@@ -1,9 +1,8 @@
 """The generic layer API: bbox, paging, public fields only, clear 4xx answers."""
 import pytest
-import sqlalchemy as sa
 
-from importers.communities import load_communities
 from gis.users import create_user
+from importers.communities import load_communities
 from tests.conftest import UKRAINE
 from tests.helpers import demo_hromada_id, scalar
 

@@ -15,7 +15,16 @@ from gis import outbox
 from gis.api_keys import check_key, issue_key, revoke_key
 from gis.errors import Forbidden, NotFound
 from layers.reports import Actor, add_note, change_status
-from tests.helpers import InEveryHromada, STRYZHAVKA, VINNYTSIA_CITY, asset_point, inside, load_neighbours, scalar, unit_id
+from tests.helpers import (
+    STRYZHAVKA,
+    VINNYTSIA_CITY,
+    InEveryHromada,
+    asset_point,
+    inside,
+    load_neighbours,
+    scalar,
+    unit_id,
+)
 from tests.webmap.test_reports_http import add_staff, log_in, staff_post, submit
 from webmap import open311
 
