@@ -68,7 +68,8 @@ def peak_rss_of_import(url: str, path: Path) -> float:
     code = (f"import sys, resource; sys.path.insert(0, {str(ROOT)!r});"
             "from gis import db; from importers.pipeline import import_file, ImportOptions;"
             "from layers.registry import get_layer;"
-            f"import_file(db.make_engine({url!r}), get_layer('wifi_hotspots'), {str(path)!r}, ImportOptions(dry_run=True));"
+            f"import_file(db.make_engine({url!r}), get_layer('wifi_hotspots'), {str(path)!r}, "
+            "ImportOptions(dry_run=True));"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
@@ -90,7 +91,8 @@ def main() -> None:
 
         def ogr2ogr():
             subprocess.run(["ogr2ogr", "-f", "PostgreSQL", pg, str(gpkg), "coverage", "-nln", "bench_ogr", "-overwrite",
-                            "-lco", "GEOMETRY_NAME=geom", "--config", "PG_USE_COPY", "YES"], check=True, capture_output=True)
+                            "-lco", "GEOMETRY_NAME=geom", "--config", "PG_USE_COPY", "YES"],
+                           check=True, capture_output=True)
 
         # Taken in turns, so that a slow spell of a shared machine falls on both.
         ours, ogr = [], []
@@ -105,7 +107,8 @@ def main() -> None:
                       for t in ("coverage_area", "bench_ogr", "bench_gpd")]
         best_ours, best_ogr = min(ours), min(ogr)
         print(f"{POLYGONS} polygons loaded: ours {counts[0]}, ogr2ogr {counts[1]}, geopandas {counts[2]}")
-        print(f"best of {RUNS}: ours {best_ours:.2f} s, ogr2ogr {best_ogr:.2f} s, geopandas.to_postgis {to_postgis:.2f} s")
+        print(f"best of {RUNS}: ours {best_ours:.2f} s, ogr2ogr {best_ogr:.2f} s, "
+              f"geopandas.to_postgis {to_postgis:.2f} s")
         print(f"ratio ours/ogr2ogr: {best_ours / best_ogr:.2f} (target ≤ 1.5)")
         print(f"ratio ours/geopandas.to_postgis: {best_ours / to_postgis:.2f}")
 

@@ -118,7 +118,8 @@ def main() -> None:
         with engine.begin() as conn:
             load_synthetic(conn, 1_000_000, 200_000)
         large = first_view_bytes(port)
-        print(f"first view: {small} bytes with 1k points, {large} bytes with 1M; ratio {large / small:.2f} (target ≤ 1.1)")
+        print(f"first view: {small} bytes with 1k points, {large} bytes with 1M; "
+              f"ratio {large / small:.2f} (target ≤ 1.1)")
 
         for z in ZOOMS:
             x, y = tile_of(*CENTRE, z)
@@ -147,7 +148,8 @@ def main() -> None:
                                     WHERE ST_Intersects(geom, ST_MakeEnvelope(28.40, 49.20, 28.50, 49.26, 4326))
                                     ORDER BY id LIMIT 100""").fetchall()
                     conn.execute("""SELECT count(*) FROM synthetic_point WHERE
-                                    ST_Intersects(geom, ST_MakeEnvelope(28.40, 49.20, 28.50, 49.26, 4326))""").fetchone()
+                                    ST_Intersects(geom, ST_MakeEnvelope(28.40, 49.20, 28.50, 49.26, 4326))"""
+                                 ).fetchone()
 
         sql_rate = concurrent(sql_items, list(range(REQUESTS)))
         print(f"items?bbox: {http_rate:.0f} req/s HTTP vs {sql_rate:.0f} req/s SQL; ratio {http_rate / sql_rate:.2f}")

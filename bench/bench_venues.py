@@ -193,8 +193,10 @@ def run(url: str, dsn: str, boundary) -> None:
                 plan = "\n".join(r[0] for r in conn.execute(
                     "EXPLAIN " + as_psycopg(acc.search_sql(profile)), params(where[0])).fetchall())
                 with_index = statistics.median(sql_times(conn, profile, where)) * 1000
-                print(f"partial index on rating_{profile} = 'fully' ({'used' if f'bench_knn_{profile}' in plan else 'not used'}"
-                      f" by the search's = ANY(:ratings) filter): {with_index:.2f} ms vs {base[profile]:.2f} ms without")
+                print(f"partial index on rating_{profile} = 'fully' "
+                      f"({'used' if f'bench_knn_{profile}' in plan else 'not used'}"
+                      f" by the search's = ANY(:ratings) filter): {with_index:.2f} ms vs {base[profile]:.2f} ms"
+                      " without")
     server.close()
 
 

@@ -79,12 +79,13 @@ def main() -> None:
 
         ours_stats = zonal_stats(paths["speed"], zones)
         theirs_stats = exact_extract(str(paths["speed"]), villages, ["count", "sum", "mean"], output="pandas")
-        worst = max(abs(o[op] - t[op]) / abs(t[op]) for o, (_, t) in zip(ours_stats, theirs_stats.iterrows())
+        worst = max(abs(o[op] - t[op]) / abs(t[op])
+                    for o, (_, t) in zip(ours_stats, theirs_stats.iterrows(), strict=True)
                     for op in ("count", "sum", "mean") if t[op])
         ours_classes = zonal_stats(paths["classes"], zones, categorical=True)
         theirs_classes = exact_extract(str(paths["classes"]), villages, ["unique", "frac", "count"], output="pandas")
-        for o, (_, t) in zip(ours_classes, theirs_classes.iterrows()):
-            for value, frac in zip(t["unique"], t["frac"]):
+        for o, (_, t) in zip(ours_classes, theirs_classes.iterrows(), strict=True):
+            for value, frac in zip(t["unique"], t["frac"], strict=True):
                 worst = max(worst, abs(o["by_value"].get(int(value), 0.0) - frac * t["count"]) / (frac * t["count"]))
         print(f"largest relative difference over villages and statistics: {100 * worst:.6f} % "
               f"({'within' if worst <= 0.01 else 'OUTSIDE'} 1 %)")

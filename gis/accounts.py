@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from gis import outbox
 from gis.audit import By, record
 from gis.errors import Conflict, HromadaError, InvalidInput, NotFound
+from gis.hromadas import hromada_by_katottg
 from gis.models import (
     HROMADA_ROLES,
     account_token,
@@ -121,15 +122,6 @@ def _hromada(conn: sa.Connection, hromada_id: int) -> sa.RowMapping:
                        .where(hromada.c.id == hromada_id)).mappings().first()
     if row is None:
         raise NotFound(f"Громади {hromada_id} немає", f"There is no hromada {hromada_id}")
-    return row
-
-
-def hromada_by_katottg(conn: sa.Connection, katottg: str) -> sa.RowMapping:
-    row = conn.execute(sa.select(hromada.c.id, hromada.c.katottg, hromada.c.name_uk, hromada.c.name_en)
-                       .where(hromada.c.katottg == (katottg or "").strip())).mappings().first()
-    if row is None:
-        raise NotFound(f"Громади з кодом КАТОТТГ {katottg} немає (завантажте межі громад: hromada communities load)",
-                       f"There is no hromada with KATOTTG {katottg} (load the boundaries: hromada communities load)")
     return row
 
 

@@ -122,7 +122,7 @@ def add_user(email, roles, full_name, katottg, units, password):
     """Create an account with a password (the first operator; demo accounts). The password is asked
     for (or read from HROMADA_NEW_PASSWORD). Everyone else is invited: `hromada users invite`."""
     from gis import audit
-    from gis.accounts import hromada_by_katottg
+    from gis.hromadas import hromada_by_katottg
     from gis.models import HROMADA_ROLES
     from gis.users import create_user, unit_ids_by_code
 
@@ -154,7 +154,8 @@ def invite_user(email, katottg, roles, units, full_name, public_url):
     queued (the worker sends it), and the link is printed too — the first administrator's server
     may have no mail set up yet."""
     from gis import audit
-    from gis.accounts import hromada_by_katottg, invite_lifetime, invite_with_link
+    from gis.accounts import invite_lifetime, invite_with_link
+    from gis.hromadas import hromada_by_katottg
     from gis.users import unit_ids_by_code
 
     def work(conn):

@@ -3,8 +3,11 @@
 | variable | default | meaning |
 |---|---|---|
 | DATABASE_URL | (unset) | an external PostGIS; when set the embedded one is never started |
-| HROMADA_HOME | the checkout; for an installed package, the current folder | where `var/` (secret key, demo accounts, rasters, the embedded cluster) and, beside it, `../shared/data` are |
-| HROMADA_PGDATA | var/postgres | data folder of the embedded PostgreSQL cluster (when root runs the project from a folder the `postgres` user cannot enter, the default becomes /var/lib/hromada-gis/<project>-<hash>/postgres) |
+| HROMADA_HOME | the checkout; for an installed package, the current folder | where `var/` (secret key, \
+demo accounts, rasters, the embedded cluster) and, beside it, `../shared/data` are |
+| HROMADA_PGDATA | var/postgres | data folder of the embedded PostgreSQL cluster (when root runs the project \
+from a folder the `postgres` user cannot enter, the default becomes \
+/var/lib/hromada-gis/<project>-<hash>/postgres) |
 | HROMADA_PGPORT | 5433 | loopback port of the embedded cluster |
 | HROMADA_PGBIN | newest /usr/lib/postgresql/*/bin | PostgreSQL binaries |
 | HROMADA_SHARED_DATA | ../shared/data | the team's shared data folder |

@@ -55,3 +55,41 @@ def metric_srid_for_hromada(conn, hromada_id: int) -> int:
         from gis.errors import NotFound
         raise NotFound(f"Громаду {hromada_id} не знайдено", f"Hromada {hromada_id} not found")
     return metric_srid(lon)
+
+
+def bbox_in_wgs84(conn, values, srid: int) -> tuple[float, ...] | None:
+    """A bbox (minx, miny, maxx, maxy in ``srid``) as PostGIS projects it to WGS 84, or None when a
+    corner lies where that projection is not defined (PostGIS refuses it, or answers infinities).
+    Run on an autocommitting connection: a refused statement leaves it usable."""
+    import sqlalchemy as sa
+
+    envelope = sa.func.ST_Transform(sa.func.ST_MakeEnvelope(*values, srid), 4326)
+    try:
+        box = conn.execute(sa.select(sa.func.ST_XMin(envelope), sa.func.ST_YMin(envelope),
+                                     sa.func.ST_XMax(envelope), sa.func.ST_YMax(envelope))).one()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        raise  # the database is out of reach, not the bbox wrong: 503 (webmap.errors)
+    except sa.exc.DBAPIError:
+        return None
+    if not all(v is not None and math.isfinite(v) for v in box):
+        return None
+    return tuple(box)
+
+
+def geojson_geometry_to_wgs84(conn, geometry: dict, srid: int) -> dict | None:
+    """A GeoJSON geometry in ``srid`` (EPSG:4326 latitude first, the others projected) as GeoJSON in
+    longitude/latitude; None when PostGIS cannot read it. Autocommitting connection, as above."""
+    import json
+
+    import sqlalchemy as sa
+
+    into = "ST_FlipCoordinates(g)" if srid == 4326 else "ST_Transform(g, 4326)"
+    try:
+        text = conn.execute(sa.text(
+            f"SELECT ST_AsGeoJSON({into}, 9) FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), :s) AS g) s"),
+            {"g": json.dumps(geometry), "s": srid}).scalar()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        raise  # the database is out of reach, not the geometry wrong: 503 (webmap.errors)
+    except sa.exc.DBAPIError:
+        return None
+    return json.loads(text) if text is not None else None

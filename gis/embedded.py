@@ -346,7 +346,7 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         """Initialise if needed, start the server, create the database with PostGIS. Idempotent."""
-        self.bin_dir  # fail early with the install hint
+        _ = self.bin_dir  # fail early with the install hint
         self.init()
         if not self.running():
             self._check_version()

@@ -136,16 +136,6 @@ def _require_hromada(conn: sa.Connection, hromada_id: int) -> sa.RowMapping:
     return row
 
 
-def hromada_row(conn: sa.Connection, katottg: str) -> sa.RowMapping:
-    """The hromada (id, katottg, name_uk, name_en) with this KATOTTG code; NotFound otherwise."""
-    row = conn.execute(sa.select(hromada.c.id, hromada.c.katottg, hromada.c.name_uk, hromada.c.name_en)
-                       .where(hromada.c.katottg == (katottg or "").strip())).mappings().first()
-    if row is None:
-        raise NotFound(f"Громаду {katottg} не знайдено (її межу ще не завантажено?)",
-                       f"Hromada {katottg} not found (is its boundary loaded?)")
-    return row
-
-
 def _changes(old: dict, new: dict) -> dict:
     """{field: [old, new]} for the fields that differ (JSON-friendly, for the audit log)."""
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
@@ -670,7 +660,8 @@ def add_assignment(conn: sa.Connection, hromada_id: int, data: dict, by: By) -> 
     _refresh_service_area(conn, the_unit["id"])
     if scope == "area":
         place["area_km2"] = round(conn.execute(sa.text(
-            "SELECT ST_Area(area::geography) / 1e6 FROM unit_category WHERE id = :i"), {"i": assignment_id}).scalar(), 3)
+            "SELECT ST_Area(area::geography) / 1e6 FROM unit_category WHERE id = :i"),
+            {"i": assignment_id}).scalar(), 3)
     record(conn, by, "assignment.create", hromada_id=hromada_id, object=f"{cat['code']} → {the_unit['code']}",
            detail={"scope": scope, **place})
     return assignment_id
@@ -755,7 +746,8 @@ def save_local_category(conn: sa.Connection, hromada_id: int, data: dict, by: By
         return category_id
     diff = _changes(dict(current), {**new, "is_active": True})
     if diff:
-        conn.execute(category.update().where(category.c.id == current["id"]).values(**{k: v[1] for k, v in diff.items()}))
+        conn.execute(category.update().where(category.c.id == current["id"])
+                     .values(**{k: v[1] for k, v in diff.items()}))
         record(conn, by, "category.update", hromada_id=hromada_id, object=code, detail=diff)
     return current["id"]
 
@@ -877,7 +869,7 @@ def warnings(conn: sa.Connection, hromada_id: int) -> list[dict]:
     category no unit handles (anywhere, or in part of the hromada) with no default unit, an area
     reaching outside the hromada, villages in no starosta district, a unit with no e-mail, a unit
     with accounts but nobody to work its queue, and a hromada that does not take reports yet."""
-    place = _require_hromada(conn, hromada_id)
+    _require_hromada(conn, hromada_id)
     out: list[dict] = []
 
     def add(uk, en, section, category=None, where=None):

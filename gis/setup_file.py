@@ -54,6 +54,7 @@ import sqlalchemy as sa
 import yaml
 
 from gis import hromada_setup as setup
+from gis import hromadas
 from gis.audit import By, record
 from gis.errors import HromadaError, InvalidInput
 from gis.models import HROMADA_ROLES, app_user, unit
@@ -226,7 +227,8 @@ def _strings(value, line: int, problems: _Problems, what_uk: str, what_en: str) 
         if isinstance(v, (str, int)) and not isinstance(v, bool):
             out.append((_line(value, i), str(v)))
         else:
-            problems.add(_line(value, i), f"{what_uk}: очікується текст, не {v!r}", f"{what_en}: text expected, not {v!r}")
+            problems.add(_line(value, i), f"{what_uk}: очікується текст, не {v!r}",
+                         f"{what_en}: text expected, not {v!r}")
     return out
 
 
@@ -278,7 +280,7 @@ def _read(conn: sa.Connection, text: str) -> _Wanted:
                      "Name the hromada: hromada: its KATOTTG code (UA…)")
         raise SetupFileInvalid(problems.items)  # nothing else can be checked without it
     try:
-        want.hromada = dict(setup.hromada_row(conn, katottg))
+        want.hromada = dict(hromadas.hromada_by_katottg(conn, katottg))
     except HromadaError as exc:
         problems.error(_line(root, "hromada"), exc)
         raise SetupFileInvalid(problems.items) from None
@@ -288,7 +290,8 @@ def _read(conn: sa.Connection, text: str) -> _Wanted:
         if isinstance(root["enabled"], bool):
             want.enabled = root["enabled"]
         else:
-            problems.add(_line(root, "enabled"), "enabled: очікується true або false", "enabled: true or false expected")
+            problems.add(_line(root, "enabled"), "enabled: очікується true або false",
+                         "enabled: true or false expected")
 
     # Units.
     declared: set[str] = set()
@@ -522,7 +525,8 @@ def _read(conn: sa.Connection, text: str) -> _Wanted:
         if not roles or wrong:
             problems.add(_line(item, "roles"), f"Ролі: оберіть з {', '.join(HROMADA_ROLES)}"
                          + (f" (не {', '.join(wrong)})" if wrong else ""),
-                         f"Roles: choose from {', '.join(HROMADA_ROLES)}" + (f" (not {', '.join(wrong)})" if wrong else ""))
+                         f"Roles: choose from {', '.join(HROMADA_ROLES)}"
+                         + (f" (not {', '.join(wrong)})" if wrong else ""))
             continue
         codes = []
         for u_line, code in _strings(item.get("units"), _line(item, "units"), problems, "Підрозділи", "Units"):
@@ -647,7 +651,6 @@ def apply_setup(conn: sa.Connection, text: str, *, by: By, dry_run: bool = False
     problems = _Problems()
     sections = want.section_lines
     village_names = {s["id"]: s["name_uk"] for s in setup.list_settlements(conn, h)}
-    unit_ids_wanted: dict[str, int] = {}
 
     def step(line, fn):
         steps.append((line, fn))
@@ -708,7 +711,7 @@ def apply_setup(conn: sa.Connection, text: str, *, by: By, dry_run: bool = False
                 SELECT ds.settlement_id, d.code FROM district_settlement ds
                 JOIN starosta_district d ON d.id = ds.district_id WHERE d.hromada_id = :h"""), {"h": h}).all():
             members.setdefault(code, []).append(sid)
-        for code, d in current_districts.items():
+        for code in current_districts:
             if code not in want.districts:
                 diff.lines.append(f"- district {code}")
                 step(sections.get("districts"), lambda code=code: setup.delete_district(conn, h, code, by))
@@ -872,7 +875,7 @@ def _dump(value) -> str:
 
 def export_setup(conn: sa.Connection, katottg: str) -> str:
     """The hromada's whole set-up as YAML (see the module's docstring); applying it back changes nothing."""
-    place = setup.hromada_row(conn, katottg)
+    place = hromadas.hromada_by_katottg(conn, katottg)
     h = place["id"]
     settlements = setup.list_settlements(conn, h)
     counts: dict[str, int] = {}

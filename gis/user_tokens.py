@@ -43,7 +43,8 @@ def create_token(conn: sa.Connection, email: str, name: str) -> tuple[int, str]:
     if not name:
         raise InvalidInput("Вкажіть назву токена (наприклад, QGIS)", "Give the token a name (e.g. QGIS)")
     if len(name) > MAX_NAME:
-        raise InvalidInput(f"Назва задовга: до {MAX_NAME} знаків", f"The name is too long: {MAX_NAME} characters at most")
+        raise InvalidInput(f"Назва задовга: до {MAX_NAME} знаків",
+                           f"The name is too long: {MAX_NAME} characters at most")
     user_id = _user_id_by_email(conn, email)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = conn.execute(user_token.insert().values(user_id=user_id, name=name, token_hash=token_hash(token))

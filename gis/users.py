@@ -136,6 +136,14 @@ def load_user(conn: sa.Connection, user_id: int) -> User | None:
                 frozenset(units), operator)
 
 
+def auth_epoch(conn: sa.Connection, user_id: int) -> str | None:
+    """Changes whenever the account's password does, or it is switched off: sessions signed in
+    before end for good."""
+    return conn.execute(sa.text(
+        "SELECT md5(coalesce(password_hash, '') || ':' || session_epoch) FROM app_user WHERE id = :id"),
+        {"id": user_id}).scalar()
+
+
 def authenticate(conn: sa.Connection, email: str, password: str) -> User | None:
     row = conn.execute(sa.select(app_user.c.id, app_user.c.password_hash).where(
         sa.func.lower(app_user.c.email) == (email or "").strip().lower(), app_user.c.is_active)).first()

@@ -165,7 +165,7 @@ def _by_value(codes: np.ndarray, weights: np.ndarray) -> dict[int, float]:
         return {int(low + i): float(sums[i]) for i in np.flatnonzero(sums)}
     found, inverse = np.unique(codes, return_inverse=True)
     sums = np.bincount(inverse.ravel(), weights=weights, minlength=found.size)
-    return {int(c): float(x) for c, x in zip(found, sums)}
+    return {int(c): float(x) for c, x in zip(found, sums, strict=True)}
 
 
 def _stats(values: np.ndarray, fractions: np.ndarray, nodata, categorical: bool, ops: tuple[str, ...]) -> dict:

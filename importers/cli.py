@@ -87,7 +87,8 @@ def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dr
         mapping[src] = dst
     options = ImportOptions(
         source_layer=source_layer, crs=crs, mapping=mapping, upsert_key=upsert_key, dry_run=dry_run,
-        encoding=encoding, osm_filters=[(t.split("=", 1)[0], t.split("=", 1)[1] if "=" in t else None) for t in osm_tags],
+        encoding=encoding,
+        osm_filters=[(t.split("=", 1)[0], t.split("=", 1)[1] if "=" in t else None) for t in osm_tags],
         csv_columns={k: v for k, v in {"lat": lat, "lon": lon, "wkt": wkt}.items() if v})
     if saved_mapping:
         from importers import saved_mappings

@@ -132,7 +132,7 @@ def load_communities(engine: sa.Engine | sa.Connection, path: str | Path, *, kat
 
     rows = []
     for row_no, record in enumerate(gdf.itertuples(index=False), start=1):
-        values = dict(zip(gdf.columns, record))
+        values = dict(zip(gdf.columns, record, strict=True))
         geom = values[gdf.geometry.name]
         if geom is not None and geom.geom_type not in ("Polygon", "MultiPolygon", "GeometryCollection"):
             report.skipped += 1
@@ -154,7 +154,7 @@ def load_communities(engine: sa.Engine | sa.Connection, path: str | Path, *, kat
             continue
         if checked.repaired:
             report.repaired.append((f"{code} {name}", checked.reason or "invalid"))
-        get = lambda f: _value(values, columns, f)  # noqa: E731
+        get = lambda f, values=values: _value(values, columns, f)  # noqa: E731
         rows.append((row_no, code, name, get("name_en"), get("koatuu"), get("oblast"), get("raion"),
                      _integer(get("population")), get("wikidata"), ewkb(checked.geometry), checked.repaired))
 
@@ -205,7 +205,7 @@ def load_settlements(engine: sa.Engine | sa.Connection, path: str | Path, *, lay
     report.skipped = len(gdf) - len(areas)
 
     rows = []
-    for row_no, (idx, values) in enumerate(areas.iterrows(), start=1):
+    for row_no, (_, values) in enumerate(areas.iterrows(), start=1):
         report.read += 1
         name = _value(values, columns, "name_uk")
         if not name:
@@ -221,7 +221,7 @@ def load_settlements(engine: sa.Engine | sa.Connection, path: str | Path, *, lay
         inside = points[points.within(checked.geometry)]
         centre = inside.geometry.iloc[0] if len(inside) else checked.geometry.point_on_surface()
         place = _clean(values.get(place_col)) if place_col else None
-        get = lambda f: _value(values, columns, f)  # noqa: E731
+        get = lambda f, values=values: _value(values, columns, f)  # noqa: E731
         rows.append((row_no, _clean(values.get(ref_col)) if ref_col else None, name, get("name_en"),
                      SETTLEMENT_KINDS.get(place or "", "village" if place is None else "other"),
                      get("katottg"), _integer(get("population")), ewkb(checked.geometry), ewkb(centre)))

@@ -106,18 +106,20 @@ def _street(centre, village, dx: float, dy: float, east: float = 0.0):
 def demo_roads_and_lamps(hromada_id: int, centres: dict[str, object], villages: dict[str, object],
                          unit_ids: dict[str, int]) -> tuple[list[dict], list[dict]]:
     """Per village: a lit asphalt main street through the centre with six lamps (one faulty in some
-    villages), an unlit gravel side street crossing it further east; and a state road across the hromada. Seeded: the same
-    every time. Numbers on the lamps: the village's place in alphabetical order × 100 + 1…6."""
+    villages), an unlit gravel side street crossing it further east; and a state road across the hromada.
+    Seeded: the same every time. Numbers on the lamps: the village's place in alphabetical order × 100 + 1…6."""
     rng = random.Random(6)
     roads, lamps = [], []
     for number, (village, centre) in enumerate(sorted(centres.items()), start=1):
         area = villages.get(village)
-        roads.append(_demo_row(hromada_id, _street(centre, area, MAIN_STREET_HALF_DEG, 0), name="вул. Центральна", ref=None,
+        roads.append(_demo_row(hromada_id, _street(centre, area, MAIN_STREET_HALF_DEG, 0), name="вул. Центральна",
+                               ref=None,
                                road_class="residential", owner="communal", surface="asphalt",
                                condition=str(rng.choice([2, 3, 3, 4, 4, 5])), pci=float(rng.randint(35, 95)),
                                inspected_on=dt.date(2026, rng.randint(3, 10), rng.randint(1, 28)), lit=True,
                                osm_id=f"demo-{number}-main"))
-        roads.append(_demo_row(hromada_id, _street(centre, area, 0, SIDE_STREET_HALF_DEG, east=SIDE_STREET_EAST_DEG), name="вул. Садова", ref=None,
+        roads.append(_demo_row(hromada_id, _street(centre, area, 0, SIDE_STREET_HALF_DEG, east=SIDE_STREET_EAST_DEG),
+                               name="вул. Садова", ref=None,
                                road_class="residential", owner="communal", surface=rng.choice(["gravel", "ground"]),
                                condition=str(rng.choice([1, 2, 2, 3])), pci=None,
                                inspected_on=dt.date(2025, rng.randint(4, 10), rng.randint(1, 28)), lit=False,
@@ -133,7 +135,8 @@ def demo_roads_and_lamps(hromada_id: int, centres: dict[str, object], villages: 
                                    control=rng.choice(["photocell", "schedule", "smart"]), status=status,
                                    installed_on=dt.date(rng.randint(2012, 2024), 6, 1),
                                    inspected_on=dt.date(2026, rng.randint(1, 10), 15), osm_id=f"demo-lamp-{ref}"))
-    roads.append(_demo_row(hromada_id, shapely.LineString(DEMO_STATE_ROAD), name="Автодорога державного значення (демо)",
+    roads.append(_demo_row(hromada_id, shapely.LineString(DEMO_STATE_ROAD),
+                           name="Автодорога державного значення (демо)",
                            ref="M-DEMO", road_class="primary", owner="state", surface="asphalt", condition="3",
                            pci=61.0, inspected_on=dt.date(2026, 5, 12), lit=False, osm_id="demo-state-road"))
     return roads, lamps

@@ -46,7 +46,8 @@ OBJECTS = (
 
 POTENTIAL = (
     ("Якушинці", (-0.0020, -0.0010), {
-        "name_uk": "Міжнародний фестиваль «Живий вогонь»", "name_en": "International festival “Zhyvyi Vohon” (Living Fire)",
+        "name_uk": "Міжнародний фестиваль «Живий вогонь»",
+        "name_en": "International festival “Zhyvyi Vohon” (Living Fire)",
         "kind": "festival", "seasons": ["summer"], "when_text": "щороку (дата й місце на мапі — демо)",
         "keeper": "Відділ освіти, культури та спорту",
         "description": "Бренд громади з її програми розвитку. Місце на мапі й пора року умовні (демо)."}),
@@ -54,7 +55,8 @@ POTENTIAL = (
         "name_uk": "«Якушинецькі поколядини»", "name_en": "“Yakushynetski Pokoliadyny” (carols)",
         "kind": "song", "seasons": ["winter"], "when_text": "різдвяні свята",
         "keeper": "будинки культури громади (демо)",
-        "description": "Колядування й щедрування громади — бренд з її програми розвитку. Місце на мапі умовне (демо)."}),
+        "description": "Колядування й щедрування громади — бренд з її програми розвитку. "
+                       "Місце на мапі умовне (демо)."}),
     ("Якушинці", (-0.0008, 0.0018), {
         "name_uk": "«Якушинецькі весноспіви»", "name_en": "“Yakushynetski Vesnospivy” (spring songs)",
         "kind": "song", "seasons": ["spring"], "when_text": "весна (демо)",
@@ -108,9 +110,11 @@ def load_demo_heritage(conn: sa.Connection, hromada_id: int, katottg: str, centr
     if exists is None and len(ids) == len(OBJECTS):
         start = _at(centres, "Якушинці", (0.0, 0.0))
         stops = [{"lon": start.x, "lat": start.y,
-                  "name": {"uk": "Якушинці, будинок культури (старт, демо)", "en": "Yakushyntsi, house of culture (start, demo)"},
+                  "name": {"uk": "Якушинці, будинок культури (старт, демо)",
+                           "en": "Yakushyntsi, house of culture (start, demo)"},
                   "description": {"uk": "Старт біля будинку культури, де є відкритий Wi-Fi. Місце умовне (демо).",
-                                  "en": "Start at the house of culture, which has open Wi-Fi. The place is approximate (demo)."}}]
+                                  "en": "Start at the house of culture, which has open Wi-Fi. "
+                                        "The place is approximate (demo)."}}]
         for village, _, fields in OBJECTS:
             stops.append({"object": ids[village],
                           "description": {"uk": f"{village}: {fields['name_uk']}. Текст зупинки — демо.",

@@ -36,10 +36,10 @@ DECISION = ("27/512 (демо)", dt.date(2024, 3, 15))
 HALF_W, HALF_H = 0.011, 0.0054  # ≈ 800 m × 600 m at 49° N: half the general plan's territory
 # (column, row) of the 3 × 2 grid → zone; the grid leaves a 60 m margin inside the territory.
 GENERAL_ZONES = (
-    ((0, 0), {"zone_code": "Ж-1", "name": "Садибна забудова: захід (демо)", "permitted_uses": "садибні житлові будинки, присадибні ділянки",
-              "max_height_m": 12, "max_density": 40}),
-    ((1, 0), {"zone_code": "Г-1", "name": "Громадський центр (демо)", "permitted_uses": "школа, ЦНАП, магазини, амбулаторія",
-              "max_height_m": 15}),
+    ((0, 0), {"zone_code": "Ж-1", "name": "Садибна забудова: захід (демо)",
+              "permitted_uses": "садибні житлові будинки, присадибні ділянки", "max_height_m": 12, "max_density": 40}),
+    ((1, 0), {"zone_code": "Г-1", "name": "Громадський центр (демо)",
+              "permitted_uses": "школа, ЦНАП, магазини, амбулаторія", "max_height_m": 15}),
     ((2, 0), {"zone_code": "Ж-1", "name": "Садибна забудова: схід (демо)", "permitted_uses": "садибні житлові будинки",
               "max_height_m": 12, "max_density": 40}),
     ((0, 1), {"zone_code": "Р", "name": "Парк над річкою (демо)", "permitted_uses": "парк, спортивні майданчики"}),
@@ -47,7 +47,8 @@ GENERAL_ZONES = (
     ((2, 1), {"zone_code": "С", "name": "Городи й сади (демо)", "permitted_uses": "городництво, садівництво"}),
 )
 COMPREHENSIVE_ZONES = (
-    ((0, 0), {"zone_code": "П", "name": "Виробнича зона (проєкт, демо)", "permitted_uses": "переробка сільгосппродукції"}),
+    ((0, 0), {"zone_code": "П", "name": "Виробнича зона (проєкт, демо)",
+              "permitted_uses": "переробка сільгосппродукції"}),
     ((1, 0), {"zone_code": "ПЗ", "name": "Природоохоронна зона (проєкт, демо)", "permitted_uses": "заказник, стежки"}),
 )
 
@@ -69,7 +70,8 @@ def _clip(conn: sa.Connection, geometry: dict, hromada_id: int) -> dict | None:
     found = conn.execute(sa.text("""
         SELECT ST_AsGeoJSON(ST_Multi(ST_CollectionExtract(ST_Intersection(
                    ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326), boundary), 3)), 9)
-        FROM hromada WHERE id = :h AND ST_Area(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326), boundary)) > 0"""),
+        FROM hromada WHERE id = :h AND """
+        """ST_Area(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326), boundary)) > 0"""),
         {"g": json.dumps(geometry), "h": hromada_id}).scalar()
     return json.loads(found) if found else None
 

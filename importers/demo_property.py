@@ -40,7 +40,8 @@ def property_rows(hromada_id: int, centres: dict[str, Point], unit_ids: dict[str
             name="Адмінбудинок сільської ради" if home else f"Будівля старостату, {village}", type="building",
             address=f"{village}, вул. Центральна, {number}", balance_holder_unit_id=unit_ids["general"],
             use="адміністративна будівля", area_m2=float(rng.randint(180, 900)),
-            condition=rng.choice(["good", "fair", "fair", "poor"]), documents="Рішення сесії № 2/12 від 2021-01-28 (демо)")
+            condition=rng.choice(["good", "fair", "fair", "poor"]),
+            documents="Рішення сесії № 2/12 від 2021-01-28 (демо)")
         add(village, "school", inventory_number=f"10131{number:03d}",
             name=f"Будівля {'ліцею' if home else 'гімназії'}, {village}", type="building",
             address=f"{village}, вул. Шкільна, {number + 2}", balance_holder_unit_id=unit_ids["culture"],

@@ -136,7 +136,8 @@ def venue_rows(hromada_id: int, centres: dict[str, Point]) -> list[dict]:
                    "access_note": ("Знімний пандус — натисніть кнопку виклику біля дверей"
                                    if entrance == "removable_ramp" else None),
                    "osm_id": None, "geom": _place(centres[village], k, len(kinds))}
-            row["raw"] = {"demo_key": demo_key("venue", {f: v for f, v in row.items() if f != "geom"}, row["geom"].wkb_hex)}
+            row["raw"] = {"demo_key": demo_key("venue", {f: v for f, v in row.items() if f != "geom"},
+                                               row["geom"].wkb_hex)}
             rows.append(dict(row, hromada_id=hromada_id, is_demo=True, source=DEMO_SOURCE))
     return rows
 

@@ -109,7 +109,8 @@ class ImportReport:
                     f"repaired {self.repaired}, rejected {self.rejected}; CRS {self.crs}")
         else:
             head = (f"{self.source} → {self.layer}{' (пробний запуск, нічого не записано)' if self.dry_run else ''}: "
-                    f"прочитано {self.read}, прийнято {self.accepted} (додано {self.inserted}, оновлено {self.updated}), "
+                    f"прочитано {self.read}, прийнято {self.accepted} "
+                    f"(додано {self.inserted}, оновлено {self.updated}), "
                     f"виправлено {self.repaired}, відхилено {self.rejected}; система координат {self.crs}")
         if self.skipped:
             head += f"; {'skipped by the mapping' if lang == 'en' else 'пропущено за зіставленням'} {self.skipped}"
@@ -252,7 +253,8 @@ def map_columns(layer: Layer, columns: list[str], explicit: dict[str, str]) -> t
 # --- the import ----------------------------------------------------------------------------------
 
 
-def import_file(engine: sa.Engine, layer: Layer, path: str | Path, options: ImportOptions | None = None) -> ImportReport:
+def import_file(engine: sa.Engine, layer: Layer, path: str | Path,
+                options: ImportOptions | None = None) -> ImportReport:
     """Import ``path`` into ``layer``; see the module docstring. Raises HromadaError on a file it
     cannot take at all (nothing is written then); the run is recorded either way."""
     options = options or ImportOptions()
@@ -273,7 +275,8 @@ def _record(engine, report: ImportReport, options: ImportOptions, *, status: str
     with engine.begin() as conn:
         report.run_id = conn.execute(import_run.insert().values(
             layer=report.layer, source=report.source, dry_run=report.dry_run, user_id=options.user_id,
-            hromada_id=options.only_hromada_id, status=status, report=json.loads(json.dumps(body, default=str))).returning(import_run.c.id)).scalar_one()
+            hromada_id=options.only_hromada_id, status=status,
+            report=json.loads(json.dumps(body, default=str))).returning(import_run.c.id)).scalar_one()
 
 
 def recent_runs(conn: sa.Connection, hromada_id: int, limit: int = 50) -> list[dict]:
@@ -450,7 +453,7 @@ def osm_features(layer: Layer, frame, filters: list[tuple[str, str | None]]):
     kept = frame[keep]
     columns: dict[str, list] = {f.name: [] for f in fields}
     others = []
-    for t in (t for t, k in zip(tags, keep) if k):
+    for t in (t for t, k in zip(tags, keep, strict=True) if k):
         rest = dict(t)
         for f in fields:
             tag = next((tag for tag in spec.tags.get(f.name, ()) if str(t.get(tag) or "").strip()), None)
@@ -629,7 +632,8 @@ def _merge(conn: sa.Connection, layer: Layer, table: sa.Table, upsert_key: str |
     where_new = ""
     if upsert_key:
         key = f'"{layer.field(upsert_key).column_name}"'
-        duplicates = conn.execute(sa.text(f"SELECT {key} FROM _import GROUP BY {key} HAVING count(*) > 1 LIMIT 5")).all()
+        duplicates = conn.execute(
+            sa.text(f"SELECT {key} FROM _import GROUP BY {key} HAVING count(*) > 1 LIMIT 5")).all()
         if duplicates:
             raise InvalidInput(f"--upsert-key {upsert_key}: у файлі повторюються значення {[d[0] for d in duplicates]}",
                                f"--upsert-key {upsert_key}: the file repeats the values {[d[0] for d in duplicates]}")

@@ -73,7 +73,8 @@ class SavedMapping:
                                f"Mapping {self.name}: the file has no columns {', '.join(missing)}")
         for column, wanted in self.where.items():
             keep = {_norm(v) for v in wanted}
-            batch = batch[batch[column].map(lambda v: v is not None and not pd.isna(v) and _norm(v) in keep).astype(bool)]
+            batch = batch[batch[column].map(
+                lambda v, keep=keep: v is not None and not pd.isna(v) and _norm(v) in keep).astype(bool)]
         batch = batch.copy()
         source_of = {dst: src for src, dst in self.columns.items()}
         for name, table in self.values.items():
@@ -81,7 +82,8 @@ class SavedMapping:
             if column is None:
                 continue
             lookup = {_norm(k): v for k, v in table.items()}
-            batch[column] = batch[column].map(lambda v: lookup.get(_norm(v), v) if isinstance(v, str) else v)
+            batch[column] = batch[column].map(
+                lambda v, lookup=lookup: lookup.get(_norm(v), v) if isinstance(v, str) else v)
         for name, value in self.constants.items():
             text = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
             batch[CONSTANT_COLUMN.format(name)] = pd.Series([text] * len(batch), index=batch.index, dtype=object)

@@ -245,7 +245,8 @@ def csv_geometry(frame: pd.DataFrame, columns: dict) -> gpd.GeoDataFrame:
     elif lat in frame and lon in frame:
         lats = [parse_coordinate(v) for v in frame[lat]]
         lons = [parse_coordinate(v) for v in frame[lon]]
-        geoms = [shapely.Point(x, y) if x is not None and y is not None else None for x, y in zip(lons, lats)]
+        geoms = [shapely.Point(x, y) if x is not None and y is not None else None
+                 for x, y in zip(lons, lats, strict=True)]
         frame = frame.drop(columns=[lat, lon])
     elif quadkey := _find(frame.columns, QUADKEY_NAMES):
         geoms = quadkey_tiles(frame[quadkey])  # the column stays: it is a field of tile layers
@@ -278,7 +279,7 @@ def osm_filter(frame: gpd.GeoDataFrame, filters: list[tuple[str, str | None]]) -
     tags = osm_tags(frame)
     keep = [osm_matches(t, filters) for t in tags]
     kept = frame[keep].copy()
-    kept_tags = [t for t, k in zip(tags, keep) if k]
+    kept_tags = [t for t, k in zip(tags, keep, strict=True) if k]
     out = pd.DataFrame(kept_tags, index=kept.index) if kept_tags else pd.DataFrame(index=kept.index)
     out["osm_id"] = kept.get("osm_id", kept.get("osm_way_id"))
     return gpd.GeoDataFrame(out, geometry=kept.geometry.values, crs=kept.crs)

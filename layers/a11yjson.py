@@ -93,7 +93,8 @@ def venue_to_placeinfo(row: Mapping) -> dict:
     restroom = _restroom(row)
     staff = _known(hasFreeAssistantForVisitors=row.get("staff_assistance"),
                    spokenLanguages=[UKRAINIAN_SIGN_LANGUAGE] if row.get("sign_language") else None)
-    signage = _known(hasTactilePaving=row.get("tactile_paving"), hasBraille=row.get("braille"), hasAudio=row.get("audio_info"))
+    signage = _known(hasTactilePaving=row.get("tactile_paving"), hasBraille=row.get("braille"),
+                     hasAudio=row.get("audio_info"))
     accessibility = _known(
         wheelchairAccessibilityGrade=GRADES.get(row.get("rating_wheelchair")),
         entrances=[{"isMainEntrance": True, **entrance}] if entrance else None,

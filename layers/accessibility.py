@@ -239,15 +239,18 @@ def reason_text(code: str | None, lang: str = "uk") -> str:
             return f"{_steps(n, uk)}{size} без пандуса"
         return f"{_steps(n, uk)}{f' of {height} cm' if height else ' (height not measured)'}, no ramp"
     if kind == "one_low_step":
-        return f"один поріг {args[0]} см без пандуса (до 7 см)" if uk else f"one low step of {args[0]} cm, no ramp (7 cm at most)"
+        return (f"один поріг {args[0]} см без пандуса (до 7 см)" if uk
+                else f"one low step of {args[0]} cm, no ramp (7 cm at most)")
     if kind == "ramp_steep":
-        return f"пандус надто крутий: {args[0]} % (більше 12 %)" if uk else f"the ramp is too steep: {args[0]} % (over 12 %)"
+        return (f"пандус надто крутий: {args[0]} % (більше 12 %)" if uk
+                else f"the ramp is too steep: {args[0]} % (over 12 %)")
     if kind == "ramp_slope":
         return f"пандус крутий: {args[0]} % (більше 8 %)" if uk else f"steep ramp: {args[0]} % (over 8 %)"
     if kind == "ramp_removable":
         return "знімний пандус — треба покликати персонал" if uk else "removable ramp — staff must be called"
     if kind == "door_narrow":
-        return f"двері {args[0]} см — візок не пройде (менше 70 см)" if uk else f"door {args[0]} cm — too narrow for a wheelchair (under 70 cm)"
+        return (f"двері {args[0]} см — візок не пройде (менше 70 см)" if uk
+                else f"door {args[0]} cm — too narrow for a wheelchair (under 70 cm)")
     if kind == "door_under_90":
         return f"двері {args[0]} см (норма — 90 см)" if uk else f"door {args[0]} cm (the standard is 90 cm)"
     if kind == "step_free":

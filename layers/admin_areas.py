@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from gis import codes
 from gis.crs import area_m2_sql
 from gis.errors import NotFound
+from gis.hromadas import hromada_by_katottg
 from gis.models import hromada
 from layers.base import CategoryStyle, Field, Layer, Permissions, Style
 
@@ -113,18 +114,9 @@ LAYERS = (HROMADAS, SETTLEMENTS, UNITS)
 
 # --- lookups ---------------------------------------------------------------------------------------
 
-def find_hromada_id(conn: sa.Connection, katottg: str) -> int | None:
-    """The id of the hromada with this KATOTTG code, or None when it is not loaded."""
-    return conn.execute(sa.select(hromada.c.id).where(hromada.c.katottg == katottg)).scalar()
-
-
 def hromada_id_by_code(conn: sa.Connection, code: str) -> int:
     """The id of the hromada with this KATOTTG code (checked and normalised); NotFound otherwise."""
-    code = codes.katottg(code)
-    found = find_hromada_id(conn, code)
-    if found is None:
-        raise NotFound(f"Громаду з кодом {code} не завантажено", f"No hromada with code {code} is loaded")
-    return found
+    return hromada_by_katottg(conn, codes.katottg(code))["id"]
 
 
 def hromada_summary(conn: sa.Connection, code: str) -> sa.RowMapping:

@@ -60,6 +60,7 @@ from gis.crs import metric_srid_for_hromada
 from gis.errors import InvalidInput, NotFound, Unprocessable
 from gis.models import geometry, gist, metadata
 from gis.zonal import RasterArray, apply, zonal_stats
+from layers.admin_areas import SETTLEMENTS
 from layers.base import Layer
 
 log = logging.getLogger(__name__)
@@ -152,14 +153,16 @@ coverage_result = sa.Table(
 
 RESULT_FIELDS = ("run_id", "zone_kind", "zone_key", "settlement_id", "name", "area_m2", "population",
                  *_SHARE_COLUMNS, "gap_area", "gap_population", "computed_at")
+# The result's own fields are labelled here; what it copies from a settlement keeps the settlement
+# layer's labels, and the class shares take theirs from CLASS_LABELS / EVIDENCE_LABELS.
 FIELD_LABELS = {
     "run_id": {"uk": "Розрахунок", "en": "Run"},
     "zone_kind": {"uk": "Тип зони", "en": "Zone kind"},
     "zone_key": {"uk": "Код зони", "en": "Zone key"},
     "settlement_id": {"uk": "Населений пункт (id)", "en": "Settlement id"},
-    "name": {"uk": "Назва", "en": "Name"},
+    "name": SETTLEMENTS.field("name_uk").label,
     "area_m2": {"uk": "Площа, м²", "en": "Area, m²"},
-    "population": {"uk": "Населення", "en": "Population"},
+    "population": SETTLEMENTS.field("population").label,
     **{f"area_{c}": {"uk": f"Частка площі: {v['uk']}", "en": f"Area share: {v['en']}"}
        for c, v in CLASS_LABELS.items()},
     **{f"pop_{c}": {"uk": f"Частка населення: {v['uk']}", "en": f"Population share: {v['en']}"}
@@ -372,7 +375,7 @@ def _areas(zones: list, evidence: Evidence) -> np.ndarray:
         in_grid = [evidence.raster_to_grid(g) for g in rest] if evidence.raster_to_grid else list(rest)
         pixel_area = abs(evidence.raster.transform.a * evidence.raster.transform.e)
         stats = zonal_stats(evidence.raster, in_grid, categorical=True)
-        for i, (s, g) in enumerate(zip(stats, in_grid)):
+        for i, (s, g) in enumerate(zip(stats, in_grid, strict=True)):
             whole = shapely.area(g) / pixel_area  # the zone in pixels: metric area ↔ pixel weights
             if whole <= 0:
                 continue
@@ -506,7 +509,7 @@ def analyse(conn: sa.Connection, hromada_id: int, *, hex_size_m: float = DEFAULT
     pieces: list[tuple[int, Zone, object]] = []  # (hex index, settlement, hex ∩ settlement)
     if tree is not None and hexes:
         hex_idx, set_idx = tree.query(np.array([h.geom for h in hexes], dtype=object), predicate="intersects")
-        for h, s in zip(hex_idx, set_idx):
+        for h, s in zip(hex_idx, set_idx, strict=True):
             part = shapely.intersection(hexes[h].geom, peopled[s].geom)
             if part.area > 0:
                 pieces.append((int(h), peopled[s], part))
@@ -580,15 +583,6 @@ def analyse(conn: sa.Connection, hromada_id: int, *, hex_size_m: float = DEFAULT
 
 
 # --- readers --------------------------------------------------------------------------------------
-
-def hromada_id_for(conn: sa.Connection, katottg: str) -> int:
-    """The id of the hromada with this KATOTTG code; NotFound otherwise."""
-    hromada_id = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"), {"k": katottg}).scalar()
-    if hromada_id is None:
-        raise NotFound(f"Громаду {katottg} не знайдено (завантажте її спершу)",
-                       f"Hromada {katottg} not found (load it first)")
-    return hromada_id
-
 
 def _run_dict(row) -> dict:
     return {"id": row.id, "hromada_id": row.hromada_id, "katottg": row.katottg, "computed_at": row.computed_at,

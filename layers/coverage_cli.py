@@ -24,13 +24,14 @@ def _pct(value) -> str:
               help="Radius a single speed test stands for, metres.")
 def analyse_command(katottg: str, hex_size: float, test_radius: float):
     """Recompute the white spots of a hromada and store them as a new run."""
-    from layers.coverage_analysis import address_layer_in, analyse, hromada_id_for, latest_run, results
+    from gis import hromadas
+    from layers.coverage_analysis import address_layer_in, analyse, latest_run, results
     from layers.registry import LAYERS
 
     engine = db.make_engine(db.database_url())
     try:
         with engine.begin() as conn:
-            hromada_id = hromada_id_for(conn, katottg)
+            hromada_id = hromadas.hromada_id(conn, katottg)
             run_id = analyse(conn, hromada_id, hex_size_m=hex_size, test_radius_m=test_radius,
                              address_layer=address_layer_in(LAYERS))
             run = latest_run(conn, hromada_id)

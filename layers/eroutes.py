@@ -20,7 +20,7 @@ import gpxpy.gpx
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gis import codes, geojson
+from gis import codes, geojson, hromadas
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import geometry, metadata
 
@@ -202,7 +202,7 @@ def create_route(conn: sa.Connection, spec: RouteSpec) -> int:
     if conn.execute(sa.select(e_route.c.id).where(e_route.c.code == spec.code)).first() is not None:
         raise Conflict(f"Маршрут {spec.code!r} уже є; щоб змінити, оновіть його (routes update)",
                        f"Route {spec.code!r} exists already; update it instead (routes update)")
-    hromada_id = _hromada_id(conn, spec.hromada)
+    hromada_id = hromadas.hromada_id(conn, spec.hromada)
     route_id = conn.execute(e_route.insert().values(hromada_id=hromada_id, **_route_values(spec))
                             .returning(e_route.c.id)).scalar_one()
     _write_stops(conn, route_id, hromada_id, spec.stops)
@@ -214,7 +214,7 @@ def update_route(conn: sa.Connection, spec: RouteSpec) -> int:
     route_id = conn.execute(sa.select(e_route.c.id).where(e_route.c.code == spec.code).with_for_update()).scalar()
     if route_id is None:
         raise NotFound(f"Маршруту {spec.code!r} немає", f"There is no route {spec.code!r}")
-    hromada_id = _hromada_id(conn, spec.hromada)
+    hromada_id = hromadas.hromada_id(conn, spec.hromada)
     conn.execute(e_route.update().where(e_route.c.id == route_id)
                  .values(hromada_id=hromada_id, updated_at=sa.func.now(), **_route_values(spec)))
     conn.execute(e_route_stop.delete().where(e_route_stop.c.route_id == route_id))
@@ -231,13 +231,6 @@ def _route_values(spec: RouteSpec) -> dict:
     return {"code": spec.code, "title_uk": spec.title_uk, "title_en": spec.title_en,
             "description_uk": spec.description_uk, "description_en": spec.description_en,
             "modes": spec.modes, "is_demo": spec.is_demo}
-
-
-def _hromada_id(conn: sa.Connection, katottg: str) -> int:
-    found = conn.execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"), {"k": katottg}).scalar()
-    if found is None:
-        raise NotFound(f"Громаду {katottg} не завантажено", f"No hromada {katottg} is loaded")
-    return found
 
 
 def _write_stops(conn: sa.Connection, route_id: int, hromada_id: int, stops: list[StopSpec]) -> None:
@@ -259,17 +252,19 @@ def _write_stops(conn: sa.Connection, route_id: int, hromada_id: int, stops: lis
         rows.append({"route_id": route_id, "position": number, "heritage_object_id": object_id,
                      "name_uk": stop.name_uk, "name_en": stop.name_en,
                      "description_uk": stop.description_uk, "description_en": stop.description_en,
-                     "geom": None if object_id is not None else sa.func.ST_SetSRID(sa.func.ST_MakePoint(stop.lon, stop.lat), 4326)})
+                     "geom": (None if object_id is not None
+                              else sa.func.ST_SetSRID(sa.func.ST_MakePoint(stop.lon, stop.lat), 4326))})
     for row in rows:  # one by one: the geometry is an SQL expression per row
         conn.execute(e_route_stop.insert().values(**row))
 
 
 # --- reading ----------------------------------------------------------------------------------------
 
-_STOPS_SQL = """
+_STOPS_SQL = ("""
     WITH s AS (
         SELECT s.position, s.heritage_object_id AS object_id,
-               COALESCE(s.name_uk, o.name_uk) AS name_uk, COALESCE(s.name_en, o.name_en, s.name_uk, o.name_uk) AS name_en,
+               COALESCE(s.name_uk, o.name_uk) AS name_uk, """
+              """COALESCE(s.name_en, o.name_en, s.name_uk, o.name_uk) AS name_en,
                s.description_uk, s.description_en, o.significance, o.register_no,
                COALESCE(o.geom, s.geom) AS g
         FROM e_route_stop s LEFT JOIN heritage_object o ON o.id = s.heritage_object_id
@@ -277,13 +272,14 @@ _STOPS_SQL = """
     SELECT position, object_id, name_uk, name_en, description_uk, description_en, significance, register_no,
            ST_X(g) AS lon, ST_Y(g) AS lat,
            COALESCE(ST_Distance(lag(g) OVER w::geography, g::geography), 0) AS leg_m
-    FROM s WINDOW w AS (ORDER BY position) ORDER BY position"""
+    FROM s WINDOW w AS (ORDER BY position) ORDER BY position""")
 
 
 def _route_row(conn: sa.Connection, code: str) -> sa.RowMapping:
     row = conn.execute(sa.text("""
         SELECT r.*, h.katottg, h.name_uk AS hromada_name_uk, h.name_en AS hromada_name_en
-        FROM e_route r JOIN hromada h ON h.id = r.hromada_id WHERE r.code = :code"""), {"code": code}).mappings().first()
+        FROM e_route r JOIN hromada h ON h.id = r.hromada_id WHERE r.code = :code"""),
+        {"code": code}).mappings().first()
     if row is None:
         raise NotFound(f"Маршруту {code!r} немає", f"There is no route {code!r}")
     return row

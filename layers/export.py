@@ -60,7 +60,8 @@ def csv_chunks(engine: sa.Engine, layer: Layer, lang: str | None = None) -> Iter
     names = headings(layer, lang)
     rows = _rows(engine, layer, lambda g: sa.func.ST_AsText(g, COORD_DECIMALS))
     yield from tabular.csv_chunks(["id", *names.values(), "wkt"],
-                                  ([row["_id"], *(row[k] for k in names), row["_geometry"]] for row in rows), batch=BATCH)
+                                  ([row["_id"], *(row[k] for k in names), row["_geometry"]] for row in rows),
+                                  batch=BATCH)
 
 
 def write_gpkg(engine: sa.Engine, layer: Layer, path: str, lang: str | None = None) -> int:

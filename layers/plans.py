@@ -282,8 +282,10 @@ def set_plan_status(conn: sa.Connection, plan_id: int, status: str, editor: Edit
     if status not in PLAN_STATUSES:
         raise InvalidInput(f"Стан «{status}» невідомий", f"Unknown status {status!r}")
     if status not in PLAN_TRANSITIONS[plan["status"]]:
-        raise Conflict(f"План у стані «{PLAN_STATUSES[plan['status']]['uk']}» не можна перевести в «{PLAN_STATUSES[status]['uk']}»",
-                       f"A plan that is {PLAN_STATUSES[plan['status']]['en']} cannot become {PLAN_STATUSES[status]['en']}")
+        raise Conflict(f"План у стані «{PLAN_STATUSES[plan['status']]['uk']}» "
+                       f"не можна перевести в «{PLAN_STATUSES[status]['uk']}»",
+                       f"A plan that is {PLAN_STATUSES[plan['status']]['en']} "
+                       f"cannot become {PLAN_STATUSES[status]['en']}")
     if status == "approved" and not ((decision_number or "").strip() and decision_date):
         raise InvalidInput("Для затвердження потрібні номер і дата рішення",
                            "Approval needs the decision's number and date")
@@ -316,7 +318,8 @@ def _geometry(conn: sa.Connection, geojson: dict | str, *, repair: bool) -> byte
     except sa.exc.DBAPIError:
         raise InvalidInput("Геометрія не є правильним GeoJSON", "The geometry is not valid GeoJSON") from None
     if row["kind"] not in ("POLYGON", "MULTIPOLYGON"):
-        raise InvalidInput(f"Зона має бути полігоном, а не {row['kind']}", f"A zone must be a polygon, not {row['kind']}")
+        raise InvalidInput(f"Зона має бути полігоном, а не {row['kind']}",
+                           f"A zone must be a polygon, not {row['kind']}")
     if not row["valid"]:
         if not repair:
             raise Unprocessable(f"Геометрія неправильна ({row['why']}); надішліть ще раз з repair=true, щоб виправити",
@@ -365,7 +368,8 @@ def _check_code(conn: sa.Connection, code: str | None) -> str:
 def _attributes(conn: sa.Connection, given: dict, *, full: bool) -> dict:
     unknown = set(given) - set(ATTRIBUTES)
     if unknown:
-        raise InvalidInput(f"Невідомі поля: {', '.join(sorted(unknown))}", f"Unknown fields: {', '.join(sorted(unknown))}")
+        raise InvalidInput(f"Невідомі поля: {', '.join(sorted(unknown))}",
+                           f"Unknown fields: {', '.join(sorted(unknown))}")
     from layers.values import BadValue, convert
 
     out = {}
@@ -571,7 +575,8 @@ def revert(conn: sa.Connection, editor: Editor, zone_id: int, to_version: int, *
         last = conn.execute(sa.text("SELECT max(version) FROM plan_zone_version WHERE zone_id = :id"),
                             {"id": zone_id}).scalar()
         conn.execute(sa.text(f"""
-            INSERT INTO plan_zone (id, hromada_id, plan_id, {', '.join(ATTRIBUTES)}, version, updated_at, published, geom)
+            INSERT INTO plan_zone (id, hromada_id, plan_id, {', '.join(ATTRIBUTES)}, """
+            f"""version, updated_at, published, geom)
             VALUES (:id, :h, :plan, {', '.join(':' + a for a in ATTRIBUTES)}, :v, now(), :pub, ST_GeomFromEWKB(:g))"""),
             {"id": zone_id, "h": plan["hromada_id"], "plan": old["plan_id"], "v": last + 1,
              "pub": plan["status"] != "draft", "g": geom, **values})

@@ -4,7 +4,8 @@ Each object has its balance holder (a unit), use, area, condition, lease and doc
 organisation that rents an object is public (a legal entity's name is not personal data); an
 individual tenant (a ФОП is a natural person) is staff-only, and public views say only that the
 object is leased, until when and for how much. The parcels an object stands on are found by
-place (``parcels_under``), so the register never keeps a second copy of cadastral data (``register`` lists their numbers).
+place (``parcels_under``), so the register never keeps a second copy of cadastral data
+(``register`` lists their numbers).
 """
 from __future__ import annotations
 
@@ -85,17 +86,20 @@ def register(conn: sa.Connection, hromada_id: int, *, filters: dict | None = Non
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     unknown = set(filters) - set(FILTERS)
     if unknown:
-        raise InvalidInput(f"Невідомі фільтри: {', '.join(sorted(unknown))}", f"Unknown filters: {', '.join(sorted(unknown))}")
+        raise InvalidInput(f"Невідомі фільтри: {', '.join(sorted(unknown))}",
+                           f"Unknown filters: {', '.join(sorted(unknown))}")
     for name in ("type", "condition", "tenant_kind"):
         choices = COMMUNAL_PROPERTY.field(name).choices
         if name in filters and filters[name] not in choices:
             raise InvalidInput(f"{label(COMMUNAL_PROPERTY.field(name).label, 'uk')}: «{filters[name]}» — "
-                               f"можна {', '.join(choices)}", f"{name}: {filters[name]!r} — use one of {', '.join(choices)}")
+                               f"можна {', '.join(choices)}",
+                               f"{name}: {filters[name]!r} — use one of {', '.join(choices)}")
     if "balance_holder_unit_id" in filters:
         try:
             filters["balance_holder_unit_id"] = int(filters["balance_holder_unit_id"])
         except (TypeError, ValueError):
-            raise InvalidInput("Балансоутримувач: потрібен номер підрозділу", "balance_holder_unit_id must be a number") from None
+            raise InvalidInput("Балансоутримувач: потрібен номер підрозділу",
+                               "balance_holder_unit_id must be a number") from None
     where = " AND ".join(f"p.{name} = :{name}" for name in filters) or "TRUE"
     columns = [f.column_name for f in COMMUNAL_PROPERTY.visible_fields(staff)]
     rows = conn.execute(sa.text(f"""

@@ -178,3 +178,21 @@ def has_more_than(conn: sa.Connection, layer: Layer, threshold: int) -> bool:
 def feature_collection(conn: sa.Connection, layer: Layer, **kwargs) -> dict:
     items, matched = features(conn, layer, **kwargs)
     return geojson.collection(items, numberMatched=matched, numberReturned=len(items))
+
+
+def layer_extent(conn: sa.Connection, layer: Layer) -> tuple[float | None, ...]:
+    """(minx, miny, maxx, maxy) of every feature of ``layer``; four Nones when it has none."""
+    table = table_of(layer)
+    extent = sa.select(sa.func.ST_Extent(table.c[layer.geometry_column]).label("e")).subquery()
+    return tuple(conn.execute(sa.select(sa.func.ST_XMin(extent.c.e), sa.func.ST_YMin(extent.c.e),
+                                        sa.func.ST_XMax(extent.c.e), sa.func.ST_YMax(extent.c.e))).one())
+
+
+def feature_hromada_id(conn: sa.Connection, layer: Layer, feature_id: int) -> int | None:
+    """The hromada a feature belongs to; None when the layer is not kept per hromada or there is no
+    such feature."""
+    if not layer.hromada_column:
+        return None
+    table = table_of(layer)
+    return conn.execute(sa.select(table.c[layer.hromada_column])
+                        .where(table.c[layer.id_column] == feature_id)).scalar()

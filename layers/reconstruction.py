@@ -513,7 +513,8 @@ def set_stage(conn: sa.Connection, project_id: int, stage: str, *, at=None, note
     if target in STAGES and STAGE_ORDER.index(target) < STAGE_ORDER.index(current):
         raise Conflict(f"Етап «{stage_label(target, 'uk')}» передує поточному «{stage_label(current, 'uk')}»: "
                        "назад проєкт не повертається",
-                       f"The stage “{stage_label(target, 'en')}” comes before the current “{stage_label(current, 'en')}”: "
+                       f"The stage “{stage_label(target, 'en')}” "
+                       f"comes before the current “{stage_label(current, 'en')}”: "
                        "a project does not go back")
     moment = _moment(at)
     last = conn.execute(sa.select(sa.func.max(project_stage.c.entered_at))
@@ -719,7 +720,8 @@ def project(conn: sa.Connection, project_id: int) -> dict:
                ST_AsGeoJSON(f.geom, 6) AS footprint
         FROM reconstruction_project p LEFT JOIN hromada h ON h.id = p.hromada_id
         LEFT JOIN unit u ON u.id = p.responsible_unit_id
-        LEFT JOIN project_footprint f ON f.project_id = p.id WHERE p.id = :id"""), {"id": project_id}).mappings().first()
+        LEFT JOIN project_footprint f ON f.project_id = p.id WHERE p.id = :id"""),
+        {"id": project_id}).mappings().first()
     if row is None:
         raise NotFound(f"Проєкт {project_id} не знайдено", f"Project {project_id} not found")
     out = {f.name: row[f.column_name] for f in PROJECTS.public_fields}
@@ -842,10 +844,12 @@ def analytics(conn: sa.Connection, hromada_id: int) -> dict:
     }
 
 
-EXPORT_COLUMNS = ("id", "dream_id", "title_uk", "title_en", "sector", "project_type", "stage", "status",
-                  "budget", "available", "disbursed", "spent", *(f"available_{s}" for s in FUNDING_SOURCES),
-                  *(f"spent_{s}" for s in FUNDING_SOURCES), "responsible_unit", "tenders", "damage_refs",
-                  "lon", "lat")
+# The project's public facts as PROJECTS declares them (the unit by its name, not its id), then
+# what the export adds: money per source, tenders, damage references, the point.
+EXPORT_FACTS = tuple(f.name for f in PROJECTS.public_fields if f.type not in ("unit", "money"))
+EXPORT_COLUMNS = ("id", *EXPORT_FACTS, "budget", "available", "disbursed", "spent",
+                  *(f"available_{s}" for s in FUNDING_SOURCES), *(f"spent_{s}" for s in FUNDING_SOURCES),
+                  "responsible_unit", "tenders", "damage_refs", "lon", "lat")
 
 
 def export_rows(conn: sa.Connection, hromada_id: int) -> list[dict]:
@@ -853,9 +857,9 @@ def export_rows(conn: sa.Connection, hromada_id: int) -> list[dict]:
     with a dot), its tenders and damage references (``;``-separated), its point; footprint as GeoJSON."""
     import json
 
-    rows = conn.execute(sa.text("""
-        SELECT p.id, p.dream_id, p.title_uk, p.title_en, p.sector, p.project_type, p.stage, p.status, p.budget,
-               u.name_uk AS responsible_unit, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat,
+    facts = ", ".join(f"p.{PROJECTS.field(name).column_name} AS {name}" for name in EXPORT_FACTS)
+    rows = conn.execute(sa.text(f"""
+        SELECT p.id, {facts}, p.budget, u.name_uk AS responsible_unit, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat,
                ST_AsGeoJSON(COALESCE(fp.geom, p.geom), 6) AS geometry,
                (SELECT string_agg(tender_id, ';' ORDER BY tender_id) FROM project_tender t WHERE t.project_id = p.id)
                    AS tenders,
@@ -872,8 +876,7 @@ def export_rows(conn: sa.Connection, hromada_id: int) -> list[dict]:
     out = []
     for r in rows:
         mine = [m for m in money_rows if m["project_id"] == r["id"]]
-        item = {k: r[k] for k in ("id", "dream_id", "title_uk", "title_en", "sector", "project_type", "stage",
-                                  "status", "responsible_unit", "tenders", "damage_refs")}
+        item = {k: r[k] for k in ("id", *EXPORT_FACTS, "responsible_unit", "tenders", "damage_refs")}
         item["budget"] = str(r["budget"])
         for k in ("available", "disbursed", "spent"):
             item[k] = str(sum((m[k] for m in mine), Decimal("0.00")))

@@ -97,7 +97,8 @@ def driver_sql(layer_name: str, clusters: bool) -> str:
 
 def driver_params(layer: Layer, z: int, x: int, y: int) -> tuple[str, dict]:
     """The fast path's SQL of one tile and its parameters."""
-    return driver_sql(layer.name, clustered(layer, z)), {"z": z, "x": x, "y": y, "cap": MAX_FEATURES, "name": layer.name}
+    return driver_sql(layer.name, clustered(layer, z)), {"z": z, "x": x, "y": y, "cap": MAX_FEATURES,
+                                                         "name": layer.name}
 
 
 def driver_tile(driver_conn, layer: Layer, z: int, x: int, y: int) -> bytes:

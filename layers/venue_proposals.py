@@ -117,7 +117,8 @@ def propose(conn: sa.Connection, *, facts: dict, venue_id: int | None = None, lo
     clean = check_facts(facts)
     comment = (comment or "").strip() or None
     if comment and len(comment) > MAX_COMMENT:
-        raise InvalidInput(f"Коментар задовгий (до {MAX_COMMENT} знаків)", f"The comment is too long ({MAX_COMMENT} at most)")
+        raise InvalidInput(f"Коментар задовгий (до {MAX_COMMENT} знаків)",
+                           f"The comment is too long ({MAX_COMMENT} at most)")
     point = None
     if venue_id is not None:
         hromada_id = conn.execute(sa.text("SELECT hromada_id FROM venue WHERE id = :id"), {"id": venue_id}).scalar()

@@ -20,10 +20,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+import layers.registry  # noqa: F401  (all tables, generated ones too, are in the metadata)
 from gis import db
 from gis.embedded import EmbeddedPostgres, free_port
 from gis.models import metadata
-import layers.registry  # noqa: F401  (all tables, generated ones too, are in the metadata)
 from layers.categories import sync_categories
 from layers.plans import sync_zone_classes
 

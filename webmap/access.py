@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-import sqlalchemy as sa
 from flask import g, request, session
 
-from gis.errors import Forbidden, NotFound, Unauthorized
+from gis import hromadas, users
+from gis.errors import Forbidden, Unauthorized
 from gis.models import OPERATOR
 from gis.users import User, load_user
 from layers.report_states import Actor
@@ -61,11 +61,7 @@ def current_user() -> User | None:
 
 
 def auth_epoch(user_id: int) -> str | None:
-    """Changes whenever the account's password does, or it is switched off: sessions signed in
-    before end for good."""
-    return connection().execute(sa.text(
-        "SELECT md5(coalesce(password_hash, '') || ':' || session_epoch) FROM app_user WHERE id = :id"),
-        {"id": user_id}).scalar()
+    return users.auth_epoch(connection(), user_id)
 
 
 def token_authenticated() -> bool:
@@ -97,7 +93,7 @@ def read_roles(hromada_id: int | None = None) -> frozenset[str]:
     if hromada_id is not None:
         return user.roles_in(hromada_id)
     everywhere = None
-    for (hromada,) in connection().execute(sa.text("SELECT id FROM hromada")):
+    for hromada in hromadas.all_hromada_ids(connection()):
         held = user.roles_in(hromada)
         everywhere = held if everywhere is None else everywhere & held
         if not everywhere:
@@ -128,24 +124,7 @@ def require_roles_in(hromada_id: int, *roles: str) -> User:
 # --- resolvers: which hromada does the view touch -------------------------------------------------
 
 def hromada_id_of_katottg(katottg: str) -> int:
-    found = connection().execute(sa.text("SELECT id FROM hromada WHERE katottg = :k"), {"k": katottg}).scalar()
-    if found is None:
-        raise NotFound(f"Громаду {katottg} не знайдено", f"Hromada {katottg} not found")
-    return found
-
-
-def hromada_id_by_sql(sql: str) -> Callable[..., int]:
-    """A resolver that runs ``sql`` (one bound parameter per URL argument it names) and returns
-    the hromada id it selects; 404 when nothing is found."""
-    statement = sa.text(sql)
-
-    def resolve(**kwargs) -> int:
-        params = {k: v for k, v in kwargs.items() if k in statement._bindparams}
-        found = connection().execute(statement, params).scalar()
-        if found is None:
-            raise NotFound("Не знайдено", "Not found")
-        return found
-    return resolve
+    return hromadas.hromada_id(connection(), katottg)
 
 
 def chosen_hromada(*roles: str) -> Callable[..., int]:
@@ -200,5 +179,5 @@ def signed_in_required(view):
 
 
 __all__ = ["OPERATOR", "NotSignedIn", "bearer_token", "chosen_hromada", "current_actor", "current_roles",
-           "current_user", "hromada_id_by_sql", "hromada_id_of_katottg", "hromada_roles", "operator_required",
+           "current_user", "hromada_id_of_katottg", "hromada_roles", "operator_required",
            "read_roles", "require_roles_in", "roles_in", "signed_in_required", "signed_in_user", "token_authenticated"]

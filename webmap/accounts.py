@@ -26,7 +26,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, ValidationError
 
-from gis import accounts
+from gis import accounts, hromadas
 from gis.audit import By
 from gis.errors import Conflict, HromadaError
 from gis.models import HROMADA_ROLES
@@ -233,7 +233,7 @@ def operator_disable(katottg: str):
 @operator_required
 def operator_appoint(katottg: str):
     form = AppointForm()
-    accounts.hromada_by_katottg(connection(), katottg)  # 404 before anything else
+    hromadas.hromada_by_katottg(connection(), katottg)  # 404 before anything else
     if not form.validate():
         return _operator_hromada_page(katottg, form, status=400)
     try:
@@ -260,10 +260,10 @@ def _invite_form(formdata=True) -> InviteForm:
 
 def _staff_page(katottg: str, form: InviteForm, problem=None, status: int = 200, problem_at: str = "invite"):
     conn = connection()
-    place = accounts.hromada_by_katottg(conn, katottg)
+    place = hromadas.hromada_by_katottg(conn, katottg)
     return render_template("accounts/staff.html", place=place, staff=accounts.list_staff(conn, g.hromada_id),
-                           form=form, problem=problem, problem_at=problem_at, messages=get_flashed_messages(), roles=HROMADA_ROLES,
-                           role_label=accounts.role_label, user=current_user(),
+                           form=form, problem=problem, problem_at=problem_at, messages=get_flashed_messages(),
+                           roles=HROMADA_ROLES, role_label=accounts.role_label, user=current_user(),
                            invite_days=accounts.invite_lifetime().days), status
 
 

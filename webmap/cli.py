@@ -149,9 +149,10 @@ def run(ctx: click.Context, host: str, port: int):
     """Start the database, migrate, load (or bring up to date) the demo if the database is empty or
     holds it, analyse its coverage once, and serve."""
     from gis import config, db
+    from gis.hromadas import find_hromada_id
     from importers.demo import load_demo
     from layers import coverage_analysis
-    from layers.admin_areas import any_hromada, find_hromada_id
+    from layers.admin_areas import any_hromada
     from layers.categories import sync_categories
     from layers.plans import sync_zone_classes
     from layers.registry import LAYERS

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from gis import hromada_setup as setup
+from gis import hromadas
 from gis.audit import By, entries
 from gis.errors import Conflict, HromadaError, NotFound
 from gis.models import UNIT_KINDS, UNIT_NOTIFY_MODES
@@ -75,7 +76,7 @@ def _staff_url(katottg: str) -> str | None:
 
 
 def _render(template: str, section: str, status: int = 200, **context):
-    hromada = setup.hromada_row(connection(), request.view_args["katottg"])
+    hromada = hromadas.hromada_by_katottg(connection(), request.view_args["katottg"])
     return render_template(f"console/{template}", hromada=hromada, section=section, sections=SECTIONS,
                            user=current_user(), pick=pick, staff_url=_staff_url(hromada["katottg"]),
                            rule_label=lambda r: _label("con_rule_", r), action_label=lambda a: _label("con_action_", a),

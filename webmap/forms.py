@@ -132,7 +132,8 @@ class UnitForm(FlaskForm):
                                   ("yes", "no"), Bilingual("оберіть один з варіантів", "choose one of the options"))])
     notify_mode = RadioField("Сповіщення", choices=list(UNIT_NOTIFY_MODES), default="each",
                              validate_choice=False, validators=[InputRequired(REQUIRED), AnyOf(
-                                 UNIT_NOTIFY_MODES, Bilingual("оберіть один з варіантів", "choose one of the options"))])
+                                 UNIT_NOTIFY_MODES,
+                                 Bilingual("оберіть один з варіантів", "choose one of the options"))])
 
 
 class DistrictForm(FlaskForm):

@@ -58,7 +58,8 @@ def heritage_page(code: str):
     return render_template(
         "heritage.html", summary=summary, parts=map_parts(fmap), legend=legend(heritage.HERITAGE_OBJECTS, lang),
         objects=objects, potential=potential, routes=routes, layer=heritage.HERITAGE_OBJECTS,
-        potential_layer=heritage.CULTURAL_POTENTIAL, types_of=lambda codes: heritage.labels_of(codes, heritage.HERITAGE_TYPES, lang),
+        potential_layer=heritage.CULTURAL_POTENTIAL,
+        types_of=lambda codes: heritage.labels_of(codes, heritage.HERITAGE_TYPES, lang),
         seasons_of=lambda codes: heritage.labels_of(codes, heritage.SEASONS, lang),
         has_demo=any(o["is_demo"] for o in objects) or any(p["is_demo"] for p in potential)
         or any(r["is_demo"] for r in routes))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-import sqlalchemy as sa
 from flask import current_app, request
 
+from gis import idempotency_keys
 from gis.errors import InvalidInput, Unprocessable
 from webmap.database import engine
 
@@ -47,19 +47,13 @@ def run_once(scope: str, key: str, fingerprint: str | None, status: int, action)
     """
     with engine().begin() as conn:
         if key:
-            claimed = conn.execute(sa.text("""
-                INSERT INTO idempotency_key (scope, key, request_hash) VALUES (:s, :k, :h)
-                ON CONFLICT DO NOTHING RETURNING key"""), {"s": scope, "k": key, "h": fingerprint}).first()
-            if claimed is None:
-                earlier = conn.execute(sa.text("""SELECT request_hash, status_code, response FROM idempotency_key
-                                                  WHERE scope = :s AND key = :k"""), {"s": scope, "k": key}).one()
+            earlier = idempotency_keys.claim(conn, scope, key, fingerprint)
+            if earlier is not None:
                 if earlier.request_hash != fingerprint:
                     raise Unprocessable("Цей Idempotency-Key вже використано для іншого запиту",
                                         "This Idempotency-Key was already used for a different request")
                 return earlier.response, earlier.status_code
         answer = action(conn)
         if key:
-            conn.execute(sa.text("""UPDATE idempotency_key SET status_code = :st, response = CAST(:r AS jsonb)
-                                    WHERE scope = :s AND key = :k"""),
-                         {"st": status, "r": json.dumps(answer), "s": scope, "k": key})
+            idempotency_keys.record(conn, scope, key, status, answer)
     return answer, status

@@ -138,8 +138,9 @@ def parcel_page(parcel_id: int):
               else display_value(f, props.get(f.name), lang), f.public)
              for f in land.PARCELS.visible_fields(staff)]
     fmap = _base_map(lang, "320px")
-    shape = folium.GeoJson(item["geometry"], style_function=lambda f, s=props.get("inventory_status"): {
-        "color": land.STATUS_COLOURS.get(s, "#1c7ed6"), "weight": 3, "fillOpacity": 0.4})
+    status_colour = land.STATUS_COLOURS.get(props.get("inventory_status"), "#1c7ed6")
+    shape = folium.GeoJson(item["geometry"], style_function=lambda f: {
+        "color": status_colour, "weight": 3, "fillOpacity": 0.4})
     shape.add_to(fmap)
     fmap.fit_bounds(shape.get_bounds())
     return render_template("land_parcel.html", parcel=props, parcel_id=parcel_id, facts=facts, problems=problems,

@@ -32,9 +32,10 @@ from pygeofilter import values as cql_values
 from pygeofilter.backends.sqlalchemy import to_filter
 from pygeofilter.parsers.cql2_text import parse as parse_cql2
 
-from gis import geojson
+from gis import crs, geojson
 from gis.errors import InvalidInput, NotFound
 from gis.jsonvalues import dumps
+from layers import query
 from layers.base import Layer, label
 from layers.query import Page, read_feature, read_features, table_of
 from layers.registry import viewable_layers
@@ -107,7 +108,8 @@ def landing():
     lang = current_lang()
     doc = {
         "title": "Громада ГІС — OGC API Features" if lang == "uk" else "Hromada GIS — OGC API Features",
-        "description": "Шари громади як OGC API – Features" if lang == "uk" else "The community's layers as OGC API – Features",
+        "description": ("Шари громади як OGC API – Features" if lang == "uk"
+                        else "The community's layers as OGC API – Features"),
         "links": [
             _link(url_for(".landing", _external=True), "self", "application/json"),
             _link(url_for(".landing", f="html", _external=True), "alternate", "text/html"),
@@ -126,10 +128,7 @@ def conformance():
 
 def _collection_doc(layer: Layer) -> dict:
     lang = current_lang()
-    table = table_of(layer)
-    extent = connection().execute(sa.text(
-        f'SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM '
-        f'(SELECT ST_Extent("{layer.geometry_column}") AS e FROM "{table.name}") s')).one()
+    extent = query.layer_extent(connection(), layer)
     doc = {
         "id": layer.name,
         "title": label(layer.title, lang),
@@ -224,15 +223,7 @@ def _check_projectable(text: str, values: list[float], srid: int) -> None:
     """A bbox in a projected CRS must lie where the projection is defined: PostGIS's ST_Transform
     fails on a corner outside it (a 500 before this check), so that is a 400 that says so. Asked of
     PostGIS itself (the read connection autocommits: a refused statement leaves it usable)."""
-    envelope = sa.func.ST_Transform(sa.func.ST_MakeEnvelope(*values, srid), 4326)
-    try:
-        box = connection().execute(sa.select(sa.func.ST_XMin(envelope), sa.func.ST_YMin(envelope),
-                                             sa.func.ST_XMax(envelope), sa.func.ST_YMax(envelope))).one()
-    except (sa.exc.OperationalError, sa.exc.InterfaceError):
-        raise  # the database is out of reach, not the bbox wrong: 503 (webmap.errors)
-    except sa.exc.DBAPIError:
-        box = None
-    if box is None or not all(v is not None and math.isfinite(v) for v in box):
+    if crs.bbox_in_wgs84(connection(), values, srid) is None:
         raise InvalidInput(f"bbox={text!r}: поза областю визначення bbox-crs EPSG:{srid}",
                            f"bbox={text!r}: outside the area where bbox-crs EPSG:{srid} is defined")
 
@@ -250,7 +241,8 @@ def _datetime_condition(layer: Layer, table: sa.Table):
         try:
             return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidInput(f"datetime={text!r}: неправильна дата", f"datetime={text!r}: not an RFC 3339 date") from None
+            raise InvalidInput(f"datetime={text!r}: неправильна дата",
+                               f"datetime={text!r}: not an RFC 3339 date") from None
 
     if "/" in text:
         start, end = text.split("/", 1)
@@ -279,7 +271,8 @@ def _cql_condition(layer: Layer, table: sa.Table, staff: bool):
     try:
         tree = parse_cql2(text)
     except Exception as exc:  # the parser raises several kinds of error on bad text
-        raise InvalidInput(f"filter: не вдалося розібрати CQL2: {exc}", f"filter: cannot parse the CQL2: {exc}") from None
+        raise InvalidInput(f"filter: не вдалося розібрати CQL2: {exc}",
+                           f"filter: cannot parse the CQL2: {exc}") from None
     tree = _bbox_to_envelope(tree)
     fields = {f.name: table.c[f.column_name] for f in layer.visible_fields(staff)}
     fields["geom"] = table.c[layer.geometry_column]
@@ -419,7 +412,8 @@ def _page() -> tuple[int, int]:
         if text in (None, ""):
             return default
         if not re.fullmatch(r"[0-9]+", text) or not low <= int(text) <= high:
-            raise InvalidInput(f"{name}={text!r}: ціле число {low}…{high}", f"{name}={text!r}: a whole number {low}…{high}")
+            raise InvalidInput(f"{name}={text!r}: ціле число {low}…{high}",
+                               f"{name}={text!r}: a whole number {low}…{high}")
         return int(text)
 
     return number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT), number("offset", 0, 0, 10**9)
@@ -429,10 +423,7 @@ def _feature_roles(layer: Layer, feature_id: int) -> frozenset[str]:
     """One feature is read with the roles held in its own hromada (a planner's draft zone in QGIS)."""
     if not layer.hromada_column:
         return read_roles()
-    table = table_of(layer)
-    hromada_id = connection().execute(sa.select(table.c[layer.hromada_column])
-                                      .where(table.c[layer.id_column] == feature_id)).scalar()
-    return roles_in(hromada_id)
+    return roles_in(query.feature_hromada_id(connection(), layer, feature_id))
 
 
 @bp.get("/collections/<collection_id>/items", provide_automatic_options=False)  # OPTIONS: ogc_write
@@ -569,12 +560,12 @@ def _ogc_errors(*codes: int) -> dict:
 
 @bp.get("/api")
 def openapi():
-    crs = {"type": "string", "format": "uri", "enum": list(CRS_URIS)}
+    crs_uri = {"type": "string", "format": "uri", "enum": list(CRS_URIS)}
     params = {
         "bbox": {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
                  "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}},
-        "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False, "schema": {**crs, "default": CRS84}},
-        "crs": {"name": "crs", "in": "query", "required": False, "schema": {**crs, "default": CRS84}},
+        "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False, "schema": {**crs_uri, "default": CRS84}},
+        "crs": {"name": "crs", "in": "query", "required": False, "schema": {**crs_uri, "default": CRS84}},
         "limit": {"name": "limit", "in": "query", "required": False,
                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
         "offset": {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
@@ -586,7 +577,7 @@ def openapi():
         "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
         "If-Match": {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                      "description": "the feature's ETag (from GET); without it, properties.version must name it"},
-        "Content-Crs": {"name": "Content-Crs", "in": "header", "required": False, "schema": crs,
+        "Content-Crs": {"name": "Content-Crs", "in": "header", "required": False, "schema": crs_uri,
                         "description": "the CRS of the body's geometry (default CRS84)"},
         "repair": {"name": "repair", "in": "query", "required": False, "schema": {"type": "boolean"},
                    "description": "repair an invalid polygon instead of refusing it"},

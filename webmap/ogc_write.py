@@ -14,13 +14,13 @@ a role that may not edit → 403, a collection that cannot be written → 405 wi
 """
 from __future__ import annotations
 
-import json
 import re
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 
+from gis import crs
 from gis.errors import (
     Forbidden,
     InvalidInput,
@@ -33,7 +33,7 @@ from gis.errors import (
 from gis.jsonvalues import dumps
 from layers.base import Layer
 from layers.plans import Editor, VersionConflict
-from layers.query import read_feature, table_of
+from layers.query import feature_hromada_id, read_feature, table_of
 from layers.writable import Writable, writable
 from webmap.access import current_user, token_authenticated
 from webmap.database import connection, engine
@@ -147,16 +147,10 @@ def _geometry(doc: dict, required: bool) -> dict | None:
     if srid is None:
         return geom
     # Part 2 CRSs in request bodies too: EPSG:4326 is latitude first, the others are projected.
-    into = "ST_FlipCoordinates(g)" if srid == 4326 else "ST_Transform(g, 4326)"
-    try:
-        text = connection().execute(sa.text(
-            f"SELECT ST_AsGeoJSON({into}, 9) FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), :s) AS g) s"),
-            {"g": json.dumps(geom), "s": srid}).scalar()
-    except (sa.exc.OperationalError, sa.exc.InterfaceError):
-        raise  # the database is out of reach, not the geometry wrong: 503 (webmap.errors)
-    except sa.exc.DBAPIError:
-        raise InvalidInput("Геометрія не є правильним GeoJSON", "The geometry is not valid GeoJSON") from None
-    return json.loads(text)
+    converted = crs.geojson_geometry_to_wgs84(connection(), geom, srid)
+    if converted is None:
+        raise InvalidInput("Геометрія не є правильним GeoJSON", "The geometry is not valid GeoJSON")
+    return converted
 
 
 def _repair() -> bool:
@@ -168,24 +162,21 @@ def _repair() -> bool:
 
 # --- reading back -------------------------------------------------------------------------------
 
-def _feature_hromada(conn: sa.Connection, layer: Layer, feature_id: int) -> int | None:
-    table = table_of(layer)
-    return conn.execute(sa.select(table.c[layer.hromada_column])
-                        .where(table.c[layer.id_column] == feature_id)).scalar() if layer.hromada_column else None
 
 
 def _require_hromada_editor(layer: Layer, editor: Editor, feature_id: int) -> None:
     """Before anything else about an existing feature: 403 unless the editor may edit in its hromada."""
-    hromada_id = _feature_hromada(connection(), layer, feature_id)
+    hromada_id = feature_hromada_id(connection(), layer, feature_id)
     if hromada_id is not None and not layer.permissions.can_edit(editor.roles_in(hromada_id)):
         raise Forbidden("Змінювати об'єкти цієї громади можуть лише її планувальники й адміністратори",
                         "Only this hromada's planners and admins may change its features")
 
 
-def _read(conn: sa.Connection, layer: Layer, spec: Writable, feature_id: int, editor: Editor) -> tuple[dict, int] | None:
+def _read(conn: sa.Connection, layer: Layer, spec: Writable, feature_id: int,
+          editor: Editor) -> tuple[dict, int] | None:
     """The feature as GET answers it (CRS84) to the editor, with the roles held in the feature's
     hromada, and its version, read in one row; None when there is none."""
-    roles = editor.roles_in(_feature_hromada(conn, layer, feature_id))
+    roles = editor.roles_in(feature_hromada_id(conn, layer, feature_id))
     version = table_of(layer).c[spec.version_column].label("_version")
     doc, row = read_feature(conn, layer, feature_id, staff=layer.permissions.sees_staff_fields(roles), roles=roles,
                             extra_columns=[version])

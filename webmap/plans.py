@@ -148,7 +148,8 @@ def _row(zone_id: int, version: int, attributes: dict, geometry: dict | None, cl
 
 def _feature(row: dict, lang: str, style: dict | None = None) -> dict:
     popup = [[t("plan_zone", lang), f"№{row['id']} · {row['zone_code']} — {row['class_name']}"],
-             *[[_attr_label(k, lang), _value(row[k])] for k in ("name", "permitted_uses", "max_height_m", "max_density")],
+             *[[_attr_label(k, lang), _value(row[k])]
+               for k in ("name", "permitted_uses", "max_height_m", "max_density")],
              [_attr_label("version", lang), str(row["version"])]]
     return {"type": "Feature", "geometry": row["geometry"],
             "properties": {POPUP_PROPERTY: popup, TOOLTIP_PROPERTY: f"{row['zone_code']} {row['name'] or ''}".strip(),
@@ -241,7 +242,8 @@ def plan_page(plan_id: int):
         types=plans.PLAN_TYPES, statuses=plans.PLAN_STATUSES, is_editor=is_editor,
         transitions=plans.PLAN_TRANSITIONS[plan["status"]] if is_editor else (),
         comments=plans.comments(conn, plan_id, public=True),
-        pending=[c for c in plans.comments(conn, plan_id, public=False) if c["status"] == "pending"] if is_editor else [],
+        pending=([c for c in plans.comments(conn, plan_id, public=False) if c["status"] == "pending"]
+                 if is_editor else []),
         commented=request.args.get("commented") == "1", attr_label=lambda k: _attr_label(k, lang), value=_value)
 
 
@@ -265,7 +267,8 @@ def plan_status(plan_id: int):
     try:
         decision_date = dt.date.fromisoformat(raw_date) if raw_date else None
     except ValueError:
-        raise InvalidInput("Дата рішення має бути у вигляді РРРР-ММ-ДД", "The decision date must look like YYYY-MM-DD") from None
+        raise InvalidInput("Дата рішення має бути у вигляді РРРР-ММ-ДД",
+                           "The decision date must look like YYYY-MM-DD") from None
     with engine().begin() as conn:
         plans.set_plan_status(conn, plan_id, request.form.get("status", ""), _editor(),
                               decision_number=request.form.get("decision_number"), decision_date=decision_date)
@@ -293,7 +296,7 @@ def zone_history_page(zone_id: int):
     versions = plans.zone_history(conn, zone_id, roles=roles)
     plan = plans.get_plan(conn, plans.zone_plan_id(conn, zone_id), roles=roles)
     classes = _classes(conn)
-    for newer, older in zip(versions, versions[1:] + [None]):
+    for newer, older in zip(versions, versions[1:] + [None], strict=True):
         newer["changes"] = _changes(older["attributes"], newer["attributes"], lang) if older else []
         newer["geometry_changed"] = bool(older and newer["geometry"] and older["geometry"] != newer["geometry"])
         newer["class_name"] = _class_name(classes, newer["attributes"].get("zone_code"), lang)

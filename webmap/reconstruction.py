@@ -31,11 +31,13 @@ from webmap.database import connection, engine
 from webmap.downloads import csv_download, geojson_download
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, format_percent, t
-from webmap.mapview import base_map, build_map, legend, map_parts
+from webmap.mapview import base_map, build_map, display_value, legend, map_parts
 from webmap.openapi import DEMO_KATOTTG, SIGNED_IN, body, documented
 
 bp = Blueprint("reconstruction", __name__)
 LAYER = rc.PROJECTS
+# What the project page shows in its heading, stage line, description and money section, not as a fact.
+SHOWN_ABOVE_THE_FACTS = {"title_uk", "title_en", "dream_id", "stage", "outcome", "description", "budget"}
 EDIT_ROLES = tuple(sorted(LAYER.permissions.edit))
 
 
@@ -144,11 +146,11 @@ def project_page(key: str):
     # each stage's photos under the first time the project entered it (a stage is entered once)
     history = [{**h, "photos": photos_by_stage.pop(h["stage"], [])} for h in p["history"]]
     unit = (p["unit_en"] if lang == "en" else None) or p["unit_uk"]
-    facts = [(label(LAYER.field(f).label, lang), label(LAYER.field(f).choices[p[f]], lang))
-             for f in ("sector", "project_type", "purpose", "status") if p.get(f)]
-    facts += [(t("rc_responsible_unit", lang), unit)] if unit else []
-    facts += [(label(LAYER.field(f).label, lang), p[f]) for f in ("implementer", "address", "status_detail")
-              if p.get(f)]
+    # Every public declared fact the page does not show elsewhere, in the declaration's order; the
+    # unit by its name.
+    facts = [(label(f.label, lang), unit if f.type == "unit" else display_value(f, p.get(f.name), lang))
+             for f in LAYER.public_fields
+             if f.name not in SHOWN_ABOVE_THE_FACTS and (unit if f.type == "unit" else p.get(f.name))]
     return render_template(
         "project.html", p=p, title=_title(p, lang), facts=facts, parts=map_parts(fmap), history=history,
         stage_label=lambda c: rc.stage_label(c, lang),

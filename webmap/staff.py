@@ -1,7 +1,8 @@
 """Staff side: log-in, the unit's queue of reports, a report's page and the actions on it.
 
 Unit staff see and act on their own units' reports only (another unit's report is a 403); a
-hromada's administrators see every report of that hromada, and nobody sees another hromada's. Every form carries a CSRF token; log-in attempts are throttled per client.
+hromada's administrators see every report of that hromada, and nobody sees another hromada's.
+Every form carries a CSRF token; log-in attempts are throttled per client.
 """
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ def _render_detail(code: str):
     road_segment = roads.find_segment(conn, row["asset_id"]) if row["asset_id"] else None
     return render_template(
         "staff/report.html", row=row, road_segment=road_segment,
-        road_conditions=[(k, label(v, current_lang())) for k, v in roads.CONDITIONS.items()], photos=photos, history=reports.history(conn, row["id"], staff=True),
+        road_conditions=[(k, label(v, current_lang())) for k, v in roads.CONDITIONS.items()], photos=photos,
+        history=reports.history(conn, row["id"], staff=True),
         statuses=reports.STATUSES, status_form=status_form, transfer_form=transfer_form,
         note_form=NoteForm(), subscribers=subscribers, user=current_user(),
         place_map=point_map(row["lat"], row["lon"], row["code"], current_lang()),

@@ -110,7 +110,8 @@ def search_api():
     conn, lang = connection(), current_lang()
     asked = _search_args(conn)
     if asked is None:
-        raise InvalidInput("Вкажіть profile і місце (place або lat і lon)", "Give profile and a place (place, or lat and lon)")
+        raise InvalidInput("Вкажіть profile і місце (place або lat і lon)",
+                           "Give profile and a place (place, or lat and lon)")
     results = _search(conn, asked, lang)
     return jsonify({"profile": asked["profile"], "near": {"lon": asked["lon"], "lat": asked["lat"]},
                     "include_partial": asked["include_partial"], "category": asked["category"],

@@ -309,4 +309,4 @@ def test_cli_first_operator_invite_and_deactivate(clean_db, places, database_url
     assert missing.exit_code == 1 and "There is no account" in missing.output
     wrong = runner.invoke(main, ["users", "invite", "x@example.org", "--hromada", "UA99999999999999999",
                                  "--role", "admin"])
-    assert wrong.exit_code == 1 and "There is no hromada" in wrong.output
+    assert wrong.exit_code == 1 and "Hromada UA99999999999999999 not found" in wrong.output

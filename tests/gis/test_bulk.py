@@ -14,10 +14,11 @@ COLUMNS = [("i", "int4"), ("big", "int8"), ("x", "float8"), ("ok", "bool"), ("da
 
 
 def batch(rows: list[tuple]) -> pa.Table:
-    columns = list(zip(*rows))
+    columns = list(zip(*rows, strict=True))
     types = [pa.int64(), pa.int64(), pa.float64(), pa.bool_(), pa.date32(), pa.timestamp("us", "UTC"), pa.string(),
              pa.string(), pa.binary()]
-    return pa.table({name: pa.array(values, type=t) for (name, _), values, t in zip(COLUMNS, columns, types)})
+    return pa.table({name: pa.array(values, type=t)
+                     for (name, _), values, t in zip(COLUMNS, columns, types, strict=True)})
 
 
 def test_every_type_and_null_arrives_over_several_batches(engine):

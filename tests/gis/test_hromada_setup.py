@@ -5,6 +5,7 @@ import shapely
 import sqlalchemy as sa
 
 from gis import hromada_setup as setup
+from gis import hromadas
 from gis.audit import By, entries
 from gis.config import DEMO_KATOTTG
 from gis.errors import Conflict, InvalidInput, NotFound, Unprocessable
@@ -41,10 +42,10 @@ def actions(engine, h) -> list[tuple[str, str]]:
 
 def test_hromada_row_by_katottg_or_404(fresh):
     engine, h = fresh
-    row = read(engine, setup.hromada_row, DEMO_KATOTTG)
+    row = read(engine, hromadas.hromada_by_katottg, DEMO_KATOTTG)
     assert row["id"] == h and row["name_uk"] == "Якушинецька сільська громада"
     with pytest.raises(NotFound, match="UA00000000000000000"):
-        read(engine, setup.hromada_row, "UA00000000000000000")
+        read(engine, hromadas.hromada_by_katottg, "UA00000000000000000")
 
 
 def test_units_are_saved_by_code_audited_and_a_repeat_writes_nothing(fresh):
@@ -167,12 +168,14 @@ def test_assignments_by_scope_with_words_duplicates_and_areas_checked(fresh):
         "the whole hromada", "Північний округ (starosta district)", "villages: Лисянка, Юзвин"]
     assert listed[made[2]]["villages"] == ["Лисянка", "Юзвин"] and listed[made[0]]["area"] is None
     assert listed[made[3]]["area"]["type"] == "MultiPolygon" and listed[made[3]]["where_uk"].startswith("ділянка")
-    assert listed[made[1]]["category_name_en"] == "Fallen or dangerous tree" and listed[made[1]]["unit_code"] == "housing"
+    assert (listed[made[1]]["category_name_en"] == "Fallen or dangerous tree"
+            and listed[made[1]]["unit_code"] == "housing")
     assert scalar(engine, "SELECT count(*) FROM unit_category WHERE area IS NOT NULL") == 3
     # The same again is a conflict, whatever the scope.
     for data in ({"category": "pothole", "unit": "housing"},
                  {"category": "fallen_tree", "unit": "housing", "scope": "villages", "villages": ["Юзвин", "Лисянка"]},
-                 {"category": "water_leak", "unit": "housing", "scope": "area", "area": square(lon - 0.005, lat - 0.005)}):
+                 {"category": "water_leak", "unit": "housing", "scope": "area",
+                  "area": square(lon - 0.005, lat - 0.005)}):
         with pytest.raises(Conflict, match="exists already"):
             write(engine, setup.add_assignment, h, data, by=ADMIN)
     for data, field, words in (

@@ -74,7 +74,8 @@ def test_applying_to_a_bare_hromada_shows_the_diff_and_the_dry_run_keeps_nothing
     before = snapshot(fresh)
     planned = apply(fresh, text, dry_run=True)
     assert planned.dry_run and snapshot(fresh) == before
-    assert "+ unit housing (Відділ житлово-комунального господарства, будівництва та земельних відносин)" in planned.lines
+    assert ("+ unit housing (Відділ житлово-комунального господарства, будівництва та земельних відносин)"
+            in planned.lines)
     assert "+ district zarvantsi (Зарванецький старостинський округ): Зарванці" in planned.lines
     assert "+ assignment overflowing_bin → sd_zarvantsi in district zarvantsi" in planned.lines
     assert "~ asset owner road_segment/state: — → road_service" in planned.lines

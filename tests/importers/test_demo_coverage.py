@@ -4,9 +4,10 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
+from gis.hromadas import hromada_id as hromada_id_for
 from importers.demo_coverage import load_demo_coverage
 from importers.rasters import raster_store
-from layers.coverage_analysis import analyse, hromada_id_for, latest_run, results
+from layers.coverage_analysis import analyse, latest_run, results
 
 TABLES = ("coverage_area", "speed_tile", "speed_test", "wifi_hotspot")
 

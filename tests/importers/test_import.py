@@ -162,7 +162,8 @@ OSM_XML = """<?xml version="1.0" encoding="UTF-8"?>
   </node>
   <node id="104" lat="49.2602" lon="28.3660" version="1"/>
   <node id="105" lat="49.2612" lon="28.3670" version="1"/>
-  <way id="201" version="1"><nd ref="104"/><nd ref="105"/><tag k="highway" v="residential"/><tag k="name" v="вул. Шкільна"/></way>
+  <way id="201" version="1"><nd ref="104"/><nd ref="105"/><tag k="highway" v="residential"/>\
+<tag k="name" v="вул. Шкільна"/></way>
 </osm>
 """
 
@@ -378,7 +379,8 @@ def test_a_first_large_load_builds_the_indexes_after_the_rows(clean_db, monkeypa
     from importers import pipeline
 
     def indexes():
-        return sorted(r[0] for r in rows(clean_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'protected_area'"))
+        return sorted(r[0] for r in rows(
+            clean_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'protected_area'"))
 
     def foreign_keys():
         return sorted(rows(clean_db, "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "

@@ -79,7 +79,8 @@ def demo_id(engine):
 def tiles_in_db(engine, source):
     """The tiles one file brought (the demo has speed tiles of its own)."""
     return rows(engine, "SELECT quadkey, network, period, avg_d_kbps, avg_u_kbps, avg_lat_ms, tests, devices, "
-                        "avg_lat_down_ms, avg_lat_up_ms, hromada_id FROM speed_tile WHERE source = :s ORDER BY avg_d_kbps",
+                        "avg_lat_down_ms, avg_lat_up_ms, hromada_id FROM speed_tile WHERE source = :s "
+                        "ORDER BY avg_d_kbps",
                 s=source)
 
 
@@ -316,7 +317,8 @@ def test_osm_tag_filters_narrow_the_declared_one(demo_db, tmp_path):
     pbf = write_osm(tmp_path / "extract.osm.pbf")
     report = run(demo_db, ROADS, pbf, osm_filters=[("lit", None)])
     assert report.accepted == 3
-    assert {r[0] for r in rows(demo_db, "SELECT osm_id FROM road_segment WHERE source = 'extract.osm.pbf'")} == {"201", "203", "206"}
+    assert {r[0] for r in rows(demo_db, "SELECT osm_id FROM road_segment WHERE source = 'extract.osm.pbf'")} == {
+        "201", "203", "206"}
 
 
 def test_checker_finds_an_osm_spec_that_does_not_fit():

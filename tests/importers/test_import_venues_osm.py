@@ -91,7 +91,8 @@ def test_osm_venues_land_with_facts_ratings_and_raw(demo_db, tmp_path):
         ("transport_stop", False, "no", "unknown")
 
     office = got["7"]  # two steps and a removable ramp; door:width=90 without a unit: centimetres
-    assert (office.category, office.ramp, office.entrance_steps, office.door_width_cm) == ("other", "removable", 2, 90.0)
+    assert (office.category, office.ramp, office.entrance_steps, office.door_width_cm) == \
+        ("other", "removable", 2, 90.0)
     assert (office.rating_wheelchair, office.reason_wheelchair) == ("partially", "ramp_removable")
 
     library = got["8"]  # step-free, but an 80 cm door

@@ -39,7 +39,8 @@ def test_geotiff_is_described_stored_and_placed(demo_db, tmp_path, store):
     assert stats["mean"] == pytest.approx(valid.mean())
     with demo_db.connect() as conn:
         row = conn.execute(sa.text("SELECT file_path, crs, pixel_size, hromada_id IS NOT NULL, "
-                                   "ST_Area(footprint::geography) FROM raster_dataset WHERE source IS DISTINCT FROM 'demo'")).one()
+                                   "ST_Area(footprint::geography) FROM raster_dataset "
+                                   "WHERE source IS DISTINCT FROM 'demo'")).one()
     assert (store / row.file_path).read_bytes() == (tmp_path / "signal.tif").read_bytes()
     assert row.crs == "EPSG:6383" and row.pixel_size == [100.0, 100.0] and row[3]
     assert row[4] == pytest.approx(4000 * 3000, rel=0.002)  # 4 km × 3 km in the TM zone
@@ -48,7 +49,8 @@ def test_geotiff_is_described_stored_and_placed(demo_db, tmp_path, store):
         corner = conn.execute(sa.text(
             "SELECT ST_Distance(ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 6383), 4326)::geography, "
             "(SELECT ST_ClosestPoint(footprint, ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 6383), 4326)) "
-            " FROM raster_dataset WHERE source IS DISTINCT FROM 'demo')::geography)"), {"x": ORIGIN[0], "y": ORIGIN[1]}).scalar()
+            " FROM raster_dataset WHERE source IS DISTINCT FROM 'demo')::geography)"),
+            {"x": ORIGIN[0], "y": ORIGIN[1]}).scalar()
     assert corner < 1
 
 

@@ -31,6 +31,7 @@ from affine import Affine
 from click.testing import CliRunner
 from pyproj import Transformer
 
+from gis import hromadas
 from gis.errors import InvalidInput, NotFound, Unprocessable
 from gis.zonal import RasterArray, coverage, zonal_stats
 from importers.rasters import import_raster
@@ -272,7 +273,7 @@ def test_bad_input_is_refused_clearly(case, clean_db):
         with pytest.raises(NotFound):
             ca.analyse(conn, case + 100)
         with pytest.raises(NotFound):
-            ca.hromada_id_for(conn, "UA00000000000000000")
+            hromadas.hromada_id(conn, "UA00000000000000000")
         with pytest.raises(InvalidInput):
             ca.results(conn, 1, "county")
         conn.execute(sa.text("DELETE FROM settlement"))
@@ -332,7 +333,7 @@ def test_zonal_stats_agree_with_exactextract(tmp_path):
     ours = zonal_stats(path, zones)
     frame = gpd.GeoDataFrame({"zone": range(len(zones))}, geometry=zones, crs=f"EPSG:{SRID}")
     theirs = exact_extract(str(path), frame, ["count", "sum", "mean"], output="pandas")
-    for mine, (_, ref) in zip(ours, theirs.iterrows()):
+    for mine, (_, ref) in zip(ours, theirs.iterrows(), strict=True):
         for op in ("count", "sum", "mean"):
             assert mine[op] == pytest.approx(ref[op], rel=0.01)
     # Categorical shares too (the white-spot classes): our "by_value" vs exactextract's frac × count.
@@ -344,8 +345,8 @@ def test_zonal_stats_agree_with_exactextract(tmp_path):
         dst.write(classes, 1)
     ours = zonal_stats(cls_path, zones, categorical=True)
     theirs = exact_extract(str(cls_path), frame, ["unique", "frac", "count"], output="pandas")
-    for mine, (_, ref) in zip(ours, theirs.iterrows()):
-        reference = {int(v): f * ref["count"] for v, f in zip(ref["unique"], ref["frac"])}
+    for mine, (_, ref) in zip(ours, theirs.iterrows(), strict=True):
+        reference = {int(v): f * ref["count"] for v, f in zip(ref["unique"], ref["frac"], strict=True)}
         assert set(mine["by_value"]) == set(reference)
         for value, weight in reference.items():
             assert mine["by_value"][value] == pytest.approx(weight, rel=0.01)

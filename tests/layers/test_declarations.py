@@ -62,7 +62,7 @@ def test_checker_finds_an_asset_spec_that_does_not_fit():
     assert any("category 'pothole' routes to assets of kind 'road_segment'" in p for p in found)
 
 
-@pytest.mark.parametrize("layer", [l for l in all_layers() if l.asset], ids=lambda layer: layer.name)
+@pytest.mark.parametrize("layer", [layer for layer in all_layers() if layer.asset], ids=lambda layer: layer.name)
 def test_asset_triggers_in_the_database_follow_the_declaration(engine, layer):
     """The migration wrote the trigger arguments by hand: they must match ``Layer.asset``."""
     import sqlalchemy as sa

@@ -90,7 +90,8 @@ def test_import_cli_takes_a_saved_mapping(clean_db, database_url, monkeypatch):
     assert "прийнято 35" in result.output and "пропущено за зіставленням 250" in result.output
     result = CliRunner().invoke(main, ["import", "protected_areas", str(PROTECTED), "--mapping",
                                        "vinnytska_protected_areas"])
-    assert result.exit_code == 1 and "Saved mapping vinnytska_protected_areas is for layer heritage_objects" in result.output
+    assert (result.exit_code == 1
+            and "Saved mapping vinnytska_protected_areas is for layer heritage_objects" in result.output)
 
 
 def test_types_and_seasons_are_checked():
@@ -119,7 +120,7 @@ def test_route_length_and_times_agree_with_an_independent_geodesic(demo_db):
         eroutes.create_route(conn, eroutes.parse_route(route_data()))
         summary = eroutes.route_summary(conn, "test-route")
     points = [(28.30, 49.25), (28.35, 49.26), (28.33, 49.22)]
-    legs = [GEOD.inv(*a, *b)[2] for a, b in zip(points, points[1:])]
+    legs = [GEOD.inv(*a, *b)[2] for a, b in zip(points, points[1:], strict=False)]
     assert summary["length_m"] == pytest.approx(sum(legs), abs=0.5)
     assert [s["leg_m"] for s in summary["stops"]] == pytest.approx([0, *legs], abs=0.5)
     assert summary["stops"][-1]["from_start_m"] == pytest.approx(sum(legs), abs=0.5)
@@ -172,7 +173,8 @@ def test_route_update_replaces_stops_and_create_refuses_a_taken_code(demo_db):
     ({"modes": ["flying"]}, "modes"),
     ({"stops": [{"lon": 28.3, "lat": 49.2, "name": "одна"}]}, "at least two"),
     ({"stops": [{"lon": 28.3, "lat": 149.2, "name": "a"}, {"lon": 28.3, "lat": 49.2, "name": "b"}]}, "stop 1"),
-    ({"stops": [{"lon": 28.3, "lat": 49.2, "name": "a"}, {"lon": 28.3, "lat": 49.2}]}, "stop 2: a free point needs a name"),
+    ({"stops": [{"lon": 28.3, "lat": 49.2, "name": "a"}, {"lon": 28.3, "lat": 49.2}]},
+     "stop 2: a free point needs a name"),
     ({"stops": [{"object": 1, "lon": 28.3, "lat": 49.2}, {"object": 2}]}, "exactly one"),
     ({"stops": [{"object": "x"}, {"object": 2}]}, "must be a number"),
 ])
@@ -217,11 +219,15 @@ def test_demo_has_objects_living_heritage_and_a_route_all_flagged(demo_db):
 
     load_demo(demo_db, SHARED_DATA)  # idempotent
     with demo_db.connect() as conn:
-        counts = conn.execute(sa.text("""SELECT (SELECT count(*) FROM heritage_object), (SELECT bool_and(is_demo) FROM heritage_object),
-                                                (SELECT count(*) FROM cultural_potential), (SELECT bool_and(is_demo) FROM cultural_potential),
-                                                (SELECT count(*) FROM e_route), (SELECT bool_and(is_demo) FROM e_route)""")).one()
+        counts = conn.execute(sa.text("""SELECT (SELECT count(*) FROM heritage_object), """
+                                      """(SELECT bool_and(is_demo) FROM heritage_object),
+                                                (SELECT count(*) FROM cultural_potential), """
+                                      """(SELECT bool_and(is_demo) FROM cultural_potential),
+                                                (SELECT count(*) FROM e_route), """
+                                      """(SELECT bool_and(is_demo) FROM e_route)""")).one()
         assert tuple(counts) == (4, True, 4, True, 1, True)
-        assert conn.execute(sa.text("SELECT count(*) FROM heritage_object WHERE jsonb_typeof(types) = 'array'")).scalar() == 4
+        assert conn.execute(
+            sa.text("SELECT count(*) FROM heritage_object WHERE jsonb_typeof(types) = 'array'")).scalar() == 4
         assert conn.execute(sa.text("SELECT count(*) FROM cultural_potential WHERE seasons ? 'winter'")).scalar() == 1
         names = conn.execute(sa.text("SELECT name_uk FROM cultural_potential")).scalars().all()
         assert any("Живий вогонь" in n for n in names)

@@ -172,8 +172,8 @@ def test_draft_zones_are_hidden_until_published(demo_db, plan, client):
     tile = mercantile.tile(x + D / 2, y + D / 2, 15)
     assert client.get(f"/tiles/plan_zones/15/{tile.x}/{tile.y}.mvt").status_code == 204
     act(demo_db, plans.set_plan_status, plan_id, "discussion", PLANNER)
-    assert [f["properties"]["name"] for f in mine(client.get("/api/layers/plan_zones/items").get_json()["features"])] == [
-        "Чернетка"]
+    assert [f["properties"]["name"]
+            for f in mine(client.get("/api/layers/plan_zones/items").get_json()["features"])] == ["Чернетка"]
     tile_memory(client.application).clear()  # tiles are cached for a minute, like a proxy would
     assert client.get(f"/tiles/plan_zones/15/{tile.x}/{tile.y}.mvt").status_code == 200
     assert scalar(demo_db, "SELECT count(*) FROM plan_zone_version WHERE zone_id = :i", i=zone["id"]) == 1

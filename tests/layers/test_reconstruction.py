@@ -43,7 +43,8 @@ def at(day: str) -> dt.datetime:
 
 def test_dream_and_prozorro_ids_are_checked():
     assert rc.normalise_dream_id(" dream-ua-150523-7a1c4e9b ") == "DREAM-UA-150523-7A1C4E9B"
-    for bad in ("DREAM-UA-150523-7A1C4E9", "DREAM-UA-320523-7A1C4E9B", "DREAM-UA-150523-7A1C4E9G", "UA-150523-7A1C4E9B"):
+    for bad in ("DREAM-UA-150523-7A1C4E9", "DREAM-UA-320523-7A1C4E9B", "DREAM-UA-150523-7A1C4E9G",
+                "UA-150523-7A1C4E9B"):
         with pytest.raises(InvalidInput, match="DREAM-UA-DDMMYY-XXXXXXXX"):
             rc.normalise_dream_id(bad)
     assert rc.normalise_tender_id("ua-2024-02-19-004512-A") == TENDER
@@ -176,14 +177,16 @@ def test_analytics_totals_on_a_constructed_case(clean_db, hromada_id):
         rc.add_funding(conn, a, "local_budget", 600, 500, "400.50")
         rc.add_funding(conn, a, "donors", 400, 100, 0)
         b = new_project(conn, hromada_id, title_uk="Водогін", sector="water", stage="construction",
-                        budget="250.25", footprint={"type": "LineString", "coordinates": [[28.36, 49.25], [28.37, 49.26]]},
+                        budget="250.25",
+                        footprint={"type": "LineString", "coordinates": [[28.36, 49.25], [28.37, 49.26]]},
                         lon=None, lat=None)
         rc.set_stage(conn, b, "commissioning", at="2024-03-20")
         rc.add_funding(conn, b, "liquidation_fund", "250.25", "250.25", "250.25")
         c = new_project(conn, hromada_id, title_uk="Клуб", sector="culture", stage="financing", budget="99.99")
         rc.set_stage(conn, c, "cancelled", at="2024-04-02")
         data = rc.analytics(conn, hromada_id)
-        point = conn.execute(sa.text("SELECT ST_AsText(geom) FROM reconstruction_project WHERE id = :b"), {"b": b}).scalar()
+        point = conn.execute(sa.text("SELECT ST_AsText(geom) FROM reconstruction_project WHERE id = :b"),
+                             {"b": b}).scalar()
     t = data["totals"]
     assert (t["projects"], t["budget"], t["available"], t["disbursed"], t["spent"]) == (
         3, Decimal("1350.24"), Decimal("1250.25"), Decimal("850.25"), Decimal("650.75"))
@@ -297,7 +300,8 @@ def test_invalid_dream_records_are_rejected_with_a_reason_and_the_rest_land(clea
             bad_tender, record()])
         stryzhavka = scalar_in_hromada(conn, STRYZHAVKA)
         in_stryzhavka = import_dream(conn, None, [elsewhere])
-        landed = conn.execute(sa.text("SELECT dream_id, hromada_id FROM reconstruction_project ORDER BY dream_id")).all()
+        landed = conn.execute(
+            sa.text("SELECT dream_id, hromada_id FROM reconstruction_project ORDER BY dream_id")).all()
     reasons = {r["index"]: r["en"] for r in report.rejected}
     assert set(reasons) == {1, 2, 3, 4, 5, 6}
     assert "DREAM-UA-DDMMYY-XXXXXXXX" in reasons[1]

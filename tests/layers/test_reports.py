@@ -149,7 +149,8 @@ def test_staff_of_another_unit_cannot_act(demo_db):
     with pytest.raises(Forbidden) as err:
         act(demo_db, reports.change_status, code, "acknowledged", staff_of(demo_db, "housing"), public_url=URL)
     assert err.value.http_status == 403
-    planner = Actor(user_id=None, grants=InEveryHromada("planner"), unit_ids=frozenset({unit_id(demo_db, "kp_blagoustrij")}))
+    planner = Actor(user_id=None, grants=InEveryHromada("planner"),
+                    unit_ids=frozenset({unit_id(demo_db, "kp_blagoustrij")}))
     with pytest.raises(Forbidden):
         act(demo_db, reports.change_status, code, "acknowledged", planner, public_url=URL)
     act(demo_db, reports.change_status, code, "acknowledged", ADMIN, public_url=URL)

@@ -38,7 +38,8 @@ def test_coverage_page_ranks_villages_and_offers_downloads(live_server, page, an
     numbers = [float(g.rstrip(" %")) for g in gaps if g != "—"]
     assert numbers == sorted(numbers, reverse=True) and numbers[0] > numbers[-1]  # worst first, and they differ
     assert page.locator(".bars .bar").count() == 14
-    assert page.locator(".bars .bar").first.get_attribute("aria-label").startswith(rows.first.locator("th").inner_text())
+    assert page.locator(".bars .bar").first.get_attribute("aria-label").startswith(
+        rows.first.locator("th").inner_text())
     # Hex cells instead of villages.
     page.get_by_role("link", name="Шестикутники").click()
     page.wait_for_url("**zones=hex")

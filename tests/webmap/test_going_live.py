@@ -53,10 +53,11 @@ def stryzhavka(clean_db, tmp_path):
                             AND ST_Distance(a.p::geography, c.p::geography) > 2000
                             AND ST_Distance(b.p::geography, c.p::geography) > 2000 LIMIT 1)
             SELECT ST_AsGeoJSON(ST_Envelope(ST_Buffer(x::geography, 200)::geometry))
-            FROM trio, LATERAL (VALUES (1, a), (2, b), (3, c)) v(i, x) ORDER BY i"""), {"k": STRYZHAVKA}).scalars().all()
+            FROM trio, LATERAL (VALUES (1, a), (2, b), (3, c)) v(i, x) ORDER BY i"""),
+            {"k": STRYZHAVKA}).scalars().all()
     features = [{"type": "Feature", "geometry": json.loads(geom),
                  "properties": {"name": name, "place": "village", "@id": f"test/{i}"}}
-                for i, (name, geom) in enumerate(zip(VILLAGES, rows))]
+                for i, (name, geom) in enumerate(zip(VILLAGES, rows, strict=True))]
     path = tmp_path / "stryzhavka_settlements.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
     load_settlements(clean_db, path)

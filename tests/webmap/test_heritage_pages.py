@@ -68,7 +68,7 @@ def test_gpx_download_parses_with_the_stops_and_line_in_order(live_server, page,
     assert [w.name for w in gpx.waypoints] == [f"{s['position']}. {s['name_uk']}" for s in stops]
     points = gpx.tracks[0].segments[0].points
     assert len(points) == len(stops)
-    for p, s in zip(points, stops):
+    for p, s in zip(points, stops, strict=True):
         assert (p.longitude, p.latitude) == pytest.approx((s["lon"], s["lat"]), abs=1e-7)
     # the length the page states, against pyproj's geodesic over the GPX's own track
     lons, lats = [p.longitude for p in points], [p.latitude for p in points]
@@ -110,7 +110,8 @@ def test_everything_shown_is_escaped(client, demo_db):
         obj_id = conn.execute(sa.text("SELECT min(id) FROM heritage_object")).scalar()
         conn.execute(sa.text("UPDATE heritage_object SET name_uk = :n, dating = :n WHERE id = :id"),
                      {"n": evil, "id": obj_id})
-        conn.execute(sa.text("UPDATE cultural_potential SET link = 'javascript:alert(1)', description = :n"), {"n": evil})
+        conn.execute(sa.text("UPDATE cultural_potential SET link = 'javascript:alert(1)', description = :n"),
+                     {"n": evil})
         eroutes.create_route(conn, eroutes.parse_route({
             "code": "evil", "hromada": KATOTTG, "title": evil, "description": evil,
             "stops": [{"object": obj_id, "description": evil}, {"lon": 28.3, "lat": 49.25, "name": evil}]}))

@@ -85,7 +85,8 @@ def test_staff_see_staff_only_fields(client, demo_db):
         user_id = create_user(conn, "admin@example.org", None, ["admin"], hromada_id=demo_hromada_id(demo_db))
     with client.session_transaction() as session:
         session["user_id"] = user_id
-        session["auth_epoch"] = scalar(demo_db, "SELECT md5(coalesce(password_hash, '') || ':' || session_epoch) FROM app_user WHERE id = :u",
+        session["auth_epoch"] = scalar(demo_db, "SELECT md5(coalesce(password_hash, '') || ':' || session_epoch) "
+                                                "FROM app_user WHERE id = :u",
                                        u=user_id)
     data = client.get("/api/layers/units/items").get_json()
     assert all(f["properties"]["emails"][0].endswith("@yakushynetska-demo.example.org") for f in data["features"])

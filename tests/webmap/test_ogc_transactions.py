@@ -157,11 +157,13 @@ def test_if_match_missing_stale_and_unknown(client, plan, tokens):
         assert missing.status_code == 428 and "If-Match" in missing.get_json()["message"]["en"]
         assert client.delete(url, headers=headers).status_code == 428
     v1 = f'"plan_zones-{zone["id"]}-v1"'
-    ok = client.patch(url, data=patch, content_type="application/merge-patch+json", headers=auth(token, **{"If-Match": v1}))
+    ok = client.patch(url, data=patch, content_type="application/merge-patch+json",
+                      headers=auth(token, **{"If-Match": v1}))
     assert ok.status_code == 200
     for stale_tag in (v1, f"W/{ok.headers['ETag']}", '"something-else"'):
         stale = client.patch(url, data=json.dumps({"properties": {"name": "Третя"}}),
-                             content_type="application/merge-patch+json", headers=auth(token, **{"If-Match": stale_tag}))
+                             content_type="application/merge-patch+json",
+                             headers=auth(token, **{"If-Match": stale_tag}))
         assert stale.status_code == 412, stale_tag
         body = stale.get_json()
         assert body["error"] == "precondition_failed" and "version is 2" in body["message"]["en"]
@@ -198,9 +200,11 @@ def test_roles_tokens_and_csrf(client, plan, tokens, demo_db):
     zid, etag = admin.get_json()["id"], admin.headers["ETag"]
     for role in ("resident", "unit_staff"):
         patch = client.patch(f"{ITEMS}/{zid}", data='{"properties": {"name": "x"}}',
-                             content_type="application/merge-patch+json", headers=auth(tokens[role], **{"If-Match": etag}))
+                             content_type="application/merge-patch+json",
+                             headers=auth(tokens[role], **{"If-Match": etag}))
         assert patch.status_code in (403, 404), role  # 404: a draft zone does not exist for them
-        assert client.delete(f"{ITEMS}/{zid}", headers=auth(tokens[role], **{"If-Match": etag})).status_code in (403, 404)
+        assert client.delete(f"{ITEMS}/{zid}",
+                             headers=auth(tokens[role], **{"If-Match": etag})).status_code in (403, 404)
     # A read-only collection is a 405 whoever asks.
     hromadas = client.post("/ogc/collections/hromadas/items", data=json.dumps(body), content_type=GEOJSON,
                            headers=auth(tokens["planner"]))

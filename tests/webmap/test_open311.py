@@ -256,8 +256,9 @@ def test_open311_report_is_routed_mailed_and_published_like_the_web_form(client,
     lon, lat = asset_point(demo_db, "street_lamp", "302")
     web = submit(client, lat=lat, lon=lon + 0.0001, category="street_light_out",
                  description="Не світить ліхтар біля школи", email="web@example.org").get_json()
-    same = """SELECT unit_id, category_id, hromada_id, routing_rule, replace(routing_reason_uk, '302', '301'),
-                     replace(routing_reason_en, '302', '301'), status, due_at - created_at FROM report WHERE code = :c"""
+    same = ("""SELECT unit_id, category_id, hromada_id, routing_rule, replace(routing_reason_uk, '302', '301'),
+                     replace(routing_reason_en, '302', '301'), status, due_at - created_at """
+            """FROM report WHERE code = :c""")
     with demo_db.connect() as conn:
         ours, theirs = (conn.execute(sa.text(same), {"c": c}).one() for c in (code, web["code"]))
     assert ours == theirs and ours.routing_rule == "asset" and ours.unit_id == unit_id(demo_db, "kp_blagoustrij")

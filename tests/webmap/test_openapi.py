@@ -14,6 +14,7 @@ import os
 import re
 from collections import Counter
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -122,13 +123,18 @@ def test_what_the_fuzzing_found_is_a_400_not_a_500(client, demo_db):
 STATUSES: dict[str, Counter] = {}  # what each operation answered (shown with -s)
 
 
-def exercise(schema, base_url: str, checks: list, *, headers: dict | None = None,
+# The operations are dealt out to this many tests, so that a parallel run (pytest -n) shares them.
+SHARDS = 2
+
+
+def exercise(schema, base_url: str, checks: list, *, shard: int, headers: dict | None = None,
              known: dict | None = None) -> list[str]:
-    """Every operation, a bounded number of requests in each mode — fitting the description with the
-    demo's own ids in the path (``known``: so the answers come from real data), fitting it with any
-    path, and not fitting it (negative); the problems found, one a line."""
+    """Every ``SHARDS``-th operation from ``shard`` on, a bounded number of requests in each mode —
+    fitting the description with the demo's own ids in the path (``known``: so the answers come from
+    real data), fitting it with any path, and not fitting it (negative); the problems found, one a line."""
     found = []
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = sorted((result.ok() for result in schema.get_all_operations()),
+                        key=lambda op: (op.path, op.method.upper()))[shard::SHARDS]
     for operation in sorted(operations, key=lambda op: op.method.upper() == "DELETE"):  # deleting last
         names = re.findall(r"{(\w+)}", operation.path)
         known = known or {}
@@ -171,20 +177,22 @@ def demo_ids(engine, client) -> dict:
             "service_code": "street_light_out"}
 
 
-def test_the_json_apis_keep_to_their_description(app, client, live_server, demo_db, draft):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_the_json_apis_keep_to_their_description(app, client, live_server, demo_db, draft, shard):
     app.config.update(WTF_CSRF_ENABLED=False, REPORT_RATE_LIMIT="10000 per minute",
                       OPEN311_RATE_LIMIT="10000 per minute")
     token = add_user(demo_db, "editor@example.org", "admin", "planner")
     known = demo_ids(demo_db, client)
     known.update(plan_id=str(draft["plan"]), zone_id=str(draft["zone"]))
     schema = schemathesis.openapi.from_url(f"{live_server}/api/openapi.json")
-    problems = exercise(schema, live_server, API_CHECKS, known=known,
+    problems = exercise(schema, live_server, API_CHECKS, shard=shard, known=known,
                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     print("\n".join(f"{label}: {dict(counts)}" for label, counts in sorted(STATUSES.items())))
     assert not problems, "\n\n".join(problems)
 
 
-def test_the_ogc_api_answers_no_server_error(live_server, demo_db):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_the_ogc_api_answers_no_server_error(live_server, demo_db, shard):
     schema = schemathesis.openapi.from_url(f"{live_server}/ogc/api")
-    problems = exercise(schema, f"{live_server}/ogc", [not_a_server_error])
+    problems = exercise(schema, f"{live_server}/ogc", [not_a_server_error], shard=shard)
     assert not problems, "\n\n".join(problems)

@@ -30,8 +30,8 @@ def draft(demo_db, plan):
 
 
 def json_call(client, method, url, body=None, **kw):
-    return client.open(url, method=method, json=body, headers={"X-CSRFToken": csrf(client), "Accept": "application/json"},
-                       **kw)
+    return client.open(url, method=method, json=body,
+                       headers={"X-CSRFToken": csrf(client), "Accept": "application/json"}, **kw)
 
 
 # --- over HTTP ---------------------------------------------------------------------------------------
@@ -83,9 +83,10 @@ def test_editor_endpoints_keep_the_rules_and_tell_conflicts(client, demo_db, dra
     overlap = json_call(client, "POST", f"/plans/{plan_id}/zones", {
         "attributes": {"zone_code": "Р"}, "geometry": square(x + D / 2, y + D / 2)})
     assert overlap.status_code == 422 and "overlaps" in overlap.get_json()["message"]["en"]
-    bowtie = {"type": "Polygon", "coordinates": [[[x + 2 * D, y], [x + 3 * D, y + D], [x + 3 * D, y], [x + 2 * D, y + D],
-                                                  [x + 2 * D, y]]]}
-    invalid = json_call(client, "POST", f"/plans/{plan_id}/zones", {"attributes": {"zone_code": "Р"}, "geometry": bowtie})
+    bowtie = {"type": "Polygon", "coordinates": [[[x + 2 * D, y], [x + 3 * D, y + D], [x + 3 * D, y],
+                                                  [x + 2 * D, y + D], [x + 2 * D, y]]]}
+    invalid = json_call(client, "POST", f"/plans/{plan_id}/zones",
+                        {"attributes": {"zone_code": "Р"}, "geometry": bowtie})
     assert invalid.status_code == 422 and invalid.get_json()["repairable"] is True
     repaired = json_call(client, "POST", f"/plans/{plan_id}/zones",
                          {"attributes": {"zone_code": "Р"}, "geometry": bowtie, "repair": True})
@@ -111,7 +112,8 @@ def test_editor_endpoints_keep_the_rules_and_tell_conflicts(client, demo_db, dra
     kept = split.get_json()["zones"][0]
     gone = json_call(client, "DELETE", f"/plans/zones/{kept['id']}?version={kept['version']}&reason=зайва")
     assert gone.status_code == 200
-    back = json_call(client, "POST", f"/plans/zones/{kept['id']}/revert", {"to_version": 2, "reason": "повернути"})  # v1 would overlap the split-off part
+    # v1 would overlap the split-off part
+    back = json_call(client, "POST", f"/plans/zones/{kept['id']}/revert", {"to_version": 2, "reason": "повернути"})
     assert back.status_code == 200 and back.get_json()["version"] == 4
     no_token = client.patch(f"/plans/zones/{zone_id}", json={"version": 2, "attributes": {"name": "y"}},
                             headers={"Accept": "application/json"})
@@ -125,7 +127,8 @@ def test_editor_endpoints_keep_the_rules_and_tell_conflicts(client, demo_db, dra
     assert client.get(f"/tiles/plan_zones/15/{tile.x}/{tile.y}.mvt").status_code == 204
     page = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     for status, extra in (("discussion", {}), ("approved", {"decision_number": "5/77", "decision_date": "2026-11-20"})):
-        answer = client.post(f"/plans/{plan_id}/status", data={"status": status, "csrf_token": form_token(page), **extra})
+        answer = client.post(f"/plans/{plan_id}/status",
+                             data={"status": status, "csrf_token": form_token(page), **extra})
         assert answer.status_code == 302, answer.get_data(as_text=True)
         page = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert "5/77" in page and "2026-11-20" in page
@@ -149,7 +152,8 @@ def test_comments_in_discussion_are_moderated_and_emails_stay_private(client, de
         "text": "Просимо сквер <script>alert(1)</script>", "author_name": "Марія", "author_email": "maria@example.org",
         "zone_id": str(draft["zone"]), "csrf_token": form_token(html)})
     assert sent.status_code == 302 and "commented=1" in sent.headers["Location"]
-    assert client.post(f"/plans/{plan_id}/comments", data={"text": "  ", "csrf_token": form_token(html)}).status_code == 400
+    assert client.post(f"/plans/{plan_id}/comments",
+                       data={"text": "  ", "csrf_token": form_token(html)}).status_code == 400
     public = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert "Просимо сквер" not in public and "maria@example.org" not in public  # pending: not shown yet
 
@@ -167,7 +171,8 @@ def test_comments_in_discussion_are_moderated_and_emails_stay_private(client, de
     with demo_db.connect() as conn:
         assert "author_email" not in plans.comments(conn, plan_id)[0]
     # Approved plans take no more comments: 409.
-    act(demo_db, plans.set_plan_status, plan_id, "approved", PLANNER, decision_number="1", decision_date=dt.date.today())
+    act(demo_db, plans.set_plan_status, plan_id, "approved", PLANNER, decision_number="1",
+        decision_date=dt.date.today())
     late = client.post(f"/plans/{plan_id}/comments", data={"text": "Запізно", "csrf_token": form_token(public)})
     assert late.status_code == 409
 
@@ -246,7 +251,8 @@ def test_a_planner_draws_a_zone_edits_it_and_sees_its_history(live_server, page,
     zone = one(demo_db, "SELECT id, version, name, ST_Area(geom::geography) AS m2 FROM plan_zone "
                         "WHERE plan_id = :p AND zone_code = 'Р'", p=plan_id)
     assert zone.version == 1 and zone.name == "Сквер біля ставу"
-    expected = scalar(demo_db, "SELECT ST_Area(ST_GeomFromGeoJSON(:g)::geography)", g=json.dumps(square(x + 2 * D, y + 2 * D)))
+    expected = scalar(demo_db, "SELECT ST_Area(ST_GeomFromGeoJSON(:g)::geography)",
+                      g=json.dumps(square(x + 2 * D, y + 2 * D)))
     assert zone.m2 == pytest.approx(expected, rel=0.02)  # the drawn square, within a pixel or so
 
     # A second planner opens the editor now, with version 1 of the new zone…

@@ -232,7 +232,8 @@ def test_me_too_over_http(client, demo_db, smtp_server):
     answer = client.post(f"/api/reports/{quote(code)}/me-too", data={"email": "neighbour@example.org"},
                          headers={"X-CSRFToken": csrf(client)})
     assert answer.get_json()["subscribed"] is True
-    bad = client.post(f"/api/reports/{quote(code)}/me-too", data={"email": "nope"}, headers={"X-CSRFToken": csrf(client)})
+    bad = client.post(f"/api/reports/{quote(code)}/me-too", data={"email": "nope"},
+                      headers={"X-CSRFToken": csrf(client)})
     assert bad.status_code == 400
     add_staff(demo_db, "admin@example.org", roles=("admin",))
     log_in(client, "admin@example.org")
@@ -360,14 +361,16 @@ def test_same_key_with_another_photo_is_a_different_request(client, demo_db):
     fields = dict(lat=lat, lon=lon, category="street_light_out", description="Темно")
     other = io.BytesIO()
     Image.new("RGB", (50, 50), (0, 200, 0)).save(other, format="PNG")
-    assert submit(client, token, photos=[jpeg_with_gps()], headers={"Idempotency-Key": "p"}, **fields).status_code == 201
+    assert submit(client, token, photos=[jpeg_with_gps()], headers={"Idempotency-Key": "p"},
+                  **fields).status_code == 201
     again = submit(client, token, photos=[other.getvalue()], headers={"Idempotency-Key": "p"}, **fields)
     assert again.status_code == 422
 
 
 def test_account_without_password_never_signs_in(client, demo_db):
     with demo_db.begin() as conn:
-        user_id = conn.execute(sa.text("INSERT INTO app_user (email) VALUES ('nopass@example.org') RETURNING id")).scalar()
+        user_id = conn.execute(
+            sa.text("INSERT INTO app_user (email) VALUES ('nopass@example.org') RETURNING id")).scalar()
         conn.execute(sa.text("INSERT INTO role_grant (user_id, hromada_id, role) SELECT :u, id, 'admin' FROM hromada"),
                      {"u": user_id})
     token = form_token(client.get("/staff/login").get_data(as_text=True))

@@ -129,7 +129,8 @@ def test_a_tile_is_answered_when_the_database_dropped_the_connections(app, tile_
     with protected.connect() as conn:
         dropped = conn.execute(sa.text("""
             SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'""")).scalar()
+            WHERE datname = current_database() AND pid <> pg_backend_pid() """
+            """AND backend_type = 'client backend'""")).scalar()
     assert dropped >= 1
     for _ in range(2):  # the fall-through, then the fresh pool
         tile_memory(app).clear()
