@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes, each with its own embedded PostGIS and Chromium: the suite waits on both as much as
+# it computes, so more workers than cores still pays (measured on 2 cores, see README).
+TEST_WORKERS ?= 2
 
 .PHONY: install system-deps run test bench stop lint wheel-check
 
@@ -24,7 +27,7 @@ run: install
 
 ## Run the test suite against a throwaway PostGIS (or DATABASE_URL's server)
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## Benchmarks: each prints a ratio against a reference run in the same script
 bench: install

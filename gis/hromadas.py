@@ -12,14 +12,21 @@ def find_hromada_id(conn: sa.Connection, katottg: str) -> int | None:
     return conn.execute(sa.select(hromada.c.id).where(hromada.c.katottg == (katottg or "").strip())).scalar()
 
 
+_NAMED = (hromada.c.id, hromada.c.katottg, hromada.c.name_uk, hromada.c.name_en)
+
+
+def find_hromada(conn: sa.Connection, katottg: str) -> sa.Row | None:
+    """The hromada (id, katottg, name_uk, name_en) with this KATOTTG code, or None."""
+    return conn.execute(sa.select(*_NAMED).where(hromada.c.katottg == (katottg or "").strip())).first()
+
+
 def hromada_by_katottg(conn: sa.Connection, katottg: str) -> sa.RowMapping:
     """The hromada (id, katottg, name_uk, name_en) with this KATOTTG code; NotFound otherwise."""
-    row = conn.execute(sa.select(hromada.c.id, hromada.c.katottg, hromada.c.name_uk, hromada.c.name_en)
-                       .where(hromada.c.katottg == (katottg or "").strip())).mappings().first()
+    row = find_hromada(conn, katottg)
     if row is None:
         raise NotFound(f"Громаду {katottg} не знайдено (її межу ще не завантажено: hromada communities load)",
                        f"Hromada {katottg} not found (is its boundary loaded? hromada communities load)")
-    return row
+    return row._mapping
 
 
 def hromada_id(conn: sa.Connection, katottg: str) -> int:
@@ -32,7 +39,6 @@ def all_hromada_ids(conn: sa.Connection) -> list[int]:
     return list(conn.execute(sa.select(hromada.c.id).order_by(hromada.c.id)).scalars())
 
 
-def first_hromadas(conn: sa.Connection, limit: int = 2) -> list[sa.RowMapping]:
+def first_hromadas(conn: sa.Connection, limit: int = 2) -> list[sa.Row]:
     """The first ``limit`` hromadas (id, katottg, names): enough to tell none, one and several apart."""
-    return list(conn.execute(sa.select(hromada.c.id, hromada.c.katottg, hromada.c.name_uk, hromada.c.name_en)
-                             .order_by(hromada.c.id).limit(limit)).mappings())
+    return list(conn.execute(sa.select(*_NAMED).order_by(hromada.c.id).limit(limit)))

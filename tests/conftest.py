@@ -231,12 +231,32 @@ def demo_db(clean_db, session_databases):
     return clean_db
 
 
-@pytest.fixture
-def app(clean_db, database_url):
-    from webmap import create_app, database
+@pytest.fixture(scope="session")
+def _session_app(database_url):
+    """One app per test process: building one compiles its 150 URL rules (a quarter of a second,
+    which 500 tests paid each). ``app`` hands it out reset to how it was built."""
+    from webmap import create_app
 
-    application = create_app({"DATABASE_URL": database_url, "TESTING": True,
-                              "SECRET_KEY": "test-secret"})
+    application = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test-secret"})
+    return application, dict(application.config)
+
+
+@pytest.fixture
+def app(clean_db, _session_app):
+    """The app on this test's fresh database: its settings as built (a test may change them for
+    itself), no rate-limit counts and no tiles remembered from an earlier test, no pooled connection
+    to the database copy an earlier test had."""
+    from webmap import database
+    from webmap.extensions import limiter
+    from webmap.tiles import tile_memory
+
+    application, settings = _session_app
+    application.config.clear()
+    application.config.update(settings)
+    tile_memory(application).clear()
+    with application.app_context():
+        limiter.reset()
+    database.dispose(application)
     yield application
     database.dispose(application)
 

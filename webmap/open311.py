@@ -42,10 +42,11 @@ from sqlalchemy.exc import DataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from gis import hromadas
 from gis.api_keys import check_key
 from gis.errors import HromadaError, InvalidInput, NotFound
 from gis.routing import ASSET_KINDS, categories_in, hromada_at, require_enabled_hromada
-from layers import reports
+from layers import public_requests, reports
 from webmap import api_models as m
 from webmap.api_models import ReportIn
 from webmap.database import connection
@@ -193,7 +194,7 @@ def jurisdiction(conn: sa.Connection) -> sa.Row:
     """The hromada named by jurisdiction_id (its KATOTTG code); optional while only one is loaded."""
     code = param("jurisdiction_id")
     if not code:
-        rows = conn.execute(sa.text("SELECT id, katottg, name_uk, name_en FROM hromada ORDER BY id LIMIT 2")).all()
+        rows = hromadas.first_hromadas(conn, 2)
         if len(rows) == 1:
             return rows[0]
         if not rows:
@@ -202,8 +203,7 @@ def jurisdiction(conn: sa.Connection) -> sa.Row:
                            "наприклад UA05020310000080026",
                            "jurisdiction_id was not provided: several hromadas are served here; give a KATOTTG "
                            "code, e.g. UA05020310000080026")
-    row = conn.execute(sa.text("SELECT id, katottg, name_uk, name_en FROM hromada WHERE katottg = :k"),
-                       {"k": code.upper()}).first()
+    row = hromadas.find_hromada(conn, code.upper())
     if row is None:
         raise NotFound(f"Юрисдикцію {code} не знайдено (очікується код КАТОТТГ громади)",
                        f"jurisdiction_id {code} was not found (a hromada's KATOTTG code is expected)")
@@ -585,8 +585,7 @@ def post_request(fmt: str):
 
 
 def _asset_id(conn: sa.Connection, hromada_id: int, kind: str, ref: str, problems: list) -> int | None:
-    found = conn.execute(sa.text("SELECT id FROM asset WHERE hromada_id = :h AND kind = :k AND ref = :r"),
-                         {"h": hromada_id, "k": kind, "r": ref}).scalar()
+    found = public_requests.asset_id(conn, hromada_id, kind, ref)
     if found is None:
         what = ASSET_KINDS.get(kind, {"uk": "об'єкт", "en": "asset"})
         problems.append(InvalidInput(f"attribute[asset_ref]: {what['uk']} №{ref} у цій громаді не знайдено",
@@ -603,27 +602,6 @@ def _notice(created: dict) -> str:
 
 
 # --- GET service requests ------------------------------------------------------------------------
-
-REQUEST_SQL = """
-    SELECT r.id, r.code, r.status, r.description, r.created_at, r.updated_at, r.closed_at, r.due_at,
-           ST_X(r.location) AS lon, ST_Y(r.location) AS lat, c.code AS service_code, c.name_uk AS service_name,
-           u.name_uk AS agency, h.name_uk AS hromada_name,
-           (SELECT v.name_uk FROM settlement_at(r.hromada_id, r.location) v) AS village,
-           (SELECT e.public_note FROM report_event e WHERE e.report_id = r.id AND e.public_note IS NOT NULL
-              ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS status_notes,
-           (SELECT array_agg(p.position ORDER BY p.position) FROM report_photo p WHERE p.report_id = r.id) AS photos
-    FROM report r JOIN category c ON c.id = r.category_id JOIN unit u ON u.id = r.unit_id
-    JOIN hromada h ON h.id = r.hromada_id
-    WHERE r.hromada_id = :h AND {where}
-    ORDER BY {order} LIMIT :limit OFFSET :offset"""
-
-
-def find_requests(conn: sa.Connection, hromada_id: int, where: str, params: dict, *,
-                  order: str = "r.created_at DESC, r.id DESC", limit: int = MAX_RESULTS,
-                  offset: int = 0) -> list[sa.RowMapping]:
-    return list(conn.execute(sa.text(REQUEST_SQL.format(where=where, order=order)),
-                             {"h": hromada_id, "limit": limit, "offset": offset, **params}).mappings())
-
 
 def photo_url(code: str, position: int) -> str:
     return f"{reports.report_url(public_url(), code)}/photos/{position}.jpg"
@@ -696,28 +674,21 @@ def request_list(fmt: str):
         if len(ids) > MAX_RESULTS:
             raise InvalidInput(f"Не більше {MAX_RESULTS} service_request_id за раз",
                                f"At most {MAX_RESULTS} service_request_id at once")
-        rows = find_requests(conn, hromada.id, "r.code = ANY(:ids)", {"ids": ids},
-                             order="array_position(CAST(:ids AS text[]), r.code)")
+        rows = public_requests.find_requests(conn, hromada.id, codes=ids)
         return render(fmt, "service_requests", [request_entry(conn, r, extensions) for r in rows])
 
-    now = conn.execute(sa.text("SELECT now()")).scalar_one()
-    start, end = date_window(now)
+    start, end = date_window(public_requests.database_now(conn))
     limit, offset = paging()
-    where, params = ["r.created_at >= :start AND r.created_at <= :end"], {"start": start, "end": end}
-    codes = listed("service_code")
-    if codes:
-        where.append("c.code = ANY(:codes)")
-        params["codes"] = codes
+    statuses = None
     wanted = listed("status")
     if wanted:
         unknown = sorted(set(wanted) - {"open", "closed"})
         if unknown:
             raise InvalidInput(f"status: {', '.join(unknown)} — можливі значення open, closed",
                                f"status: {', '.join(unknown)} is not one of open, closed")
-        params["statuses"] = [code for code, s in reports.STATUSES.items()
-                              if ("open" if s.is_open else "closed") in wanted]
-        where.append("r.status = ANY(:statuses)")
-    rows = find_requests(conn, hromada.id, " AND ".join(where), params, limit=limit, offset=offset)
+        statuses = [code for code, s in reports.STATUSES.items() if ("open" if s.is_open else "closed") in wanted]
+    rows = public_requests.find_requests(conn, hromada.id, service_codes=listed("service_code"), statuses=statuses,
+                                         start=start, end=end, limit=limit, offset=offset)
     return render(fmt, "service_requests", [request_entry(conn, r, extensions) for r in rows])
 
 
@@ -728,7 +699,7 @@ def request_list(fmt: str):
 def request_one(service_request_id: str, fmt: str):
     conn = connection()
     hromada = jurisdiction(conn)
-    rows = find_requests(conn, hromada.id, "r.code = :code", {"code": service_request_id.strip()})
+    rows = public_requests.find_requests(conn, hromada.id, codes=[service_request_id.strip()])
     if not rows:
         raise NotFound(f"Звернення {service_request_id} не знайдено",
                        f"service_request_id {service_request_id} was not found")
@@ -743,8 +714,7 @@ def token(token: str, fmt: str):
     """Requests are realtime: the token is the tracking code itself."""
     conn = connection()
     hromada = jurisdiction(conn)
-    code = conn.execute(sa.text("SELECT code FROM report WHERE code = :c AND hromada_id = :h"),
-                        {"c": token.strip(), "h": hromada.id}).scalar()
+    code = public_requests.request_code(conn, hromada.id, token)
     if code is None:
         raise NotFound(f"Токен {token} не знайдено", f"token {token} was not found")
     return render(fmt, "service_requests", [{"service_request_id": code, "token": token}])
@@ -760,21 +730,9 @@ def request_updates(fmt: str):
     """Status changes and public notes, oldest first, between start_date and end_date (90 days at most)."""
     conn = connection()
     hromada = jurisdiction(conn)
-    now = conn.execute(sa.text("SELECT now()")).scalar_one()
-    start, end = date_window(now)
+    start, end = date_window(public_requests.database_now(conn))
     limit, offset = paging()
-    rows = conn.execute(sa.text("""
-        SELECT e.id, e.created_at, e.kind, e.to_status, e.public_note, r.code,
-               COALESCE(e.to_status, (
-                   SELECT p.to_status FROM report_event p
-                   WHERE p.report_id = e.report_id AND p.to_status IS NOT NULL
-                     AND (p.created_at, p.id) < (e.created_at, e.id)
-                   ORDER BY p.created_at DESC, p.id DESC LIMIT 1), r.status) AS status_after
-        FROM report_event e JOIN report r ON r.id = e.report_id
-        WHERE r.hromada_id = :h AND e.created_at >= :start AND e.created_at <= :end
-          AND (e.kind = 'status' OR (e.kind = 'note' AND e.public_note IS NOT NULL))
-        ORDER BY e.created_at, e.id LIMIT :limit OFFSET :offset"""),
-        {"h": hromada.id, "start": start, "end": end, "limit": limit, "offset": offset}).mappings()
+    rows = public_requests.public_updates(conn, hromada.id, start, end, limit=limit, offset=offset)
     updates = []
     for row in rows:
         status = reports.STATUSES[row["status_after"]]
