@@ -4,6 +4,7 @@ drafts hidden; comments moderated; the editor's JSON endpoints keep the rules; a
 import datetime as dt
 import json
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,11 @@ from tests.helpers import one, scalar
 from tests.layers.test_plans import PLANNER, D, act, plan, square  # noqa: F401  (plan: a fixture)
 from tests.webmap.test_accessibility import audit
 from tests.webmap.test_reports_http import add_staff, csrf, form_token, log_in
+
+
+def kyiv_today() -> dt.date:
+    """Dates on plan pages are Kyiv's: between 22:00 and 24:00 UTC it is already tomorrow there."""
+    return dt.datetime.now(ZoneInfo("Europe/Kyiv")).date()
 
 KATOTTG = "UA05020310000080026"
 PASSWORD = "correct horse battery"
@@ -187,10 +193,10 @@ def test_plan_as_of_a_date_and_a_diff_between_two(client, demo_db, draft):
     act(demo_db, plans.delete_zone, PLANNER, removed["id"], 1)
     added = act(demo_db, plans.create_zone, PLANNER, plan_id, {"zone_code": "Р", "name": "Сквер"}, square(x, y + D))
     act(demo_db, plans.set_plan_status, plan_id, "discussion", PLANNER)
-    before = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    before = (kyiv_today() - dt.timedelta(days=2)).isoformat()
     then = client.get(f"/plans/{plan_id}?as_of={before}").get_data(as_text=True)
     assert "Склади" in then and "Сквер" not in then
-    html = client.get(f"/plans/{plan_id}?from={before}&to={dt.date.today().isoformat()}").get_data(as_text=True)
+    html = client.get(f"/plans/{plan_id}?from={before}&to={kyiv_today().isoformat()}").get_data(as_text=True)
     sections = {name: html.split(f'id="{name}-title"')[1].split("</h3>")[0] for name in ("added", "removed", "changed")}
     assert sections == {"added": ">Додані зони (1)", "removed": ">Вилучені зони (1)", "changed": ">Змінені зони (1)"}
     assert "Сквер" in html and "Склади" in html and "Гранична висота, м: — → 9" in html
