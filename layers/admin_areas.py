@@ -21,6 +21,7 @@ POPULATION = Field("population", "integer", {"uk": "Населення", "en": "
 
 HROMADAS = Layer(
     name="hromadas",
+    on_map_at_first=True,
     title={"uk": "Територіальні громади", "en": "Territorial communities"},
     geometry="MultiPolygon",
     table="hromada",

@@ -181,6 +181,9 @@ class Layer:
     description: Labels = dc_field(default_factory=dict)
     popup: tuple[str, ...] = ()
     label_field: str | None = None  # the field that names a feature (list views, tooltips)
+    # Drawn when the public map opens; the others wait in the collapsed layer list. The map is
+    # first of all where residents report, so only what they report about (and the boundary) is on.
+    on_map_at_first: bool = False
     style: Style = Style()
     categories: tuple[str, ...] = ()  # problem categories residents can report about it
     permissions: Permissions = Permissions()

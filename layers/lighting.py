@@ -45,6 +45,7 @@ STATUS_COLOURS = {"working": "#2b8a3e", "faulty": "#c92a2a", "missing": "#868e96
 
 STREET_LAMPS = Layer(
     name="street_lamps",
+    on_map_at_first=True,
     title={"uk": "Вуличне освітлення", "en": "Street lighting"},
     description={"uk": "Ліхтарі: номер на опорі, хто обслуговує, тип, стан",
                  "en": "Street lamps: the number on the pole, who maintains it, type, status"},

@@ -129,12 +129,18 @@ def feature_select(layer: Layer, *, staff: bool = False, roles=frozenset(), cond
 
 
 def read_features(conn: sa.Connection, layer: Layer, *, conditions=(), page: Page = Page(), staff: bool = False,
-                  roles=frozenset(), out_srid: int | None = None, extra_columns=()) -> tuple[list[dict], int, list]:
+                  roles=frozenset(), out_srid: int | None = None, extra_columns=(),
+                  simplify: float | None = None) -> tuple[list[dict], int, list]:
     """The one feature reader (the layer API, OGC API, the map): the page of features matching
     ``conditions`` (SQLAlchemy conditions on the layer's table), how many match in all, and the raw
-    rows (for ``extra_columns`` such as a version). Geometries in ``out_srid`` (geometry_out)."""
-    select, where = feature_select(layer, staff=staff, roles=roles, conditions=conditions,
-                                   geometry=lambda g: geojson_geometry(geometry_out(g, out_srid)),
+    rows (for ``extra_columns`` such as a version). Geometries in ``out_srid`` (geometry_out),
+    lines and polygons simplified to ``simplify`` degrees when given (the map: about a pixel)."""
+    def shape(geom):
+        if simplify and layer.geometry not in ("Point", "MultiPoint"):
+            geom = sa.func.ST_SimplifyPreserveTopology(geom, simplify)
+        return geojson_geometry(geometry_out(geom, out_srid))
+
+    select, where = feature_select(layer, staff=staff, roles=roles, conditions=conditions, geometry=shape,
                                    extra_columns=extra_columns)
     matched = conn.execute(sa.select(sa.func.count()).select_from(table_of(layer)).where(where)).scalar_one()
     rows = conn.execute(select.limit(page.limit).offset(page.offset)).mappings().all()
@@ -153,9 +159,9 @@ def read_feature(conn: sa.Connection, layer: Layer, feature_id: int, *, staff: b
 
 def features(conn: sa.Connection, layer: Layer, *, bbox=None, page: Page = Page(),
              hromada_id: int | None = None, feature_id: int | None = None,
-             staff: bool = False, roles=frozenset()) -> tuple[list[dict], int]:
+             staff: bool = False, roles=frozenset(), simplify: float | None = None) -> tuple[list[dict], int]:
     """The page of features (GeoJSON dicts) in a WGS 84 ``bbox``, a hromada or by id, and how many
-    match in all (read_features)."""
+    match in all (read_features; ``simplify`` as there)."""
     table = table_of(layer)
     conditions = []
     if bbox is not None:
@@ -164,7 +170,8 @@ def features(conn: sa.Connection, layer: Layer, *, bbox=None, page: Page = Page(
         conditions.append(table.c[layer.hromada_column] == hromada_id)
     if feature_id is not None:
         conditions.append(table.c[layer.id_column] == feature_id)
-    items, matched, _ = read_features(conn, layer, conditions=conditions, page=page, staff=staff, roles=roles)
+    items, matched, _ = read_features(conn, layer, conditions=conditions, page=page, staff=staff, roles=roles,
+                                      simplify=simplify)
     return items, matched
 
 
@@ -173,6 +180,40 @@ def has_more_than(conn: sa.Connection, layer: Layer, threshold: int) -> bool:
     table = table_of(layer)
     return conn.execute(sa.select(sa.func.count()).select_from(
         sa.select(sa.literal(1)).select_from(table).limit(threshold + 1).subquery())).scalar_one() > threshold
+
+
+def count_features(conn: sa.Connection, layer: Layer, *, hromada_id: int | None = None, roles=frozenset()) -> int:
+    """How many features of ``layer`` the ``roles`` may see, in the hromada when given."""
+    table = table_of(layer)
+    where = visible_rows(layer, table, roles)
+    if hromada_id is not None and layer.hromada_column:
+        where = sa.and_(where, table.c[layer.hromada_column] == hromada_id)
+    return conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
+
+
+def feature_near(conn: sa.Connection, layer: Layer, lon: float, lat: float, within_degrees: float) -> int | None:
+    """The id of the public feature of ``layer`` nearest to (lon, lat) within ``within_degrees`` (a
+    click on a vector tile: a few pixels of the zoom), or None."""
+    table = table_of(layer)
+    geom = table.c[layer.geometry_column]
+    point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+    return conn.execute(sa.select(table.c[layer.id_column])
+                        .where(visible_rows(layer, table), sa.func.ST_DWithin(geom, point, within_degrees))
+                        .order_by(geom.op("<->")(point)).limit(1)).scalar()
+
+
+def has_demo_rows(conn: sa.Connection, layers, hromada_id: int) -> bool:
+    """Whether any of ``layers`` holds generated demo features (an ``is_demo`` field) in the hromada."""
+    for layer in layers:
+        if not any(f.name == "is_demo" for f in layer.fields):
+            continue
+        table = table_of(layer)
+        where = table.c[layer.field("is_demo").column_name].is_(True)
+        if layer.hromada_column:
+            where = sa.and_(where, table.c[layer.hromada_column] == hromada_id)
+        if conn.execute(sa.select(sa.exists().where(where))).scalar_one():
+            return True
+    return False
 
 
 def feature_collection(conn: sa.Connection, layer: Layer, **kwargs) -> dict:

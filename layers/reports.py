@@ -37,6 +37,7 @@ MAX_DESCRIPTION = 2000
 
 REPORTS = Layer(
     name="reports",
+    on_map_at_first=True,
     title={"uk": "Звернення мешканців", "en": "Residents' reports"},
     geometry="Point",
     table="report",

@@ -62,6 +62,7 @@ CONDITION_COLOURS = {"5": "#2b8a3e", "4": "#5c940d", "3": "#e67700", "2": "#d948
 
 ROAD_SEGMENTS = Layer(
     name="road_segments",
+    on_map_at_first=True,
     title={"uk": "Стан доріг", "en": "Road condition"},
     description={"uk": "Ділянки доріг і вулиць: власник, покриття, стан за візуальною шкалою 1–5",
                  "en": "Road and street segments: owner, surface, condition on a visual 1–5 scale"},

@@ -38,8 +38,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     database.init_app(app)
     i18n.init_app(app)  # Flask-Babel, the catalogues (webmap/translations), t/tn/lang and formats in templates
-    from webmap.extensions import csrf, limiter
+    from webmap.extensions import COMPRESSED_TYPES, compress, csrf, limiter
 
+    from webmap import static_files
+
+    static_files.init_app(app)  # ?v=<content hash> on static URLs, cached for a year
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
+    compress.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
 
@@ -56,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.heritage import bp as heritage_bp
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.land import bp as land_bp
+    from webmap.map_layers import bp as map_layers_bp
     from webmap.ogc import bp as ogc_bp
     from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
@@ -68,7 +74,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.venues_api import bp as venues_api_bp
 
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
-                      tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp):
+                      tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp,
+                      map_layers_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(land_bp)
     from webmap.plans import bp as plans_bp  # spatial plans: pages, editor, zone endpoints (issue #9)

@@ -157,6 +157,24 @@ class ItemsQuery(HromadaQuery):
     offset: int | None = Field(None, ge=0)
 
 
+class MapViewQuery(BaseModel):
+    bbox: str = Field(description="the view: minLon,minLat,maxLon,maxLat (WGS 84)", examples=["28.0,49.1,28.5,49.4"])
+    zoom: int | None = Field(None, ge=0, le=22, description="the map's zoom: geometries simplified to its pixel")
+    lang: Literal["uk", "en"] | None = Field(None, description="the language of the popup rows")
+
+
+class MapClickQuery(BaseModel):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    zoom: int | None = Field(None, ge=0, le=22, description="the map's zoom: the click's tolerance is 8 px of it")
+    lang: Literal["uk", "en"] | None = None
+
+
+class MapPopup(Open):
+    popup: list[list[str]] = Field(description="[label, value] rows in the page's language")
+    label: str = Field(description="the feature's name, for a tooltip")
+
+
 class HeadingsQuery(BaseModel):
     headings: Literal["uk", "en"] | None = Field(None, description="CSV: name the columns by their labels")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 
 from gis.errors import InvalidInput
-from layers import admin_areas, lighting, roads
+from layers import admin_areas, lighting, query, roads
 from layers.base import label
 from layers.registry import get_layer
 from webmap import api_models as m
@@ -63,7 +63,7 @@ def roads_page(code: str):
         conditions=[(c, label(v, lang)) for c, v in roads.CONDITIONS.items()],
         villages=[r for r in _condition_rows(km["villages"]) if r["village"]],
         outside=km["villages"].get(""), total=_condition_rows({"": km["total"]})[0],
-        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or []))
+        has_demo=query.has_demo_rows(conn, [s.layer for s in shown], summary["id"]))
 
 
 @bp.get("/map/<code>/lighting")
@@ -79,7 +79,7 @@ def lighting_page(code: str):
         "lighting.html", summary=summary, parts=map_parts(fmap), legend=legend(lamps, lang), reach=reach,
         streets=streets, dark=[s for s in streets if s["lit_m"] == 0],
         statuses=[(code_, label(v, lang), counts.get(code_, 0)) for code_, v in lighting.LAMP_STATUSES.items()],
-        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or []))
+        has_demo=query.has_demo_rows(conn, [s.layer for s in shown], summary["id"]))
 
 
 @bp.get("/api/hromadas/<code>/roads/summary")

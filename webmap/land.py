@@ -55,7 +55,7 @@ def land_page(code: str):
         rows=_progress_rows(progress, lang), total=progress["total"], pct=_pct,
         statuses=[(s, label(land.INVENTORY_STATUSES[s], lang), land.STATUS_COLOURS[s]) for s in STATUSES],
         problems=land_qa.summary(found), kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()},
-        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or [])
+        has_demo=query.has_demo_rows(conn, [s.layer for s in shown], summary["id"])
         or land.has_demo_parcels(conn, summary["id"]))
 
 

@@ -1,6 +1,7 @@
 """The public map of a hromada, built with folium from the layer declarations."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import folium
@@ -8,14 +9,14 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from folium.plugins import VectorGridProtobuf
 
-from gis import geojson
 from layers import query
 from layers.base import CategoryStyle, Field, Layer, label
 from layers.registry import viewable_layers
-from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution, SafeGeoJsonPopup, SafeGeoJsonTooltip
+from webmap.folium_lazy import COLLAPSED_ON_SMALL_SCREENS, TilePopups, ViewportGeoJson
+from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution
 from webmap.i18n import t
 
-MAP_FEATURE_LIMIT = query.MAX_LIMIT
+MAP_FEATURE_LIMIT = query.MAX_LIMIT  # features in one view's answer; more: zoom in, or tiles
 
 
 def POINT_MARKER() -> folium.CircleMarker:  # noqa: N802  (a factory: each layer needs its own)
@@ -33,21 +34,21 @@ def display_value(field: Field, value, lang: str) -> str:
     return str(value)
 
 
-def layer_features_for_map(conn: sa.Connection, layer: Layer, hromada_id: int, lang: str,
-                           roles: frozenset[str] = frozenset()) -> list[dict]:
-    """Public features of ``layer`` in the hromada (and the rows ``roles`` may see), each with its
-    translated popup rows."""
-    items, _ = query.features(conn, layer, hromada_id=hromada_id, roles=roles,
-                              page=query.Page(limit=MAP_FEATURE_LIMIT))
-    for item in items:
-        props = item["properties"]
-        item["properties"] = {
-            POPUP_PROPERTY: [[label(layer.field(f).label, lang), display_value(layer.field(f), props.get(f), lang)]
-                             for f in layer.popup],
-            TOOLTIP_PROPERTY: str(props.get(layer.label_field) or "") if layer.label_field else "",
-            **props,
-        }
-    return items
+def popup_rows(layer: Layer, properties: dict, lang: str) -> list[list[str]]:
+    """A feature's popup as ``[[label, value], …]``, translated (the layer's ``popup`` fields)."""
+    return [[label(layer.field(f).label, lang), display_value(layer.field(f), properties.get(f), lang)]
+            for f in layer.popup]
+
+
+def for_the_map(layer: Layer, feature: dict, lang: str) -> dict:
+    """A feature as the map draws it: geometry, translated popup rows, tooltip and style, and no
+    other property (the APIs and exports carry the data; the map needs only what it shows)."""
+    props = feature["properties"]
+    return {**feature, "properties": {
+        POPUP_PROPERTY: popup_rows(layer, props, lang),
+        TOOLTIP_PROPERTY: str(props.get(layer.label_field) or "") if layer.label_field else "",
+        "_style": layer.style.for_properties(props),
+    }}
 
 
 def base_map(lang: str, *, height: str = "70vh", bounds=None, location=None, zoom: int | None = None,
@@ -74,43 +75,44 @@ def legend(layer: Layer, lang: str) -> list[tuple[str, str]]:
             for value, colour in style.colors.items()]
 
 
-def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = frozenset(),
-              only: tuple[str, ...] | None = None):
-    """The folium map and, per layer, the features shown (for the accessible list beside it).
+@dataclasses.dataclass(frozen=True)
+class ShownLayer:
+    """A layer on a map page, for the list beside the map: how many features it holds there."""
+    layer: Layer
+    count: int
+    as_tiles: bool  # drawn from vector tiles (too many features to fetch as GeoJSON)
 
-    ``only``: the names of the layers to show (a thematic page); all viewable layers otherwise.
+
+def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = frozenset(),
+              only: tuple[str, ...] | None = None) -> tuple[folium.Map, list[ShownLayer]]:
+    """The folium map of a hromada's layers and what it shows (for the accessible list beside it).
+
+    The page carries no feature: each layer is fetched for the view after the page shows
+    (folium_lazy). ``only``: the names of the layers to show, all switched on (a thematic page);
+    otherwise every viewable layer, those a resident reports about switched on.
     """
     fmap = base_map(lang, bounds=summary)
-    shown: list[tuple[Layer, list[dict] | None]] = []
+    shown: list[ShownLayer] = []
     attributions = set()
     tiles_above = current_app.config.get("MAP_TILES_ABOVE", MAP_TILES_ABOVE)
     for layer in viewable_layers(roles):
         if only is not None and layer.name not in only:
             continue
-        if query.has_more_than(conn, layer, tiles_above):
-            add_tile_layer(fmap, layer, lang)
-            shown.append((layer, None))  # too many to list on a page: the APIs and exports have them
-            continue
-        items = [f for f in layer_features_for_map(conn, layer, summary["id"], lang, roles) if f["geometry"]]
-        shown.append((layer, items))
-        if not items:
-            continue
-        drawn = folium.GeoJson(
-            geojson.collection(items),
-            name=label(layer.title, lang),
-            style_function=lambda feature, layer=layer: layer.style.for_properties(feature["properties"]),
-            # Points as circles in the style's colours (a lamp's status, a venue's rating), not pins.
-            marker=POINT_MARKER() if layer.geometry in ("Point", "MultiPoint") else None,
-        )
-        drawn.add_child(SafeGeoJsonPopup())
-        if layer.label_field:
-            drawn.add_child(SafeGeoJsonTooltip())
-        drawn.add_to(fmap)
-        if layer.attribution:
+        count = query.count_features(conn, layer, hromada_id=summary["id"], roles=roles)
+        show = only is not None or layer.on_map_at_first
+        as_tiles = count > tiles_above
+        if as_tiles:
+            add_tile_layer(fmap, layer, lang, show=show)
+        else:
+            url = url_for("map_layers.features_in_view", code=summary["katottg"], name=layer.name, lang=lang)
+            ViewportGeoJson(url, label(layer.title, lang), points=layer.geometry in ("Point", "MultiPoint"),
+                            show=show).add_to(fmap)
+        shown.append(ShownLayer(layer, count, as_tiles))
+        if layer.attribution and count:
             attributions.add(layer.attribution)
     for text in sorted(attributions):
         fmap.add_child(Attribution(text))
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    folium.LayerControl(collapsed=COLLAPSED_ON_SMALL_SCREENS).add_to(fmap)
     return fmap, shown
 
 
@@ -136,13 +138,15 @@ def use_local_assets(fmap: folium.Map) -> None:
     fmap.default_css = [("leaflet_css", url_for("static", filename=f"{LEAFLET}/leaflet.css"))]
 
 
-def add_tile_layer(fmap: folium.Map, layer: Layer, lang: str) -> None:
-    """A large layer as vector tiles: what the browser downloads depends on the view, not the layer size."""
+def add_tile_layer(fmap: folium.Map, layer: Layer, lang: str, show: bool = True) -> None:
+    """A large layer as vector tiles: what the browser downloads depends on the view, not the layer
+    size. A click on a feature opens the same popup as a GeoJSON feature's."""
     url = url_for("tiles.vector_tile", name=layer.name, z=0, x=0, y=0).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
     style = {**layer.style.for_properties({}), "radius": 4, "fill": True, "weight": 1}
-    grid = VectorGridProtobuf(url, name=label(layer.title, lang), options={
-        "vectorTileLayerStyles": {layer.name: style}, "maxNativeZoom": 22, "interactive": False})
+    grid = VectorGridProtobuf(url, name=label(layer.title, lang), show=show, options={
+        "vectorTileLayerStyles": {layer.name: style}, "maxNativeZoom": 22})
     grid.default_js = [("vectorGrid", url_for("static", filename=f"{VECTORGRID}/Leaflet.VectorGrid.bundled.min.js"))]
+    grid.add_child(TilePopups(url_for("map_layers.popup_at", name=layer.name, lang=lang)))
     grid.add_to(fmap)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 
 from gis.config import default_hromada
-from layers import admin_areas
+from layers import admin_areas, query
 from layers.base import label
 from webmap.access import roles_in
 from webmap.database import connection
@@ -30,11 +30,14 @@ def hromada_map(code: str):
     conn, lang = connection(), current_lang()
     summary = admin_areas.hromada_summary(conn, code)
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]))
-    return render_template(
-        "map.html", summary=summary, parts=map_parts(fmap), label=label,
-        layers=[(layer, items) for layer, items in shown],
-        has_demo=any(item["properties"].get("is_demo") for _, items in shown for item in items or []),
-    )
+    return render_template("map.html", summary=summary, parts=map_parts(fmap), label=label, layers=shown,
+                           has_demo=query.has_demo_rows(conn, [s.layer for s in shown], summary["id"]))
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico before reading the page's icon link: send them to it."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
 @bp.get("/hromadas")

@@ -13,13 +13,25 @@ def open_popup_js(name: str) -> str:
         const map = window[document.querySelector('.folium-map').id];
         let opened = false;
         map.eachLayer(l => {
-            if (!opened && l.feature && l.feature.properties.name_uk === name && l.getBounds) {
+            if (!opened && l.feature && l.feature.properties._label === name && l.getBounds) {
                 l.fire('click', {latlng: l.getBounds().getCenter()}, true);  // bubbles to the GeoJSON group
                 opened = true;
             }
         });
         return opened;
     }"""
+
+
+def wait_for_map(page) -> None:
+    """Until the map's layers have fetched what lies in the view (static/map_layers.js)."""
+    page.wait_for_selector(".leaflet-container")
+    page.wait_for_function("() => window.hromadaMap && window.hromadaMap.pending === 0"
+                           " && document.querySelector('path.leaflet-interactive')")
+
+
+def switch_on(page, layer_title: str) -> None:
+    page.locator(".leaflet-control-layers-overlays label", has_text=layer_title).locator("input").check()
+    page.wait_for_function("() => window.hromadaMap.pending === 0")
 
 
 def click_map_at(page, lat: float, lon: float, zoom: int = 17) -> None:
@@ -40,11 +52,12 @@ def test_map_draws_layers_and_popups_are_text(live_server, page, demo_db):
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(live_server + "/")
-    page.wait_for_selector(".leaflet-container path.leaflet-interactive")
-    # Every feature listed under the map is drawn (points as circles in their style's colours).
-    listed = page.locator("ul.feature-list li").count()
-    assert listed >= 20 + scalar(demo_db, "SELECT count(*) FROM road_segment")
-    assert page.locator("path.leaflet-interactive").count() == listed
+    wait_for_map(page)
+    # What a resident reports about is drawn at first (points as circles in their style's colours);
+    # the rest waits in the layer list.
+    drawn = page.locator("path.leaflet-interactive").count()
+    assert drawn == 1 + sum(scalar(demo_db, f"SELECT count(*) FROM {table}")
+                            for table in ("street_lamp", "road_segment", "report"))
     faulty_lamps = scalar(demo_db, "SELECT count(*) FROM street_lamp WHERE status = 'faulty'")
     assert faulty_lamps and page.locator('path.leaflet-interactive[fill="#c92a2a"]').count() >= faulty_lamps
     labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
@@ -52,6 +65,9 @@ def test_map_draws_layers_and_popups_are_text(live_server, page, demo_db):
     assert {"Стан доріг", "Вуличне освітлення", "Зони покриття провайдерів"} <= set(labels)
     assert "© OpenStreetMap contributors (ODbL)" in page.locator(".leaflet-control-attribution").inner_text()
 
+    switch_on(page, "Населені пункти")
+    settlements = scalar(demo_db, "SELECT count(*) FROM settlement")
+    assert page.locator("path.leaflet-interactive").count() == drawn + settlements
     assert page.evaluate(open_popup_js(EVIL), EVIL)
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
@@ -92,7 +108,7 @@ def test_resident_files_a_report_by_clicking_the_map_and_using_the_keyboard(live
     from tests.helpers import asset_point
 
     page.goto(live_server + "/")
-    page.wait_for_selector(".leaflet-container path.leaflet-interactive")
+    wait_for_map(page)
     lon, lat = asset_point(demo_db, "street_lamp", "301")
     click_map_at(page, lat, lon)
     page.wait_for_function("() => document.getElementById('category').options.length > 1")
@@ -152,24 +168,49 @@ def test_similar_reports_are_offered_before_submitting(live_server, page, demo_d
     assert supporters == 1
 
 
-def test_a_large_layer_comes_as_tiles_and_the_first_view_does_not_grow(app, client, live_server, page, demo_db):
+def test_a_large_layer_comes_as_tiles_and_its_features_open_popups(app, live_server, page, demo_db):
     from layers.synthetic import load_synthetic
+    from tests.helpers import demo_hromada_id
 
     app.config["MAP_TILES_ABOVE"] = 500
     with demo_db.begin() as conn:
-        load_synthetic(conn, 1000, 10)
-    small = len(client.get("/").data)
-    with demo_db.begin() as conn:
         load_synthetic(conn, 30_000, 10)
-    large = len(client.get("/").data)
-    assert large / small <= 1.1  # the page does not carry the features
+        conn.execute(sa.text("UPDATE synthetic_point SET hromada_id = :h"), {"h": demo_hromada_id(demo_db)})
+    lon, lat, name = demo_db.connect().execute(sa.text(
+        "SELECT ST_X(geom), ST_Y(geom), label FROM synthetic_point ORDER BY id LIMIT 1")).one()
 
     tiles = []
     page.on("response", lambda r: tiles.append(r.status) if "/tiles/synthetic_points/" in r.url else None)
     page.goto(live_server + "/")
-    page.wait_for_selector(".leaflet-container")
+    wait_for_map(page)
+    assert not tiles  # not a layer residents report about: off until switched on
+    page.locator(".leaflet-control-layers-overlays label", has_text="Синтетичні точки (тест)").locator("input").check()
     page.wait_for_load_state("networkidle")
     assert tiles and all(status in (200, 204) for status in tiles)
     assert 200 in tiles  # some tile over the hromada holds synthetic points
-    labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
-    assert "Синтетичні точки (тест)" in labels
+
+    # A click on a point drawn from a tile opens its popup, as a GeoJSON feature's would.
+    page.evaluate("([lat, lon]) => window[document.querySelector('.folium-map').id].setView([lat, lon], 18, "
+                  "{animate: false})", [lat, lon])
+    page.wait_for_load_state("networkidle")
+    click_map_at(page, lat, lon, zoom=18)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert name in popup.inner_text()
+
+
+def test_on_a_phone_the_layer_list_is_folded_and_a_tap_places_the_report(browser, live_server, demo_db):
+    from tests.webmap.conftest import browser_context
+
+    context = browser_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(live_server + "/")
+    wait_for_map(page)
+    control = page.locator(".leaflet-control-layers")
+    assert "leaflet-control-layers-expanded" not in control.get_attribute("class")
+    box = page.locator(".folium-map").bounding_box()
+    assert control.bounding_box()["height"] < box["height"] / 4
+    page.touchscreen.tap(box["x"] + box["width"] / 3, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => document.getElementById('lat').value !== ''")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()

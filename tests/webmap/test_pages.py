@@ -11,8 +11,13 @@ def test_map_page_shows_the_demo_hromada_in_ukrainian(client, demo_db):
     assert '<html lang="uk">' in html
     assert "<h1>Якушинецька сільська громада</h1>" in html
     assert "© OpenStreetMap contributors (ODbL)" in html
-    assert "Зарванці" in html and "Пултовецький старостинський округ" in html
     assert "Демонстраційні дані" in html
+    # The page carries no feature: the map fetches them for its view, the list is a page per layer.
+    assert "Зарванці" not in html
+    assert 'href="/map/UA05020310000080026/layers/settlements"' in html
+    assert "Зарванці" in client.get("/map/UA05020310000080026/layers/settlements").get_data(as_text=True)
+    assert "Пултовецький старостинський округ" in client.get("/map/UA05020310000080026/layers/units").get_data(
+        as_text=True)
     # Leaflet is served by us, not from a CDN.
     assert "/static/vendor/leaflet-1.9.4/leaflet.js" in html
     assert not re.search(r'(src|href)="https?://', html)
@@ -29,18 +34,22 @@ def test_english_switch_is_remembered(client, demo_db):
 
 
 def test_staff_only_data_is_not_in_the_page(client, demo_db):
-    html = client.get("/").get_data(as_text=True)
-    assert "yakushynetska-demo.example.org" not in html
+    for url in ("/", "/map/UA05020310000080026/layers/units",
+                "/api/map/UA05020310000080026/layers/units?bbox=27,48,30,50&zoom=12"):
+        assert "yakushynetska-demo.example.org" not in client.get(url).get_data(as_text=True)
 
 
 def test_text_from_data_is_escaped(client, demo_db):
     evil = '</script><script>alert(1)</script><img src=x onerror=alert(2)>'
     with demo_db.begin() as conn:
         conn.execute(sa.text("UPDATE settlement SET name_uk = :n WHERE name_uk = 'Майдан'"), {"n": evil})
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/map/UA05020310000080026/layers/settlements").get_data(as_text=True)
     assert evil not in html
-    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in html  # the list beside the map
-    assert "\\u003c/script\\u003e" in html  # the map's data, JSON-escaped inside <script>
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in html  # the list of the layer
+    # The map's data is JSON, never HTML (the browser test sees it shown as text in a popup).
+    answer = client.get("/api/map/UA05020310000080026/layers/settlements?bbox=27,48,30,50")
+    assert answer.content_type == "application/geo+json"
+    assert any(evil in row[1] for f in answer.json["features"] for row in f["properties"]["_popup"])
 
 
 def test_hromada_list_and_unknown_hromada(client, demo_db):

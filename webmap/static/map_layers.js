@@ -1,0 +1,115 @@
+// The public map's layers, loaded after the page shows (webmap/folium_lazy.py builds the calls).
+// A page carries no feature data: each layer asks the server for what lies in the current view
+// (GeoJSON, simplified to the zoom) or comes as vector tiles, so the first view stays the same size
+// however much the hromada holds. Popups are built with textContent, never innerHTML.
+(function () {
+  "use strict";
+  const api = {pending: 0};  // requests in flight (tests wait for 0)
+
+  function popupTable(rows) {
+    const table = document.createElement("table");
+    table.className = "popup-table";
+    for (const [label, value] of rows || []) {
+      const tr = table.insertRow();
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = label;
+      const td = document.createElement("td");
+      td.textContent = value;
+      tr.append(th, td);
+    }
+    return table;
+  }
+
+  function withQuery(url, params) {
+    return url + (url.includes("?") ? "&" : "?") + new URLSearchParams(params).toString();
+  }
+
+  async function getJSON(url, signal) {
+    api.pending++;
+    try {
+      const response = await fetch(url, {signal, headers: {"Accept": "application/geo+json, application/json"}});
+      if (!response.ok) throw new Error(String(response.status));
+      return await response.json();
+    } finally {
+      api.pending--;
+    }
+  }
+
+  // A GeoJSON layer that holds the features in the map's view: fetched when the layer is switched
+  // on and again when the view leaves what was loaded (or the zoom changes the simplification).
+  api.viewportLayer = function (options) {
+    const points = options.points;
+    const layer = L.geoJSON(null, {
+      style: (feature) => feature.properties._style,
+      pointToLayer: (feature, latlng) => L.circleMarker(
+        latlng, Object.assign({radius: 6, weight: 2, fill: true}, feature.properties._style)),
+      onEachFeature: (feature, featureLayer) => {
+        featureLayer.bindPopup(() => popupTable(feature.properties._popup), {maxWidth: 320});
+        if (feature.properties._label) {
+          featureLayer.bindTooltip(() => {
+            const span = document.createElement("span");
+            span.textContent = feature.properties._label;
+            return span;
+          }, {sticky: true});
+        }
+      },
+    });
+    let map = null, controller = null, loaded = null;  // loaded: {bounds, zoom, complete}
+
+    function covered() {
+      if (!loaded) return false;
+      const zoomSame = loaded.zoom === map.getZoom() || (points && loaded.complete);
+      return zoomSame && (loaded.whole || loaded.bounds.contains(map.getBounds()));
+    }
+
+    async function load() {
+      if (!map || covered()) return;
+      if (controller) controller.abort();
+      controller = new AbortController();
+      const bounds = map.getBounds().pad(0.5), zoom = map.getZoom();
+      const bbox = [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()]
+        .map((v) => v.toFixed(5)).join(",");
+      try {
+        const data = await getJSON(withQuery(options.url, {bbox, zoom}), controller.signal);
+        layer.clearLayers();
+        layer.addData(data);
+        const complete = data.numberReturned >= data.numberMatched;
+        // A hromada wholly in view and every feature returned: no need to ask again when panning.
+        loaded = {bounds, zoom, complete, whole: complete && data.wholeHromada};
+        layer.fire("viewportload", {matched: data.numberMatched, returned: data.numberReturned});
+      } catch (error) {
+        if (error.name !== "AbortError") layer.fire("viewporterror", {error});
+      }
+    }
+
+    layer.on("add", () => {
+      map = layer._map;
+      map.on("moveend", load);
+      load();
+    });
+    layer.on("remove", () => {
+      if (map) map.off("moveend", load);
+      if (controller) controller.abort();
+      map = null;
+    });
+    return layer;
+  };
+
+  // Popups for a vector-tile layer: a click asks the server which feature lies under it (a few
+  // pixels of tolerance) and shows its rows, as a GeoJSON feature's popup would.
+  api.tilePopups = function (grid, url) {
+    let map = null;
+    async function onClick(event) {
+      const place = {lon: event.latlng.lng.toFixed(6), lat: event.latlng.lat.toFixed(6), zoom: map.getZoom()};
+      try {
+        const body = await getJSON(withQuery(url, place));
+        L.popup({maxWidth: 320}).setLatLng(event.latlng).setContent(popupTable(body.popup)).openOn(map);
+      } catch (error) { /* nothing of this layer under the click */ }
+    }
+    grid.on("add", () => { map = grid._map; map.on("click", onClick); });
+    grid.on("remove", () => { if (map) map.off("click", onClick); map = null; });
+  };
+
+  window.hromadaMap = api;
+})();
