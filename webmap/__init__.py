@@ -40,11 +40,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)  # Flask-Babel, the catalogues (webmap/translations), t/tn/lang and formats in templates
     from webmap.extensions import COMPRESSED_TYPES, compress, csrf, limiter
 
-    from webmap import static_files
-
-    static_files.init_app(app)  # ?v=<content hash> on static URLs, cached for a year
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
     compress.init_app(app)
+    from webmap import static_files
+
+    static_files.init_app(app)  # ?v=<content hash> on static URLs, cached for a year (after compress: see there)
     csrf.init_app(app)
     limiter.init_app(app)
 

@@ -46,6 +46,18 @@ def init_app(app: Flask) -> None:
     app.get_send_file_max_age = max_age
 
     @app.after_request
+    def _read_whole(response):
+        # A static file is sent as an open file; flask-compress would wrap it in a generator and never
+        # close it. Ours are small: read each and close it here (init_app is called after
+        # Compress.init_app, and after_request hooks run last-registered first, so this runs before).
+        if request.endpoint == "static" and response.direct_passthrough and response.status_code == 200:
+            body = b"".join(response.response)
+            response.close()
+            response.direct_passthrough = False
+            response.set_data(body)
+        return response
+
+    @app.after_request
     def _immutable(response):
         if request.endpoint == "static" and request.args.get("v") and response.status_code == 200:
             response.cache_control.immutable = True
