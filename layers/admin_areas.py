@@ -8,7 +8,7 @@ from gis import codes
 from gis.crs import area_m2_sql
 from gis.errors import NotFound
 from gis.hromadas import hromada_by_katottg
-from gis.models import hromada
+from gis.models import hromada, unit
 from layers.base import CategoryStyle, Field, Layer, Permissions, Style
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
@@ -132,6 +132,15 @@ def hromada_summary(conn: sa.Connection, code: str) -> sa.RowMapping:
     if row is None:
         raise NotFound(f"Громаду з кодом {code} не завантажено", f"No hromada with code {code} is loaded")
     return row
+
+
+def unit_names(conn: sa.Connection, ids, lang: str) -> dict[int, str]:
+    """{unit id: its name in ``lang`` (Ukrainian when it has none)} for the given ids."""
+    ids = sorted({i for i in ids if i is not None})
+    if not ids:
+        return {}
+    name = sa.func.coalesce(unit.c.name_en, unit.c.name_uk) if lang == "en" else unit.c.name_uk
+    return dict(conn.execute(sa.select(unit.c.id, name).where(unit.c.id.in_(ids))).all())
 
 
 def list_hromadas(conn: sa.Connection) -> list[sa.RowMapping]:

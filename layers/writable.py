@@ -36,8 +36,12 @@ class Writable:
         return f'"{self.layer.name}-{feature_id}-v{version}"'
 
     def versions_named(self, if_match: str, feature_id: int) -> list[int]:
-        """The versions of feature ``feature_id`` that an If-Match header names (weak tags never match)."""
-        pattern = re.compile(rf'"{re.escape(self.layer.name)}-{feature_id}-v([0-9]{{1,9}})"')
+        """The versions of feature ``feature_id`` that an If-Match header names (weak tags never match).
+
+        A tag may carry the content coding its answer was compressed with (``"…-v3:gzip"``, as
+        Flask-Compress marks a compressed representation): it names the same version."""
+        coding = "(?::(?:gzip|br|zstd|deflate))?"
+        pattern = re.compile(rf'"{re.escape(self.layer.name)}-{feature_id}-v([0-9]{{1,9}}){coding}"')
         return [int(m.group(1)) for tag in if_match.split(",") if (m := pattern.fullmatch(tag.strip()))]
 
 

@@ -41,6 +41,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.extensions import COMPRESSED_TYPES, compress, csrf, limiter
 
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
+    # Conditional requests stay with the views that answer them (OGC Part 4's If-Match, the map's
+    # ETags): Flask-Compress evaluating them again would turn a GET carrying If-Match into a 412.
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress.init_app(app)
     from webmap import static_files
 

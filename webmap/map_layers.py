@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from gis.errors import InvalidInput, NotFound
 from layers import admin_areas, query
@@ -22,7 +22,7 @@ from webmap import api_models as m
 from webmap.access import roles_in
 from webmap.database import connection
 from webmap.i18n import current_lang
-from webmap.mapview import MAP_FEATURE_LIMIT, for_the_map, popup_rows
+from webmap.mapview import MAP_FEATURE_LIMIT, for_the_map, popup_rows, popup_unit_names
 from webmap.openapi import documented
 
 bp = Blueprint("map_layers", __name__)
@@ -49,12 +49,20 @@ def _zoom(text: str | None) -> int | None:
 
 
 def _cacheable(response, private: bool):
-    """Revalidated each time (the data changes), answered 304 when unchanged (ETag)."""
+    """Revalidated each time (the data changes), answered 304 when unchanged (ETag).
+
+    The client may echo the tag of a compressed answer ("…:gzip", Flask-Compress): the same content."""
     response.cache_control.no_cache = True
     response.cache_control.private = private
     response.cache_control.public = not private
     response.add_etag()
-    return response.make_conditional(request)
+    etag, _ = response.get_etag()
+    if etag in {tag.split(":")[0] for tag in request.if_none_match.as_set()}:
+        unchanged = Response(status=304)
+        unchanged.set_etag(etag)
+        unchanged.headers["Cache-Control"] = response.headers["Cache-Control"]
+        return unchanged
+    return response
 
 
 @bp.get("/api/map/<code>/layers/<name>")
@@ -80,7 +88,9 @@ def features_in_view(code: str, name: str):
                                     page=query.Page(limit=MAP_FEATURE_LIMIT), simplify=simplify)
     whole = (bbox[0] <= summary["minx"] and bbox[1] <= summary["miny"]
              and bbox[2] >= summary["maxx"] and bbox[3] >= summary["maxy"])
-    body = {"type": "FeatureCollection", "features": [for_the_map(layer, f, lang) for f in items if f["geometry"]],
+    names = popup_unit_names(conn, layer, items, lang)
+    body = {"type": "FeatureCollection",
+            "features": [for_the_map(layer, f, lang, names) for f in items if f["geometry"]],
             "numberMatched": matched, "numberReturned": len(items), "wholeHromada": whole}
     response = jsonify(body)
     response.content_type = GEOJSON
@@ -100,9 +110,10 @@ def popup_at(name: str):
     items = query.features(conn, layer, feature_id=feature_id)[0] if feature_id is not None else []
     if not items:
         raise NotFound(f"Тут немає об'єктів шару {name!r}", f"No feature of layer {name!r} here")
-    props = items[0]["properties"]
+    props, lang = items[0]["properties"], current_lang()
     label_text = str(props.get(layer.label_field) or "") if layer.label_field else ""
-    return jsonify({"popup": popup_rows(layer, props, current_lang()), "label": label_text})
+    names = popup_unit_names(conn, layer, items, lang)
+    return jsonify({"popup": popup_rows(layer, props, lang, names), "label": label_text})
 
 
 def _coordinate(text: str | None, name: str, limit: float) -> float:
@@ -134,8 +145,9 @@ def layer_list(code: str, name: str):
     if number > pages:
         raise NotFound(f"Сторінки {number} немає: у переліку {pages} стор.",
                        f"There is no page {number}: the list has {pages} page(s)")
+    names = popup_unit_names(conn, layer, items, lang)
     rows = [(str(f["properties"].get(layer.label_field) or "") if layer.label_field else "",
-             popup_rows(layer, f["properties"], lang)) for f in items]
+             popup_rows(layer, f["properties"], lang, names)) for f in items]
     return render_template("layer_list.html", summary=summary, layer=layer, title=label(layer.title, lang),
                            rows=rows, matched=matched, number=number, pages=pages,
                            first=(number - 1) * LIST_PAGE_SIZE + 1)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 
 import folium
 import sqlalchemy as sa
 from flask import current_app, url_for
 from folium.plugins import VectorGridProtobuf
 
-from layers import query
+from layers import admin_areas, query
 from layers.base import CategoryStyle, Field, Layer, label
 from layers.registry import viewable_layers
 from webmap.folium_lazy import COLLAPSED_ON_SMALL_SCREENS, TilePopups, ViewportGeoJson
@@ -23,10 +24,13 @@ def POINT_MARKER() -> folium.CircleMarker:  # noqa: N802  (a factory: each layer
     return folium.CircleMarker(radius=6, weight=2, fill=True)
 
 
-def display_value(field: Field, value, lang: str) -> str:
-    """A property as a person reads it: choice labels, yes/no, a dash for nothing."""
+def display_value(field: Field, value, lang: str, unit_names: Mapping[int, str] | None = None) -> str:
+    """A property as a person reads it: choice labels, yes/no, a unit's name (from ``unit_names``),
+    a dash for nothing."""
     if value is None or value == "":
         return "—"
+    if field.type == "unit" and unit_names is not None:
+        return unit_names.get(value, "—")
     if field.choices and value in field.choices:
         return label(field.choices[value], lang)
     if field.type == "boolean":
@@ -34,18 +38,26 @@ def display_value(field: Field, value, lang: str) -> str:
     return str(value)
 
 
-def popup_rows(layer: Layer, properties: dict, lang: str) -> list[list[str]]:
-    """A feature's popup as ``[[label, value], …]``, translated (the layer's ``popup`` fields)."""
-    return [[label(layer.field(f).label, lang), display_value(layer.field(f), properties.get(f), lang)]
+def popup_rows(layer: Layer, properties: dict, lang: str, unit_names: Mapping[int, str] | None = None
+               ) -> list[list[str]]:
+    """A feature's popup as ``[[label, value], …]``, translated (the layer's ``popup`` fields), units
+    by name (``popup_unit_names``)."""
+    return [[label(layer.field(f).label, lang), display_value(layer.field(f), properties.get(f), lang, unit_names)]
             for f in layer.popup]
 
 
-def for_the_map(layer: Layer, feature: dict, lang: str) -> dict:
+def popup_unit_names(conn: sa.Connection, layer: Layer, features: list[dict], lang: str) -> dict[int, str]:
+    """The names of the units the features' popups name (one query), so no popup shows a bare id."""
+    fields = [f for f in layer.popup if layer.field(f).type == "unit"]
+    return admin_areas.unit_names(conn, (item["properties"].get(f) for item in features for f in fields), lang)
+
+
+def for_the_map(layer: Layer, feature: dict, lang: str, unit_names: Mapping[int, str] | None = None) -> dict:
     """A feature as the map draws it: geometry, translated popup rows, tooltip and style, and no
     other property (the APIs and exports carry the data; the map needs only what it shows)."""
     props = feature["properties"]
     return {**feature, "properties": {
-        POPUP_PROPERTY: popup_rows(layer, props, lang),
+        POPUP_PROPERTY: popup_rows(layer, props, lang, unit_names),
         TOOLTIP_PROPERTY: str(props.get(layer.label_field) or "") if layer.label_field else "",
         "_style": layer.style.for_properties(props),
     }}

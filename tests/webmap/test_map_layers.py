@@ -25,6 +25,10 @@ def test_features_in_view_are_ready_to_draw_and_only_public(client, demo_db):
     feature = body["features"][0]
     assert set(feature["properties"]) == {"_popup", "_style", "_label"}  # the map's needs, nothing more
     assert ["Номер опори", feature["properties"]["_label"]] in feature["properties"]["_popup"]
+    # A unit by its name, never its id.
+    maintained_by = dict(feature["properties"]["_popup"])["Обслуговує"]
+    assert maintained_by == scalar(demo_db, "SELECT u.name_uk FROM street_lamp l "
+                                            "JOIN unit u ON u.id = l.operator_unit_id WHERE l.id = :i", i=feature["id"])
     english = client.get(f"{VIEW}/street_lamps?{WHOLE}&zoom=13&lang=en").json["features"][0]
     assert english["properties"]["_popup"][0][0] != feature["properties"]["_popup"][0][0]
 
@@ -70,6 +74,11 @@ def test_unchanged_features_are_not_sent_again(client, demo_db):
     assert first.headers["ETag"] and "no-cache" in first.headers["Cache-Control"]
     again = client.get(f"{VIEW}/street_lamps?{WHOLE}&zoom=13", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and not again.data
+    # The tag of a compressed answer names the same content.
+    compressed = client.get(f"{VIEW}/street_lamps?{WHOLE}&zoom=13", headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["ETag"] == first.headers["ETag"][:-1] + ':gzip"'
+    assert client.get(f"{VIEW}/street_lamps?{WHOLE}&zoom=13",
+                      headers={"If-None-Match": compressed.headers["ETag"]}).status_code == 304
     with demo_db.begin() as conn:
         conn.execute(sa.text("UPDATE street_lamp SET status = 'faulty' WHERE status <> 'faulty' "
                              "AND id = (SELECT min(id) FROM street_lamp WHERE status <> 'faulty')"))
