@@ -363,8 +363,20 @@ report_subscriber = sa.Table(
     sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), nullable=False),
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("is_reporter", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("unsubscribed_at", sa.DateTime(timezone=True)),  # the one-click unsubscribe of this report
     created_at(),
     sa.Index("uq_report_subscriber_report_email", "report_id", sa.text("lower(email)"), unique=True),
+)
+
+# An address that follows reports: mail beyond the confirmation request goes to it only once it has
+# confirmed (double opt-in), and none at all once it asked to stop all mail.
+mail_address = sa.Table(
+    "mail_address", metadata,
+    sa.Column("email", sa.Text, primary_key=True),  # lower-cased
+    sa.Column("confirmed_at", sa.DateTime(timezone=True)),
+    sa.Column("stopped_at", sa.DateTime(timezone=True)),
+    created_at(),
+    sa.CheckConstraint("email = lower(email)", name="lower"),
 )
 
 # Tracking codes count per hromada and year.
@@ -391,6 +403,7 @@ outbox = sa.Table(
     sa.Column("locked_until", sa.DateTime(timezone=True)),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
+    sa.Column("headers", pg.JSONB),  # extra headers, e.g. List-Unsubscribe (RFC 8058)
     sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
 )

@@ -17,6 +17,7 @@ Message-ID lets mail software drop the copy.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import smtplib
@@ -39,12 +40,14 @@ MAIL_DOMAIN = "hromada-gis.local"
 
 
 def enqueue(conn: sa.Connection, *, to_addr: str, subject: str, body: str, key: str,
-            report_id: int | None = None) -> None:
-    """Queue a mail in the caller's transaction; ``key`` makes it unique (queued twice → once)."""
+            report_id: int | None = None, headers: dict[str, str] | None = None) -> None:
+    """Queue a mail in the caller's transaction; ``key`` makes it unique (queued twice → once).
+    ``headers``: extra header fields (List-Unsubscribe …)."""
     conn.execute(sa.text("""
-        INSERT INTO outbox (to_addr, subject, body, message_id, report_id)
-        VALUES (:to, :subject, :body, :mid, :report) ON CONFLICT (message_id) DO NOTHING"""),
-        {"to": to_addr, "subject": subject, "body": body, "mid": f"<{key}@{MAIL_DOMAIN}>", "report": report_id})
+        INSERT INTO outbox (to_addr, subject, body, message_id, report_id, headers)
+        VALUES (:to, :subject, :body, :mid, :report, CAST(:headers AS jsonb)) ON CONFLICT (message_id) DO NOTHING"""),
+        {"to": to_addr, "subject": subject, "body": body, "mid": f"<{key}@{MAIL_DOMAIN}>", "report": report_id,
+         "headers": json.dumps(headers) if headers else None})
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ def _message(row, settings: SmtpSettings) -> EmailMessage:
     msg["Subject"] = row.subject
     msg["Message-ID"] = row.message_id
     msg["Date"] = formatdate(localtime=False)
+    for name, value in (getattr(row, "headers", None) or {}).items():
+        msg[name] = value
     msg.set_content(row.body)
     # Issue #14: Python 3.11 folds a long non-ASCII Subject between encoded words and so loses the space
     # there ("звернення ЯК-…" arrives as "зверненняЯК-…"). Headers are folded when the message is sent,
@@ -89,7 +94,9 @@ def _message(row, settings: SmtpSettings) -> EmailMessage:
 
 def _send(msg: EmailMessage, settings: SmtpSettings) -> None:
     if settings.host is None:
-        log.info("mail (console, not sent):\n%s", msg.as_string())
+        # Readable: the header fields and the text itself, not the transfer encoding (base64).
+        fields = "\n".join(f"{name}: {value}" for name, value in msg.items())
+        log.info("mail (console, not sent):\n%s\n\n%s", fields, msg.get_content())
         return
     with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
         if settings.starttls:
@@ -113,7 +120,7 @@ def claim_one(engine: sa.Engine):
                 WHERE (status = 'pending' AND next_attempt_at <= now())
                    OR (status = 'sending' AND locked_until < now())
                 ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
-            RETURNING id, to_addr, subject, body, message_id, attempts"""), {"lease": LEASE}).first()
+            RETURNING id, to_addr, subject, body, message_id, attempts, headers"""), {"lease": LEASE}).first()
 
 
 def _record(engine: sa.Engine, sql: str, params: dict) -> None:

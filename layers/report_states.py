@@ -35,7 +35,7 @@ TRANSITIONS = {
     "rejected": ("reopened",),
     "duplicate": ("reopened",),
 }
-NOTIFY_ON = ("acknowledged", "resolved", "rejected", "duplicate")
+NOTIFY_ON = tuple(code for code in STATUSES if code != "new")  # followers hear of every public change
 
 
 @dataclass(frozen=True)

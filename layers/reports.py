@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from gis import outbox
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gis.models import report, report_event, report_photo, report_subscriber
+from gis.models import report, report_event, report_photo
 from gis.photos import Photo
 from gis.routing import Route, check_point, route_report
-from layers import unit_mail  # issue #14: the unit is told
+from layers import followers, unit_mail  # the followers and the unit are told (issues #16, #14)
 from layers.assets import asset_spec
 from layers.base import CategoryStyle, Field, Layer, Permissions
 
@@ -152,18 +151,19 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     conn.execute(report_event.insert().values(report_id=report_id, kind="created", to_status="new",
                                               to_unit_id=route.unit_id))
     unit_mail.tell_unit(conn, report_id, public_url=public_url)  # issue #14: the unit is told
-    if _blank(new.email):
-        conn.execute(report_subscriber.insert().values(report_id=report_id, email=new.email.strip(),
-                                                       is_reporter=True))
     if spec is not None and spec.on_report is not None:
         spec.on_report(conn, route.asset_id, report_id, "new")
-    return answer(conn, report_id, route, token, public_url)
+    reply = answer(conn, report_id, route, token, public_url)
+    if _blank(new.email):  # the tracking code and private link by mail, and the request to confirm
+        followers.tell_reporter_received(conn, report_id, code, new.email, reply["private_url"],
+                                         public_url=public_url)
+    return reply
 
 
 def _join_open_report(conn: sa.Connection, code: str, new: NewReport, route: Route, public_url: str) -> dict:
     """The asset already has an open report: count this one as "me too" on it (the resident follows it
     with their e-mail; their photos join it). The answer says so and carries no private link."""
-    joined = me_too(conn, code, new.email)
+    joined = me_too(conn, code, new.email, public_url=public_url)
     row = find_report(conn, code)
     last = conn.execute(sa.text("SELECT COALESCE(max(position), 0) FROM report_photo WHERE report_id = :id"),
                         {"id": row["id"]}).scalar()
@@ -376,20 +376,25 @@ def report_hromada_id(conn: sa.Connection, code: str) -> int:
 # --- residents joining a report --------------------------------------------------------------------
 
 
-def me_too(conn: sa.Connection, code: str, email: str | None) -> dict:
-    """Support an open report instead of filing a new one; with an e-mail, follow its updates."""
+def me_too(conn: sa.Connection, code: str, email: str | None, *, public_url: str) -> dict:
+    """Support an open report instead of filing a new one; with an e-mail, follow its updates
+    (layers.followers: ``follow`` says whether updates will come or a confirmation was asked for)."""
     row = find_report(conn, code)
     if not STATUSES[row["status"]].is_open:
         raise Conflict(f"Звернення {code} вже закрите", f"Report {code} is already closed")
     conn.execute(report_event.insert().values(report_id=row["id"], kind="me_too"))
-    subscribed = False
-    if _blank(email):
-        subscribed = conn.execute(sa.text("""
-            INSERT INTO report_subscriber (report_id, email) VALUES (:id, :email)
-            ON CONFLICT DO NOTHING RETURNING id"""), {"id": row["id"], "email": email.strip()}).first() is not None
+    follow = followers.follow(conn, row["id"], code, email, public_url=public_url) if _blank(email) else None
     supporters = conn.execute(sa.text(
         "SELECT count(*) FROM report_event WHERE report_id = :id AND kind = 'me_too'"), {"id": row["id"]}).scalar()
-    return {"code": code, "supporters": supporters, "subscribed": subscribed}
+    return {"code": code, "supporters": supporters, "subscribed": follow is not None, "follow": follow}
+
+
+def follow(conn: sa.Connection, code: str, email: str, *, public_url: str) -> dict:
+    """Follow a report's updates by e-mail without supporting it (open or closed: "is it fixed?")."""
+    row = find_report(conn, code)
+    if not _blank(email):
+        raise InvalidInput("Вкажіть адресу електронної пошти", "Give an e-mail address")
+    return {"code": code, "follow": followers.follow(conn, row["id"], code, email, public_url=public_url)}
 
 
 # --- staff actions ---------------------------------------------------------------------------------
@@ -431,7 +436,7 @@ def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, 
         # Its followers now follow the original.
         conn.execute(sa.text("""
             INSERT INTO report_subscriber (report_id, email)
-            SELECT :orig, email FROM report_subscriber WHERE report_id = :dup
+            SELECT :orig, email FROM report_subscriber WHERE report_id = :dup AND unsubscribed_at IS NULL
             ON CONFLICT DO NOTHING"""), {"orig": duplicate_id, "dup": row["id"]})
     closed = not STATUSES[to_status].is_open
     conn.execute(report.update().where(report.c.id == row["id"]).values(
@@ -441,7 +446,7 @@ def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, 
         report_id=row["id"], kind="status", user_id=actor.user_id, from_status=row["status"], to_status=to_status,
         public_note=_blank(public_note), private_note=_blank(private_note)).returning(report_event.c.id)).scalar_one()
     if to_status in NOTIFY_ON:
-        _notify(conn, row, event_id, to_status, _blank(public_note), duplicate_of, public_url)
+        _notify_status(conn, row, event_id, to_status, _blank(public_note), duplicate_of, public_url)
     spec = asset_spec(conn, row["asset_id"])
     if spec is not None and spec.on_report is not None:
         spec.on_report(conn, row["asset_id"], row["id"], to_status)
@@ -464,21 +469,43 @@ def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor
                        "A closed report cannot be transferred; reopen it first")
     conn.execute(report.update().where(report.c.id == row["id"]).values(
         unit_id=target.id, updated_at=sa.func.now()))
-    conn.execute(report_event.insert().values(
+    event_id = conn.execute(report_event.insert().values(
         report_id=row["id"], kind="transfer", user_id=actor.user_id, from_unit_id=row["unit_id"],
-        to_unit_id=target.id, private_note=reason.strip()))
+        to_unit_id=target.id, private_note=reason.strip()).returning(report_event.c.id)).scalar_one()
     unit_mail.tell_unit(conn, row["id"], public_url=public_url)  # issue #14: the new unit is told
+    name_uk, name_en = conn.execute(sa.text("SELECT name_uk, coalesce(name_en, name_uk) FROM unit WHERE id = :id"),
+                                    {"id": target.id}).one()
+    code = row["code"]
+    # The reason stays staff-side (it may name people); followers learn who has the report now.
+    followers.tell_followers(
+        conn, row["id"], f"event-{event_id}", (f"Звернення {code} передано", f"Report {code} passed on"),
+        [f"Звернення {code} передано: тепер ним займається «{name_uk}».",
+         f"Переглянути звернення: {report_url(unit_mail.configured_public_url(public_url), code)}"],
+        [f"Report {code} was passed to “{name_en}”, who handles it now.",
+         f"View the report: {report_url(unit_mail.configured_public_url(public_url), code)}"],
+        public_url=unit_mail.configured_public_url(public_url))
 
 
 def add_note(conn: sa.Connection, code: str, actor: Actor, *, public_note: str | None,
-             private_note: str | None) -> None:
+             private_note: str | None, public_url: str | None = None) -> None:
+    """A note in the report's history: a public one is shown on its page and mailed to its followers."""
     row = _lock(conn, code)
     require_access(actor, row)
     if not _blank(public_note) and not _blank(private_note):
         raise InvalidInput("Нотатка порожня", "The note is empty")
-    conn.execute(report_event.insert().values(report_id=row["id"], kind="note", user_id=actor.user_id,
-                                              public_note=_blank(public_note), private_note=_blank(private_note)))
+    event_id = conn.execute(report_event.insert().values(
+        report_id=row["id"], kind="note", user_id=actor.user_id, public_note=_blank(public_note),
+        private_note=_blank(private_note)).returning(report_event.c.id)).scalar_one()
     conn.execute(report.update().where(report.c.id == row["id"]).values(updated_at=sa.func.now()))
+    if _blank(public_note):
+        base = unit_mail.configured_public_url(public_url)
+        note, link = public_note.strip(), report_url(base, code)
+        note, link = public_note.strip(), report_url(base, code)
+        followers.tell_followers(
+            conn, row["id"], f"event-{event_id}",
+            (f"Новий коментар до звернення {code}", f"A new note on report {code}"),
+            [f"До звернення {code} додано коментар: {note}", f"Переглянути звернення: {link}"],
+            [f"A note was added to report {code}: {note}", f"View the report: {link}"], public_url=base)
 
 
 def _lock(conn: sa.Connection, code: str):
@@ -493,22 +520,20 @@ def _lock(conn: sa.Connection, code: str):
 
 MAIL_SUBJECTS = {
     "acknowledged": ("Звернення {code} прийнято в роботу", "Report {code} acknowledged"),
+    "in_progress": ("Звернення {code} у роботі", "Report {code} is being worked on"),
+    "reopened": ("Звернення {code} відкрито знову", "Report {code} reopened"),
     "resolved": ("Звернення {code} вирішено", "Report {code} resolved"),
     "rejected": ("Звернення {code} відхилено", "Report {code} rejected"),
     "duplicate": ("Звернення {code} об'єднано з іншим", "Report {code} merged with another"),
 }
 
 
-def _notify(conn: sa.Connection, row, event_id: int, status: str, note: str | None,
-            duplicate_of: str | None, public_url: str) -> None:
-    subscribers = conn.execute(sa.text(
-        "SELECT id, email FROM report_subscriber WHERE report_id = :id ORDER BY id"), {"id": row["id"]}).all()
-    if not subscribers:
-        return
+def _notify_status(conn: sa.Connection, row, event_id: int, status: str, note: str | None,
+                   duplicate_of: str | None, public_url: str) -> None:
+    """The followers are told of a status change, with its public note."""
     code = row["code"]
     link = report_url(public_url, code)
-    uk_subject, en_subject = (s.format(code=code) for s in MAIL_SUBJECTS[status])
-    lines_uk = [f"Стан вашого звернення {code}: {STATUSES[status].uk}."]
+    lines_uk = [f"Стан звернення {code}: {STATUSES[status].uk}."]
     lines_en = [f"The status of report {code} is now: {STATUSES[status].en}."]
     if note:
         lines_uk.append(f"Коментар: {note}")
@@ -516,8 +541,7 @@ def _notify(conn: sa.Connection, row, event_id: int, status: str, note: str | No
     if status == "duplicate" and duplicate_of:
         lines_uk.append(f"Далі стежте за зверненням {duplicate_of}: {report_url(public_url, duplicate_of)}")
         lines_en.append(f"Follow report {duplicate_of} from now on: {report_url(public_url, duplicate_of)}")
-    body = "\n".join([*lines_uk, f"Переглянути звернення: {link}", "", "—", "", *lines_en,
-                      f"View the report: {link}", "", "Громада ГІС / Hromada GIS"])
-    for sub in subscribers:
-        outbox.enqueue(conn, to_addr=sub.email, subject=f"{uk_subject} / {en_subject}", body=body,
-                       report_id=row["id"], key=f"report-{row['id']}-event-{event_id}-sub-{sub.id}")
+    lines_uk.append(f"Переглянути звернення: {link}")
+    lines_en.append(f"View the report: {link}")
+    subject = tuple(text.format(code=code) for text in MAIL_SUBJECTS[status])
+    followers.tell_followers(conn, row["id"], f"event-{event_id}", subject, lines_uk, lines_en, public_url=public_url)

@@ -70,7 +70,7 @@ def act_by_link(conn: sa.Connection, ctx: LinkContext, action: str, text: str | 
     elif action == "note":
         if not text:
             raise InvalidInput("Напишіть коментар", "Write the note")
-        reports.add_note(conn, ctx.code, actor, public_note=text, private_note=via)
+        reports.add_note(conn, ctx.code, actor, public_note=text, private_note=via, public_url=public_url)
     elif action == "resolve":
         if not text:
             raise InvalidInput("Напишіть, що зроблено: коментар побачать мешканці",

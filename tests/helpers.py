@@ -62,3 +62,12 @@ def demo_hromada_id(engine) -> int:
     from gis.config import DEMO_KATOTTG
 
     return scalar(engine, "SELECT id FROM hromada WHERE katottg = :k", k=DEMO_KATOTTG)
+
+
+def confirm_addresses(engine, *emails: str) -> None:
+    """Mark addresses as confirmed (double opt-in done), for tests about what confirmed followers get;
+    the confirmation link itself is tested in tests/webmap/test_followers.py."""
+    with engine.begin() as conn:
+        for email in emails:
+            conn.execute(sa.text("""INSERT INTO mail_address (email, confirmed_at) VALUES (lower(:e), now())
+                                    ON CONFLICT (email) DO UPDATE SET confirmed_at = now()"""), {"e": email})

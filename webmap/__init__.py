@@ -64,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.heritage import bp as heritage_bp
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.land import bp as land_bp
+    from webmap.mail_links import bp as mail_links_bp
     from webmap.map_layers import bp as map_layers_bp
     from webmap.ogc import bp as ogc_bp
     from webmap.open311 import bp as open311_bp
@@ -78,7 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
                       tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp,
-                      map_layers_bp):
+                      map_layers_bp, mail_links_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(land_bp)
     from webmap.plans import bp as plans_bp  # spatial plans: pages, editor, zone endpoints (issue #9)
@@ -95,6 +96,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     openapi.init_app(app)  # GET /api/openapi.json: the JSON APIs' description, generated from the views (issue #15)
     csrf.exempt(open311_bp)  # its POST authenticates with an api_key, not a session
+    csrf.exempt(mail_links_bp)  # a signed token in the URL is the proof; RFC 8058 one-click POSTs carry no cookie
     _register_error_handlers(app)
     from webmap import errors, security
 

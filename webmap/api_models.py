@@ -450,10 +450,25 @@ class MeTooIn(FlatBody):
     email: Annotated[Email, Field(**_label("Ел. пошта", "to be told of its updates"))] = None
 
 
+FollowState = Literal["following", "confirm", "stopped"]
+
+
 class MeToo(Open):
     code: str
     supporters: int
     subscribed: bool
+    follow: FollowState | None = Field(None, description="with an e-mail: what happens next (see /follow)")
+
+
+class FollowIn(FlatBody):
+    """Follow a report's updates by e-mail."""
+
+    email: Annotated[Email, Field(**_label("Ел. пошта", "to be told of its updates"))]
+
+
+class Following(Open):
+    code: str
+    follow: FollowState
 
 
 class WriteHeaders(BaseModel):

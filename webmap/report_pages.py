@@ -1,19 +1,22 @@
 """Public pages of a report: status, history, photos — and the reporter's private view by token."""
 from __future__ import annotations
 
+from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Response, render_template, request
 
-from gis.errors import NotFound
+from gis.errors import InvalidInput, NotFound
 from layers import reports
-from webmap.database import connection
-from webmap.i18n import current_lang
+from webmap.database import connection, engine
+from webmap.extensions import limiter, report_rate_limit
+from webmap.i18n import current_lang, t
+from webmap.idempotency import public_url
 from webmap.mapview import point_map
 
 bp = Blueprint("report_pages", __name__)
 
 
 @bp.get("/reports/<code>")
-def report_page(code: str):
+def report_page(code: str, notice: str | None = None):
     conn = connection()
     public = reports.public_report(conn, code)
     own = None
@@ -25,11 +28,40 @@ def report_page(code: str):
         # The private link shows the reporter what they gave us, and only to them.
         own = {"name": row["reporter_name"], "email": row["reporter_email"], "phone": row["reporter_phone"]}
     place_map = point_map(public["location"]["lat"], public["location"]["lon"], public["code"], current_lang())
-    page = render_template("report.html", report=public, own=own, statuses=reports.STATUSES, place_map=place_map)
+    page = render_template("report.html", report=public, own=own, statuses=reports.STATUSES, place_map=place_map,
+                           is_open=reports.STATUSES[public["status"]].is_open, notice=notice)
     if own is None:
         return page
     # The private link carries a secret: not kept in caches, not sent on as a referrer.
     return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+@bp.post("/reports/<code>/follow")
+@limiter.limit(report_rate_limit)
+def follow_form(code: str):
+    """The report page's own "me too" and "follow" (a plain form: works without JavaScript).
+
+    No CSRF token: the public page sets no cookie, and the worst a forged post can do is count a
+    "me too" or send a confirmation request that nobody confirms (double opt-in)."""
+    action = request.form.get("action")
+    email = (request.form.get("email") or "").strip() or None
+    if email is not None:
+        try:
+            validate_email(email, check_deliverability=False)
+        except EmailNotValidError:
+            raise InvalidInput(f"«{email}» — не адреса електронної пошти",
+                               f"“{email}” is not an e-mail address") from None
+    with engine().begin() as conn:
+        if action == "me_too":
+            result = reports.me_too(conn, code, email, public_url=public_url())
+        elif action == "follow":
+            result = reports.follow(conn, code, email, public_url=public_url())
+        else:
+            raise InvalidInput("Оберіть «Я теж» або «Стежити»", "Choose “Me too” or “Follow”")
+    lines = [t("me_too_done")] if action == "me_too" else []
+    if result.get("follow"):
+        lines.append(t(f"follow_{result['follow']}"))
+    return report_page(code, notice=" ".join(lines))
 
 
 @bp.get("/reports/<code>/photos/<int:position>.jpg")

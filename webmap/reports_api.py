@@ -132,6 +132,20 @@ def report_me_too(code: str):
     data: m.MeTooIn = body()
     key = idempotency_key()
     answer, status = run_once(f"me-too:{code}", key, request_fingerprint() if key else None, 200,
-                           lambda conn: reports.me_too(conn, code, data.email))
+                           lambda conn: reports.me_too(conn, code, data.email, public_url=public_url()))
+    return jsonify(answer), status
+
+
+@bp.post("/reports/<code>/follow")
+@limiter.limit(report_rate_limit)
+@documented(summary="Follow a report's updates by e-mail (double opt-in)", tags=("reports",), json=m.FollowIn,
+            form=m.FollowIn, headers=m.WriteHeaders, ok=m.Following, errors=(429,),
+            description="`follow`: `following` (a confirmed address), `confirm` (a confirmation link was mailed; "
+                        "nothing else is sent until it is used) or `stopped` (the address asked for no mail).")
+def report_follow(code: str):
+    data: m.FollowIn = body()
+    key = idempotency_key()
+    answer, status = run_once(f"follow:{code}", key, request_fingerprint() if key else None, 200,
+                              lambda conn: reports.follow(conn, code, data.email, public_url=public_url()))
     return jsonify(answer), status
 

@@ -141,4 +141,5 @@ def report_transfer(code: str):
 @hromada_roles(*WORKING_ROLES, hromada=report_hromada)
 def report_note(code: str):
     return _act(code, NoteForm(), lambda conn, f: reports.add_note(
-        conn, code, current_actor(), public_note=f.public_note.data, private_note=f.private_note.data))
+        conn, code, current_actor(), public_note=f.public_note.data, private_note=f.private_note.data,
+        public_url=public_url()))

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from gis.errors import Conflict, Forbidden, InvalidInput
 from layers import reports
 from layers.reports import Actor, NewReport
-from tests.helpers import InEveryHromada, asset_point, inside, scalar, unit_id
+from tests.helpers import InEveryHromada, asset_point, confirm_addresses, inside, scalar, unit_id
 
 URL = "https://gis.example.org"
 
@@ -65,20 +65,26 @@ def test_description_is_checked(demo_db):
 
 
 def test_status_machine_and_the_mails_it_writes(demo_db):
-    code = new_report(demo_db, email="r@example.org")["code"]
+    answer = new_report(demo_db, email="r@example.org")
+    code = answer["code"]
+    [received] = outbox_rows(demo_db)  # at once: the tracking code, the private link, the confirmation link
+    assert received.subject == f"Звернення {code} отримано / Report {code} received"
+    assert answer["private_url"] in received.body and f"{URL}/mail/confirm/" in received.body
+    confirm_addresses(demo_db, "r@example.org")
     kp = staff_of(demo_db, "kp_blagoustrij")
     act(demo_db, reports.change_status, code, "acknowledged", kp, public_url=URL)
-    act(demo_db, reports.change_status, code, "in_progress", kp, public_url=URL)  # no mail for this one
+    act(demo_db, reports.change_status, code, "in_progress", kp, public_url=URL)
     with pytest.raises(Conflict, match="cannot go from “in progress” to “acknowledged”"):
         act(demo_db, reports.change_status, code, "acknowledged", kp, public_url=URL)
     act(demo_db, reports.change_status, code, "resolved", kp, public_url=URL, public_note="Лампу замінено",
         private_note="бригада 2")
     assert scalar(demo_db, "SELECT closed_at IS NOT NULL FROM report WHERE code = :c", c=code)
-    mails = outbox_rows(demo_db)
-    assert [m.to_addr for m in mails] == ["r@example.org", "r@example.org"]
-    assert "прийнято" in mails[0].subject and "вирішено" in mails[1].subject
-    assert "Лампу замінено" in mails[1].body and "бригада 2" not in mails[1].body
-    assert f"{URL}/reports/%D0%AF%D0%9A-" in mails[1].body
+    mails = outbox_rows(demo_db)[1:]
+    assert [m.to_addr for m in mails] == ["r@example.org"] * 3
+    assert ["прийнято" in mails[0].subject, "у роботі" in mails[1].subject,
+            "вирішено" in mails[2].subject] == [True] * 3
+    assert "Лампу замінено" in mails[2].body and "бригада 2" not in mails[2].body
+    assert f"{URL}/reports/%D0%AF%D0%9A-" in mails[2].body
     act(demo_db, reports.change_status, code, "reopened", kp, public_url=URL)
     assert scalar(demo_db, "SELECT closed_at FROM report WHERE code = :c", c=code) is None
     history = read(demo_db, reports.public_report, code)["history"]
@@ -97,14 +103,18 @@ def test_every_status_is_typed_open_or_closed_and_transitions_are_known():
 
 def test_me_too_subscribers_hear_of_rejection(demo_db):
     code = new_report(demo_db, email="first@example.org")["code"]
-    answer = act(demo_db, reports.me_too, code, "second@example.org")
-    assert answer == {"code": code, "supporters": 1, "subscribed": True}
-    assert act(demo_db, reports.me_too, code, "SECOND@example.org")["subscribed"] is False
+    answer = act(demo_db, reports.me_too, code, "second@example.org", public_url=URL)
+    assert answer == {"code": code, "supporters": 1, "subscribed": True, "follow": "confirm"}
+    assert act(demo_db, reports.me_too, code, "SECOND@example.org", public_url=URL)["follow"] == "confirm"
+    assert scalar(demo_db, "SELECT count(*) FROM report_subscriber") == 2  # one per address, whatever its case
+    confirm_addresses(demo_db, "first@example.org", "second@example.org")
+    before = len(outbox_rows(demo_db))  # the reporter's "received", one confirmation request for the second
+    assert before == 2
     act(demo_db, reports.change_status, code, "rejected", staff_of(demo_db, "kp_blagoustrij"), public_url=URL,
         public_note="Ліхтар працює")
-    assert sorted(m.to_addr for m in outbox_rows(demo_db)) == ["first@example.org", "second@example.org"]
+    assert sorted(m.to_addr for m in outbox_rows(demo_db)[before:]) == ["first@example.org", "second@example.org"]
     with pytest.raises(Conflict, match="already closed"):
-        act(demo_db, reports.me_too, code, None)
+        act(demo_db, reports.me_too, code, None, public_url=URL)
 
 
 def test_duplicate_moves_its_subscribers_to_the_original(demo_db):
@@ -116,11 +126,13 @@ def test_duplicate_moves_its_subscribers_to_the_original(demo_db):
         act(demo_db, reports.change_status, copy, "duplicate", kp, public_url=URL)
     with pytest.raises(InvalidInput, match="cannot duplicate itself"):
         act(demo_db, reports.change_status, copy, "duplicate", kp, public_url=URL, duplicate_of=copy)
+    confirm_addresses(demo_db, "a@example.org", "b@example.org")
+    before = len(outbox_rows(demo_db))  # the two reporters' "received" mails
     act(demo_db, reports.change_status, copy, "duplicate", kp, public_url=URL, duplicate_of=original)
-    mail = outbox_rows(demo_db)
+    mail = outbox_rows(demo_db)[before:]
     assert [m.to_addr for m in mail] == ["b@example.org"] and original in mail[0].body
     act(demo_db, reports.change_status, original, "resolved", kp, public_url=URL)
-    assert sorted(m.to_addr for m in outbox_rows(demo_db)[1:]) == ["a@example.org", "b@example.org"]
+    assert sorted(m.to_addr for m in outbox_rows(demo_db)[before + 1:]) == ["a@example.org", "b@example.org"]
     assert read(demo_db, reports.public_report, copy)["duplicate_of"] == original
 
 

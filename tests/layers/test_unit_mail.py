@@ -102,7 +102,7 @@ def test_a_pothole_is_told_to_its_unit_once_with_every_fact(demo, smtp_server):
                               "AND ST_Intersects(s.boundary, r.location)", c=code)
     assert village
 
-    assert outbox.deliver_due(demo, settings) == 1
+    assert outbox.deliver_due(demo, settings) == 2  # the unit; the reporter's "received"
     assert outbox.deliver_due(demo, settings) == 0
     # A retry of the telling (the hook run again for the same event) queues nothing more.
     with demo.begin() as conn:
@@ -117,7 +117,7 @@ def test_a_pothole_is_told_to_its_unit_once_with_every_fact(demo, smtp_server):
     worker.join(timeout=10)
 
     got = store.to(HOUSING)
-    assert len(got) == 1 and len(store.messages) == 1
+    assert len(got) == 1 and len(store.messages) == 2
     body, subject = got[0]["body"], got[0]["subject"]
     assert subject.startswith(f"Нове звернення {code}: Яма на дорозі") and f"New report {code}" in subject
     due = dt.datetime.fromisoformat(row["due_at"]).astimezone(unit_mail.KYIV).strftime("%d.%m.%Y %H:%M")

@@ -2,7 +2,7 @@
 import io
 import json
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -75,6 +75,12 @@ def test_end_to_end_lamp_report_to_resolution_mails(client, demo_db, smtp_server
     assert created["unit"]["uk"] == "КП «Якушинціблагоустрій»" and created["routing"]["rule"] == "asset"
     assert scalar(demo_db, "SELECT routing_reason_uk FROM report WHERE code = :c", c=code).startswith(
         "Ліхтар №301")
+    # At once: the unit is told, and the reporter gets the code, the private link and a link to confirm.
+    assert outbox.deliver_due(demo_db, settings) == 2
+    [received] = store.to(EMAIL)
+    assert code in received["subject"] and created["private_url"] in received["body"]
+    confirm = re.search(r"https?://\S+/mail/confirm/\S+", received["body"]).group(0)
+    assert client.post(urlsplit(confirm).path).status_code == 200
 
     add_staff(demo_db, "olena@example.org", "kp_blagoustrij")
     log_in(client, "olena@example.org")
@@ -86,9 +92,9 @@ def test_end_to_end_lamp_report_to_resolution_mails(client, demo_db, smtp_server
     assert staff_post(client, code, "status", status="resolved", public_note="Лампу замінено",
                       private_note="наряд 17").status_code == 302
 
-    assert outbox.deliver_due(demo_db, settings) == 3  # the unit told of the report; acknowledged, resolved
-    mails = store.to(EMAIL)
-    assert len(store.messages) == 3 and len(mails) == 2
+    assert outbox.deliver_due(demo_db, settings) == 2  # acknowledged, resolved
+    mails = store.to(EMAIL)[1:]
+    assert len(store.messages) == 4 and len(mails) == 2
     assert len(store.to("kp-blagoustrij@yakushynetska-demo.example.org")) == 1
     link = created["public_url"]
     assert all(link in m["body"] for m in mails)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from gis import outbox
 from gis.config import DEMO_KATOTTG
 from layers import unit_mail
-from tests.helpers import asset_point, demo_hromada_id, scalar, unit_id
+from tests.helpers import asset_point, confirm_addresses, demo_hromada_id, scalar, unit_id
 from tests.webmap.test_reports_http import form_token, submit
 
 REPORTER = "reporter@example.org"
@@ -92,6 +92,7 @@ def audits(engine, code) -> list:
 
 def test_the_link_acknowledges_and_resolves_and_the_reporter_is_told(client, outside_body, smtp_server):
     settings, store = smtp_server
+    confirm_addresses(outside_body, REPORTER)
     report = state_road_report(client, outside_body)
     code = report["code"]
     outbox.deliver_due(outside_body, settings)
@@ -130,8 +131,10 @@ def test_the_link_acknowledges_and_resolves_and_the_reporter_is_told(client, out
     outbox.deliver_due(outside_body, settings)
     told = store.to(REPORTER)
     assert [m["subject"].split(" / ")[0] for m in told] == [
-        f"Звернення {code} прийнято в роботу", f"Звернення {code} вирішено"]
-    assert "Яму залатано" in told[1]["body"] and VIA not in told[1]["body"]
+        f"Звернення {code} отримано", f"Звернення {code} прийнято в роботу",
+        f"Новий коментар до звернення {code}", f"Звернення {code} вирішено"]
+    assert "Бригада виїде в четвер" in told[2]["body"] and "Яму залатано" in told[3]["body"]
+    assert all(VIA not in m["body"] for m in told)
     public = client.get(f"/reports/{quote(code)}").get_data(as_text=True)
     assert "Яму залатано" in public and "Бригада виїде в четвер" in public and "via link" not in public
 
