@@ -6,6 +6,8 @@ tests/layers/test_declarations.py so that a new asset layer cannot be forgotten.
 """
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
 from layers import lighting, roads
@@ -22,3 +24,13 @@ def asset_spec(conn: sa.Connection, asset_id: int | None) -> AssetSpec | None:
         return None
     table = conn.execute(sa.text("SELECT layer_table FROM asset WHERE id = :id"), {"id": asset_id}).scalar()
     return _BY_TABLE.get(table)
+
+
+def asset_outline(conn: sa.Connection, asset_id: int) -> dict | None:
+    """The asset a report is about, to draw beside the report's place: its kind, number, name and
+    GeoJSON geometry (WGS 84); None when it is gone."""
+    row = conn.execute(sa.text("SELECT kind, ref, name, ST_AsGeoJSON(geom, 7) AS shape FROM asset WHERE id = :id"),
+                       {"id": asset_id}).mappings().first()
+    if row is None:
+        return None
+    return {"kind": row["kind"], "ref": row["ref"], "name": row["name"], "geometry": json.loads(row["shape"])}

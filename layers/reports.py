@@ -211,7 +211,8 @@ def find_report(conn: sa.Connection, code: str) -> sa.RowMapping:
                c.code AS category_code, c.name_uk AS category_uk, c.name_en AS category_en,
                u.name_uk AS unit_uk, u.name_en AS unit_en, h.name_uk AS hromada_uk, h.name_en AS hromada_en,
                h.katottg, d.code AS duplicate_of_code,
-               (SELECT v.name_uk FROM settlement_at(r.hromada_id, r.location) v) AS village
+               (SELECT v.name_uk FROM settlement_at(r.hromada_id, r.location) v) AS village,
+               (SELECT count(*) FROM report_event e WHERE e.report_id = r.id AND e.kind = 'me_too') AS supporters
         FROM report r JOIN category c ON c.id = r.category_id JOIN unit u ON u.id = r.unit_id
         JOIN hromada h ON h.id = r.hromada_id LEFT JOIN report d ON d.id = r.duplicate_of_id
         WHERE r.code = :code"""), {"code": code}).mappings().first()
@@ -348,6 +349,7 @@ def staff_queue(conn: sa.Connection, hromada_id: int, *, unit_ids=None, status: 
         params["age"] = older_than_days
     rows = conn.execute(sa.text(f"""
         SELECT r.code, r.status, r.description, r.created_at, r.due_at, r.due_at < now() AS overdue,
+               (SELECT count(*) FROM report_event e WHERE e.report_id = r.id AND e.kind = 'me_too') AS supporters,
                c.code AS category, c.name_uk AS category_uk, c.name_en AS category_en,
                u.name_uk AS unit_uk, u.name_en AS unit_en, s.name_uk AS village
         FROM report r JOIN category c ON c.id = r.category_id JOIN unit u ON u.id = r.unit_id

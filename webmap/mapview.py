@@ -14,7 +14,7 @@ from layers import admin_areas, query
 from layers.base import CategoryStyle, Field, Layer, label
 from layers.registry import viewable_layers
 from webmap.folium_lazy import COLLAPSED_ON_SMALL_SCREENS, TilePopups, ViewportGeoJson
-from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution
+from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution, SafeGeoJsonTooltip
 from webmap.i18n import t
 
 MAP_FEATURE_LIMIT = query.MAX_LIMIT  # features in one view's answer; more: zoom in, or tiles
@@ -128,9 +128,16 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
     return fmap, shown
 
 
-def point_map(lat: float, lon: float, title: str, lang: str) -> dict[str, str]:
-    """A small map centred on one report's place, ready to embed (see map_parts)."""
+def point_map(lat: float, lon: float, title: str, lang: str, asset: dict | None = None) -> dict[str, str]:
+    """A small map centred on one report's place, ready to embed (see map_parts); with the ``asset``
+    it is about (layers.assets.asset_outline) drawn too, so staff see which lamp or road it means."""
     fmap = base_map(lang, height="320px", location=[lat, lon], zoom=17)
+    if asset is not None:
+        name = f"№ {asset['ref']}" + (f" ({asset['name']})" if asset["name"] and asset["name"] != asset["ref"] else "")
+        folium.GeoJson({"type": "Feature", "geometry": asset["geometry"], "properties": {TOOLTIP_PROPERTY: name}},
+                       style_function=lambda _: {"color": "#1971c2", "weight": 6, "opacity": 0.8},
+                       marker=folium.CircleMarker(radius=8, color="#1971c2", weight=3, fill=True)
+                       ).add_child(SafeGeoJsonTooltip()).add_to(fmap)
     folium.CircleMarker([lat, lon], radius=10, color="#c92a2a", weight=3, fill=True,
                         tooltip=folium.Tooltip(title)).add_to(fmap)
     return map_parts(fmap)

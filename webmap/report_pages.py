@@ -7,7 +7,7 @@ from flask import Blueprint, Response, render_template, request
 from gis.errors import InvalidInput, NotFound
 from layers import reports
 from webmap.database import connection, engine
-from webmap.extensions import limiter, report_rate_limit
+from webmap.extensions import csrf, limiter, report_rate_limit
 from webmap.i18n import current_lang, t
 from webmap.idempotency import public_url
 from webmap.mapview import point_map
@@ -37,6 +37,7 @@ def report_page(code: str, notice: str | None = None):
 
 
 @bp.post("/reports/<code>/follow")
+@csrf.exempt
 @limiter.limit(report_rate_limit)
 def follow_form(code: str):
     """The report page's own "me too" and "follow" (a plain form: works without JavaScript).

@@ -6,17 +6,17 @@ Every form carries a CSRF token; log-in attempts are throttled per client.
 """
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, get_flashed_messages, redirect, render_template, request, session, url_for
 
 from gis.users import authenticate, units_of_hromadas
-from layers import reports, roads
+from layers import assets, reports, roads
 from layers.admin_areas import hromadas_by_ids
 from layers.base import label
 from webmap.access import auth_epoch, chosen_hromada, current_actor, current_user, hromada_roles
 from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
 from webmap.forms import LoginForm, NoteForm, StatusForm, TransferForm, raise_for
-from webmap.i18n import current_lang
+from webmap.i18n import current_lang, t
 from webmap.idempotency import public_url
 from webmap.mapview import point_map
 
@@ -98,14 +98,17 @@ def _render_detail(code: str):
         road_conditions=[(k, label(v, current_lang())) for k, v in roads.CONDITIONS.items()], photos=photos,
         history=reports.history(conn, row["id"], staff=True),
         statuses=reports.STATUSES, status_form=status_form, transfer_form=transfer_form,
-        note_form=NoteForm(), subscribers=subscribers, user=current_user(),
-        place_map=point_map(row["lat"], row["lon"], row["code"], current_lang()),
+        note_form=NoteForm(), subscribers=subscribers, user=current_user(), messages=get_flashed_messages(),
+        place_map=point_map(row["lat"], row["lon"], row["code"], current_lang(),
+                            asset=assets.asset_outline(conn, row["asset_id"]) if row["asset_id"] else None),
     )
 
 
 def _status_choices(status: str) -> list[tuple[str, str]]:
+    """The statuses a report may move to, after an empty first choice: nothing is preselected, so
+    sending the form unchanged changes nothing (a resolved report is not reopened by default)."""
     lang = current_lang()
-    return [(s, getattr(reports.STATUSES[s], lang)) for s in reports.TRANSITIONS[status]]
+    return [("", t("choose_status")), *((s, getattr(reports.STATUSES[s], lang)) for s in reports.TRANSITIONS[status])]
 
 
 def _act(code: str, form, action):
@@ -114,6 +117,7 @@ def _act(code: str, form, action):
         raise_for(form)
     with engine().begin() as conn:
         action(conn, form)
+    flash(t("staff_saved"))  # shown once on the report it returns to
     return redirect(url_for(".report_detail", code=code))
 
 

@@ -106,17 +106,21 @@
     box.append(list);
   }
 
+  // "Me too" supports the report and nothing more: no e-mail of the form below goes with it. To be told
+  // of its updates, the resident follows it on its page (which asks for the address on purpose).
   async function meToo(code) {
-    const body = new FormData();
-    body.append("email", $("email").value);
     const response = await fetch(`/api/reports/${encodeURIComponent(code)}/me-too`,
-      {method: "POST", body, headers: {"X-CSRFToken": await csrfToken(), "Accept": "application/json"}});
+      {method: "POST", body: new FormData(), headers: {"X-CSRFToken": await csrfToken(), "Accept": "application/json"}});
     const data = await response.json();
     if (!response.ok) { errorBox.textContent = message(data); return; }
     supported.add(code);
     // The list may have been redrawn while the request ran: mark the item that is there now.
     const item = $("similar").querySelector(`li[data-code="${CSS.escape(code)}"]`);
-    if (item) item.replaceChildren(text("strong", `${code}: ${msg("MetooDone")}`));
+    if (item) {
+      const follow = text("a", msg("Follow"));
+      follow.href = "/reports/" + encodeURIComponent(code) + "#follow-title";
+      item.replaceChildren(text("strong", `${code}: ${msg("MetooDone")} `), follow);
+    }
   }
 
   form.addEventListener("submit", async (event) => {
@@ -135,7 +139,8 @@
       const result = $("report-result");
       const code = text("a", data.code);
       code.href = data.public_url;
-      result.replaceChildren(text("p", msg("Sent") + " "), text("p", ""));
+      // Joined to an open report on the same lamp: not a new report, and not a new code to track.
+      result.replaceChildren(text("p", msg(data.joined_existing ? "Joined" : "Sent") + " "), text("p", ""));
       result.children[0].append(code);
       result.children[1].textContent = data.routing.reason[lang];
       if (data.private_url) {  // absent when the report joined an open one on the same lamp
@@ -193,7 +198,8 @@
     if (!navigator.geolocation) return;
     navigator.geolocation.getCurrentPosition(
       (pos) => { setPoint(pos.coords.latitude, pos.coords.longitude); if (map) map.setView([pos.coords.latitude, pos.coords.longitude], 17); },
-      (err) => { errorBox.textContent = err.message; });
+      // The browser's own message is in its language, not the page's: say it ourselves.
+      (err) => { errorBox.textContent = err.code === err.PERMISSION_DENIED ? msg("GeoDenied") : msg("GeoFailed"); });
   });
   // "preclick" fires for every click on the map, also on a village or area drawn over it.
   if (map) map.on("preclick", (e) => setPoint(e.latlng.lat, e.latlng.lng));
