@@ -161,11 +161,65 @@ def test_similar_reports_are_offered_before_submitting(live_server, page, demo_d
     page.wait_for_selector("#similar li")
     page.wait_for_load_state("networkidle")
     assert existing in page.inner_text("#similar")
+    page.fill("#email", "someone-else@example.org")  # further down the form, for a report of one's own
     page.get_by_role("button", name="Я теж").click()
     page.wait_for_selector("#similar strong")
     with demo_db.connect() as conn:
         supporters = conn.execute(sa.text("SELECT count(*) FROM report_event WHERE kind = 'me_too'")).scalar()
-    assert supporters == 1
+        followers = conn.execute(sa.text("SELECT count(*) FROM report_subscriber")).scalar()
+    assert supporters == 1 and followers == 0  # "me too" took no address of the form with it
+    follow = page.get_by_role("link", name="Стежити за ним на його сторінці")
+    assert follow.get_attribute("href").endswith("#follow-title")
+
+    # A report on the same lamp joins the open one and says so, with no new tracking code.
+    page.select_option("#category", "street_light_out")
+    page.fill("#description", "І досі не світить")
+    page.click("#submit-report")
+    result = page.locator("#report-result")
+    result.wait_for(state="visible")
+    assert result.inner_text().startswith("Про це вже повідомили") and existing in result.inner_text()
+    assert "Код для відстеження" not in result.inner_text()
+
+
+def test_staff_see_their_change_saved_and_nothing_is_preselected(live_server, page, demo_db):
+    from layers.reports import NewReport, create_report
+    from tests.helpers import asset_point
+    from tests.webmap.test_reports_http import add_staff
+
+    lon, lat = asset_point(demo_db, "street_lamp", "301")
+    with demo_db.begin() as conn:
+        code = create_report(conn, NewReport(lon=lon, lat=lat, category="street_light_out", description="Темно"),
+                             public_url=live_server)["code"]
+    add_staff(demo_db, "olena@example.org", "kp_blagoustrij")
+    page.goto(live_server + "/staff/login")
+    page.fill("#email", "olena@example.org")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server}/staff/reports/{code}")
+    assert page.input_value("#status") == ""  # nothing chosen for the staff member
+    # The lamp it is about is on the map beside the report's place, named on hover.
+    lamp = page.locator('.place-map path[stroke="#1971c2"]')
+    assert lamp.count() == 1
+    tooltips = page.evaluate("""() => {
+        const map = window[document.querySelector('.place-map .folium-map').id];
+        map.eachLayer(l => {  // the tooltip is bound to the GeoJSON group: open it for its feature
+            if (l.getLayers && l.getTooltip && l.getTooltip()) l.getLayers().forEach(f => l.openTooltip(f));
+        });
+        return [...document.querySelectorAll('.leaflet-tooltip')].map(e => e.textContent);
+    }""")
+    assert "№ 301" in tooltips
+    page.select_option("#status", "resolved")
+    page.fill("#public_note", "Лампу замінено")
+    status_button = page.locator("form[action$='/status'] button[type=submit]")
+    status_button.click()
+    page.wait_for_selector("p.result[role=status]")
+    assert page.locator("p.result[role=status]").inner_text() == "Збережено."
+    # Resolved: the only way on is "reopened", and it is not chosen by itself.
+    assert page.input_value("#status") == ""
+    status_button.click()  # sent unchanged: refused, nothing changes
+    with demo_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM report WHERE code = :c"), {"c": code}).scalar() == "resolved"
 
 
 def test_a_large_layer_comes_as_tiles_and_its_features_open_popups(app, live_server, page, demo_db):
