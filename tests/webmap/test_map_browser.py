@@ -203,8 +203,8 @@ def test_staff_see_their_change_saved_and_nothing_is_preselected(live_server, pa
     assert lamp.count() == 1
     tooltips = page.evaluate("""() => {
         const map = window[document.querySelector('.place-map .folium-map').id];
-        map.eachLayer(l => {  // the tooltip is bound to the GeoJSON group: open it for its feature
-            if (l.getLayers && l.getTooltip && l.getTooltip()) l.getLayers().forEach(f => l.openTooltip(f));
+        map.eachLayer(l => {  // as a pointer over each feature would (the events bubble to its group)
+            if (l.feature) l.fire('mouseover', {latlng: l.getLatLng ? l.getLatLng() : l.getBounds().getCenter()}, true);
         });
         return [...document.querySelectorAll('.leaflet-tooltip')].map(e => e.textContent);
     }""")
