@@ -126,11 +126,14 @@ category = sa.Table(
     sa.Column("name_en", sa.Text, nullable=False),
     sa.Column("layer", sa.Text),  # the layer whose assets it concerns, if any
     sa.Column("target_days", sa.Integer, nullable=False, server_default="10"),
+    # "Is it fixed?" goes to the reporter this many days after a report of it is resolved.
+    sa.Column("ask_fixed_after_days", sa.Integer, nullable=False, server_default="28"),
     sa.Column("asset_kind", sa.Text),  # reports of it go to the owner of a nearby asset of this kind
     sa.Column("snap_distance_m", sa.Integer, nullable=False, server_default="25"),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
     # NULL: the national catalogue (layers.categories); else a hromada's own local category.
     sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE")),
+    sa.CheckConstraint("ask_fixed_after_days > 0", name="ask_fixed_after_days_positive"),
 )
 
 # Starosta districts (старостинські округи): groups of the hromada's settlements.
@@ -322,6 +325,8 @@ report = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("fixed_asked_at", sa.DateTime(timezone=True)),  # "is it fixed?" mailed (once)
+    sa.Column("fixed_answered_at", sa.DateTime(timezone=True)),  # its link used (it works once)
     sa.CheckConstraint(f"status IN {REPORT_STATUSES}", name="status"),
     sa.CheckConstraint(f"routing_rule IN {ROUTING_RULES}", name="routing_rule"),
     gist("report", "location"),

@@ -170,6 +170,18 @@ def deliver_due(engine: sa.Engine, settings: SmtpSettings, limit: int = 1000) ->
     return handled
 
 
+def each(*jobs):
+    """Several periodic jobs as one ``periodic``: each runs in turn, and a failing one does not keep
+    the others from running."""
+    def run(engine: sa.Engine) -> None:
+        for job in jobs:
+            try:
+                job(engine)
+            except Exception:
+                log.exception("outbox worker: periodic job %s failed; trying again later", job)
+    return run
+
+
 def run_worker(engine: sa.Engine, settings: SmtpSettings, stop: threading.Event, poll_seconds: float = 2.0, *,
                periodic=None, period_seconds: float = 60.0) -> None:
     """Deliver until ``stop`` is set; rides out database restarts. ``periodic(engine)``, when given, runs

@@ -22,6 +22,7 @@ class CategoryDef:
     target_days: int = 10
     asset_kind: str | None = None  # routed to the owner of a nearby asset of this kind
     snap_distance_m: int = 25  # how near that asset must be
+    ask_fixed_after_days: int = 28  # "is it fixed?" this long after a report is resolved
 
 
 CATEGORIES: tuple[CategoryDef, ...] = (
@@ -45,9 +46,10 @@ def sync_categories(conn: sa.Connection) -> None:
     """Insert or update every catalogue category (by code). Idempotent."""
     rows = [{"code": c.code, "name_uk": c.uk, "name_en": c.en, "layer": c.layer,
              "target_days": c.target_days, "asset_kind": c.asset_kind,
-             "snap_distance_m": c.snap_distance_m} for c in CATEGORIES]
+             "snap_distance_m": c.snap_distance_m, "ask_fixed_after_days": c.ask_fixed_after_days}
+            for c in CATEGORIES]
     stmt = insert(category).values(rows)
-    data = ("name_uk", "name_en", "layer", "target_days", "asset_kind", "snap_distance_m")
+    data = ("name_uk", "name_en", "layer", "target_days", "asset_kind", "snap_distance_m", "ask_fixed_after_days")
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[category.c.code],
         set_={k: stmt.excluded[k] for k in data},

@@ -148,8 +148,8 @@ def tell_reporter_received(conn: sa.Connection, report_id: int, code: str, email
         link = confirm_url(public_url, email)
         uk.append(f"Щоб отримувати листи про зміни, підтвердьте адресу: {link}")
         en.append(f"To be told of every change, confirm your address: {link}")
-    _enqueue(conn, report_id, subscriber_id, email, f"Звернення {code} отримано / Report {code} received",
-             uk, en, key=f"report-{report_id}-received", public_url=public_url)
+    enqueue_report_mail(conn, report_id, subscriber_id, email, f"Звернення {code} отримано / Report {code} received",
+                        uk, en, key=f"report-{report_id}-received", public_url=public_url)
 
 
 def tell_followers(conn: sa.Connection, report_id: int, event_key: str, subject: tuple[str, str],
@@ -163,13 +163,14 @@ def tell_followers(conn: sa.Connection, report_id: int, event_key: str, subject:
           AND a.confirmed_at IS NOT NULL AND a.stopped_at IS NULL
         ORDER BY s.id"""), {"r": report_id}).all()
     for follower in followers:
-        _enqueue(conn, report_id, follower.id, follower.email, f"{subject[0]} / {subject[1]}", lines_uk, lines_en,
-                 key=f"report-{report_id}-{event_key}-sub-{follower.id}", public_url=public_url)
+        enqueue_report_mail(conn, report_id, follower.id, follower.email, f"{subject[0]} / {subject[1]}", lines_uk,
+                            lines_en, key=f"report-{report_id}-{event_key}-sub-{follower.id}", public_url=public_url)
     return len(followers)
 
 
-def _enqueue(conn: sa.Connection, report_id: int, subscriber_id: int, email: str, subject: str,
+def enqueue_report_mail(conn: sa.Connection, report_id: int, subscriber_id: int, email: str, subject: str,
              lines_uk: Sequence[str], lines_en: Sequence[str], *, key: str, public_url: str) -> None:
+    """One mail about a report to one follower, with its unsubscribe and stop-all links and headers."""
     unsubscribe = unsubscribe_url(public_url, subscriber_id)
     stop = stop_all_url(public_url, email)
     body = "\n".join([

@@ -443,7 +443,9 @@ def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, 
     closed = not STATUSES[to_status].is_open
     conn.execute(report.update().where(report.c.id == row["id"]).values(
         status=to_status, updated_at=sa.func.now(), duplicate_of_id=duplicate_id,
-        closed_at=sa.func.now() if closed else None))
+        closed_at=sa.func.now() if closed else None,
+        # Each resolution is followed by its own "is it fixed?" (layers.fixed_check), with a new link.
+        **({"fixed_asked_at": None, "fixed_answered_at": None} if to_status == "resolved" else {})))
     event_id = conn.execute(report_event.insert().values(
         report_id=row["id"], kind="status", user_id=actor.user_id, from_status=row["status"], to_status=to_status,
         public_note=_blank(public_note), private_note=_blank(private_note)).returning(report_event.c.id)).scalar_one()
@@ -452,6 +454,25 @@ def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, 
     spec = asset_spec(conn, row["asset_id"])
     if spec is not None and spec.on_report is not None:
         spec.on_report(conn, row["asset_id"], row["id"], to_status)
+
+
+def reopen_by_resident(conn: sa.Connection, report_id: int, comment: str | None, *, public_url: str) -> None:
+    """The reporter says a resolved report is still not fixed (layers.fixed_check): it is reopened as
+    their act (no staff user), its unit is told by mail and its followers as of any change."""
+    row = conn.execute(sa.select(report).where(report.c.id == report_id).with_for_update()).mappings().one()
+    if row["status"] != "resolved":
+        return  # staff reopened or closed it otherwise meanwhile: the answer is recorded, nothing moves
+    note = "Мешканець: досі не виправлено." + (f" {comment}" if comment else "")
+    conn.execute(report.update().where(report.c.id == report_id).values(
+        status="reopened", updated_at=sa.func.now(), closed_at=None))
+    event_id = conn.execute(report_event.insert().values(
+        report_id=report_id, kind="status", user_id=None, from_status="resolved", to_status="reopened",
+        public_note=note).returning(report_event.c.id)).scalar_one()
+    unit_mail.tell_unit_reopened(conn, report_id, event_id, comment, public_url=public_url)
+    _notify_status(conn, row, event_id, "reopened", note, None, public_url)
+    spec = asset_spec(conn, row["asset_id"])
+    if spec is not None and spec.on_report is not None:
+        spec.on_report(conn, row["asset_id"], report_id, "reopened")
 
 
 def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor: Actor, *,

@@ -350,6 +350,30 @@ def tell_unit(conn: sa.Connection, report_id: int, *, public_url: str | None = N
     return notice_id
 
 
+def tell_unit_reopened(conn: sa.Connection, report_id: int, event_id: int, comment: str | None, *,
+                       public_url: str | None = None, secret: str | None = None) -> None:
+    """The unit holding a report is told at once that its reporter says it is still not fixed (the
+    report is reopened): whatever the unit's digest setting, as it needs acting on."""
+    row = conn.execute(sa.text("SELECT code, unit_id FROM report WHERE id = :id"), {"id": report_id}).one()
+    unit = load_unit(conn, row.unit_id)
+    if unit is None or not unit.emails:
+        return
+    base = configured_public_url(public_url)
+    link = None if unit.has_accounts else signed_link(report_id, unit.id, base, secret)
+    where = link.url if link else staff_url(base, row.code)
+    said_uk = f"Коментар мешканця: {comment}" if comment else "Мешканець коментаря не залишив."
+    said_en = f"The resident's comment: {comment}" if comment else "The resident left no comment."
+    body = "\n".join([
+        f"Мешканець повідомив, що проблему за зверненням {row.code} досі не виправлено. Звернення відкрито знову.",
+        said_uk, f"Звернення: {where}", "", "—", "",
+        f"The resident says the problem of report {row.code} is still not fixed. The report is reopened.",
+        said_en, f"The report: {where}", "", "Громада ГІС / Hromada GIS"])
+    subject = f"Звернення {row.code} відкрито знову: не виправлено / Report {row.code} reopened: not fixed"
+    for n, address in enumerate(unit.emails):
+        outbox.enqueue(conn, to_addr=address, subject=subject, body=body, report_id=report_id,
+                       key=f"unit-reopened-{event_id}-{n}")
+
+
 # --- daily digests ---------------------------------------------------------------------------------
 
 

@@ -5,12 +5,13 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Response, render_template, request
 
 from gis.errors import InvalidInput, NotFound
-from layers import reports
+from layers import fixed_check, reports
 from webmap.database import connection, engine
 from webmap.extensions import csrf, limiter, report_rate_limit
 from webmap.i18n import current_lang, t
 from webmap.idempotency import public_url
 from webmap.mapview import point_map
+from webmap.reports_api import read_uploaded_photos
 
 bp = Blueprint("report_pages", __name__)
 
@@ -63,6 +64,24 @@ def follow_form(code: str):
     if result.get("follow"):
         lines.append(t(f"follow_{result['follow']}"))
     return report_page(code, notice=" ".join(lines))
+
+
+@bp.route("/reports/<code>/fixed/<token>", methods=["GET", "POST"])
+@csrf.exempt  # the signed, single-use link is the proof
+def is_it_fixed(code: str, token: str):
+    """The reporter's answer to "is it fixed?" (layers.fixed_check): a form, then its answer."""
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    if request.method == "GET":
+        fixed_check.question(connection(), code, token)  # a used or stale link says so at once
+        return render_template("fixed.html", code=code, token=token, done=None), 200, headers
+    choice = request.form.get("fixed")
+    if choice not in ("yes", "no"):
+        raise InvalidInput("Оберіть «так» або «ні»", "Choose “yes” or “no”")
+    photos = tuple(read_uploaded_photos()) if choice == "no" else ()
+    with engine().begin() as conn:
+        status = fixed_check.answer(conn, code, token, fixed=choice == "yes", comment=request.form.get("comment"),
+                                    photos=photos, public_url=public_url())
+    return render_template("fixed.html", code=code, token=token, done=choice, status=status), 200, headers
 
 
 @bp.get("/reports/<code>/photos/<int:position>.jpg")

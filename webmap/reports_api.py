@@ -81,7 +81,8 @@ def report_public(code: str):
     return jsonify(reports.public_report(connection(), code))
 
 
-def _read_photos() -> list:
+def read_uploaded_photos() -> list:
+    """The request's ``photos`` files (up to MAX_PHOTOS), checked, shrunk and stripped of EXIF."""
     uploads = [u for u in request.files.getlist("photos") if u and u.filename]
     if len(uploads) > MAX_PHOTOS:
         raise InvalidInput(f"Забагато фото: {len(uploads)}, можна до {MAX_PHOTOS}",
@@ -103,7 +104,8 @@ def report_create():
     fingerprint = request_fingerprint() if key else None  # before the photos' streams are read
     new = reports.NewReport(
         lon=data.lon, lat=data.lat, category=data.category.strip(), description=data.description, name=data.name,
-        email=data.email, phone=data.phone, show_name=data.show_name, asset_id=data.asset_id, photos=_read_photos())
+        email=data.email, phone=data.phone, show_name=data.show_name, asset_id=data.asset_id,
+        photos=read_uploaded_photos())
     answer, status = run_once("report", key, fingerprint, 201,
                            lambda conn: reports.create_report(conn, new, public_url=public_url()))
     return jsonify(answer), status, {"Location": answer["public_url"]} if status == 201 else {}

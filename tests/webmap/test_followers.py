@@ -4,6 +4,8 @@ unsubscribe, "stop all mail" (layers.followers, webmap.mail_links)."""
 import re
 from urllib.parse import quote, urlsplit
 
+import sqlalchemy as sa
+
 from gis import outbox
 from tests.helpers import scalar, unit_id
 from tests.webmap.test_reports_http import EMAIL, NAME, PHONE, add_staff, lamp_report, log_in, staff_post
@@ -112,3 +114,71 @@ def test_follow_over_the_api_is_idempotent_and_asks_once(client, demo_db, smtp_s
     outbox.deliver_due(demo_db, settings)
     assert len(store.to(NEIGHBOUR)) == 1  # one request to confirm, however often asked
     assert client.post(url, json={"email": None}, headers={"X-CSRFToken": csrf(client)}).status_code == 400
+
+
+def test_is_it_fixed_is_asked_once_and_still_not_fixed_reopens_the_report(app, client, demo_db, smtp_server):
+    import io
+
+    from layers import fixed_check, reports
+    from tests.helpers import InEveryHromada, confirm_addresses
+    from tests.webmap.test_reports_http import jpeg_with_gps
+
+    settings, store = smtp_server
+    admin = reports.Actor(user_id=None, grants=InEveryHromada("admin"), unit_ids=frozenset())
+    confirm_addresses(demo_db, EMAIL, NEIGHBOUR)
+    code = lamp_report(client, demo_db).get_json()["code"]
+    with demo_db.begin() as conn:
+        reports.me_too(conn, code, NEIGHBOUR, public_url="http://localhost")
+        reports.change_status(conn, code, "resolved", admin, public_url="http://localhost", public_note="Замінено")
+        # The category's own time (the catalogue says 28 days unless told otherwise): three days here.
+        conn.execute(sa.text("UPDATE category SET ask_fixed_after_days = 3 WHERE code = 'street_light_out'"))
+
+    def ask() -> int:
+        with app.app_context(), demo_db.begin() as conn:
+            return fixed_check.ask_due(conn, public_url="http://localhost")
+
+    assert ask() == 0  # resolved just now: not yet
+    with demo_db.begin() as conn:
+        conn.execute(sa.text("UPDATE report SET closed_at = now() - interval '4 days' WHERE code = :c"), {"c": code})
+    assert ask() == 1 and ask() == 0  # once
+    outbox.deliver_due(demo_db, settings)
+    [question] = [m for m in store.to(EMAIL) if "Чи виправлено" in m["subject"]]
+    assert question["message"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert not [m for m in store.to(NEIGHBOUR) if "Чи виправлено" in m["subject"]]  # the reporter only
+    path = urlsplit(re.search(r"https?://\S+/fixed/\S+", question["body"]).group(0)).path
+
+    assert client.get(path).status_code == 200  # the form; opening it answers nothing
+    answer = client.post(path, data={"fixed": "no", "comment": "Ліхтар знову не світить",
+                                     "photos": [(io.BytesIO(jpeg_with_gps()), "p.jpg")]},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 200 and "відкрито знову" in answer.get_data(as_text=True)
+    assert scalar(demo_db, "SELECT status FROM report WHERE code = :c", c=code) == "reopened"
+    kinds = scalar(demo_db, "SELECT array_agg(kind || ':' || coalesce(to_status, '') || ':' || (e.user_id IS NULL) "
+                            "ORDER BY e.id) FROM report_event e JOIN report r ON r.id = e.report_id WHERE r.code = :c",
+                   c=code)
+    assert kinds[-2:] == ["fixed_no::true", "status:reopened:true"]  # the resident's act, no staff user
+    assert scalar(demo_db, "SELECT count(*) FROM report_photo p JOIN report r ON r.id = p.report_id "
+                           "WHERE r.code = :c", c=code) == 1
+    again = client.post(path, data={"fixed": "yes"})
+    assert again.status_code == 410  # the link works once
+    assert client.get(path).status_code == 410
+
+    outbox.deliver_due(demo_db, settings)
+    unit = [m for m in store.messages if "не виправлено" in m["subject"] and "kp-blagoustrij" in m["to"][0]]
+    assert len(unit) == 1 and "Ліхтар знову не світить" in unit[0]["body"]
+    assert [m["subject"].split(" / ")[0] for m in store.to(NEIGHBOUR)][-1] == f"Звернення {code} відкрито знову"
+
+    # Resolved again: asked again later, with a new link; the old one no longer works.
+    with demo_db.begin() as conn:
+        reports.change_status(conn, code, "resolved", admin, public_url="http://localhost")
+        conn.execute(sa.text("UPDATE report SET closed_at = now() - interval '4 days' WHERE code = :c"), {"c": code})
+    assert ask() == 1
+    outbox.deliver_due(demo_db, settings)
+    second = [m for m in store.to(EMAIL) if "Чи виправлено" in m["subject"]][-1]
+    new_path = urlsplit(re.search(r"https?://\S+/fixed/\S+", second["body"]).group(0)).path
+    assert new_path != path and client.post(path, data={"fixed": "yes"}).status_code == 400
+    assert client.post(new_path, data={"fixed": "maybe"}).status_code == 400
+    assert client.post(new_path, data={"fixed": "yes"}).status_code == 200
+    assert scalar(demo_db, "SELECT status FROM report WHERE code = :c", c=code) == "resolved"
+    assert scalar(demo_db, "SELECT count(*) FROM report_event e JOIN report r ON r.id = e.report_id "
+                           "WHERE r.code = :c AND kind = 'fixed_yes'", c=code) == 1
