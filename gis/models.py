@@ -128,6 +128,8 @@ category = sa.Table(
     sa.Column("target_days", sa.Integer, nullable=False, server_default="10"),
     # "Is it fixed?" goes to the reporter this many days after a report of it is resolved.
     sa.Column("ask_fixed_after_days", sa.Integer, nullable=False, server_default="28"),
+    # A new report of it is public only once staff approve it.
+    sa.Column("premoderate", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("asset_kind", sa.Text),  # reports of it go to the owner of a nearby asset of this kind
     sa.Column("snap_distance_m", sa.Integer, nullable=False, server_default="25"),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
@@ -193,6 +195,7 @@ hromada_category = sa.Table(
     sa.Column("category_id", sa.Integer, sa.ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("target_days", sa.Integer),
+    sa.Column("premoderate", sa.Boolean),  # NULL: the category's own setting
     sa.CheckConstraint("target_days IS NULL OR target_days BETWEEN 1 AND 365", name="target_days"),
 )
 
@@ -327,6 +330,12 @@ report = sa.Table(
     sa.Column("closed_at", sa.DateTime(timezone=True)),
     sa.Column("fixed_asked_at", sa.DateTime(timezone=True)),  # "is it fixed?" mailed (once)
     sa.Column("fixed_answered_at", sa.DateTime(timezone=True)),  # its link used (it works once)
+    # Moderation (layers.moderation): hidden by staff with a reason; waiting for approval (a category
+    # with pre-moderation). Nothing of a report that is not public leaves the staff side.
+    sa.Column("hidden_reason", sa.Text),
+    sa.Column("awaiting_approval", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("is_public", sa.Boolean, sa.Computed("hidden_reason IS NULL AND NOT awaiting_approval", persisted=True),
+              nullable=False),
     sa.CheckConstraint(f"status IN {REPORT_STATUSES}", name="status"),
     sa.CheckConstraint(f"routing_rule IN {ROUTING_RULES}", name="routing_rule"),
     gist("report", "location"),
@@ -343,6 +352,7 @@ report_photo = sa.Table(
     sa.Column("height", sa.Integer, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),  # JPEG, EXIF stripped, ≤ 2048 px
     sa.Column("thumb", sa.LargeBinary, nullable=False),  # JPEG, ≤ 320 px
+    sa.Column("hidden_at", sa.DateTime(timezone=True)),  # hidden by a moderator: staff-only
     sa.UniqueConstraint("report_id", "position"),
 )
 

@@ -51,6 +51,7 @@ class Route:
     reason_uk: str
     reason_en: str
     asset_id: int | None = None
+    premoderate: bool = False  # the category, in this hromada, holds new reports for approval
 
 
 def check_point(lon, lat) -> tuple[float, float]:
@@ -95,7 +96,7 @@ def _category(conn: sa.Connection, code: str, hromada_id: int | None = None) -> 
     hromada: any active catalogue or local category. Unknown (or off) → InvalidInput."""
     row = conn.execute(sa.text("""
         SELECT c.id, c.code, c.name_uk, c.name_en, COALESCE(hc.target_days, c.target_days) AS target_days,
-               c.asset_kind, c.snap_distance_m
+               c.asset_kind, c.snap_distance_m, COALESCE(hc.premoderate, c.premoderate) AS premoderate
         FROM category c LEFT JOIN hromada_category hc ON hc.category_id = c.id AND hc.hromada_id = :h
         WHERE c.code = :code AND c.is_active
           AND (CAST(:h AS integer) IS NULL OR
@@ -126,7 +127,7 @@ def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: in
         require_enabled_hromada(conn, hromada)
     cat = _category(conn, category_code, hromada.id)
     base = dict(hromada_id=hromada.id, hromada_code=hromada.katottg, category_id=cat.id,
-                category_code=cat.code, target_days=cat.target_days)
+                category_code=cat.code, target_days=cat.target_days, premoderate=cat.premoderate)
 
     asset = _asset(conn, hromada.id, cat, lon, lat, asset_id)
     if asset is not None and asset.responsible_unit_id is not None:

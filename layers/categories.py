@@ -23,6 +23,7 @@ class CategoryDef:
     asset_kind: str | None = None  # routed to the owner of a nearby asset of this kind
     snap_distance_m: int = 25  # how near that asset must be
     ask_fixed_after_days: int = 28  # "is it fixed?" this long after a report is resolved
+    premoderate: bool = False  # a new report is public only once staff approve it
 
 
 CATEGORIES: tuple[CategoryDef, ...] = (
@@ -46,10 +47,12 @@ def sync_categories(conn: sa.Connection) -> None:
     """Insert or update every catalogue category (by code). Idempotent."""
     rows = [{"code": c.code, "name_uk": c.uk, "name_en": c.en, "layer": c.layer,
              "target_days": c.target_days, "asset_kind": c.asset_kind,
-             "snap_distance_m": c.snap_distance_m, "ask_fixed_after_days": c.ask_fixed_after_days}
+             "snap_distance_m": c.snap_distance_m, "ask_fixed_after_days": c.ask_fixed_after_days,
+             "premoderate": c.premoderate}
             for c in CATEGORIES]
     stmt = insert(category).values(rows)
-    data = ("name_uk", "name_en", "layer", "target_days", "asset_kind", "snap_distance_m", "ask_fixed_after_days")
+    data = ("name_uk", "name_en", "layer", "target_days", "asset_kind", "snap_distance_m", "ask_fixed_after_days",
+            "premoderate")
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[category.c.code],
         set_={k: stmt.excluded[k] for k in data},

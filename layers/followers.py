@@ -157,10 +157,13 @@ def tell_followers(conn: sa.Connection, report_id: int, event_key: str, subject:
     """One mail to each confirmed follower of the report who has not unsubscribed or stopped all mail.
     ``event_key`` names the change (one mail per change and follower, however often it is retried).
     Returns how many were queued."""
+    # A report that is not public (hidden, or waiting for approval: layers.moderation) is news for its
+    # reporter only.
     followers = conn.execute(sa.text("""
         SELECT s.id, s.email FROM report_subscriber s JOIN mail_address a ON a.email = lower(s.email)
+        JOIN report r ON r.id = s.report_id
         WHERE s.report_id = :r AND s.unsubscribed_at IS NULL
-          AND a.confirmed_at IS NOT NULL AND a.stopped_at IS NULL
+          AND a.confirmed_at IS NOT NULL AND a.stopped_at IS NULL AND (r.is_public OR s.is_reporter)
         ORDER BY s.id"""), {"r": report_id}).all()
     for follower in followers:
         enqueue_report_mail(conn, report_id, follower.id, follower.email, f"{subject[0]} / {subject[1]}", lines_uk,

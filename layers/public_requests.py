@@ -13,10 +13,11 @@ _REQUEST_SQL = """
            (SELECT v.name_uk FROM settlement_at(r.hromada_id, r.location) v) AS village,
            (SELECT e.public_note FROM report_event e WHERE e.report_id = r.id AND e.public_note IS NOT NULL
               ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS status_notes,
-           (SELECT array_agg(p.position ORDER BY p.position) FROM report_photo p WHERE p.report_id = r.id) AS photos
+           (SELECT array_agg(p.position ORDER BY p.position) FROM report_photo p
+              WHERE p.report_id = r.id AND p.hidden_at IS NULL) AS photos
     FROM report r JOIN category c ON c.id = r.category_id JOIN unit u ON u.id = r.unit_id
     JOIN hromada h ON h.id = r.hromada_id
-    WHERE r.hromada_id = :h AND {where}
+    WHERE r.hromada_id = :h AND r.is_public AND {where}
     ORDER BY {order} LIMIT :limit OFFSET :offset"""
 
 

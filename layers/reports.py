@@ -62,7 +62,9 @@ REPORTS = Layer(
     label_field="code",
     style=CategoryStyle(field="status", colors={c: s.colour for c, s in STATUSES.items()}, fill_opacity=0.8),
     permissions=Permissions(view="public", edit=frozenset({"admin", "unit_staff"}),
-                            staff_fields=frozenset({"admin"})),
+                            staff_fields=frozenset({"admin"}), all_rows=frozenset({"admin", "unit_staff"})),
+    # A hidden report, or one waiting for approval, is in no public output (layers.moderation).
+    public_rows="is_public",
 )
 LAYERS = (REPORTS,)
 
@@ -143,7 +145,7 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
         reporter_phone=_blank(new.phone), show_name=bool(new.show_name and _blank(new.name)),
         private_token_hash=token_hash(token), routing_rule=route.rule,
         routing_reason_uk=route.reason_uk, routing_reason_en=route.reason_en,
-        due_at=now + dt.timedelta(days=route.target_days),
+        due_at=now + dt.timedelta(days=route.target_days), awaiting_approval=route.premoderate,
     ).returning(report.c.id)).scalar_one()
     for position, photo in enumerate(new.photos, start=1):
         conn.execute(report_photo.insert().values(report_id=report_id, position=position, width=photo.width,
@@ -225,9 +227,21 @@ def token_matches(row, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(row["private_token_hash"], token_hash(token))
 
 
-def public_report(conn: sa.Connection, code: str) -> dict:
-    """What anyone may see of a report: never the reporter's e-mail or phone, nor a hidden name."""
+class NotPublic(NotFound):
+    """A report hidden by moderation or waiting for approval: as if it did not exist, with the reason."""
+
+
+def public_report(conn: sa.Connection, code: str, *, own: bool = False) -> dict:
+    """What anyone may see of a report: never the reporter's e-mail or phone, nor a hidden name, nor a
+    hidden photo. A report that is not public (layers.moderation) is NotPublic, except to its reporter
+    (``own``: the private link), who sees what is kept from the public and why."""
     row = find_report(conn, code)
+    if not row["is_public"] and not own:
+        if row["hidden_reason"]:
+            raise NotPublic(f"Звернення {code} приховано модератором: {row['hidden_reason']}",
+                            f"Report {code} was hidden by a moderator: {row['hidden_reason']}")
+        raise NotPublic(f"Звернення {code} ще перевіряють, перш ніж показати",
+                        f"Report {code} is being checked before it is shown")
     photos = photo_positions(conn, row["id"])
     supporters = conn.execute(sa.text(
         "SELECT count(*) FROM report_event WHERE report_id = :id AND kind = 'me_too'"), {"id": row["id"]}).scalar()
@@ -282,7 +296,7 @@ def nearby_open(conn: sa.Connection, lon, lat, category: str | None, metres: int
         SELECT r.code, r.status, r.description, c.code AS category, c.name_uk, c.name_en, r.created_at,
                ST_Distance(r.location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS metres
         FROM report r JOIN category c ON c.id = r.category_id
-        WHERE r.status = ANY(:open) AND (CAST(:category AS text) IS NULL OR c.code = :category)
+        WHERE r.status = ANY(:open) AND r.is_public AND (CAST(:category AS text) IS NULL OR c.code = :category)
           AND ST_DWithin(r.location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :m)
         ORDER BY r.location <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 20"""),
         {"lon": lon, "lat": lat, "category": category, "m": metres, "open": list(OPEN_STATUSES)}).mappings()
@@ -291,20 +305,32 @@ def nearby_open(conn: sa.Connection, lon, lat, category: str | None, metres: int
              "created_at": r["created_at"].isoformat(), "distance_m": round(r["metres"])} for r in rows]
 
 
-def photo_positions(conn: sa.Connection, report_id: int) -> list[int]:
-    """The positions of a report's photos, in order."""
+def photo_positions(conn: sa.Connection, report_id: int, *, staff: bool = False) -> list[int]:
+    """The positions of a report's photos, in order: those not hidden by a moderator, or all for ``staff``."""
     return list(conn.execute(sa.text(
-        "SELECT position FROM report_photo WHERE report_id = :id ORDER BY position"), {"id": report_id}).scalars())
+        "SELECT position FROM report_photo WHERE report_id = :id AND (:staff OR hidden_at IS NULL) ORDER BY position"),
+        {"id": report_id, "staff": staff}).scalars())
 
 
-def photo_bytes(conn: sa.Connection, code: str, position: int, *, thumb: bool = False) -> bytes:
-    """A report's photo (JPEG), or its thumbnail; NotFound when there is no such photo."""
+def hidden_photo_positions(conn: sa.Connection, report_id: int) -> set[int]:
+    """The positions of the photos a moderator hid (staff pages mark them)."""
+    return set(conn.execute(sa.select(report_photo.c.position).where(
+        report_photo.c.report_id == report_id, report_photo.c.hidden_at.is_not(None))).scalars())
+
+
+def photo_bytes(conn: sa.Connection, code: str, position: int, *, thumb: bool = False,
+                staff_hromadas: frozenset[int] = frozenset()) -> bytes:
+    """A report's photo (JPEG), or its thumbnail; NotFound when there is no such photo — nor when it is
+    hidden, or its report is not public, unless the report's hromada is in ``staff_hromadas``."""
     column = report_photo.c.thumb if thumb else report_photo.c.data
-    data = conn.execute(sa.select(column).join_from(report_photo, report, report.c.id == report_photo.c.report_id)
-                        .where(report.c.code == code, report_photo.c.position == position)).scalar()
-    if data is None:
+    row = conn.execute(sa.select(column.label("data"), report_photo.c.hidden_at, report.c.is_public,
+                                 report.c.hromada_id)
+                       .join_from(report_photo, report, report.c.id == report_photo.c.report_id)
+                       .where(report.c.code == code, report_photo.c.position == position)).first()
+    visible = row is not None and ((row.hidden_at is None and row.is_public) or row.hromada_id in staff_hromadas)
+    if not visible:
         raise NotFound("Фото не знайдено", "Photo not found")
-    return bytes(data)
+    return bytes(row.data)
 
 
 def subscriber_count(conn: sa.Connection, report_id: int) -> int:
@@ -411,7 +437,7 @@ def change_status(conn: sa.Connection, code: str, to_status: str, actor: Actor, 
                   public_note: str | None = None, private_note: str | None = None,
                   duplicate_of: str | None = None) -> None:
     """Move a report along the status machine, record it, and queue the e-mails it calls for."""
-    row = _lock(conn, code)
+    row = lock_report(conn, code)
     require_access(actor, row)
     if to_status not in STATUSES:
         raise InvalidInput(f"Невідомий стан {to_status!r}", f"Unknown status {to_status!r}")
@@ -478,7 +504,7 @@ def reopen_by_resident(conn: sa.Connection, report_id: int, comment: str | None,
 def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor: Actor, *,
              public_url: str | None = None) -> None:
     """Hand a report to another unit of the same hromada, with a reason kept in its history."""
-    row = _lock(conn, code)
+    row = lock_report(conn, code)
     require_access(actor, row)
     if not _blank(reason):
         raise InvalidInput("Вкажіть причину передачі", "Give a reason for the transfer")
@@ -512,7 +538,7 @@ def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor
 def add_note(conn: sa.Connection, code: str, actor: Actor, *, public_note: str | None,
              private_note: str | None, public_url: str | None = None) -> None:
     """A note in the report's history: a public one is shown on its page and mailed to its followers."""
-    row = _lock(conn, code)
+    row = lock_report(conn, code)
     require_access(actor, row)
     if not _blank(public_note) and not _blank(private_note):
         raise InvalidInput("Нотатка порожня", "The note is empty")
@@ -531,7 +557,7 @@ def add_note(conn: sa.Connection, code: str, actor: Actor, *, public_note: str |
             [f"A note was added to report {code}: {note}", f"View the report: {link}"], public_url=base)
 
 
-def _lock(conn: sa.Connection, code: str):
+def lock_report(conn: sa.Connection, code: str):
     """The report row, locked for this transaction so two staff actions cannot interleave."""
     row = conn.execute(sa.select(report).where(report.c.code == code).with_for_update()).mappings().first()
     if row is None:

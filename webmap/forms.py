@@ -70,6 +70,14 @@ class NoteForm(FlaskForm):
     private_note = TextAreaField("Службова нотатка", validators=[Optional(), Length(max=2000)])
 
 
+class ModerationForm(FlaskForm):
+    """One moderation act (layers.moderation): which, and the photo, text or reason it needs."""
+    action = StringField("Дія", validators=[InputRequired(REQUIRED), Length(max=20)])
+    position = StringField("Фото", validators=[Optional(), Length(max=3)])
+    text = TextAreaField("Опис для мешканців", validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField("Причина", validators=[Optional(), Length(max=500)])
+
+
 # --- the hromada set-up console (issue #14, webmap/console.py) -------------------------------------
 # Choices are checked with AnyOf (bilingual messages), not WTForms' own English "Not a valid choice";
 # the set-up core (gis.hromada_setup) checks everything again and has the last word. Choices are

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, render_template, request
 
 from gis.errors import InvalidInput, NotFound
 from layers import fixed_check, reports
+from webmap.access import current_user
 from webmap.database import connection, engine
 from webmap.extensions import csrf, limiter, report_rate_limit
 from webmap.i18n import current_lang, t
@@ -19,7 +20,6 @@ bp = Blueprint("report_pages", __name__)
 @bp.get("/reports/<code>")
 def report_page(code: str, notice: str | None = None):
     conn = connection()
-    public = reports.public_report(conn, code)
     own = None
     token = request.args.get("token")
     if token:
@@ -27,7 +27,9 @@ def report_page(code: str, notice: str | None = None):
         if not reports.token_matches(row, token):
             raise NotFound("Посилання недійсне", "This link is not valid")
         # The private link shows the reporter what they gave us, and only to them.
-        own = {"name": row["reporter_name"], "email": row["reporter_email"], "phone": row["reporter_phone"]}
+        own = {"name": row["reporter_name"], "email": row["reporter_email"], "phone": row["reporter_phone"],
+               "hidden_reason": row["hidden_reason"], "awaiting_approval": row["awaiting_approval"]}
+    public = reports.public_report(conn, code, own=own is not None)
     place_map = point_map(public["location"]["lat"], public["location"]["lon"], public["code"], current_lang())
     page = render_template("report.html", report=public, own=own, statuses=reports.STATUSES, place_map=place_map,
                            is_open=reports.STATUSES[public["status"]].is_open, notice=notice)
@@ -95,6 +97,11 @@ def report_photo_thumb(code: str, position: int):
 
 
 def _photo(code: str, position: int, column: str) -> Response:
-    data = reports.photo_bytes(connection(), code, position, thumb=column == "thumb")
-    return Response(data, mimetype="image/jpeg",
-                    headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+    user = current_user()
+    staff_hromadas = frozenset(h for h, roles in (user.grants if user else {}).items()
+                               if set(roles) & {"admin", "unit_staff"})
+    conn = connection()
+    data = reports.photo_bytes(conn, code, position, thumb=column == "thumb", staff_hromadas=staff_hromadas)
+    # Kept by caches for minutes, not a day: a photo a moderator hides (a face, a licence plate) goes soon.
+    cache = "private, no-store" if staff_hromadas else "public, max-age=600"
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"})

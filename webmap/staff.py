@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, get_flashed_messages, redirect, render_template, request, session, url_for
 
+from gis.errors import InvalidInput
 from gis.users import authenticate, units_of_hromadas
-from layers import assets, reports, roads
+from layers import assets, moderation, reports, roads
 from layers.admin_areas import hromadas_by_ids
 from layers.base import label
 from webmap.access import auth_epoch, chosen_hromada, current_actor, current_user, hromada_roles
 from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
-from webmap.forms import LoginForm, NoteForm, StatusForm, TransferForm, raise_for
+from webmap.forms import LoginForm, ModerationForm, NoteForm, StatusForm, TransferForm, raise_for
 from webmap.i18n import current_lang, t
 from webmap.idempotency import public_url
 from webmap.mapview import point_map
+from webmap.tiles import tile_memory
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 WORKING_ROLES = ("unit_staff", "admin")
@@ -90,7 +92,8 @@ def _render_detail(code: str):
     transfer_form = TransferForm()
     transfer_form.unit_id.choices = [(u.id, u.name_uk if current_lang() == "uk" else (u.name_en or u.name_uk))
                                      for u in units_of_hromadas(conn, [row["unit_id"]]) if u.id != row["unit_id"]]
-    photos = reports.photo_positions(conn, row["id"])
+    photos = reports.photo_positions(conn, row["id"], staff=True)
+    hidden_photos = reports.hidden_photo_positions(conn, row["id"])
     subscribers = reports.subscriber_count(conn, row["id"])
     road_segment = roads.find_segment(conn, row["asset_id"]) if row["asset_id"] else None
     return render_template(
@@ -98,7 +101,8 @@ def _render_detail(code: str):
         road_conditions=[(k, label(v, current_lang())) for k, v in roads.CONDITIONS.items()], photos=photos,
         history=reports.history(conn, row["id"], staff=True),
         statuses=reports.STATUSES, status_form=status_form, transfer_form=transfer_form,
-        note_form=NoteForm(), subscribers=subscribers, user=current_user(), messages=get_flashed_messages(),
+        note_form=NoteForm(), moderation_form=ModerationForm(), hidden_photos=hidden_photos,
+        subscribers=subscribers, user=current_user(), messages=get_flashed_messages(),
         place_map=point_map(row["lat"], row["lon"], row["code"], current_lang(),
                             asset=assets.asset_outline(conn, row["asset_id"]) if row["asset_id"] else None),
     )
@@ -139,6 +143,32 @@ def report_status(code: str):
 def report_transfer(code: str):
     return _act(code, TransferForm(), lambda conn, f: reports.transfer(
         conn, code, f.unit_id.data, f.reason.data, current_actor(), public_url=public_url()))
+
+
+@bp.post("/reports/<code>/moderate")
+@hromada_roles(*WORKING_ROLES, hromada=report_hromada)
+def report_moderate(code: str):
+    def act(conn, f):
+        actor, action = current_actor(), f.action.data
+        if action in ("hide_photo", "show_photo"):
+            if not (f.position.data or "").isdigit():
+                raise InvalidInput("Оберіть фото", "Choose the photo")
+            moderation.set_photo_hidden(conn, code, int(f.position.data), action == "hide_photo", actor)
+        elif action == "redact":
+            moderation.redact_description(conn, code, f.text.data, actor)
+        elif action == "hide":
+            moderation.hide_report(conn, code, f.reason.data, actor)
+        elif action == "show":
+            moderation.show_report(conn, code, actor)
+        elif action == "approve":
+            moderation.approve(conn, code, actor)
+        else:
+            raise InvalidInput(f"Невідома дія модерації {action!r}", f"Unknown moderation action {action!r}")
+    answer = _act(code, ModerationForm(), act)
+    # What was hidden must not be served again from this process's tile memory (proxies keep tiles
+    # for a minute at most: webmap.tiles.CACHE).
+    tile_memory().forget_layer(reports.REPORTS.name)
+    return answer
 
 
 @bp.post("/reports/<code>/note")
