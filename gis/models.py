@@ -199,6 +199,15 @@ hromada_category = sa.Table(
     sa.CheckConstraint("target_days IS NULL OR target_days BETWEEN 1 AND 365", name="target_days"),
 )
 
+# A hromada's own non-working days (a local holiday, a day the council declared off), on top of
+# weekends and Ukraine's public holidays (gis.working_days).
+hromada_day_off = sa.Table(
+    "hromada_day_off", metadata,
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("note", sa.Text),
+)
+
 app_user = sa.Table(
     "app_user", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -332,6 +341,8 @@ report = sa.Table(
     sa.Column("fixed_answered_at", sa.DateTime(timezone=True)),  # its link used (it works once)
     # Moderation (layers.moderation): hidden by staff with a reason; waiting for approval (a category
     # with pre-moderation). Nothing of a report that is not public leaves the staff side.
+    sa.Column("reminded_at", sa.DateTime(timezone=True)),  # the unit reminded before the due day (once)
+    sa.Column("escalated_at", sa.DateTime(timezone=True)),  # the administrators told it is overdue (once)
     sa.Column("hidden_reason", sa.Text),
     sa.Column("awaiting_approval", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("is_public", sa.Boolean, sa.Computed("hidden_reason IS NULL AND NOT awaiting_approval", persisted=True),

@@ -10,7 +10,6 @@ side: ``public_report`` and the layer's public fields never contain it.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from gis import working_days
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.models import report, report_event, report_photo
 from gis.photos import Photo
@@ -145,7 +145,8 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
         reporter_phone=_blank(new.phone), show_name=bool(new.show_name and _blank(new.name)),
         private_token_hash=token_hash(token), routing_rule=route.rule,
         routing_reason_uk=route.reason_uk, routing_reason_en=route.reason_en,
-        due_at=now + dt.timedelta(days=route.target_days), awaiting_approval=route.premoderate,
+        due_at=working_days.due_at(conn, route.hromada_id, now, route.target_days),
+        awaiting_approval=route.premoderate,
     ).returning(report.c.id)).scalar_one()
     for position, photo in enumerate(new.photos, start=1):
         conn.execute(report_photo.insert().values(report_id=report_id, position=position, width=photo.width,

@@ -57,15 +57,17 @@ def worker():
     import threading
 
     from gis import db, outbox
-    from layers import fixed_check, unit_mail
+    from layers import deadlines, fixed_check, unit_mail
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        # The worker also queues the units' daily digests (#14) and "is it fixed?" (#16) when due.
+        # The worker also queues the units' daily digests (#14), "is it fixed?", the reminders and
+        # escalations (#16) when due.
         base = unit_mail.configured_public_url()
         outbox.run_worker(db.make_engine(db.database_url()), outbox.SmtpSettings.from_env(), stop,
-                          periodic=outbox.each(unit_mail.digest_job(base), fixed_check.ask_job(base)))
+                          periodic=outbox.each(unit_mail.digest_job(base), fixed_check.ask_job(base),
+                                               deadlines.job(base)))
     except KeyboardInterrupt:
         stop.set()
 
@@ -115,13 +117,14 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
     worker_thread = None
     if with_worker:
         from gis import outbox
-        from layers import fixed_check, unit_mail
+        from layers import deadlines, fixed_check, unit_mail
 
         settings = outbox.SmtpSettings.from_env()
         # The worker also queues the units' daily digests (#14, links signed with the app's key) and
         # "is it fixed?" (#16).
         base = app.config.get("PUBLIC_URL") or f"http://{host}:{port}"
-        digests = outbox.each(unit_mail.digest_job(base, app.config["SECRET_KEY"]), fixed_check.ask_job(base))
+        digests = outbox.each(unit_mail.digest_job(base, app.config["SECRET_KEY"]), fixed_check.ask_job(base),
+                              deadlines.job(base))
         worker_thread = threading.Thread(target=outbox.run_worker, name="outbox-worker", daemon=True,
                                          args=(app.extensions["hromada_engine"], settings, stop),
                                          kwargs={"periodic": digests})

@@ -50,9 +50,10 @@ def test_create_routes_codes_and_sets_due_date(demo_db):
     assert re.fullmatch(r"ЯК-\d{4}-000001", first["code"]) and second["code"].endswith("-000002")
     assert first["routing"]["rule"] == "asset" and first["unit"]["uk"] == "КП «Якушинціблагоустрій»"
     assert first["private_url"].startswith(first["public_url"] + "?token=")
+    # street_light_out's target time: 5 working days (tests/layers/test_deadlines.py counts them)
     days = scalar(demo_db, "SELECT extract(day FROM due_at - created_at) FROM report WHERE code = :c",
                   c=first["code"])
-    assert days == 5  # street_light_out's target time
+    assert 5 <= days <= 9
     assert scalar(demo_db, "SELECT count(*) FROM report_subscriber WHERE is_reporter") == 1
 
 
