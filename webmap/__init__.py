@@ -61,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.admin import bp as admin_bp
     from webmap.api import bp as api_bp
     from webmap.coverage import bp as coverage_bp
+    from webmap.dashboard import bp as dashboard_bp
     from webmap.heritage import bp as heritage_bp
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.land import bp as land_bp
@@ -79,7 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
                       tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp,
-                      map_layers_bp, mail_links_bp):
+                      map_layers_bp, mail_links_bp, dashboard_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(land_bp)
     from webmap.plans import bp as plans_bp  # spatial plans: pages, editor, zone endpoints (issue #9)

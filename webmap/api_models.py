@@ -175,6 +175,19 @@ class MapPopup(Open):
     label: str = Field(description="the feature's name, for a tooltip")
 
 
+class Dashboard(Open):
+    """A hromada's figures on residents' reports (layers.dashboard)."""
+
+    by_category: list[dict[str, Any]]
+    by_unit: list[dict[str, Any]]
+    by_village: list[dict[str, Any]]
+    by_month: list[dict[str, Any]]
+    times: dict[str, Any]
+    fixed_answers: dict[str, int]
+    hexbins: dict[str, Any]
+    overdue: list[dict[str, Any]] | None = None
+
+
 class HeadingsQuery(BaseModel):
     headings: Literal["uk", "en"] | None = Field(None, description="CSV: name the columns by their labels")
 

@@ -41,7 +41,9 @@ PUBLIC_PAGES = ("/", "/hromadas", "/reports/{report}", "/staff/login",
                 "/ogc/?f=html", "/ogc/collections?f=html", "/ogc/collections/hromadas/items?f=html",
                 # the demo's approved general plan (issue #9): list, plan, a diff, a zone's history
                 "/map/UA05020310000080026/plans", "/plans/1", "/plans/1?from=2020-01-01&to=2030-01-01",
-                "/plans/zones/1/history")
+                "/plans/zones/1/history",
+                # issues #16, #17: the report figures, a layer's list
+                "/map/UA05020310000080026/dashboard", "/map/UA05020310000080026/layers/street_lamps")
 
 
 @pytest.mark.parametrize("lang", ["uk", "en"])

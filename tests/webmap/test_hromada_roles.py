@@ -26,6 +26,9 @@ PUBLIC_OR_SELF_CHECKED = {
     "reports_api.report_create", "reports_api.report_me_too", "reports_api.speed_test_create", "staff.login",
     "staff.logout", "open311.post_request", "open311.unknown", "plans.plan_comment", "venues.venue_propose",
     "venues.venue_new", "ogc.create_item", "ogc.replace_item", "ogc.update_item", "ogc.delete_item",
+    # issue #16: following a report (double opt-in), the links in residents' mail (signed tokens), the
+    # single-use "is it fixed?" link
+    "reports_api.report_follow", "report_pages.follow_form", "report_pages.is_it_fixed", "mail_links.act",
 }
 RESTRICTED_PREFIXES = ("/staff", "/admin", "/operator")
 
