@@ -22,7 +22,7 @@ from gis.errors import HromadaError, InvalidInput
 from gis.models import report, report_event, report_photo
 from gis.photos import Photo
 from layers import followers, reports, unit_mail
-from layers.report_states import report_url
+from layers.report_states import readable_report_url
 
 log = logging.getLogger(__name__)
 SALT = "is-it-fixed"
@@ -51,7 +51,7 @@ def read_token(token: str) -> tuple[int, str]:
 
 
 def answer_url(public_url: str, code: str, token: str) -> str:
-    return f"{report_url(public_url, code)}/fixed/{token}"
+    return f"{readable_report_url(public_url, code)}/fixed/{token}"
 
 
 def ask_due(conn: sa.Connection, *, public_url: str | None = None, limit: int = 500) -> int:
@@ -69,7 +69,7 @@ def ask_due(conn: sa.Connection, *, public_url: str | None = None, limit: int = 
         asked_at = conn.execute(report.update().where(report.c.id == row.id).values(
             fixed_asked_at=sa.func.now(), fixed_answered_at=None).returning(report.c.fixed_asked_at)).scalar_one()
         link = answer_url(base, row.code, make_token(row.id, asked_at))
-        page = report_url(base, row.code)
+        page = readable_report_url(base, row.code)
         subscriber_id, _ = followers.subscribe(conn, row.id, row.reporter_email, is_reporter=True)
         followers.enqueue_report_mail(
             conn, row.id, subscriber_id, row.reporter_email,

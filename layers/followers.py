@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from gis import outbox
 from gis.errors import InvalidInput
 from gis.models import mail_address, report_subscriber
-from layers.report_states import report_url
+from layers.report_states import readable_report_url
 from layers.unit_mail import link_secret
 
 CONFIRM = "follow-confirm"
@@ -114,7 +114,7 @@ def follow(conn: sa.Connection, report_id: int, code: str, email: str, *, public
     if state.confirmed:
         return "following"
     link = confirm_url(public_url, email)
-    page = report_url(public_url, code)
+    page = readable_report_url(public_url, code)
     body = "\n".join([
         f"Ви попросили повідомляти вас про звернення {code} ({page}).",
         f"Щоб отримувати листи, підтвердьте адресу: {link}",
@@ -137,7 +137,8 @@ def tell_reporter_received(conn: sa.Connection, report_id: int, code: str, email
     subscriber_id, _ = subscribe(conn, report_id, email, is_reporter=True)
     if state.stopped:
         return
-    page = report_url(public_url, code)
+    page = readable_report_url(public_url, code)
+    private_url = f"{page}?{private_url.split('?', 1)[1]}"  # the same link, readable
     uk = [f"Ваше звернення отримано. Код для відстеження: {code}.",
           f"Сторінка звернення: {page}",
           f"Ваше особисте посилання (не пересилайте його): {private_url}"]

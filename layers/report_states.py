@@ -57,5 +57,11 @@ class Actor:
 
 
 def report_url(public_url: str, code: str) -> str:
-    """The report's public page; the Cyrillic code is percent-encoded so every mail client links it."""
+    """The report's public page, percent-encoded (for HTTP headers and JSON answers)."""
     return f"{public_url}/reports/{quote(code)}"
+
+
+def readable_report_url(public_url: str, code: str) -> str:
+    """The report's public page as a person reads it (the Cyrillic code as is), for the text of mails:
+    mail clients link such addresses, and residents found the percent-encoded ones unreadable."""
+    return f"{public_url}/reports/{code}"

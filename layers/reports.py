@@ -27,7 +27,15 @@ from layers.assets import asset_spec
 from layers.base import CategoryStyle, Field, Layer, Permissions
 
 # Re-exported: the statuses, the actor and the address are part of what this module's callers use.
-from layers.report_states import NOTIFY_ON, OPEN_STATUSES, STATUSES, TRANSITIONS, Actor, report_url  # noqa: F401
+from layers.report_states import (
+    NOTIFY_ON,
+    OPEN_STATUSES,
+    STATUSES,
+    TRANSITIONS,
+    Actor,
+    readable_report_url,
+    report_url,  # noqa: F401
+)
 
 NEARBY_METRES = 100
 MAX_DESCRIPTION = 2000
@@ -530,9 +538,9 @@ def transfer(conn: sa.Connection, code: str, to_unit_id: int, reason: str, actor
     followers.tell_followers(
         conn, row["id"], f"event-{event_id}", (f"Звернення {code} передано", f"Report {code} passed on"),
         [f"Звернення {code} передано: тепер ним займається «{name_uk}».",
-         f"Переглянути звернення: {report_url(unit_mail.configured_public_url(public_url), code)}"],
+         f"Переглянути звернення: {readable_report_url(unit_mail.configured_public_url(public_url), code)}"],
         [f"Report {code} was passed to “{name_en}”, who handles it now.",
-         f"View the report: {report_url(unit_mail.configured_public_url(public_url), code)}"],
+         f"View the report: {readable_report_url(unit_mail.configured_public_url(public_url), code)}"],
         public_url=unit_mail.configured_public_url(public_url))
 
 
@@ -549,8 +557,7 @@ def add_note(conn: sa.Connection, code: str, actor: Actor, *, public_note: str |
     conn.execute(report.update().where(report.c.id == row["id"]).values(updated_at=sa.func.now()))
     if _blank(public_note):
         base = unit_mail.configured_public_url(public_url)
-        note, link = public_note.strip(), report_url(base, code)
-        note, link = public_note.strip(), report_url(base, code)
+        note, link = public_note.strip(), readable_report_url(base, code)
         followers.tell_followers(
             conn, row["id"], f"event-{event_id}",
             (f"Новий коментар до звернення {code}", f"A new note on report {code}"),
@@ -582,15 +589,15 @@ def _notify_status(conn: sa.Connection, row, event_id: int, status: str, note: s
                    duplicate_of: str | None, public_url: str) -> None:
     """The followers are told of a status change, with its public note."""
     code = row["code"]
-    link = report_url(public_url, code)
+    link = readable_report_url(public_url, code)
     lines_uk = [f"Стан звернення {code}: {STATUSES[status].uk}."]
     lines_en = [f"The status of report {code} is now: {STATUSES[status].en}."]
     if note:
         lines_uk.append(f"Коментар: {note}")
         lines_en.append(f"Note: {note}")
     if status == "duplicate" and duplicate_of:
-        lines_uk.append(f"Далі стежте за зверненням {duplicate_of}: {report_url(public_url, duplicate_of)}")
-        lines_en.append(f"Follow report {duplicate_of} from now on: {report_url(public_url, duplicate_of)}")
+        lines_uk.append(f"Далі стежте за зверненням {duplicate_of}: {readable_report_url(public_url, duplicate_of)}")
+        lines_en.append(f"Follow report {duplicate_of} from now on: {readable_report_url(public_url, duplicate_of)}")
     lines_uk.append(f"Переглянути звернення: {link}")
     lines_en.append(f"View the report: {link}")
     subject = tuple(text.format(code=code) for text in MAIL_SUBJECTS[status])

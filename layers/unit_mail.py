@@ -29,7 +29,7 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from gis import outbox
 from gis.errors import HromadaError, NotFound
-from layers.report_states import STATUSES, report_url
+from layers.report_states import STATUSES, readable_report_url
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def _report_lines(facts: Facts, unit: Unit, public_url: str, link: Link | None, 
     if unit.has_accounts:
         lines.append(f"{'Звернення в системі' if uk else 'The report in the system'}: "
                      f"{staff_url(public_url, facts.code)}")
-    lines.append(f"{'Публічна сторінка' if uk else 'Public page'}: {report_url(public_url, facts.code)}")
+    lines.append(f"{'Публічна сторінка' if uk else 'Public page'}: {readable_report_url(public_url, facts.code)}")
     return lines
 
 

@@ -258,7 +258,7 @@ def test_open311_report_is_routed_mailed_and_published_like_the_web_form(client,
     web = submit(client, lat=lat, lon=lon + 0.0001, category="street_light_out",
                  description="Не світить ліхтар біля школи", email="web@example.org").get_json()
     same = ("""SELECT unit_id, category_id, hromada_id, routing_rule, replace(routing_reason_uk, '302', '301'),
-                     replace(routing_reason_en, '302', '301'), status, due_at - created_at """
+                     replace(routing_reason_en, '302', '301'), status, due_at """
             """FROM report WHERE code = :c""")
     with demo_db.connect() as conn:
         ours, theirs = (conn.execute(sa.text(same), {"c": c}).one() for c in (code, web["code"]))
@@ -285,7 +285,7 @@ def test_open311_report_is_routed_mailed_and_published_like_the_web_form(client,
     assert outbox.deliver_due(demo_db, settings) == 2
     mails = store.to(EMAIL)[-2:]  # after the "received" and the request to confirm
     assert len(mails) == 2 and "Лампу замінено" in mails[1]["body"] and "наряд 17" not in mails[1]["body"]
-    assert f"http://localhost/reports/{quote(code)}" in mails[1]["body"]
+    assert f"http://localhost/reports/{code}" in mails[1]["body"]
 
     page = client.get(f"/reports/{quote(code)}").get_data(as_text=True)
     assert "вирішено" in page and "Лампу замінено" in page
@@ -464,7 +464,8 @@ def test_get_requests_defaults_and_filters(client, demo_db, key):
 def test_at_most_1000_requests_and_paging(client, demo_db, key):
     code = created_code(post(client, key, **lamp_fields(demo_db)))
     with demo_db.begin() as conn:
-        columns = [c for c in sa.inspect(demo_db).get_columns("report") if c["name"] not in ("id", "code")]
+        columns = [c for c in sa.inspect(demo_db).get_columns("report")
+                   if c["name"] not in ("id", "code") and not c.get("computed")]
         names = ", ".join(c["name"] for c in columns)
         older = names.replace("created_at", "created_at - make_interval(secs => n)")  # one second apart
         conn.execute(sa.text(f"""INSERT INTO report (code, {names})
