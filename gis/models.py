@@ -199,6 +199,17 @@ hromada_category = sa.Table(
     sa.CheckConstraint("target_days IS NULL OR target_days BETWEEN 1 AND 365", name="target_days"),
 )
 
+# Texts staff insert into a public note and edit before sending, per hromada (and category, or any).
+response_template = sa.Table(
+    "response_template", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("category_id", sa.Integer, sa.ForeignKey("category.id", ondelete="CASCADE")),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    created_at(),
+)
+
 # A hromada's own non-working days (a local holiday, a day the council declared off), on top of
 # weekends and Ukraine's public holidays (gis.working_days).
 hromada_day_off = sa.Table(
@@ -341,6 +352,8 @@ report = sa.Table(
     sa.Column("fixed_answered_at", sa.DateTime(timezone=True)),  # its link used (it works once)
     # Moderation (layers.moderation): hidden by staff with a reason; waiting for approval (a category
     # with pre-moderation). Nothing of a report that is not public leaves the staff side.
+    # The person of the unit who works on it ("my reports"); NULL: the unit as a whole.
+    sa.Column("assigned_user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL"), index=True),
     sa.Column("reminded_at", sa.DateTime(timezone=True)),  # the unit reminded before the due day (once)
     sa.Column("escalated_at", sa.DateTime(timezone=True)),  # the administrators told it is overdue (once)
     sa.Column("hidden_reason", sa.Text),

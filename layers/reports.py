@@ -276,6 +276,9 @@ def public_report(conn: sa.Connection, code: str, *, own: bool = False) -> dict:
     }
 
 
+STAFF_ONLY_EVENTS = ("assigned",)
+
+
 def history(conn: sa.Connection, report_id: int, *, staff: bool) -> list[dict]:
     rows = conn.execute(sa.text("""
         SELECT e.created_at, e.kind, e.from_status, e.to_status, e.public_note, e.private_note,
@@ -286,8 +289,8 @@ def history(conn: sa.Connection, report_id: int, *, staff: bool) -> list[dict]:
         WHERE e.report_id = :id ORDER BY e.created_at, e.id"""), {"id": report_id}).mappings()
     out = []
     for r in rows:
-        if not staff and r["kind"] == "note" and not r["public_note"]:
-            continue  # an internal note leaves no trace on the public page
+        if not staff and (r["kind"] == "note" and not r["public_note"] or r["kind"] in STAFF_ONLY_EVENTS):
+            continue  # an internal note, an assignment leave no trace on the public page
         item = {"at": r["created_at"].isoformat(), "kind": r["kind"], "from_status": r["from_status"],
                 "to_status": r["to_status"], "public_note": r["public_note"],
                 "to_unit": {"uk": r["to_unit_uk"], "en": r["to_unit_en"]} if r["to_unit_uk"] else None}
@@ -355,15 +358,18 @@ QUEUE_LIMIT = 500
 
 def staff_queue(conn: sa.Connection, hromada_id: int, *, unit_ids=None, status: str | None = None,
                 category: str | None = None, village: str | None = None, older_than_days: int | None = None,
-                limit: int = QUEUE_LIMIT) -> list[dict]:
+                assigned_to: int | None = None, limit: int = QUEUE_LIMIT) -> list[dict]:
     """A hromada's reports for its staff, soonest due first, with category, unit and village.
 
     ``unit_ids``: only these units' reports (unit staff), None for all (the hromada's administrators).
     ``status``: empty or "open" for the open ones, a status code for that one, anything else for all.
     ``category``: a category code; ``village``: a settlement's Ukrainian name; ``older_than_days``:
-    made more than that many days ago.
+    made more than that many days ago; ``assigned_to``: given to that person ("my reports").
     """
     conditions, params = ["r.hromada_id = :hromada"], {"hromada": hromada_id, "limit": limit}
+    if assigned_to is not None:
+        conditions.append("r.assigned_user_id = :assignee")
+        params["assignee"] = assigned_to
     if unit_ids is not None:
         conditions.append("r.unit_id = ANY(:units)")
         params["units"] = list(unit_ids)
@@ -385,6 +391,7 @@ def staff_queue(conn: sa.Connection, hromada_id: int, *, unit_ids=None, status: 
     rows = conn.execute(sa.text(f"""
         SELECT r.code, r.status, r.description, r.created_at, r.due_at, r.due_at < now() AS overdue,
                (SELECT count(*) FROM report_event e WHERE e.report_id = r.id AND e.kind = 'me_too') AS supporters,
+               (SELECT COALESCE(a.full_name, a.email) FROM app_user a WHERE a.id = r.assigned_user_id) AS assignee,
                c.code AS category, c.name_uk AS category_uk, c.name_en AS category_en,
                u.name_uk AS unit_uk, u.name_en AS unit_en, s.name_uk AS village
         FROM report r JOIN category c ON c.id = r.category_id JOIN unit u ON u.id = r.unit_id
@@ -397,7 +404,7 @@ def queue_categories(conn: sa.Connection, hromada_id: int) -> list[dict]:
     """Every category a report in the hromada may have had (the catalogue's and its own, active or
     not), for the queue's filter."""
     rows = conn.execute(sa.text(
-        "SELECT code, name_uk, name_en FROM category WHERE hromada_id IS NULL OR hromada_id = :h ORDER BY id"),
+        "SELECT id, code, name_uk, name_en FROM category WHERE hromada_id IS NULL OR hromada_id = :h ORDER BY id"),
         {"h": hromada_id}).mappings()
     return [dict(r) for r in rows]
 

@@ -78,6 +78,17 @@ class ModerationForm(FlaskForm):
     reason = TextAreaField("Причина", validators=[Optional(), Length(max=500)])
 
 
+class AssignForm(FlaskForm):
+    user_id = StringField("Кому", validators=[Optional(), Length(max=12)])  # empty: the unit as a whole
+
+
+class TemplateForm(FlaskForm):
+    title = StringField("Назва", validators=[Optional(), Length(max=200)])
+    body = TextAreaField("Текст", validators=[Optional(), Length(max=2000)])
+    category = StringField("Категорія", validators=[Optional(), Length(max=60)])
+    delete = StringField("Видалити", validators=[Optional(), Length(max=12)])
+
+
 # --- the hromada set-up console (issue #14, webmap/console.py) -------------------------------------
 # Choices are checked with AnyOf (bilingual messages), not WTForms' own English "Not a valid choice";
 # the set-up core (gis.hromada_setup) checks everything again and has the last word. Choices are

@@ -10,13 +10,22 @@ from flask import Blueprint, flash, g, get_flashed_messages, redirect, render_te
 
 from gis.errors import InvalidInput
 from gis.users import authenticate, units_of_hromadas
-from layers import assets, moderation, reports, roads
+from layers import assets, moderation, reports, roads, unit_day
 from layers.admin_areas import hromadas_by_ids
 from layers.base import label
 from webmap.access import auth_epoch, chosen_hromada, current_actor, current_user, hromada_roles
 from webmap.database import connection, engine
 from webmap.extensions import limiter, login_rate_limit
-from webmap.forms import LoginForm, ModerationForm, NoteForm, StatusForm, TransferForm, raise_for
+from webmap.forms import (
+    AssignForm,
+    LoginForm,
+    ModerationForm,
+    NoteForm,
+    StatusForm,
+    TemplateForm,
+    TransferForm,
+    raise_for,
+)
 from webmap.i18n import current_lang, t
 from webmap.idempotency import public_url
 from webmap.mapview import point_map
@@ -67,7 +76,7 @@ def queue():
     rows = reports.staff_queue(
         conn, g.hromada_id, unit_ids=None if actor.is_admin_of(g.hromada_id) else actor.unit_ids,
         status=args.get("status"), category=args.get("category"), village=args.get("village"),
-        older_than_days=AGES.get(args.get("age")))
+        older_than_days=AGES.get(args.get("age")), assigned_to=current_user().id if args.get("mine") else None)
     categories = reports.queue_categories(conn, g.hromada_id)
     villages = sorted({r["village"] for r in rows if r["village"]})
     mine = [h for h, held in current_user().grants.items() if held & set(WORKING_ROLES)]
@@ -96,8 +105,11 @@ def _render_detail(code: str):
     hidden_photos = reports.hidden_photo_positions(conn, row["id"])
     subscribers = reports.subscriber_count(conn, row["id"])
     road_segment = roads.find_segment(conn, row["asset_id"]) if row["asset_id"] else None
+    templates = unit_day.templates_for(conn, row["hromada_id"], row["category_id"])
+    chosen = next((t_["body"] for t_ in templates if str(t_["id"]) == request.args.get("template")), "")
     return render_template(
-        "staff/report.html", row=row, road_segment=road_segment,
+        "staff/report.html", row=row, road_segment=road_segment, templates=templates, template_text=chosen,
+        colleagues=unit_day.colleagues(conn, row),
         road_conditions=[(k, label(v, current_lang())) for k, v in roads.CONDITIONS.items()], photos=photos,
         history=reports.history(conn, row["id"], staff=True),
         statuses=reports.STATUSES, status_form=status_form, transfer_form=transfer_form,
@@ -169,6 +181,45 @@ def report_moderate(code: str):
     # for a minute at most: webmap.tiles.CACHE).
     tile_memory().forget_layer(reports.REPORTS.name)
     return answer
+
+
+@bp.post("/reports/<code>/assign")
+@hromada_roles(*WORKING_ROLES, hromada=report_hromada)
+def report_assign(code: str):
+    def act(conn, f):
+        value = (f.user_id.data or "").strip()
+        if value and not value.isdigit():
+            raise InvalidInput("Оберіть людину зі списку", "Choose a person from the list")
+        unit_day.assign(conn, code, int(value) if value else None, current_actor())
+    return _act(code, AssignForm(), act)
+
+
+@bp.get("/templates")
+@hromada_roles("admin", hromada=chosen_hromada("admin"))
+def templates_page():
+    """The hromada's response templates (its administrators keep them)."""
+    conn = connection()
+    return render_template("staff/templates.html", templates=unit_day.templates_for(conn, g.hromada_id),
+                           categories=reports.queue_categories(conn, g.hromada_id), form=TemplateForm(),
+                           user=current_user(), messages=get_flashed_messages())
+
+
+@bp.post("/templates")
+@hromada_roles("admin", hromada=chosen_hromada("admin"))
+def template_save():
+    form = TemplateForm()
+    if not form.validate():
+        raise_for(form)
+    with engine().begin() as conn:
+        category = (form.category.data or "").strip()
+        category_id = next((c["id"] for c in reports.queue_categories(conn, g.hromada_id) if c["code"] == category),
+                           None) if category else None
+        if form.delete.data:
+            unit_day.delete_template(conn, g.hromada_id, int(form.delete.data))
+        else:
+            unit_day.save_template(conn, g.hromada_id, form.title.data, form.body.data, category_id)
+    flash(t("staff_saved"))
+    return redirect(url_for(".templates_page", hromada=request.args.get("hromada")))
 
 
 @bp.post("/reports/<code>/note")
