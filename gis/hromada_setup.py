@@ -13,6 +13,7 @@ its villages' cells. Routing only ever tests ``unit_category.area``.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -20,6 +21,7 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry import MultiPoint, shape
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gis.audit import By, record
 from gis.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
@@ -33,6 +35,7 @@ from gis.models import (
     district_settlement,
     hromada,
     hromada_category,
+    hromada_day_off,
     hromada_setup,
     settlement,
     starosta_district,
@@ -690,6 +693,7 @@ def list_categories(conn: sa.Connection, hromada_id: int) -> list[dict]:
         SELECT c.id, c.code, c.name_uk, c.name_en, c.asset_kind, c.hromada_id IS NOT NULL AS local,
                COALESCE(hc.enabled, true) AS enabled, COALESCE(hc.target_days, c.target_days) AS target_days,
                c.target_days AS catalogue_target_days, hc.target_days AS own_target_days,
+               COALESCE(hc.premoderate, c.premoderate) AS premoderate,
                (EXISTS (SELECT 1 FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
                         WHERE uc.category_id = c.id AND u.hromada_id = :h)
                 OR EXISTS (SELECT 1 FROM asset_owner ao WHERE ao.hromada_id = :h AND ao.asset_kind = c.asset_kind))
@@ -701,21 +705,26 @@ def list_categories(conn: sa.Connection, hromada_id: int) -> list[dict]:
 
 
 def set_category(conn: sa.Connection, hromada_id: int, code: str, *, enabled: bool, target_days: int | None,
-                 by: By) -> None:
-    """Turn a category on or off here and set its own target time (None: the catalogue's)."""
+                 by: By, premoderate: bool | None = None) -> None:
+    """Turn a category on or off here, set its own target time (None: the catalogue's) and whether a
+    new report of it waits for approval here (None: leave it as it is; layers.moderation)."""
     _require_hromada(conn, hromada_id)
     cat = _category_here(conn, hromada_id, code, "code")
     enabled = _bool(enabled, "enabled")
     target_days = check_target_days(target_days)
-    current = conn.execute(sa.select(hromada_category.c.enabled, hromada_category.c.target_days).where(
+    current = conn.execute(sa.select(hromada_category.c.enabled, hromada_category.c.target_days,
+                                     hromada_category.c.premoderate).where(
         hromada_category.c.hromada_id == hromada_id, hromada_category.c.category_id == cat["id"])).first()
-    old = {"enabled": current.enabled if current else True, "target_days": current.target_days if current else None}
-    new = {"enabled": enabled, "target_days": target_days}
+    old = {"enabled": current.enabled if current else True, "target_days": current.target_days if current else None,
+           "premoderate": bool(current.premoderate) if current else False}
+    held = old["premoderate"] if premoderate is None else _bool(premoderate, "premoderate")
+    new = {"enabled": enabled, "target_days": target_days, "premoderate": held}
     diff = _changes(old, new)
     if not diff:
         return
+    new["premoderate"] = held or None  # stored only when on; off is the catalogue's own (off)
     key = (hromada_category.c.hromada_id == hromada_id, hromada_category.c.category_id == cat["id"])
-    if enabled and target_days is None:
+    if enabled and target_days is None and not held:
         conn.execute(hromada_category.delete().where(*key))  # back to the catalogue's settings
     elif current is None:
         conn.execute(hromada_category.insert().values(hromada_id=hromada_id, category_id=cat["id"], **new))
@@ -978,3 +987,39 @@ def preview_route(conn: sa.Connection, hromada_id: int, lon, lat, category_code:
         .mappings().one()
     return {"unit": dict(row), "rule": route.rule, "reason_uk": route.reason_uk, "reason_en": route.reason_en,
             "target_days": route.target_days, "asset_id": route.asset_id}
+
+
+# --- days off (deadlines in working days: gis.working_days) ---------------------------------------
+
+def list_days_off(conn: sa.Connection, hromada_id: int) -> list[dict]:
+    return [dict(r) for r in conn.execute(sa.select(hromada_day_off.c.day, hromada_day_off.c.note).where(
+        hromada_day_off.c.hromada_id == hromada_id).order_by(hromada_day_off.c.day)).mappings()]
+
+
+def add_day_off(conn: sa.Connection, hromada_id: int, day, note: str | None, *, by: By) -> None:
+    """A day the hromada's offices do not work: deadlines skip it from now on."""
+    _require_hromada(conn, hromada_id)
+    if isinstance(day, str):
+        try:
+            day = dt.date.fromisoformat(day.strip())
+        except ValueError:
+            raise InvalidInput(f"Дата {day!r}: потрібно РРРР-ММ-ДД", f"Date {day!r}: YYYY-MM-DD is needed") from None
+    note = (note or "").strip()[:200] or None
+    added = conn.execute(pg_insert(hromada_day_off).values(hromada_id=hromada_id, day=day, note=note)
+                         .on_conflict_do_nothing().returning(hromada_day_off.c.day)).first()
+    if added is not None:
+        record(conn, by, "day_off.add", hromada_id=hromada_id, object=day.isoformat(), detail={"note": note})
+
+
+def remove_day_off(conn: sa.Connection, hromada_id: int, day, *, by: By) -> None:
+    _require_hromada(conn, hromada_id)
+    if isinstance(day, str):
+        try:
+            day = dt.date.fromisoformat(day.strip())
+        except ValueError:
+            raise InvalidInput(f"Дата {day!r}: потрібно РРРР-ММ-ДД", f"Date {day!r}: YYYY-MM-DD is needed") from None
+    gone = conn.execute(hromada_day_off.delete().where(hromada_day_off.c.hromada_id == hromada_id,
+                                                       hromada_day_off.c.day == day).returning(hromada_day_off.c.day)
+                        ).first()
+    if gone is not None:
+        record(conn, by, "day_off.remove", hromada_id=hromada_id, object=day.isoformat())

@@ -450,6 +450,7 @@ def _categories_page(*, errors: dict | None = None, posted: dict | None = None, 
                      error: HromadaError | None = None, error_form: str | None = None, status: int = 200):
     return _render("categories.html", "categories", status,
                    categories=setup.list_categories(connection(), g.hromada_id), errors=errors or {},
+                   days_off=setup.list_days_off(connection(), g.hromada_id),
                    posted=posted or {}, form=ConsoleActionForm(), local=local or LocalCategoryForm(formdata=None),
                    error=error, error_form=error_form)
 
@@ -464,8 +465,9 @@ def categories_save(katottg: str):
     posted, errors, changes = {}, {}, []
     for c in rows:
         enabled = request.form.get(f"enabled-{c['code']}") == "on"
+        premoderate = request.form.get(f"premoderate-{c['code']}") == "on"
         raw = request.form.get(f"days-{c['code']}", "").strip()
-        posted[c["code"]] = {"enabled": enabled, "days": raw}
+        posted[c["code"]] = {"enabled": enabled, "days": raw, "premoderate": premoderate}
         days = None
         if raw:
             if not raw.isdigit() or not 1 <= int(raw) <= 365:
@@ -473,18 +475,37 @@ def categories_save(katottg: str):
                                               "from 1 to 365 days (a whole number)")
                 continue
             days = int(raw)
-        if enabled != c["enabled"] or days != c.get("own_target_days"):  # only what changed is written
-            changes.append((c["code"], enabled, days))
+        if enabled != c["enabled"] or days != c.get("own_target_days") or premoderate != c["premoderate"]:
+            changes.append((c["code"], enabled, days, premoderate))  # only what changed is written
     if errors:
         return _categories_page(errors=errors, posted=posted, error_form="switches", status=400)
     try:
         with engine().begin() as write:  # every change of the table, or none
-            for code, enabled, days in changes:
-                setup.set_category(write, g.hromada_id, code, enabled=enabled, target_days=days, by=_by())
+            for code, enabled, days, premoderate in changes:
+                setup.set_category(write, g.hromada_id, code, enabled=enabled, target_days=days, by=_by(),
+                                   premoderate=premoderate)
     except HromadaError as exc:
         return _categories_page(posted=posted, error=exc, error_form="switches", status=exc.http_status)
     _saved()
     return redirect(url_for(".categories", katottg=katottg))
+
+
+@bp.post("/days-off")
+@admin_only
+def day_off_save(katottg: str):
+    """Add a day the hromada does not work (``day``, ``note``), or remove one (``remove``)."""
+    form = ConsoleActionForm()
+    if not form.validate_on_submit():
+        return _categories_page(error_form="days-off", status=400)
+    try:
+        if request.form.get("remove"):
+            _write(setup.remove_day_off, request.form["remove"])
+        else:
+            _write(setup.add_day_off, request.form.get("day", ""), request.form.get("note"))
+    except HromadaError as exc:
+        return _categories_page(error=exc, error_form="days-off", status=exc.http_status)
+    _saved()
+    return redirect(url_for(".categories", katottg=katottg) + "#days-off")
 
 
 @bp.post("/categories/local")

@@ -389,6 +389,34 @@ def test_categories_are_switched_and_given_targets(admin, demo_db):
     assert audit_count(demo_db) == before + 2
 
 
+def test_premoderation_and_days_off_are_set_in_the_console(admin, demo_db):
+    import datetime as dt
+
+    page = text(admin.get(f"{BASE}/categories"))
+    items = [*switches(page), ("premoderate-pothole", "on")]
+    assert post(admin, "/categories", items).status_code == 302
+    premoderated = scalar(demo_db, "SELECT hc.premoderate FROM hromada_category hc JOIN category c "
+                                   "ON c.id = hc.category_id WHERE c.code = 'pothole'")
+    assert premoderated is True
+    assert 'id="premoderate-pothole" name="premoderate-pothole" value="on" checked' in text(
+        admin.get(f"{BASE}/categories"))
+    # Unticked again: back to the catalogue's (off), nothing left behind.
+    unticked = [(k, v) for k, v in switches(text(admin.get(f"{BASE}/categories"))) if k != "premoderate-pothole"]
+    assert post(admin, "/categories", unticked).status_code == 302
+    assert scalar(demo_db, "SELECT count(*) FROM hromada_category") == 0
+
+    day = dt.date(2026, 12, 19)
+    on_page = {"page": "/categories"}
+    assert post(admin, "/days-off", {"day": day.isoformat(), "note": "День громади"}, **on_page).status_code == 302
+    assert post(admin, "/days-off", {"day": "19.12.2026"}, **on_page).status_code == 400  # says the format
+    listed = text(admin.get(f"{BASE}/categories"))
+    assert "День громади" in listed
+    assert scalar(demo_db, "SELECT count(*) FROM hromada_day_off") == 1
+    assert post(admin, "/days-off", {"remove": day.isoformat()}, **on_page).status_code == 302
+    assert scalar(demo_db, "SELECT count(*) FROM hromada_day_off") == 0
+    assert scalar(demo_db, "SELECT count(*) FROM audit_log WHERE action LIKE 'day_off.%'") == 2
+
+
 def test_a_local_category_is_added(admin, demo_db):
     before = audit_count(demo_db)
     answer = post(admin, "/categories/local", {"code": "stray_dogs", "name_uk": "Безпритульні собаки",
