@@ -150,3 +150,18 @@ def test_worker_outlives_a_message_that_cannot_be_built(clean_db, smtp_server, m
     stop.set()
     worker.join(timeout=10)
     assert statuses(clean_db) == {"sent": 2}
+
+
+def test_mail_printed_to_the_console_is_readable(clean_db, caplog):
+    """Without an SMTP host (`make run`) a mail goes to the log as its header fields and text — not
+    the base64 of its transfer encoding, which nobody can read."""
+    with clean_db.begin() as conn:
+        outbox.enqueue(conn, to_addr="r@example.org", subject="Звернення ЯК-2026-000001 отримано",
+                       body="Ваше звернення отримано. Код: ЯК-2026-000001", key="console-1",
+                       headers={"List-Unsubscribe": "<http://localhost/mail/unsubscribe/x>"})
+    with caplog.at_level("INFO", logger="gis.outbox"):
+        assert outbox.deliver_due(clean_db, SmtpSettings(host=None)) == 1
+    logged = caplog.text
+    assert "Ваше звернення отримано. Код: ЯК-2026-000001" in logged
+    assert "Subject: Звернення ЯК-2026-000001 отримано" in logged
+    assert "List-Unsubscribe: <http://localhost/mail/unsubscribe/x>" in logged

@@ -220,6 +220,18 @@ def test_staff_see_their_change_saved_and_nothing_is_preselected(live_server, pa
     status_button.click()  # sent unchanged: refused, nothing changes
     with demo_db.connect() as conn:
         assert conn.execute(sa.text("SELECT status FROM report WHERE code = :c"), {"c": code}).scalar() == "resolved"
+    # The queue shows how many people support each report.
+    with demo_db.begin() as conn:
+        from layers.reports import me_too
+
+        reopened = conn.execute(sa.text("UPDATE report SET status = 'reopened' WHERE code = :c RETURNING code"),
+                                {"c": code}).scalar()
+        me_too(conn, reopened, None, public_url=live_server)
+        me_too(conn, reopened, None, public_url=live_server)
+    page.goto(f"{live_server}/staff/")
+    header = [h.strip() for h in page.locator("table thead th").all_inner_texts()]
+    row = [c.strip() for c in page.locator("table tbody tr", has_text=code).locator("td").all_inner_texts()]
+    assert row[header.index("Підтримали")] == "2", (header, row)
 
 
 def test_a_large_layer_comes_as_tiles_and_its_features_open_popups(app, live_server, page, demo_db):
