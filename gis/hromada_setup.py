@@ -991,6 +991,15 @@ def preview_route(conn: sa.Connection, hromada_id: int, lon, lat, category_code:
 
 # --- days off (deadlines in working days: gis.working_days) ---------------------------------------
 
+def _date(value) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"Дата {value!r}: потрібно РРРР-ММ-ДД", f"Date {value!r}: YYYY-MM-DD is needed") from None
+
+
 def list_days_off(conn: sa.Connection, hromada_id: int) -> list[dict]:
     return [dict(r) for r in conn.execute(sa.select(hromada_day_off.c.day, hromada_day_off.c.note).where(
         hromada_day_off.c.hromada_id == hromada_id).order_by(hromada_day_off.c.day)).mappings()]
@@ -999,11 +1008,7 @@ def list_days_off(conn: sa.Connection, hromada_id: int) -> list[dict]:
 def add_day_off(conn: sa.Connection, hromada_id: int, day, note: str | None, *, by: By) -> None:
     """A day the hromada's offices do not work: deadlines skip it from now on."""
     _require_hromada(conn, hromada_id)
-    if isinstance(day, str):
-        try:
-            day = dt.date.fromisoformat(day.strip())
-        except ValueError:
-            raise InvalidInput(f"Дата {day!r}: потрібно РРРР-ММ-ДД", f"Date {day!r}: YYYY-MM-DD is needed") from None
+    day = _date(day)
     note = (note or "").strip()[:200] or None
     added = conn.execute(pg_insert(hromada_day_off).values(hromada_id=hromada_id, day=day, note=note)
                          .on_conflict_do_nothing().returning(hromada_day_off.c.day)).first()
@@ -1013,11 +1018,7 @@ def add_day_off(conn: sa.Connection, hromada_id: int, day, note: str | None, *, 
 
 def remove_day_off(conn: sa.Connection, hromada_id: int, day, *, by: By) -> None:
     _require_hromada(conn, hromada_id)
-    if isinstance(day, str):
-        try:
-            day = dt.date.fromisoformat(day.strip())
-        except ValueError:
-            raise InvalidInput(f"Дата {day!r}: потрібно РРРР-ММ-ДД", f"Date {day!r}: YYYY-MM-DD is needed") from None
+    day = _date(day)
     gone = conn.execute(hromada_day_off.delete().where(hromada_day_off.c.hromada_id == hromada_id,
                                                        hromada_day_off.c.day == day).returning(hromada_day_off.c.day)
                         ).first()

@@ -1,4 +1,4 @@
-"""Folium pieces that never put data into innerHTML.
+"""Folium pieces that never put data into innerHTML (the tables and labels are built by static/map_layers.js).
 
 folium's GeoJsonPopup/GeoJsonTooltip build their table as an HTML string from the feature's
 properties and assign it to innerHTML, so a village or report text containing markup would run
@@ -8,30 +8,23 @@ already translated rows in the ``_popup`` property: ``[[label, value], …]``.
 from __future__ import annotations
 
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from jinja2 import Template
+
+from webmap.folium_lazy import script_link
 
 POPUP_PROPERTY = "_popup"
 TOOLTIP_PROPERTY = "_label"
 
 
-class SafeGeoJsonPopup(MacroElement):
+class SafeGeoJsonPopup(JSCSSMixin, MacroElement):
+    """The popup table, built by static/map_layers.js (the same as the light map's)."""
+
     _template = Template("""
     {% macro script(this, kwargs) %}
-    {{ this._parent.get_name() }}.bindPopup(function(layer) {
-        const rows = (layer.feature.properties || {})[{{ this.prop | tojson }}] || [];
-        const table = document.createElement("table");
-        table.className = "popup-table";
-        for (const [label, value] of rows) {
-            const tr = table.insertRow();
-            const th = document.createElement("th");
-            th.scope = "row";
-            th.textContent = label;
-            const td = document.createElement("td");
-            td.textContent = value;
-            tr.append(th, td);
-        }
-        return table;
-    }, {maxWidth: 320});
+    {{ this._parent.get_name() }}.bindPopup(
+        layer => window.hromadaMap.popupTable((layer.feature.properties || {})[{{ this.prop | tojson }}]),
+        {maxWidth: 320});
     {% endmacro %}
     """)
 
@@ -39,16 +32,15 @@ class SafeGeoJsonPopup(MacroElement):
         super().__init__()
         self._name = "SafeGeoJsonPopup"
         self.prop = POPUP_PROPERTY
+        self.default_js = [script_link()]
 
 
-class SafeGeoJsonTooltip(MacroElement):
+class SafeGeoJsonTooltip(JSCSSMixin, MacroElement):
     _template = Template("""
     {% macro script(this, kwargs) %}
-    {{ this._parent.get_name() }}.bindTooltip(function(layer) {
-        const span = document.createElement("span");
-        span.textContent = (layer.feature.properties || {})[{{ this.prop | tojson }}] || "";
-        return span;
-    }, {sticky: true});
+    {{ this._parent.get_name() }}.bindTooltip(
+        layer => window.hromadaMap.text((layer.feature.properties || {})[{{ this.prop | tojson }}]),
+        {sticky: true});
     {% endmacro %}
     """)
 
@@ -56,6 +48,7 @@ class SafeGeoJsonTooltip(MacroElement):
         super().__init__()
         self._name = "SafeGeoJsonTooltip"
         self.prop = TOOLTIP_PROPERTY
+        self.default_js = [script_link()]
 
 
 class Attribution(MacroElement):

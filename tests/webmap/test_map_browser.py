@@ -250,7 +250,9 @@ def test_a_large_layer_comes_as_tiles_and_its_features_open_popups(app, live_ser
     page.goto(live_server + "/")
     wait_for_map(page)
     assert not tiles  # not a layer residents report about: off until switched on
-    page.locator(".leaflet-control-layers-overlays label", has_text="Синтетичні точки (тест)").locator("input").check()
+    switch = page.locator(".leaflet-control-layers-overlays label", has_text="Синтетичні точки (тест)").locator("input")
+    with page.expect_response(lambda r: "/tiles/synthetic_points/" in r.url):
+        switch.check()
     page.wait_for_load_state("networkidle")
     assert tiles and all(status in (200, 204) for status in tiles)
     assert 200 in tiles  # some tile over the hromada holds synthetic points
@@ -276,7 +278,8 @@ def test_on_a_phone_the_layer_list_is_folded_and_a_tap_places_the_report(browser
     assert "leaflet-control-layers-expanded" not in control.get_attribute("class")
     box = page.locator(".folium-map").bounding_box()
     assert control.bounding_box()["height"] < box["height"] / 4
-    page.touchscreen.tap(box["x"] + box["width"] / 3, box["y"] + box["height"] / 2)
+    # A tap where the map is (the locator waits until the map, not something over it, takes the tap).
+    page.locator(".folium-map").tap(position={"x": box["width"] / 3, "y": box["height"] / 2})
     page.wait_for_function("() => document.getElementById('lat').value !== ''")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()

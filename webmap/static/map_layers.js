@@ -47,11 +47,7 @@
       onEachFeature: (feature, featureLayer) => {
         featureLayer.bindPopup(() => popupTable(feature.properties._popup), {maxWidth: 320});
         if (feature.properties._label) {
-          featureLayer.bindTooltip(() => {
-            const span = document.createElement("span");
-            span.textContent = feature.properties._label;
-            return span;
-          }, {sticky: true});
+          featureLayer.bindTooltip(() => api.text(feature.properties._label), {sticky: true});
         }
       },
     });
@@ -111,5 +107,11 @@
     grid.on("remove", () => { if (map) map.off("click", onClick); map = null; });
   };
 
+  api.popupTable = popupTable;  // folium_safe's popups on the other maps build theirs here too
+  api.text = function (value) {
+    const span = document.createElement("span");
+    span.textContent = value || "";
+    return span;
+  };
   window.hromadaMap = api;
 })();
