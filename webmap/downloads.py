@@ -24,7 +24,8 @@ def csv_download(name: str, header: Sequence[str] | None = None, rows: Iterable[
         yield BOM.encode("utf-8")
         for chunk in body:
             yield chunk.encode("utf-8")
-    return Response(stream_with_context(with_bom()), mimetype="text/csv; charset=utf-8", headers=attachment(name))
+    # A text/* mimetype gets "; charset=utf-8" from Flask: naming it here too sent it twice.
+    return Response(stream_with_context(with_bom()), mimetype="text/csv", headers=attachment(name))
 
 
 def geojson_download(name: str, collection: dict) -> Response:

@@ -119,7 +119,9 @@ def test_public_figures_equal_independent_counts(client, demo_db, many_reports):
     assert answer.status_code == 200 and "overdue" not in answer.json
     check(answer.json, expected(demo_db, staff=False))
     # The same table as CSV (with the byte-order mark spreadsheets need).
-    text = client.get(f"/api/hromadas/{DEMO_KATOTTG}/dashboard/by_unit.csv").get_data(as_text=True)
+    answer = client.get(f"/api/hromadas/{DEMO_KATOTTG}/dashboard/by_unit.csv")
+    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset once, not twice
+    text = answer.get_data(as_text=True)
     table = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert {r["code"]: int(r["total"]) for r in table} == dict(expected(demo_db, staff=False)["by_unit"])
     assert client.get(f"/api/hromadas/{DEMO_KATOTTG}/dashboard/nonsense.csv").status_code == 404

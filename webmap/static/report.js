@@ -92,7 +92,7 @@
       item.dataset.code = r.code;
       const link = text("a", r.code);
       link.href = "/reports/" + encodeURIComponent(r.code);
-      item.append(link, text("span", ` (${r.distance_m} m): ${r.description} `));
+      item.append(link, text("span", ` (${r.distance_m} ${msg("Metres")}): ${r.description} `));
       if (supported.has(r.code)) {
         item.append(text("strong", msg("MetooDone")));
       } else {
