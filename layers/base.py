@@ -184,6 +184,9 @@ class Layer:
     # Drawn when the public map opens; the others wait in the collapsed layer list. The map is
     # first of all where residents report, so only what they report about (and the boundary) is on.
     on_map_at_first: bool = False
+    # Small polygons (parcels): below this zoom their vector tiles hold clusters of points on their
+    # surface instead of shapes smaller than a pixel, so a tile stays small however many there are.
+    tiles_as_points_below: int | None = None
     style: Style = Style()
     categories: tuple[str, ...] = ()  # problem categories residents can report about it
     permissions: Permissions = Permissions()

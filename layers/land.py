@@ -219,6 +219,7 @@ AREA_MISMATCH_SQL = (f"(abs({_AREA_DIFF}) * 10000.0 > GREATEST({AREA_TOLERANCE_S
 
 PARCELS = Layer(
     name="parcels",
+    tiles_as_points_below=14,
     title={"uk": "Земельні ділянки", "en": "Land parcels"},
     description={"uk": "Інвентаризація земель громади: кадастровий номер, категорія, цільове призначення, форма "
                        "власності, право, нормативна оцінка, обмеження, стан інвентаризації",

@@ -37,8 +37,11 @@ def check_tile(z: int, x: int, y: int) -> None:
 
 
 def clustered(layer: Layer, z: int) -> bool:
-    """Whether ``layer``'s tiles at zoom ``z`` hold clusters rather than features."""
-    return layer.geometry in ("Point", "MultiPoint") and z < CLUSTER_BELOW_ZOOM
+    """Whether ``layer``'s tiles at zoom ``z`` hold clusters rather than features: points below
+    CLUSTER_BELOW_ZOOM, small polygons below their ``Layer.tiles_as_points_below``."""
+    if layer.geometry in ("Point", "MultiPoint"):
+        return z < CLUSTER_BELOW_ZOOM
+    return layer.tiles_as_points_below is not None and z < layer.tiles_as_points_below
 
 
 def tile_sql(layer: Layer, z: int) -> str:
@@ -54,11 +57,13 @@ def _tile_sql(layer: Layer, clusters: bool) -> str:
     public = f" AND {visible_rows_sql(layer, 't')}"
     points = layer.geometry in ("Point", "MultiPoint")
     if clusters:
-        # One cluster per grid cell: its centre, how many points, and the first feature's id.
+        # One cluster per grid cell: its centre, how many points, and the first feature's id (a
+        # polygon counts by a point on its surface).
+        point = geom if points else f"ST_PointOnSurface({geom})"
         return f"""
         WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
         cells AS (
-            SELECT ST_SnapToGrid(ST_Transform({geom}, 3857),
+            SELECT ST_SnapToGrid(ST_Transform({point}, 3857),
                                  (ST_XMax(bounds.env) - ST_XMin(bounds.env)) / {CLUSTER_CELLS}) AS cell,
                    min(t."{layer.id_column}") AS id, count(*) AS point_count
             FROM "{table.name}" t, bounds

@@ -136,3 +136,17 @@ def test_a_tile_is_answered_when_the_database_dropped_the_connections(app, tile_
         tile_memory(app).clear()
         again = tile_client.get(path)
         assert again.status_code == 200 and again.data == before
+
+
+def test_small_polygons_come_as_clustered_points_below_their_zoom(tile_client, demo_db):
+    """Parcels (Layer.tiles_as_points_below = 14): a z12 tile holds clusters of their points, not
+    shapes smaller than a pixel; from z14 the shapes themselves."""
+    lon, lat = scalar(demo_db, "SELECT ARRAY[ST_X(p), ST_Y(p)] FROM (SELECT ST_PointOnSurface(geom) AS p "
+                               "FROM parcel ORDER BY id LIMIT 1) s")
+    x, y = tile_of(lon, lat, 12)
+    low = decode(tile_client.get(f"/tiles/parcels/12/{x}/{y}.mvt").data)["parcels"]["features"]
+    assert low and all(f["geometry"]["type"] == "Point" and f["properties"]["point_count"] >= 1 for f in low)
+    x, y = tile_of(lon, lat, 15)
+    high = decode(tile_client.get(f"/tiles/parcels/15/{x}/{y}.mvt").data)["parcels"]["features"]
+    assert high and {f["geometry"]["type"] for f in high} <= {"Polygon", "MultiPolygon"}
+    assert "cadastral_number" in high[0]["properties"]
