@@ -10,6 +10,7 @@ Measured on the demo (A) and on the demo with 100× its parcels, venues and stre
 shifted a few hundred metres), loads paired A B A B. Targets: B/A ≤ 1.1 and every page ≤ 150 KB.
 """
 import multiprocessing
+import os
 import statistics
 import time
 
@@ -21,9 +22,11 @@ from gis.config import DEMO_KATOTTG
 from gis.embedded import free_port
 from importers.demo import load_demo
 
-PAGES = ("/", f"/map/{DEMO_KATOTTG}/land", f"/map/{DEMO_KATOTTG}/roads", f"/map/{DEMO_KATOTTG}/lighting",
+ALL_PAGES = ("/", f"/map/{DEMO_KATOTTG}/land", f"/map/{DEMO_KATOTTG}/roads", f"/map/{DEMO_KATOTTG}/lighting",
          f"/map/{DEMO_KATOTTG}/heritage", f"/map/{DEMO_KATOTTG}/reconstruction", f"/map/{DEMO_KATOTTG}/property",
          f"/map/{DEMO_KATOTTG}/coverage", f"/map/{DEMO_KATOTTG}/plans", "/venues")
+# HROMADA_BENCH_PAGES="/,/map/…/land": only those pages (a quicker check of one change).
+PAGES = tuple(p for p in os.environ.get("HROMADA_BENCH_PAGES", "").split(",") if p) or ALL_PAGES
 SLOW_4G = {"offline": False, "latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8}
 ROUNDS = 2  # A B A B
 COPIES = 99  # B holds 100× the demo's parcels, venues and lamps
