@@ -138,6 +138,9 @@ def test_resident_files_a_report_by_clicking_the_map_and_using_the_keyboard(live
     code = re.search(r"ЯК-\d{4}-\d{6}", text).group(0)
     assert "Ліхтар №301" in text
     assert page.evaluate("document.activeElement.id") == "report-result"  # focus moves to the answer
+    private = result.locator("a").last
+    assert f"/reports/{code}?token=" in private.inner_text()  # readable, not percent-encoded
+    assert "%D0" in private.get_attribute("href")
     with demo_db.connect() as conn:
         row = conn.execute(sa.text("SELECT reporter_email, status FROM report WHERE code = :c"), {"c": code}).one()
     assert row == ("resident@example.org", "new")

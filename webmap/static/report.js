@@ -144,7 +144,8 @@
       result.children[0].append(code);
       result.children[1].textContent = data.routing.reason[lang];
       if (data.private_url) {  // absent when the report joined an open one on the same lamp
-        const privateLink = text("a", data.private_url);
+        // Shown as a person reads it (the Cyrillic code, not %D0%AF…); the link itself stays encoded.
+        const privateLink = text("a", decodeURI(data.private_url));
         privateLink.href = data.private_url;
         const line = text("p", msg("Private") + " ");
         line.append(privateLink);
