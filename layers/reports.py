@@ -252,8 +252,6 @@ def public_report(conn: sa.Connection, code: str, *, own: bool = False) -> dict:
         raise NotPublic(f"Звернення {code} ще перевіряють, перш ніж показати",
                         f"Report {code} is being checked before it is shown")
     photos = photo_positions(conn, row["id"])
-    supporters = conn.execute(sa.text(
-        "SELECT count(*) FROM report_event WHERE report_id = :id AND kind = 'me_too'"), {"id": row["id"]}).scalar()
     return {
         "code": row["code"],
         "category": {"code": row["category_code"], "uk": row["category_uk"], "en": row["category_en"]},
@@ -271,7 +269,7 @@ def public_report(conn: sa.Connection, code: str, *, own: bool = False) -> dict:
         "closed_at": row["closed_at"].isoformat() if row["closed_at"] else None,
         "duplicate_of": row["duplicate_of_code"],
         "photos": photos,
-        "supporters": supporters,
+        "supporters": row["supporters"],  # find_report counts them
         "history": history(conn, row["id"], staff=False),
     }
 
