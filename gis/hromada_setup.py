@@ -414,7 +414,8 @@ def delete_district(conn: sa.Connection, hromada_id: int, code: str, by: By) -> 
 
 def hromada_outline(conn: sa.Connection, katottg: str) -> dict:
     """The hromada's bounding box (``minx``, ``miny``, ``maxx``, ``maxy``) and its boundary,
-    simplified, as a GeoJSON dict (``shape``, None without one), for the console's maps."""
+    simplified, as a GeoJSON dict (``shape``, None without one), for the console's maps and the
+    outline of the thematic maps (webmap.mapview.add_boundary)."""
     row = conn.execute(sa.text("""
         SELECT ST_XMin(boundary) AS minx, ST_YMin(boundary) AS miny, ST_XMax(boundary) AS maxx,
                ST_YMax(boundary) AS maxy, ST_AsGeoJSON(ST_SimplifyPreserveTopology(boundary, 0.0002), 6) AS shape

@@ -39,6 +39,21 @@ def gist(table: str, column: str) -> sa.Index:
     return sa.Index(f"ix_{table}_{column}", column, postgresql_using="gist")
 
 
+def trigram(table: str, column: str) -> sa.Index:
+    """A GIN index of pg_trgm's trigrams: typo-tolerant search (similarity, %, %>) on ``column``."""
+    return sa.Index(f"ix_{table}_{column}", column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+
+
+APOSTROPHES = "'’ʼ`´‘ʹ′ʻ"  # however an apostrophe was typed, it is dropped for searching (layers.places)
+
+
+def name_key_sql(column: str) -> str:
+    """SQL: a name as layers.places.normalise writes a village's name (lower case, no apostrophes,
+    hyphens and runs of spaces one space): "Слобода-Дашковецька" → "слобода дашковецька"."""
+    quoted = APOSTROPHES.replace("'", "''")
+    return f"regexp_replace(translate(lower({column}), '{quoted}', ''), '[-[:space:]]+', ' ', 'g')"
+
+
 def created_at() -> sa.Column:
     return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
                      server_default=sa.func.now())
@@ -88,12 +103,16 @@ settlement = sa.Table(
     sa.Column("source_ref", sa.Text),  # e.g. "relation/4702550" for OpenStreetMap
     sa.Column("boundary", geometry("MULTIPOLYGON")),
     sa.Column("centre", geometry("POINT")),
+    # The name as the address search compares it (layers.places), kept by the database itself.
+    sa.Column("search", sa.Text, sa.Computed(name_key_sql("name_uk"), persisted=True)),
     sa.CheckConstraint("boundary IS NOT NULL OR centre IS NOT NULL", name="has_geometry"),
     sa.CheckConstraint(f"kind IN {SETTLEMENT_KINDS}", name="kind"),
     sa.UniqueConstraint("hromada_id", "source_ref"),
     sa.Index("ix_settlement_hromada_id", "hromada_id"),
     gist("settlement", "boundary"),
     gist("settlement", "centre"),
+    trigram("settlement", "search"),
+    trigram("settlement", "name_en"),
 )
 
 unit = sa.Table(
@@ -537,4 +556,49 @@ user_token = sa.Table(
     created_at(),
     sa.Column("last_used_at", sa.DateTime(timezone=True)),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+
+# The local address layer behind "find a place by address" (layers.places, #17): no outside
+# geocoder. ``search`` holds the street's (or, for an address given by village alone, the village's)
+# name as layers.places.normalise writes it, matched typo-tolerantly by pg_trgm through GIN indexes;
+# ``number`` the house number the same way ("12 А" → "12а"), matched exactly. ``source_ref`` names
+# a row within its source ("node/123", "demo/…") so that re-importing updates instead of adding.
+# Villages are found by ``settlement.search`` (above).
+street = sa.Table(
+    "street", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("settlement_id", sa.Integer, sa.ForeignKey("settlement.id", ondelete="SET NULL")),
+    sa.Column("name", sa.Text, nullable=False),  # as the source writes it: "вулиця Шевченка"
+    sa.Column("search", sa.Text, nullable=False),
+    sa.Column("geom", geometry("MULTILINESTRING"), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # osm, demo
+    sa.Column("source_ref", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("hromada_id", "source_ref"),
+    sa.Index("ix_street_settlement_id", "settlement_id"),
+    trigram("street", "search"),
+    gist("street", "geom"),
+)
+
+address_point = sa.Table(
+    "address_point", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("settlement_id", sa.Integer, sa.ForeignKey("settlement.id", ondelete="SET NULL")),
+    sa.Column("street", sa.Text),  # NULL: an address by village alone (addr:place), "Якушинці, 12"
+    sa.Column("place", sa.Text),  # the village the source names (addr:place, addr:city), as written
+    sa.Column("housenumber", sa.Text, nullable=False),  # as the source writes it: "12А"
+    sa.Column("search", sa.Text, nullable=False),
+    sa.Column("number", sa.Text, nullable=False),
+    sa.Column("geom", geometry("POINT"), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # osm, demo
+    sa.Column("source_ref", sa.Text, nullable=False),
+    sa.Column("osm_id", sa.Text),  # node/123, way/45: the OSM object the point was made from
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("hromada_id", "source_ref"),
+    sa.Index("ix_address_point_settlement_id", "settlement_id"),
+    trigram("address_point", "search"),
+    gist("address_point", "geom"),
 )

@@ -10,7 +10,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from gis.errors import InvalidInput
 
@@ -29,6 +29,9 @@ class Photo:
     thumb: bytes
     width: int
     height: int
+    # Where the camera says it was taken (lon, lat), read before the EXIF is dropped: a report form
+    # may take it as the place. Never stored: the stored JPEG has no EXIF.
+    position: tuple[float, float] | None = None
 
 
 def process_photo(data: bytes, name: str = "photo") -> Photo:
@@ -53,12 +56,32 @@ def process_photo(data: bytes, name: str = "photo") -> Photo:
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning,
             SyntaxError, ValueError):
         raise not_image from None
+    position = gps_position(image)
     image = ImageOps.exif_transpose(image)
     image = _flatten(image)
     image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     thumb = image.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
-    return Photo(_jpeg(image), _jpeg(thumb, quality=80), image.width, image.height)
+    return Photo(_jpeg(image), _jpeg(thumb, quality=80), image.width, image.height, position)
+
+
+def gps_position(image: Image.Image) -> tuple[float, float] | None:
+    """The (lon, lat) in the image's EXIF GPS tags, or None when it has none (or nonsense)."""
+    try:
+        gps = image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+        lat = _degrees(gps[ExifTags.GPS.GPSLatitude], gps.get(ExifTags.GPS.GPSLatitudeRef, "N"), "S")
+        lon = _degrees(gps[ExifTags.GPS.GPSLongitude], gps.get(ExifTags.GPS.GPSLongitudeRef, "E"), "W")
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None
+    return lon, lat
+
+
+def _degrees(dms, ref, negative: str) -> float:
+    degrees, minutes, seconds = (float(v) for v in dms)
+    value = degrees + minutes / 60 + seconds / 3600
+    return -value if str(ref).strip().upper() == negative else value
 
 
 def _flatten(image: Image.Image) -> Image.Image:

@@ -148,3 +148,21 @@ def synthetic_load(points: int, roads: int):
     with db.make_engine(db.database_url()).begin() as conn:
         load_synthetic(conn, points, roads)
     click.echo(f"synthetic_points: {points}, synthetic_roads: {roads}")
+
+
+@click.command("import-addresses")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--hromada", "katottg", default=None,
+              help="KATOTTG of the hromada to import into; by default every loaded hromada takes what lies in it.")
+def import_addresses_command(path: str, katottg: str | None):
+    """Import address points and streets from an OpenStreetMap extract (.osm XML or .osm.pbf) for the
+    address search (/api/places); re-importing the same file changes nothing."""
+    from importers.osm_addresses import import_osm_addresses
+
+    engine = db.make_engine(db.database_url())
+    try:
+        report = import_osm_addresses(engine, path, katottg=katottg)
+    finally:
+        engine.dispose()
+    click.echo(report.summary("uk"))
+    click.echo(report.summary("en"))

@@ -24,6 +24,7 @@ from gis.hromada_setup import rederive_areas
 from gis.models import hromada, settlement, unit
 from gis.setup_file import apply_setup
 from importers.communities import LoadReport, load_communities, load_settlements
+from importers.demo_addresses import load_demo_addresses
 from importers.demo_coverage import load_demo_coverage
 from importers.demo_heritage import load_demo_heritage
 from importers.demo_land import load_demo_land
@@ -79,6 +80,7 @@ def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadRepor
         load_demo_land(conn, hromada_id, centres, villages)
         load_demo_property(conn, hromada_id, centres, unit_ids)
         load_demo_plans(conn, hromada_id, centres, villages)
+        load_demo_addresses(conn, hromada_id)  # along the demo streets above (#17)
     return reports
 
 

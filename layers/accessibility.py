@@ -352,31 +352,27 @@ def find_venues(conn, lon, lat, profile: str, *, category: str | None = None, in
 
 
 def place_for(conn, text: str) -> tuple[float, float, str]:
-    """Where "near …" means: a village of a served hromada by name, else a venue's address.
+    """Where "near …" means, as (lon, lat, label): the address, street or village the text names
+    (layers.places, typo-tolerant), else the venue whose registered address contains the text.
 
-    There is no street geocoder: an address finds the venue registered at it. NotFound otherwise.
+    InvalidInput for an empty text; layers.places.PlaceNotFound (a NotFound) with the closest places,
+    for the page to offer, when neither finds it.
     """
     import sqlalchemy as sa
 
-    from gis.errors import InvalidInput, NotFound
+    from layers import places
 
-    text = (text or "").strip()
-    if not text:
-        raise InvalidInput("Вкажіть населений пункт або адресу", "Give a village or an address")
-    row = conn.execute(sa.text("""
-        SELECT ST_X(COALESCE(centre, ST_PointOnSurface(boundary))) AS lon,
-               ST_Y(COALESCE(centre, ST_PointOnSurface(boundary))) AS lat, name_uk AS name
-        FROM settlement WHERE lower(name_uk) = lower(:t) OR lower(name_en) = lower(:t)
-        ORDER BY population DESC NULLS LAST LIMIT 1"""), {"t": text}).first()
-    if row is None:
+    try:
+        found = places.place_for(conn, text)
+    except places.PlaceNotFound:
         row = conn.execute(sa.text("""
             SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, address AS name FROM venue
             WHERE address ILIKE :pattern ESCAPE '\\' ORDER BY length(address) LIMIT 1"""),
-            {"pattern": "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"}).first()
-    if row is None:
-        raise NotFound(f"Місце «{text}» не знайдено: вкажіть назву села або адресу закладу",
-                       f"Place {text!r} not found: give a village name or a venue's address")
-    return row.lon, row.lat, row.name
+            {"pattern": "%" + re.sub(r"([\\%_])", r"\\\1", text.strip().replace("\x00", "")) + "%"}).first()
+        if row is None:
+            raise
+        return row.lon, row.lat, row.name
+    return found["lon"], found["lat"], found["label"]
 
 
 def venue(conn, venue_id: int) -> dict:

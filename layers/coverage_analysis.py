@@ -656,6 +656,26 @@ def results_geojson(conn: sa.Connection, run_id: int, zone_kind: str = "settleme
     return geojson.collection(features)
 
 
+def cell_places(conn: sa.Connection, run_id: int) -> dict[str, dict]:
+    """Where each hex cell of a run lies, for a name people can place ("Якушинці, комірка 3" instead of
+    the grid's "259,3157"): ``{zone_key: {"name_uk", "name_en", "number"}}`` — the settlement the cell's
+    centre lies in or is nearest to, and the cell's number among that settlement's cells, counted in
+    reading order (north to south, then west to east). Worked out when asked: the stored results keep
+    the grid's keys."""
+    rows = conn.execute(sa.text("""
+        WITH cells AS (
+            SELECT res.zone_key, ST_PointOnSurface(res.geom) AS centre, r.hromada_id
+            FROM coverage_result res JOIN coverage_run r ON r.id = res.run_id
+            WHERE res.run_id = :run AND res.zone_kind = 'hex')
+        SELECT c.zone_key, s.name_uk, s.name_en,
+               row_number() OVER (PARTITION BY s.id ORDER BY ST_Y(c.centre) DESC, ST_X(c.centre)) AS number
+        FROM cells c CROSS JOIN LATERAL (
+            SELECT id, name_uk, name_en FROM settlement
+            WHERE hromada_id = c.hromada_id AND boundary IS NOT NULL
+            ORDER BY boundary <-> c.centre, id LIMIT 1) s"""), {"run": run_id}).mappings()
+    return {r["zone_key"]: {"name_uk": r["name_uk"], "name_en": r["name_en"], "number": r["number"]} for r in rows}
+
+
 def results_csv(conn: sa.Connection, run_id: int, zone_kind: str = "settlement", *,
                 headings: str | None = None) -> str:
     """The zones of a run as CSV text (no geometry); ``headings='uk'``/``'en'`` names columns by label."""

@@ -28,8 +28,12 @@ SIGNIFICANCE = {  # Закон України «Про охорону культ
     "newly_identified": {"uk": "щойно виявлений об'єкт", "en": "newly identified object"},
     "unesco": {"uk": "у Списку всесвітньої спадщини ЮНЕСКО", "en": "UNESCO World Heritage List"},
 }
+# One map shows the objects, their zones and the living heritage: every meaning has a colour of its own
+# (the heritage page's legend reads them from the layers' styles).
 SIGNIFICANCE_COLOURS = {"unesco": "#862e9c", "national": "#c92a2a", "local": "#1864ab",
                         "newly_identified": "#e67700"}
+ZONE_COLOURS = {"territory": "#5c3b1e", "protection_zone": "#0b7285"}
+LIVING_HERITAGE_COLOUR = "#2b8a3e"
 HERITAGE_TYPES = {  # види пам'яток за тим самим законом (ст. 3)
     "archaeology": {"uk": "археології", "en": "archaeology"},
     "history": {"uk": "історії", "en": "history"},
@@ -130,7 +134,7 @@ HERITAGE_ZONES = Layer(
     ),
     popup=("name", "kind", "document"),
     label_field="name",
-    style=CategoryStyle(field="kind", colors={"territory": "#c92a2a", "protection_zone": "#e67700"},
+    style=CategoryStyle(field="kind", colors=ZONE_COLOURS,
                         fill_opacity=0.1, dash_array="6 4"),
     permissions=Permissions(edit=EDITORS),
 )
@@ -158,7 +162,7 @@ CULTURAL_POTENTIAL = Layer(
     ),
     popup=("name_uk", "kind", "when_text", "keeper"),
     label_field="name_uk",
-    style=Style(color="#5f3dc4", fill_opacity=0.8),
+    style=Style(color=LIVING_HERITAGE_COLOUR, fill_opacity=0.8),
     permissions=Permissions(edit=EDITORS),
 )
 

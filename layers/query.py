@@ -175,6 +175,42 @@ def features(conn: sa.Connection, layer: Layer, *, bbox=None, page: Page = Page(
     return items, matched
 
 
+def _in_view(layer: Layer, table: sa.Table, bbox, hromada_id: int | None, roles) -> list[sa.ColumnElement]:
+    where = [visible_rows(layer, table, roles),
+             sa.func.ST_Intersects(table.c[layer.geometry_column], sa.func.ST_MakeEnvelope(*bbox, 4326))]
+    if hromada_id is not None and layer.hromada_column:
+        where.append(table.c[layer.hromada_column] == hromada_id)
+    return where
+
+
+def more_in_view_than(conn: sa.Connection, layer: Layer, threshold: int, *, bbox, hromada_id: int | None = None,
+                      roles=frozenset()) -> bool:
+    """Whether the ``bbox`` holds more than ``threshold`` features the ``roles`` may see (counted no further)."""
+    table = table_of(layer)
+    limited = sa.select(sa.literal(1)).select_from(table).where(
+        *_in_view(layer, table, bbox, hromada_id, roles)).limit(threshold + 1).subquery()
+    return conn.execute(sa.select(sa.func.count()).select_from(limited)).scalar_one() > threshold
+
+
+def clusters(conn: sa.Connection, layer: Layer, *, bbox, cell_degrees: float, hromada_id: int | None = None,
+             roles=frozenset()) -> list[dict]:
+    """The features in a WGS 84 ``bbox`` gathered on a grid of ``cell_degrees``: one ``{lon, lat,
+    count}`` per occupied cell, at the mean of its features (a line or polygon counts by a point on
+    it). A map view with more features than it can draw shows these, so its size is bounded by the
+    view, not by the layer."""
+    table = table_of(layer)
+    geom = table.c[layer.geometry_column]
+    point = geom if layer.geometry in ("Point", "MultiPoint") else sa.func.ST_PointOnSurface(geom)
+    cell = sa.func.ST_SnapToGrid(point, cell_degrees).label("cell")
+    where = _in_view(layer, table, bbox, hromada_id, roles)
+    grouped = (sa.select(cell, sa.func.ST_Centroid(sa.func.ST_Collect(point)).label("centre"),
+                         sa.func.count().label("count"))
+               .where(*where).group_by(sa.literal_column("cell")).subquery())
+    rows = conn.execute(sa.select(sa.func.ST_X(grouped.c.centre), sa.func.ST_Y(grouped.c.centre), grouped.c.count)
+                        .order_by(grouped.c.count.desc())).all()
+    return [{"lon": round(lon, 6), "lat": round(lat, 6), "count": count} for lon, lat, count in rows]
+
+
 def has_more_than(conn: sa.Connection, layer: Layer, threshold: int) -> bool:
     """Whether the layer holds more than ``threshold`` features (counted no further than that)."""
     table = table_of(layer)

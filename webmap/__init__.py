@@ -60,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap import ogc_write  # noqa: F401  (Part 4's routes, on the same blueprint)
     from webmap.admin import bp as admin_bp
     from webmap.api import bp as api_bp
+    from webmap.app_shell import bp as app_shell_bp
     from webmap.coverage import bp as coverage_bp
     from webmap.dashboard import bp as dashboard_bp
     from webmap.heritage import bp as heritage_bp
@@ -71,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.open311 import bp as open311_bp
     from webmap.pages import bp as pages_bp
     from webmap.property import bp as property_bp
+    from webmap.report_form import bp as report_form_bp
     from webmap.report_pages import bp as report_pages_bp
     from webmap.reports_api import bp as reports_api_bp
     from webmap.staff import bp as staff_bp
@@ -80,7 +82,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
                       tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp,
-                      map_layers_bp, mail_links_bp, dashboard_bp):
+                      map_layers_bp, mail_links_bp, dashboard_bp, report_form_bp,
+                      app_shell_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(land_bp)
     from webmap.plans import bp as plans_bp  # spatial plans: pages, editor, zone endpoints (issue #9)
@@ -93,6 +96,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     from webmap.console import bp as console_bp  # the hromada administrator's set-up console (issue #14)
     app.register_blueprint(console_bp)
+    from webmap.places_api import bp as places_api_bp  # find a place by address: /api/places (issue #17)
+    app.register_blueprint(places_api_bp)
     from webmap import openapi
 
     openapi.init_app(app)  # GET /api/openapi.json: the JSON APIs' description, generated from the views (issue #15)

@@ -1000,3 +1000,35 @@ class Open311RequestIn(BaseModel):
     phone: str | None = None
     asset_ref: str | None = Field(None, alias="attribute[asset_ref]",
                                   description="lamp and road services: the asset's number")
+
+
+# --- finding a place by address (layers.places, #17) ----------------------------------------------------
+
+class PlacesQuery(BaseModel):
+    q: str = Field(min_length=1, max_length=200, description="what a person typed: an address, a street or a "
+                   "village, e.g. “вул. Центральна 5, Якушинці” (typos, a Latin i and the like are forgiven)",
+                   examples=["вул. Центральна 5, Якушинці"])
+    hromada: str | None = Field(None, description="a hromada's KATOTTG code: only places in it")
+    limit: int | None = Field(None, ge=1, le=20, description="at most this many places (default 5)")
+
+
+class Place(Open):
+    kind: Literal["address", "street", "settlement"] = Field(
+        description="address: the house found; street: the street (the house number was not found on it); "
+                    "settlement: the village")
+    label: str = Field(description="e.g. “вул. Центральна, 5, Якушинці”")
+    lon: float
+    lat: float
+    score: float = Field(ge=0, le=1, description="how well the text matches (pg_trgm similarity), 1 at best")
+    settlement: str | None = Field(description="the village's name in Ukrainian")
+    settlement_en: str | None = Field(description="the village's name in English, if known")
+    hromada: str = Field(description="the hromada's KATOTTG code")
+    street: str | None
+    housenumber: str | None
+    note: Message | None = Field(description="why this is less than was asked (a house or a street not found)")
+
+
+class Places(Open):
+    query: str
+    places: list[Place] = Field(description="best first; empty when nothing matches well enough")
+    suggestions: list[Place] = Field(description="when no place matches well enough: the closest ones, to offer")

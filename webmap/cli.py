@@ -12,7 +12,14 @@ from gis.api_keys_cli import api_keys_group
 from gis.cli import db_group, users_group
 from gis.errors import HromadaError
 from gis.setup_cli import setup_group
-from importers.cli import communities_group, demo_group, export_command, import_command, synthetic_group
+from importers.cli import (
+    communities_group,
+    demo_group,
+    export_command,
+    import_addresses_command,
+    import_command,
+    synthetic_group,
+)
 from importers.dream_cli import import_dream_command
 from layers.coverage_cli import coverage_group
 from layers.heritage_cli import heritage_group, routes_group
@@ -40,6 +47,7 @@ main.add_command(users_group)
 main.add_command(communities_group)
 main.add_command(demo_group)
 main.add_command(import_command)
+main.add_command(import_addresses_command)  # hromada import-addresses FILE.osm.pbf (#17)
 main.add_command(export_command)
 main.add_command(synthetic_group)
 main.add_command(api_keys_group)

@@ -22,7 +22,7 @@ from webmap.database import connection, engine
 from webmap.downloads import csv_download
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, format_percent, t
-from webmap.mapview import base_map, map_parts
+from webmap.mapview import add_boundary, base_map, map_parts
 from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("coverage", __name__)
@@ -66,17 +66,23 @@ def _pct(value) -> str:
     return format_percent(value)  # "26%", in the page's language (Babel)
 
 
-def _zone_name(row: dict, lang: str) -> str:
-    return row["name"] or f"{t('hex_cell', lang)} {row['zone_key']}"
+def _zone_name(row: dict, lang: str, places: dict[str, dict]) -> str:
+    """A settlement by its name; a hex cell by the settlement it lies in or nearest to and its number
+    there (``places``: layers.coverage_analysis.cell_places), not by its grid key."""
+    place = places.get(row["zone_key"]) if not row["name"] else None
+    if place is None:
+        return row["name"] or f"{t('hex_cell', lang)} {row['zone_key']}"
+    return t("hex_cell_of_place", lang, place=(place["name_en"] if lang == "en" else None) or place["name_uk"],
+             number=place["number"])
 
 
-def _choropleth(summary, collection: dict, lang: str) -> folium.Map:
+def _choropleth(summary, collection: dict, lang: str, places: dict[str, dict]) -> folium.Map:
     fmap = base_map(lang, height="60vh", bounds=summary)
     for feature in collection["features"]:
         p = feature["properties"]
         p["_gap"] = gap(p)
-        p[TOOLTIP_PROPERTY] = _zone_name(p, lang)
-        p[POPUP_PROPERTY] = [[t("zone", lang), _zone_name(p, lang)], [t("gap_share", lang), _pct(p["_gap"])],
+        p[TOOLTIP_PROPERTY] = _zone_name(p, lang, places)
+        p[POPUP_PROPERTY] = [[t("zone", lang), p[TOOLTIP_PROPERTY]], [t("gap_share", lang), _pct(p["_gap"])],
                              *[[label(ca.CLASS_LABELS[c], lang), _pct(p[f"area_{c}"])] for c in CLASSES]]
     layer = folium.GeoJson(collection, name=t("coverage_title", lang), style_function=lambda f: {
         "color": "#495057", "weight": 1, "fillColor": gap_colour(f["properties"]["_gap"]), "fillOpacity": 0.6})
@@ -92,14 +98,17 @@ def coverage_page(code: str):
     summary = admin_areas.hromada_summary(conn, code)
     zones = zone_kind()
     run = ca.latest_run(conn, summary["id"])
-    rows, parts = [], None
+    rows, parts, boundary, places = [], None, None, {}
     if run is not None:
         rows = ca.results(conn, run["id"], zones)
-        parts = map_parts(_choropleth(summary, ca.results_geojson(conn, run["id"], zones), lang))
+        places = ca.cell_places(conn, run["id"]) if zones == "hex" else {}
+        fmap = _choropleth(summary, ca.results_geojson(conn, run["id"], zones), lang, places)
+        boundary = add_boundary(fmap, conn, summary["katottg"], lang)
+        parts = map_parts(fmap)
     ranked = sorted(rows, key=lambda r: (gap(r) is None, -(gap(r) or 0)))
     return render_template(
-        "coverage.html", summary=summary, run=run, zones=zones, parts=parts, legend=gap_legend(lang),
-        rows=[{**r, "display_name": _zone_name(r, lang), "gap": gap(r),
+        "coverage.html", summary=summary, run=run, zones=zones, parts=parts, legend=[*gap_legend(lang), boundary],
+        rows=[{**r, "display_name": _zone_name(r, lang, places), "gap": gap(r),
                "evidence": max(ca.EVIDENCE_KINDS, key=lambda k: r[f"evidence_{k}"])
                if any(r[f"evidence_{k}"] for k in ca.EVIDENCE_KINDS) else None} for r in ranked],
         classes=[(c, label(ca.CLASS_LABELS[c], lang), ca.CLASS_COLOURS[c]) for c in CLASSES],

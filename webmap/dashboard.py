@@ -20,7 +20,7 @@ from webmap.database import connection
 from webmap.downloads import csv_download
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
 from webmap.i18n import current_lang, t, tn
-from webmap.mapview import base_map, map_parts
+from webmap.mapview import add_boundary, base_map, map_parts
 from webmap.openapi import documented
 
 bp = Blueprint("dashboard", __name__)
@@ -39,8 +39,9 @@ def _private(response, staff: bool):
     return response
 
 
-def _hex_map(summary, hexes: dict, lang: str) -> dict:
+def _hex_map(conn, summary, hexes: dict, lang: str) -> dict:
     fmap = base_map(lang, height="50vh", bounds=summary)
+    add_boundary(fmap, conn, summary["katottg"], lang)
     top = max((f["properties"]["reports"] for f in hexes["features"]), default=1)
     for feature in hexes["features"]:
         feature["properties"][TOOLTIP_PROPERTY] = tn("reports_count", feature["properties"]["reports"])
@@ -60,7 +61,7 @@ def dashboard_page(code: str):
     staff = _staff(summary["id"])
     data = figures.dashboard(conn, summary["id"], staff=staff)
     page = render_template("dashboard.html", summary=summary, data=data, staff=staff, tables=figures.TABLES,
-                           parts=_hex_map(summary, data["hexbins"], lang))
+                           parts=_hex_map(conn, summary, data["hexbins"], lang))
     return _private(make_response(page), staff)
 
 

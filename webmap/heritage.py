@@ -25,7 +25,7 @@ from webmap.access import roles_in
 from webmap.database import connection
 from webmap.folium_safe import TOOLTIP_PROPERTY, Attribution, SafeGeoJsonTooltip
 from webmap.i18n import current_lang
-from webmap.mapview import base_map, build_map, legend, map_parts
+from webmap.mapview import ShownLayer, add_boundary, base_map, build_map, legend, map_parts
 from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("heritage", __name__)
@@ -51,18 +51,25 @@ def absolute_url(endpoint: str, **values) -> str:
 def heritage_page(code: str):
     conn, lang = connection(), current_lang()
     summary = admin_areas.hromada_summary(conn, code)
-    fmap, _ = build_map(conn, summary, lang, roles_in(summary["id"]), only=HERITAGE_LAYERS)
+    fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=HERITAGE_LAYERS)
+    boundary = add_boundary(fmap, conn, summary["katottg"], lang)
     objects = heritage.objects_in_hromada(conn, summary["id"])
     potential = heritage.potential_in_hromada(conn, summary["id"])
     routes = eroutes.list_routes(conn, summary["id"])
     return render_template(
-        "heritage.html", summary=summary, parts=map_parts(fmap), legend=legend(heritage.HERITAGE_OBJECTS, lang),
+        "heritage.html", summary=summary, parts=map_parts(fmap), legend=[*_legend(shown, lang), boundary],
         objects=objects, potential=potential, routes=routes, layer=heritage.HERITAGE_OBJECTS,
         potential_layer=heritage.CULTURAL_POTENTIAL,
         types_of=lambda codes: heritage.labels_of(codes, heritage.HERITAGE_TYPES, lang),
         seasons_of=lambda codes: heritage.labels_of(codes, heritage.SEASONS, lang),
         has_demo=any(o["is_demo"] for o in objects) or any(p["is_demo"] for p in potential)
         or any(r["is_demo"] for r in routes))
+
+
+def _legend(shown: list[ShownLayer], lang: str) -> list[tuple[str, str]]:
+    """A row for every colour the heritage map draws, read from the shown layers' own styles (where the
+    colours come from): a category layer's categories, a one-colour layer by its title (issue #17)."""
+    return [row for s in shown for row in legend(s.layer, lang) or [(label(s.layer.title, lang), s.layer.style.color)]]
 
 
 @bp.get("/heritage/objects/<int:object_id>")

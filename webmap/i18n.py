@@ -166,6 +166,15 @@ def format_money(value, currency: str = "UAH", lang: str | None = None) -> str:
     return money.format_money(value, currency, lang or current_lang())
 
 
+def format_field_number(value, field_type: str, lang: str | None = None) -> str | None:
+    """A value of a declared field (layers.base) written for a page when its type is a number: integer and
+    number by format_number, money by format_money. None for an empty value or any other type, which the
+    caller writes its own way (mapview.display_value). Exports and APIs keep the plain numbers."""
+    if value is None or value == "" or isinstance(value, bool) or field_type not in ("integer", "number", "money"):
+        return None
+    return format_money(value, lang=lang) if field_type == "money" else format_number(value, lang=lang)
+
+
 def _moment(value) -> dt.datetime | dt.date:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)

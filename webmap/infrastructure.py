@@ -20,7 +20,7 @@ from webmap import api_models as m
 from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.i18n import current_lang
-from webmap.mapview import build_map, legend, map_parts
+from webmap.mapview import add_boundary, build_map, legend, map_parts
 from webmap.openapi import DEMO_KATOTTG, SIGNED_IN, body, documented
 
 bp = Blueprint("infrastructure", __name__)
@@ -56,10 +56,11 @@ def roads_page(code: str):
     conn, lang = connection(), current_lang()
     summary = admin_areas.hromada_summary(conn, code)
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=("road_segments",))
+    boundary = add_boundary(fmap, conn, summary["katottg"], lang)
     km = roads.km_by_condition(conn, summary["id"])
     layer = get_layer("road_segments")
     return render_template(
-        "roads.html", summary=summary, parts=map_parts(fmap), legend=legend(layer, lang), layer=layer,
+        "roads.html", summary=summary, parts=map_parts(fmap), legend=[*legend(layer, lang), boundary], layer=layer,
         conditions=[(c, label(v, lang)) for c, v in roads.CONDITIONS.items()],
         villages=[r for r in _condition_rows(km["villages"]) if r["village"]],
         outside=km["villages"].get(""), total=_condition_rows({"": km["total"]})[0],
@@ -72,11 +73,13 @@ def lighting_page(code: str):
     summary = admin_areas.hromada_summary(conn, code)
     reach = lighting_reach()
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=("street_lamps", "road_segments"))
+    boundary = add_boundary(fmap, conn, summary["katottg"], lang)
     streets = lighting.lighting_coverage(conn, summary["id"], reach_m=reach)
     lamps = get_layer("street_lamps")
     counts = lighting.lamp_counts(conn, summary["id"])
     return render_template(
-        "lighting.html", summary=summary, parts=map_parts(fmap), legend=legend(lamps, lang), reach=reach,
+        "lighting.html", summary=summary, parts=map_parts(fmap), legend=[*legend(lamps, lang), boundary],
+        reach=reach,
         streets=streets, dark=[s for s in streets if s["lit_m"] == 0],
         statuses=[(code_, label(v, lang), counts.get(code_, 0)) for code_, v in lighting.LAMP_STATUSES.items()],
         has_demo=query.has_demo_rows(conn, [s.layer for s in shown], summary["id"]))

@@ -25,8 +25,8 @@ from webmap.access import roles_in
 from webmap.database import connection
 from webmap.downloads import csv_download
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, format_percent, t
-from webmap.mapview import base_map, build_map, display_value, legend, map_parts
+from webmap.i18n import current_lang, format_field_number, format_percent, t
+from webmap.mapview import add_boundary, base_map, build_map, display_value, legend, map_parts
 from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("land", __name__)
@@ -48,10 +48,11 @@ def land_page(code: str):
     conn, lang = connection(), current_lang()
     summary = admin_areas.hromada_summary(conn, code)
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=(land.PARCELS.name,))
+    boundary = add_boundary(fmap, conn, summary["katottg"], lang)
     progress = land.inventory_progress(conn, summary["id"])
     found = land_qa.problems(conn, summary["id"])
     return render_template(
-        "land.html", summary=summary, parts=map_parts(fmap), legend=legend(land.PARCELS, lang),
+        "land.html", summary=summary, parts=map_parts(fmap), legend=[*legend(land.PARCELS, lang), boundary],
         rows=_progress_rows(progress, lang), total=progress["total"], pct=_pct,
         statuses=[(s, label(land.INVENTORY_STATUSES[s], lang), land.STATUS_COLOURS[s]) for s in STATUSES],
         problems=land_qa.summary(found), kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()},
@@ -90,9 +91,11 @@ def land_qa_page(code: str):
     conn, lang = connection(), current_lang()
     summary = admin_areas.hromada_summary(conn, code)
     found = land_qa.problems(conn, summary["id"])
+    fmap = _qa_map(summary, found, lang)
+    boundary = add_boundary(fmap, conn, summary["katottg"], lang)
     return render_template(
-        "land_qa.html", summary=summary, parts=map_parts(_qa_map(summary, found, lang)),
-        legend=[(label(v, lang), QA_COLOURS[k]) for k, v in land_qa.KINDS.items()],
+        "land_qa.html", summary=summary, parts=map_parts(fmap),
+        legend=[*((label(v, lang), QA_COLOURS[k]) for k, v in land_qa.KINDS.items()), boundary],
         problems=[{**p, "label": label(land_qa.KINDS[p["kind"]], lang), "text": land_qa.describe(p, lang)}
                   for p in found],
         counts=land_qa.summary(found), kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()},
@@ -135,7 +138,8 @@ def parcel_page(parcel_id: int):
                     if any(q["id"] == parcel_id for q in p["parcels"])]
     props = item["properties"]
     facts = [(label(f.label, lang), land.purpose_label(props.get(f.name), lang) if f.name == "purpose_code"
-              else display_value(f, props.get(f.name), lang), f.public)
+              else format_field_number(props.get(f.name), f.type, lang) or display_value(f, props.get(f.name), lang),
+              f.public)
              for f in land.PARCELS.visible_fields(staff)]
     fmap = _base_map(lang, "320px")
     status_colour = land.STATUS_COLOURS.get(props.get("inventory_status"), "#1c7ed6")

@@ -21,7 +21,7 @@ from layers.registry import get_layer
 from webmap import api_models as m
 from webmap.access import roles_in
 from webmap.database import connection
-from webmap.i18n import current_lang
+from webmap.i18n import current_lang, tn
 from webmap.mapview import MAP_FEATURE_LIMIT, for_the_map, popup_rows, popup_unit_names
 from webmap.openapi import documented
 
@@ -30,6 +30,14 @@ GEOJSON = "application/geo+json"
 LIST_PAGE_SIZE = 50
 PIXEL_DEGREES_AT_ZOOM_0 = 360 / 256  # a 256 px tile spans the world's 360° at zoom 0
 CLICK_PIXELS = 8  # how far from a click a feature drawn from tiles still counts as clicked
+CLUSTER_PIXELS = 48  # a view with more features than MAP_FEATURE_LIMIT: one circle per 48 px cell
+
+
+def cluster_feature(layer: Layer, cell: dict, lang: str) -> dict:
+    """A grid cell of a crowded view as the map draws it: a circle with its count, in the layer's colour."""
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [cell["lon"], cell["lat"]]},
+            "properties": {"_cluster": cell["count"], "_style": layer.style.for_properties({}),
+                           "_label": tn("cluster_label", cell["count"], lang=lang)}}
 
 
 def _layer(name: str, roles: frozenset[str]) -> Layer:
@@ -48,7 +56,7 @@ def _zoom(text: str | None) -> int | None:
     return int(text)
 
 
-def _cacheable(response, private: bool):
+def cacheable(response, private: bool):
     """Revalidated each time (the data changes), answered 304 when unchanged (ETag).
 
     The client may echo the tag of a compressed answer ("…:gzip", Flask-Compress): the same content."""
@@ -69,9 +77,10 @@ def _cacheable(response, private: bool):
 @documented(summary="A layer's features in the map's view, ready to draw", tags=("map",),
             description="For the public map: `_style` (Leaflet path options), `_popup` ([label, value] rows "
                         "in the page's language) and `_label` per feature, no other property; lines and "
-                        "polygons simplified to about a pixel at `zoom`; at most 1000 features "
-                        "(`numberMatched` tells how many are in the view). `wholeHromada`: the view "
-                        "holds the whole hromada.",
+                        "polygons simplified to about a pixel at `zoom`; at most 1000 features. A view holding "
+                        "more comes as clusters (`clustered`: true): one point per 48-pixel cell with "
+                        "`_cluster` (how many) — `numberMatched` tells how many are in the view. "
+                        "`wholeHromada`: the view holds the whole hromada.",
             query=m.MapViewQuery, ok=m.FeatureCollection, media=GEOJSON)
 def features_in_view(code: str, name: str):
     conn, lang = connection(), current_lang()
@@ -83,18 +92,26 @@ def features_in_view(code: str, name: str):
         raise InvalidInput("Потрібен параметр bbox (мін. довгота, мін. широта, макс. довгота, макс. широта)",
                            "The bbox parameter is required (min lon, min lat, max lon, max lat)")
     zoom = _zoom(request.args.get("zoom"))
-    simplify = PIXEL_DEGREES_AT_ZOOM_0 / 2 ** zoom if zoom is not None else None
-    items, matched = query.features(conn, layer, bbox=bbox, hromada_id=summary["id"], roles=roles,
-                                    page=query.Page(limit=MAP_FEATURE_LIMIT), simplify=simplify)
+    pixel = PIXEL_DEGREES_AT_ZOOM_0 / 2 ** zoom if zoom is not None else (bbox[2] - bbox[0]) / 1024
     whole = (bbox[0] <= summary["minx"] and bbox[1] <= summary["miny"]
              and bbox[2] >= summary["maxx"] and bbox[3] >= summary["maxy"])
-    names = popup_unit_names(conn, layer, items, lang)
-    body = {"type": "FeatureCollection",
-            "features": [for_the_map(layer, f, lang, names) for f in items if f["geometry"]],
-            "numberMatched": matched, "numberReturned": len(items), "wholeHromada": whole}
+    where = {"bbox": bbox, "hromada_id": summary["id"], "roles": roles}
+    if query.more_in_view_than(conn, layer, MAP_FEATURE_LIMIT, **where):
+        # More than a view can draw: how many lie where, on a grid; zooming in shows the features.
+        cells = query.clusters(conn, layer, cell_degrees=CLUSTER_PIXELS * pixel, **where)
+        body = {"type": "FeatureCollection", "features": [cluster_feature(layer, c, lang) for c in cells],
+                "clustered": True, "numberMatched": sum(c["count"] for c in cells), "numberReturned": 0,
+                "wholeHromada": whole}
+    else:
+        items, matched = query.features(conn, layer, page=query.Page(limit=MAP_FEATURE_LIMIT), simplify=pixel,
+                                        **where)
+        names = popup_unit_names(conn, layer, items, lang)
+        body = {"type": "FeatureCollection",
+                "features": [for_the_map(layer, f, lang, names) for f in items if f["geometry"]],
+                "clustered": False, "numberMatched": matched, "numberReturned": len(items), "wholeHromada": whole}
     response = jsonify(body)
     response.content_type = GEOJSON
-    return _cacheable(response, private=bool(roles))
+    return cacheable(response, private=bool(roles))
 
 
 @bp.get("/api/map/layers/<name>/popup")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from folium.plugins import VectorGridProtobuf
 
+from gis.hromada_setup import hromada_outline
 from layers import admin_areas, query
 from layers.base import CategoryStyle, Field, Layer, label
 from layers.registry import viewable_layers
@@ -112,7 +113,7 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
             continue
         count = query.count_features(conn, layer, hromada_id=summary["id"], roles=roles)
         show = only is not None or layer.on_map_at_first
-        as_tiles = count > tiles_above
+        as_tiles = tiles_above is not None and count > tiles_above
         if as_tiles:
             add_tile_layer(fmap, layer, lang, show=show)
         else:
@@ -145,7 +146,10 @@ def point_map(lat: float, lon: float, title: str, lang: str, asset: dict | None 
 
 LEAFLET = "vendor/leaflet-1.9.4"
 VECTORGRID = "vendor/leaflet.vectorgrid-1.3.0"
-MAP_TILES_ABOVE = 5000  # a layer with more features than this is drawn from vector tiles
+# A layer with more features than this is drawn from vector tiles (which a CDN can cache); None: never —
+# the view's GeoJSON clusters a crowded view itself (webmap/map_layers.py), so every map page loads the
+# same scripts whatever the data, and the first view does not grow with it.
+MAP_TILES_ABOVE: int | None = None
 
 
 def use_local_assets(fmap: folium.Map) -> None:
@@ -187,3 +191,24 @@ def csp_nonce() -> str:
     from flask import has_request_context, request
 
     return getattr(request, "csp_nonce", "") if has_request_context() else ""
+
+
+BOUNDARY_COLOUR = "#212529"
+
+
+def add_boundary(fmap: folium.Map, conn: sa.Connection, katottg: str, lang: str) -> tuple[str, str]:
+    """Draw the hromada's boundary on a thematic map and return its legend row (label, colour).
+
+    Without it nothing on a thematic map shows where the hromada ends when the base map does not load
+    (offline, a slow link, a blocked tile server) — issue #17. A thin unfilled dash-dot line, neither
+    clickable nor in the layer control, in a pane of its own under every layer. The outline is the
+    one the console's maps use (gis.hromada_setup.hromada_outline: simplified to ~0.0002°, about a
+    pixel where the first view fits the hromada), a few KB of the page.
+    """
+    shape = hromada_outline(conn, katottg)["shape"]
+    if shape is not None:
+        folium.map.CustomPane("hromada-boundary", z_index=350).add_to(fmap)  # overlays are at 400
+        folium.GeoJson(shape, control=False, interactive=False, pane="hromada-boundary",
+                       style_function=lambda _: {"color": BOUNDARY_COLOUR, "weight": 1.5, "fill": False,
+                                                 "dashArray": "8 4 2 4"}).add_to(fmap)
+    return t("hromada_boundary", lang), BOUNDARY_COLOUR

@@ -104,10 +104,14 @@ def body() -> Any:
     return g.api_body
 
 
-def read_body(json_model: type[BaseModel] | None, form_model: type[BaseModel] | None) -> BaseModel:
-    """The request's body — a JSON object, or a form where the endpoint takes one — validated by its
-    model; InvalidInput (400) naming every field's problem otherwise."""
-    if request.is_json or form_model is None:
+def read_body(json_model: type[BaseModel] | None, form_model: type[BaseModel] | None,
+              data: dict | None = None) -> BaseModel:
+    """The request's body — a JSON object, or a form where the endpoint takes one; or ``data``, form
+    fields a page prepared — validated by its model; InvalidInput (400) naming every field's problem
+    otherwise."""
+    if data is not None:
+        model = form_model
+    elif request.is_json or form_model is None:
         data = request.get_json(silent=True)  # the app's guarded reader: too deep, NaN → None
         if not isinstance(data, dict):
             raise InvalidInput("Тіло запиту — не правильний JSON-об'єкт", "The request body is not a valid JSON object")

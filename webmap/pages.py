@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from gis.config import default_hromada
 from layers import admin_areas, query
 from layers.base import label
+from webmap import report_form
 from webmap.access import roles_in
 from webmap.database import connection
 from webmap.i18n import current_lang
@@ -31,7 +32,8 @@ def hromada_map(code: str):
     summary = admin_areas.hromada_summary(conn, code)
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]))
     return render_template("map.html", summary=summary, parts=map_parts(fmap), label=label, layers=shown,
-                           has_demo=query.has_demo_rows(conn, [s.layer for s in shown], summary["id"]))
+                           has_demo=query.has_demo_rows(conn, [s.layer for s in shown], summary["id"]),
+                           **report_form.form_context(conn, summary))
 
 
 @bp.get("/favicon.ico")

@@ -36,8 +36,8 @@ from webmap.access import current_user, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, t
-from webmap.mapview import base_map, map_parts
+from webmap.i18n import current_lang, format_number, t
+from webmap.mapview import add_boundary, base_map, map_parts
 from webmap.openapi import SIGNED_IN, body, documented
 from webmap.tiles import tile_memory
 
@@ -128,10 +128,11 @@ def _class_name(classes: dict, code: str | None, lang: str) -> str:
 
 
 def _value(value) -> str:
+    """A zone's attribute as the page's language writes it: numbers by Babel (``12,5``), text as it is."""
     if value is None or value == "":
         return "—"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value)
     return str(value)
 
 
@@ -202,6 +203,7 @@ def plan_page(plan_id: int):
     if (since is None) != (until is None):
         raise InvalidInput("Для порівняння потрібні обидві дати: from і to", "A comparison needs both from and to")
     fmap = _base_map(plan, lang)
+    boundary = add_boundary(fmap, conn, plan["katottg"], lang)
     changes = None
     if since is not None:
         found = plans.diff(conn, plan_id, since, until, roles=roles)
@@ -235,7 +237,8 @@ def plan_page(plan_id: int):
     is_editor = bool(roles & plans.EDITORS)
     return render_template(
         "plans/plan.html", plan=plan, zones=zones, changes=changes, parts=map_parts(fmap),
-        legend=[(f"{c} — {_class_name(classes, c, lang)}", classes.get(c, {}).get("colour", "#868e96")) for c in used],
+        legend=[*((f"{c} — {_class_name(classes, c, lang)}", classes.get(c, {}).get("colour", "#868e96"))
+                  for c in used), boundary],
         diff_legend=[(t(f"diff_{k}_legend", lang), DIFF_STYLES[k]["color"]) for k in ("added", "removed", "changed",
                                                                                       "before")],
         as_of=request.args.get("as_of", ""), since=request.args.get("from", ""), until=request.args.get("to", ""),

@@ -18,8 +18,8 @@ from webmap.access import hromada_id_of_katottg, roles_in
 from webmap.database import connection
 from webmap.downloads import csv_download
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, t
-from webmap.mapview import POINT_MARKER, base_map, display_value, legend, map_parts
+from webmap.i18n import current_lang, format_field_number, t
+from webmap.mapview import POINT_MARKER, add_boundary, base_map, display_value, legend, map_parts
 from webmap.openapi import DEMO_KATOTTG, documented
 
 bp = Blueprint("property", __name__)
@@ -36,15 +36,17 @@ def _rows(conn, summary, lang):
     return filters, prop.register(conn, summary["id"], filters=filters, staff=_staff(), lang=lang)
 
 
-def _shown(row: dict, lang: str) -> dict:
-    """Every visible field as a person reads it (choice labels, the holder's name)."""
-    out = {f.name: display_value(f, row.get(f.column_name), lang) for f in LAYER.visible_fields(_staff())}
+def _shown(row: dict, lang: str, page: bool = True) -> dict:
+    """Every visible field as a person reads it (choice labels, the holder's name); on the ``page`` numbers
+    in the language's way too (the CSV keeps them plain)."""
+    out = {f.name: (page and format_field_number(row.get(f.column_name), f.type, lang))
+           or display_value(f, row.get(f.column_name), lang) for f in LAYER.visible_fields(_staff())}
     out["balance_holder_unit_id"] = row["holder"] or "—"
     out["parcels"] = row["parcels"] or "—"
     return out
 
 
-def _map(rows: list[dict], summary, lang: str) -> dict:
+def _map(rows: list[dict], summary, lang: str) -> folium.Map:
     fmap = base_map(lang, height="50vh", bounds=summary)
     features = []
     for r in rows:
@@ -59,7 +61,7 @@ def _map(rows: list[dict], summary, lang: str) -> dict:
     layer.add_child(SafeGeoJsonPopup())
     layer.add_child(SafeGeoJsonTooltip())
     layer.add_to(fmap)
-    return map_parts(fmap)
+    return fmap
 
 
 @bp.get("/map/<code>/property")
@@ -68,13 +70,15 @@ def property_page(code: str):
     summary = admin_areas.hromada_summary(conn, code)
     filters, rows = _rows(conn, summary, lang)
     holders = prop.balance_holders(conn, summary["id"])
+    fmap = _map(rows, summary, lang)
+    boundary = add_boundary(fmap, conn, summary["katottg"], lang)
     columns = ["name", "type", "address", "balance_holder_unit_id", "use", "area_m2", "condition", "tenant_kind",
                "tenant_organisation", "lease_end", "rent_uah_month"]
     if _staff():
         columns.insert(9, "tenant_person")
     return render_template(
         "property.html", summary=summary, rows=[(r, _shown(r, lang)) for r in rows], totals=prop.totals(rows),
-        filters=filters, parts=_map(rows, summary, lang), legend=legend(LAYER, lang),
+        filters=filters, parts=map_parts(fmap), legend=[*legend(LAYER, lang), boundary],
         columns=[(name, label(LAYER.field(name).label, lang)) for name in columns] + [("parcels", t("parcels_under"))],
         choices={name: [(c, label(v, lang)) for c, v in LAYER.field(name).choices.items()]
                  for name in ("type", "condition", "tenant_kind")},
@@ -90,7 +94,7 @@ def property_csv(code: str):
     _, rows = _rows(conn, summary, lang)
     fields = LAYER.visible_fields(_staff())
     header = [label(f.label, lang) for f in fields] + ["lon", "lat"]
-    shown = (_shown(r, lang) | {"lon": r["lon"], "lat": r["lat"]} for r in rows)
+    shown = (_shown(r, lang, page=False) | {"lon": r["lon"], "lat": r["lat"]} for r in rows)
     return csv_download(f"communal-property-{summary['katottg']}.csv", header,
                         ([s[f.name] if s[f.name] != "—" else None for f in fields] + [s["lon"], s["lat"]]
                          for s in shown))

@@ -30,8 +30,8 @@ from webmap.access import current_actor, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.downloads import csv_download, geojson_download
 from webmap.folium_safe import TOOLTIP_PROPERTY, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, format_percent, t
-from webmap.mapview import base_map, build_map, display_value, legend, map_parts
+from webmap.i18n import current_lang, format_field_number, format_percent, t
+from webmap.mapview import add_boundary, base_map, build_map, display_value, legend, map_parts
 from webmap.openapi import DEMO_KATOTTG, SIGNED_IN, body, documented
 
 bp = Blueprint("reconstruction", __name__)
@@ -95,6 +95,7 @@ def analytics_page(code: str):
     data = rc.analytics(conn, summary["id"])
     fmap, _ = build_map(conn, summary, lang, roles_in(summary["id"]), only=(LAYER.name,))
     _add_footprints(fmap, conn, summary["id"], lang)
+    boundary = add_boundary(fmap, conn, summary["katottg"], lang)
     stage_labels = {**rc.STAGES, **rc.OUTCOMES}
     stage_colours = {**rc.STAGE_COLOURS, **rc.OUTCOME_COLOURS}
     source_colours = rc.SOURCE_COLOURS
@@ -102,7 +103,8 @@ def analytics_page(code: str):
     budget = data["totals"]["budget"]
     return render_template(
         "reconstruction.html", summary=summary, data=data, parts=map_parts(fmap),
-        legend=legend(LAYER, lang) + [(label(v, lang), rc.OUTCOME_COLOURS[k]) for k, v in rc.OUTCOMES.items()],
+        legend=[*legend(LAYER, lang), *((label(v, lang), rc.OUTCOME_COLOURS[k]) for k, v in rc.OUTCOMES.items()),
+                boundary],
         stage_bars=_bar_rows(data["by_stage"], "count", stage_labels, stage_colours, lang),
         sector_bars=_bar_rows(data["by_sector"], "budget", rc.SECTORS, {}, lang),
         source_bars=_bar_rows(data["by_source"], "available", rc.FUNDING_SOURCES, source_colours, lang),
@@ -148,7 +150,8 @@ def project_page(key: str):
     unit = (p["unit_en"] if lang == "en" else None) or p["unit_uk"]
     # Every public declared fact the page does not show elsewhere, in the declaration's order; the
     # unit by its name.
-    facts = [(label(f.label, lang), unit if f.type == "unit" else display_value(f, p.get(f.name), lang))
+    facts = [(label(f.label, lang), unit if f.type == "unit"
+              else format_field_number(p.get(f.name), f.type, lang) or display_value(f, p.get(f.name), lang))
              for f in LAYER.public_fields
              if f.name not in SHOWN_ABOVE_THE_FACTS and (unit if f.type == "unit" else p.get(f.name))]
     return render_template(

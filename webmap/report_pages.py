@@ -31,6 +31,8 @@ def report_page(code: str, notice: str | None = None):
                "hidden_reason": row["hidden_reason"], "awaiting_approval": row["awaiting_approval"]}
     public = reports.public_report(conn, code, own=own is not None)
     place_map = point_map(public["location"]["lat"], public["location"]["lon"], public["code"], current_lang())
+    if own is not None and request.args.get("sent"):  # just filed with the plain form (webmap.report_form)
+        notice = t("report_sent_keep_link").format(code=public["code"])
     page = render_template("report.html", report=public, own=own, statuses=reports.STATUSES, place_map=place_map,
                            is_open=reports.STATUSES[public["status"]].is_open, notice=notice)
     if own is None:

@@ -15,7 +15,7 @@ import folium
 from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
 
 from gis import geojson
-from gis.errors import Forbidden, InvalidInput
+from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.photos import MAX_PHOTOS, process_photo
 from gis.routing import check_point
 from layers import accessibility as acc
@@ -91,16 +91,34 @@ def _choices(mapping: dict, lang: str) -> list[tuple[str, str]]:
     return [(code, label(labels, lang)) for code, labels in mapping.items()]
 
 
+def _suggestion_links(suggestions: list[dict]) -> list[dict]:
+    """Each place the search may have meant as a link that runs the same search there (the form's
+    other choices kept; coordinates left out, so the place is what counts)."""
+    kept = {k: v for k, v in request.args.lists() if k not in ("place", "lat", "lon")}
+    return [{"label": s["label"], "href": url_for(".search_page", **kept, place=s["label"])} for s in suggestions]
+
+
 @bp.get("/venues")
 def search_page():
+    """The search form and its results. A search the page cannot run (no place given, a place not
+    found, a wrong number) keeps the form as it was filled in, says why (400/404 like the JSON API)
+    and offers the places the person may have meant."""
     conn, lang = connection(), current_lang()
-    asked = _search_args(conn)
-    results = _search(conn, asked, lang) if asked else None
+    status, problem, place_problem, suggestions = 200, None, False, []
+    try:
+        asked = _search_args(conn)
+        results = _search(conn, asked, lang) if asked else None
+    except (InvalidInput, NotFound) as exc:
+        asked, results, status, problem = None, None, exc.http_status, exc.message(lang)
+        suggestions = _suggestion_links(getattr(exc, "suggestions", []))
+        typed = request.args.get("lat") or request.args.get("place", "").strip()
+        place_problem = isinstance(exc, NotFound) or not typed  # the field to mark as what needs fixing
     villages = settlement_names(conn)
     return render_template(
         "venues/search.html", asked=asked, results=results, villages=villages,
         profiles=_choices(acc.PROFILES, lang), categories=_choices(acc.CATEGORIES, lang),
-        parts=_results_map(results, lang) if results else None, args=request.args)
+        parts=_results_map(results, lang) if results else None, args=request.args,
+        problem=problem, place_problem=place_problem, suggestions=suggestions), status
 
 
 @bp.get("/api/venues/search")

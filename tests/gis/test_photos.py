@@ -34,6 +34,17 @@ def test_exif_orientation_applied_then_all_exif_stripped():
     assert stored.format == "JPEG" and stored.size == (1365, 2048)
     assert dict(stored.getexif()) == {} and b"SecretCam" not in photo.jpeg and b"Exif" not in photo.jpeg
     assert max(Image.open(io.BytesIO(photo.thumb)).size) == 320
+    # Where it was taken is read before the EXIF goes (a form may offer it as the place), not stored.
+    assert photo.position == pytest.approx((28 + 22 / 60 + 1 / 3600, 49 + 15 / 60 + 30 / 3600))
+
+
+def test_a_photo_without_gps_or_with_a_zero_position_has_none():
+    assert process_photo(image_bytes("JPEG")).position is None
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x8825] = {1: "N", 2: (0.0, 0.0, 0.0), 3: "E", 4: (0.0, 0.0, 0.0)}  # a camera without a fix
+    assert process_photo(image_bytes("JPEG", exif=exif)).position is None
+    exif[0x8825] = {1: "S", 2: (33.0, 30.0, 0.0), 3: "W", 4: (70.0, 0.0, 0.0)}
+    assert process_photo(image_bytes("JPEG", exif=exif)).position == pytest.approx((-70.0, -33.5))
 
 
 @pytest.mark.parametrize("fmt, mode", [("PNG", "RGBA"), ("WEBP", "RGB"), ("JPEG", "RGB")])

@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -32,9 +33,9 @@ def test_coverage_page_ranks_villages_and_offers_downloads(live_server, page, an
     page.goto(f"{live_server}/map/{CODE}/coverage")
     page.wait_for_selector(".leaflet-container path.leaflet-interactive", state="attached")
     assert page.locator("path.leaflet-interactive").count() == 14  # one per village
-    rows = page.locator("#ranked-title ~ table tbody tr")
+    rows = page.locator("#ranked-title ~ .table-scroll table tbody tr")
     assert rows.count() == 14
-    gaps = [cell.inner_text() for cell in page.locator("#ranked-title ~ table tbody tr td:nth-child(2)").all()]
+    gaps = [cell.inner_text() for cell in rows.locator("td:nth-child(2)").all()]
     numbers = [float(g.rstrip(" %")) for g in gaps if g != "—"]
     assert numbers == sorted(numbers, reverse=True) and numbers[0] > numbers[-1]  # worst first, and they differ
     assert page.locator(".bars .bar").count() == 14
@@ -45,6 +46,21 @@ def test_coverage_page_ranks_villages_and_offers_downloads(live_server, page, an
     page.wait_for_url("**zones=hex")
     assert page.locator("path.leaflet-interactive").count() == scalar(
         analysed, "SELECT count(*) FROM coverage_result WHERE zone_kind = 'hex'")
+
+
+def test_hex_cells_are_named_by_the_village_they_lie_in_or_near(client, analysed):
+    """Issue #17: "Комірка 259,3157" told nobody where the cell is."""
+    with analysed.connect() as conn:
+        villages = set(conn.execute(sa.text("SELECT name_uk FROM settlement")).scalars())
+    html = client.get(f"/map/{CODE}/coverage?zones=hex").get_data(as_text=True)
+    names = re.findall(r'<tr><th scope="row">([^<]+)</th>', html)
+    assert len(names) == scalar(analysed, "SELECT count(*) FROM coverage_result WHERE zone_kind = 'hex'")
+    assert len(set(names)) == len(names)  # each cell its own name
+    for name in names:
+        village, _, number = name.rpartition(", комірка ")
+        assert village in villages and number.isdigit(), name
+    english = client.get(f"/map/{CODE}/coverage?zones=hex&lang=en").get_data(as_text=True)
+    assert re.search(r'<th scope="row">[^<]+, cell \d+</th>', english)
 
 
 def test_downloads_match_the_stored_results(client, analysed):

@@ -204,7 +204,7 @@ def test_a_hromada_goes_live_and_its_first_pothole_reaches_the_outside_body(
     resident.goto(f"{live_server}/map/{STRYZHAVKA}")
     resident.wait_for_selector(".leaflet-container")
     click_map_at(resident, berezyna.lat, berezyna.lon, zoom=16)
-    resident.wait_for_function("() => document.getElementById('category').options.length > 1")
+    resident.wait_for_selector("#category[data-loaded-for]")
     offered = resident.eval_on_selector_all("#category option", "os => os.map(o => o.value)")
     assert "pothole" in offered and "no_signal" not in offered  # switched off for this hromada
     resident.select_option("#category", "pothole")

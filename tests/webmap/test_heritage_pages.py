@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from layers import eroutes, heritage
+from webmap.i18n import format_number
 
 KATOTTG = "UA05020310000080026"
 DEMO = "kylymnyk-demo"
@@ -40,6 +41,20 @@ def test_heritage_page_in_chromium_has_the_legend_objects_living_heritage_and_ro
     assert page.locator("h1").inner_text() == "In the footsteps of Stepan Kylymnyk (demo)"
 
 
+def test_every_colour_on_the_heritage_map_has_a_legend_entry_of_its_own(live_server, page, demo_db):
+    """Issue #17: the living heritage was drawn violet with no legend entry, next to the legend's UNESCO violet."""
+    page.goto(f"{live_server}/map/{KATOTTG}/heritage")
+    page.wait_for_load_state("networkidle")
+    drawn = set(page.evaluate("""() => [...document.querySelectorAll('.folium-map .leaflet-pane path')]
+        .flatMap(p => [p.getAttribute('stroke'), p.getAttribute('fill')]).filter(c => c && c !== 'none')"""))
+    swatches = page.locator("figure.legend .swatch").evaluate_all(
+        "spans => spans.map(s => s.getAttribute('style').replace('background:', '').trim())")
+    assert {"#2b8a3e", "#212529"} <= drawn  # the living heritage and the hromada's boundary are on the map
+    assert drawn <= set(swatches), drawn - set(swatches)
+    assert len(set(swatches)) == len(swatches)  # distinct meanings, distinct colours
+    assert "Межа громади" in page.locator("figure.legend").inner_text()
+
+
 def test_route_page_shows_the_stops_in_order_a_qr_code_and_the_length(live_server, page, demo_db):
     summary = demo_summary(demo_db)
     page.goto(f"{live_server}/routes/{DEMO}")
@@ -50,7 +65,7 @@ def test_route_page_shows_the_stops_in_order_a_qr_code_and_the_length(live_serve
     qr = page.locator(".route-qr svg")
     assert qr.count() == 1 and qr.locator("path").count() >= 1
     assert page.locator(".route-qr figcaption").inner_text() == f"{live_server}/routes/{DEMO}"
-    assert page.locator("#route-length").inner_text() == f"{summary['length_m'] / 1000:.1f} км"
+    assert page.locator("#route-length").inner_text() == f"{format_number(summary['length_m'] / 1000, 1, 'uk')} км"
     assert page.locator("#walking-time").inner_text() == f"{summary['walking_min']} хв"
     assert page.locator(".leaflet-overlay-pane path").count() >= 6  # the line and five stops
     assert "демо" in page.locator(".demo-note").inner_text().lower()

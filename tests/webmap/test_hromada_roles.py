@@ -29,6 +29,8 @@ PUBLIC_OR_SELF_CHECKED = {
     # issue #16: following a report (double opt-in), the links in residents' mail (signed tokens), the
     # single-use "is it fixed?" link
     "reports_api.report_follow", "report_pages.follow_form", "report_pages.is_it_fixed", "mail_links.act",
+    # issue #17: the report form without JavaScript, the same public intake as reports_api.report_create
+    "report_form.submit",
 }
 RESTRICTED_PREFIXES = ("/staff", "/admin", "/operator")
 

@@ -111,7 +111,7 @@ def test_resident_files_a_report_by_clicking_the_map_and_using_the_keyboard(live
     wait_for_map(page)
     lon, lat = asset_point(demo_db, "street_lamp", "301")
     click_map_at(page, lat, lon)
-    page.wait_for_function("() => document.getElementById('category').options.length > 1")
+    page.wait_for_selector("#category[data-loaded-for]")
     assert abs(float(page.input_value("#lat")) - lat) < 0.0002
 
     # From here on, only the keyboard.
@@ -159,7 +159,7 @@ def test_similar_reports_are_offered_before_submitting(live_server, page, demo_d
     page.fill("#lat", str(lat))
     page.fill("#lon", str(lon + 0.0003))
     page.dispatch_event("#lon", "change")
-    page.wait_for_function("() => document.getElementById('category').options.length > 1")
+    page.wait_for_selector("#category[data-loaded-for]")
     page.select_option("#category", "street_light_out")
     page.wait_for_selector("#similar li")
     page.wait_for_load_state("networkidle")

@@ -45,14 +45,26 @@ def test_geometries_are_simplified_to_the_zoom(client, demo_db):
     assert vertices(8) < vertices(16)
 
 
-def test_a_layer_beyond_the_view_limit_says_how_many_there_are(app, client, demo_db):
+def test_a_crowded_view_comes_as_clusters_that_count_every_feature(app, client, demo_db):
     from layers.synthetic import load_synthetic
 
     with demo_db.begin() as conn:
         load_synthetic(conn, 1500, 10)
         conn.execute(sa.text("UPDATE synthetic_point SET hromada_id = :h"), {"h": demo_hromada_id(demo_db)})
-    body = client.get(f"{VIEW}/synthetic_points?bbox=22,44,41,53").json
-    assert body["numberReturned"] == 1000 and body["numberMatched"] > 1000
+    in_hromada = scalar(demo_db, "SELECT count(*) FROM synthetic_point p "
+                                 "WHERE ST_Intersects(p.geom, ST_MakeEnvelope(22, 44, 41, 53, 4326))")
+    body = client.get(f"{VIEW}/synthetic_points?bbox=22,44,41,53&zoom=5").json  # about 430 px wide
+    # Nothing cut off in silence: every point is in some cluster, and the answer says it is clustered.
+    assert body["clustered"] is True and body["numberReturned"] == 0
+    counts = [f["properties"]["_cluster"] for f in body["features"]]
+    assert sum(counts) == body["numberMatched"] == in_hromada > 1000
+    assert len(counts) < 100  # a grid of 48-pixel cells (9 × 4 here), not a feature each
+    assert body["features"][0]["properties"]["_label"].startswith(f"{counts[0]} об")
+    # A view of a few cells holds features again, with their popups.
+    lon, lat = demo_db.connect().execute(sa.text("SELECT ST_X(geom), ST_Y(geom) FROM synthetic_point LIMIT 1")).one()
+    near = client.get(f"{VIEW}/synthetic_points?bbox={lon - .001},{lat - .001},{lon + .001},{lat + .001}"
+                      "&zoom=18").json
+    assert near["clustered"] is False and near["features"] and "_popup" in near["features"][0]["properties"]
 
 
 @pytest.mark.parametrize("query, problem", [

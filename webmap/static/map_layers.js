@@ -36,17 +36,35 @@
     }
   }
 
+  // A crowded view comes as clusters (webmap/map_layers.py): a circle sized by how many it holds, its
+  // count written on it; a click (or Enter on its tooltip's marker) zooms in towards it.
+  function clusterMarker(feature, latlng) {
+    const count = feature.properties._cluster;
+    const style = feature.properties._style || {};
+    const marker = L.circleMarker(latlng, Object.assign({}, style, {
+      radius: Math.min(22, 8 + 3 * Math.log10(count + 1) * 2), weight: 2, fill: true, fillOpacity: 0.45}));
+    marker.bindTooltip(String(count), {permanent: true, direction: "center", className: "cluster-count"});
+    marker.on("click", (event) => {
+      const map = marker._map;
+      if (map) map.setView(event.latlng, Math.min(map.getZoom() + 2, map.getMaxZoom() || 19));
+    });
+    return marker;
+  }
+
   // A GeoJSON layer that holds the features in the map's view: fetched when the layer is switched
   // on and again when the view leaves what was loaded (or the zoom changes the simplification).
   api.viewportLayer = function (options) {
     const points = options.points;
     const layer = L.geoJSON(null, {
       style: (feature) => feature.properties._style,
-      pointToLayer: (feature, latlng) => L.circleMarker(
-        latlng, Object.assign({radius: 6, weight: 2, fill: true}, feature.properties._style)),
+      pointToLayer: (feature, latlng) => feature.properties._cluster
+        ? clusterMarker(feature, latlng)
+        : L.circleMarker(latlng, Object.assign({radius: 6, weight: 2, fill: true}, feature.properties._style)),
       onEachFeature: (feature, featureLayer) => {
-        featureLayer.bindPopup(() => popupTable(feature.properties._popup), {maxWidth: 320});
-        if (feature.properties._label) {
+        if (!feature.properties._cluster) {
+          featureLayer.bindPopup(() => popupTable(feature.properties._popup), {maxWidth: 320});
+        }
+        if (feature.properties._label && !feature.properties._cluster) {  // a cluster shows its count
           featureLayer.bindTooltip(() => api.text(feature.properties._label), {sticky: true});
         }
       },
@@ -55,7 +73,7 @@
 
     function covered() {
       if (!loaded) return false;
-      const zoomSame = loaded.zoom === map.getZoom() || (points && loaded.complete);
+      const zoomSame = loaded.zoom === map.getZoom() || (points && loaded.complete && !loaded.clustered);
       return zoomSame && (loaded.whole || loaded.bounds.contains(map.getBounds()));
     }
 
@@ -72,7 +90,7 @@
         layer.addData(data);
         const complete = data.numberReturned >= data.numberMatched;
         // A hromada wholly in view and every feature returned: no need to ask again when panning.
-        loaded = {bounds, zoom, complete, whole: complete && data.wholeHromada};
+        loaded = {bounds, zoom, complete, clustered: data.clustered, whole: complete && data.wholeHromada};
         layer.fire("viewportload", {matched: data.numberMatched, returned: data.numberReturned});
       } catch (error) {
         if (error.name !== "AbortError") layer.fire("viewporterror", {error});

@@ -1,0 +1,87 @@
+"""Every public page on a 320 px phone, in Chromium: nothing scrolls sideways (issue #17).
+
+A table wider than the screen may scroll, but within its own region, which the keyboard can reach
+(partials/table_scroll.html); the page itself never gets wider than the screen.
+"""
+import pytest
+import sqlalchemy as sa
+
+from layers import coverage_analysis
+from tests.webmap.conftest import browser_context
+from tests.webmap.test_accessibility import report_code  # noqa: F401  (a fixture: a report filed for the test)
+
+K = "UA05020310000080026"
+NARROW = 320
+
+# What overflows the screen outside a .table-scroll region (a Leaflet map clips its own panes), and every
+# table wider than its box that is not in a named, focusable region.
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + (typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const wide = [...document.querySelectorAll('body *')]
+    .filter(el => el.getBoundingClientRect().right > width + 0.5 && !el.closest('.table-scroll, .leaflet-container'))
+    .map(name);
+  const unreachable = [...document.querySelectorAll('table')]
+    .filter(table => table.getBoundingClientRect().width > table.parentElement.clientWidth + 0.5)
+    .filter(table => { const box = table.closest('.table-scroll');
+      return !box || box.getAttribute('role') !== 'region' || box.tabIndex !== 0
+        || !document.getElementById(box.getAttribute('aria-labelledby')); })
+    .map(name);
+  return {scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 5), unreachable};
+}"""
+
+
+@pytest.fixture
+def public_pages(demo_db, report_code):  # noqa: F811
+    """The pages to check, beyond those the hromada's map links to (its thematic nav and layer lists)."""
+    with demo_db.begin() as conn:
+        coverage_analysis.analyse(conn, conn.execute(sa.text("SELECT id FROM hromada")).scalar(), hex_size_m=1500)
+        first = {table: conn.execute(sa.text(f"SELECT min(id) FROM {table}")).scalar()
+                 for table in ("venue", "plan", "plan_zone", "parcel", "heritage_object", "reconstruction_project")}
+    return ["/", f"/map/{K}", f"/map/{K}/coverage?zones=hex", f"/map/{K}/land/qa", f"/map/{K}/dashboard",
+            f"/map/{K}/plans", f"/reports/{report_code}", "/venues", f"/venues/{first['venue']}",
+            f"/plans/{first['plan']}", f"/plans/zones/{first['plan_zone']}/history", "/hromadas", "/api/layers",
+            "/ogc/?f=html", f"/land/parcels/{first['parcel']}", f"/heritage/objects/{first['heritage_object']}",
+            f"/projects/{first['reconstruction_project']}", "/routes/kylymnyk-demo"]
+
+
+def test_no_public_page_scrolls_sideways_at_320_px(live_server, browser, public_pages):
+    # A 320 px window, not a phone's 980 px layout viewport: the API's JSON has no viewport tag to shrink that.
+    context = browser_context(browser, viewport={"width": NARROW, "height": 640})
+    page = context.new_page()
+    page.goto(f"{live_server}/map/{K}")
+    linked = page.evaluate("() => [...document.querySelectorAll('nav.thematic a, a[href*=\"/layers/\"]')]"
+                           ".map(a => new URL(a.href).pathname)")
+    assert len(linked) > 20  # the thematic pages and every layer's list
+    pages = list(dict.fromkeys([*public_pages, *linked]))
+    found = {}
+    for path in pages:
+        answer = page.goto(live_server + path)
+        assert answer.ok, path
+        page.wait_for_load_state("networkidle")
+        result = page.evaluate(OVERFLOW)
+        if result["scrollWidth"] > NARROW or result["unreachable"]:
+            found[path] = result
+    context.close()
+    assert found == {}
+
+
+def test_a_wide_table_scrolls_within_itself_on_a_laptop_screen(live_server, browser, demo_db):
+    """At 1366 px the property register's last columns were cut off: it scrolls in its region instead."""
+    context = browser_context(browser, viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(f"{live_server}/map/{K}/property")
+    page.wait_for_load_state("networkidle")
+    box = page.locator(".table-scroll[role=region][aria-labelledby=register-title]")
+    assert box.get_attribute("tabindex") == "0"
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1366
+    assert box.evaluate("b => b.scrollWidth > b.clientWidth")  # wider than the screen: it scrolls
+    box.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")  # the keyboard scrolls it too (smoothly: wait for it)
+    page.wait_for_function("() => document.querySelector('.table-scroll').scrollLeft > 0")
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+    last = box.locator("thead th").last.evaluate("th => th.getBoundingClientRect().right")
+    assert last <= box.evaluate("b => b.getBoundingClientRect().right") + 1  # the last column can be read
+    context.close()
