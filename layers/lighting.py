@@ -147,6 +147,8 @@ def lighting_coverage(conn: sa.Connection, hromada_id: int, reach_m: float = 35.
     within ``reach_m`` metres of a working lamp. Lengths in metres, measured on the ellipsoid via
     the hromada's UCS-2000 zone."""
     srid = metric_srid_for_hromada(conn, hromada_id)
+    # Each street meets only the lamps within reach of it: one union of every lamp's circle costs
+    # seconds with thousands of lamps, where these small unions stay as quick as the streets are many.
     rows = conn.execute(sa.text("""
         WITH street AS (
             SELECT COALESCE(NULLIF(r.name, ''), NULLIF(r.ref, ''), '#' || r.id) AS street,
@@ -155,13 +157,15 @@ def lighting_coverage(conn: sa.Connection, hromada_id: int, reach_m: float = 35.
             FROM road_segment r WHERE r.hromada_id = :h
         ), grouped AS (
             SELECT street, village, ST_Union(g) AS g FROM street GROUP BY street, village
-        ), lit AS (
-            SELECT ST_Union(ST_Buffer(ST_Transform(l.geom, :srid), :reach)) AS g
+        ), lamp AS MATERIALIZED (
+            SELECT ST_Transform(l.geom, :srid) AS g
             FROM street_lamp l WHERE l.hromada_id = :h AND l.status = 'working'
         )
         SELECT grouped.street, grouped.village, ST_Length(grouped.g) AS length_m,
                COALESCE(ST_Length(ST_Intersection(grouped.g, lit.g)), 0) AS lit_m
-        FROM grouped CROSS JOIN lit
+        FROM grouped CROSS JOIN LATERAL (
+            SELECT ST_Union(ST_Buffer(lamp.g, :reach)) AS g FROM lamp WHERE ST_DWithin(lamp.g, grouped.g, :reach)
+        ) lit
         ORDER BY grouped.village NULLS LAST, grouped.street"""),
         {"h": hromada_id, "srid": srid, "reach": reach_m}).mappings()
     return [{"street": r["street"], "village": r["village"], "length_m": round(r["length_m"], 1),

@@ -50,12 +50,10 @@ def land_page(code: str):
     fmap, shown = build_map(conn, summary, lang, roles_in(summary["id"]), only=(land.PARCELS.name,))
     boundary = add_boundary(fmap, conn, summary["katottg"], lang)
     progress = land.inventory_progress(conn, summary["id"])
-    found = land_qa.problems(conn, summary["id"])
     return render_template(
         "land.html", summary=summary, parts=map_parts(fmap), legend=[*legend(land.PARCELS, lang), boundary],
         rows=_progress_rows(progress, lang), total=progress["total"], pct=_pct,
         statuses=[(s, label(land.INVENTORY_STATUSES[s], lang), land.STATUS_COLOURS[s]) for s in STATUSES],
-        problems=land_qa.summary(found), kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()},
         has_demo=query.has_demo_rows(conn, [s.layer for s in shown], summary["id"])
         or land.has_demo_parcels(conn, summary["id"]))
 
@@ -84,6 +82,16 @@ def _qa_map(summary, found: list[dict], lang: str) -> folium.Map:
 
 
 QA_COLOURS = {"overlap": "#c92a2a", "outside": "#862e9c", "gap": "#e67700", "duplicate": "#1c7ed6", "area": "#495057"}
+
+
+@bp.get("/map/<code>/land/qa-counts")
+def land_qa_counts(code: str):
+    """How many problems of each kind, as a list for the land page to show once its map is up."""
+    conn, lang = connection(), current_lang()
+    summary = admin_areas.hromada_summary(conn, code)
+    found = land_qa.problems(conn, summary["id"])
+    return render_template("partials/land_qa_counts.html", problems=land_qa.summary(found),
+                           kinds={k: label(v, lang) for k, v in land_qa.KINDS.items()})
 
 
 @bp.get("/map/<code>/land/qa")

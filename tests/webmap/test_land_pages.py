@@ -9,6 +9,7 @@ import mapbox_vector_tile
 import pytest
 import sqlalchemy as sa
 
+from layers import land_qa
 from tests.webmap.test_accessibility import audit
 from tests.webmap.test_reports_http import add_staff, log_in
 
@@ -131,6 +132,10 @@ def test_dashboard_renders_chart_legend_and_map_in_chromium(live_server, page, d
     assert page.locator(".leaflet-overlay-pane path").count() > 200
     total = page.locator("tfoot").inner_text()
     assert "%" in total
+    # The problem counts come once the map is up (checking a large inventory takes seconds).
+    page.wait_for_selector("#land-qa-counts li")
+    counts = page.inner_text("#land-qa-counts")
+    assert f"{land_qa.KINDS['gap']['uk']}: 1" in counts and f"{land_qa.KINDS['duplicate']['uk']}: 1" in counts
     page.get_by_role("link", name="Усі проблеми й завантаження").click()
     page.wait_for_load_state("networkidle")
     assert page.url.endswith(f"/map/{CODE}/land/qa")
