@@ -54,6 +54,20 @@ def name_key_sql(column: str) -> str:
     return f"regexp_replace(translate(lower({column}), '{quoted}', ''), '[-[:space:]]+', ' ', 'g')"
 
 
+def delivery_columns() -> list:
+    """The state of a message being delivered with retries (gis.outbox for mail, layers.telegram_channel
+    for chats): pending → sending (leased until ``locked_until``) → sent, or failed after its attempts."""
+    return [
+        sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("locked_until", sa.DateTime(timezone=True)),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        sa.Column("last_error", sa.Text),
+        sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+    ]
+
+
 def created_at() -> sa.Column:
     return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
                      server_default=sa.func.now())
@@ -357,6 +371,8 @@ report = sa.Table(
     sa.Column("reporter_name", sa.Text),
     sa.Column("reporter_email", sa.Text),
     sa.Column("reporter_phone", sa.Text),
+    # When the reporter had their name, e-mail and phone erased (the cabinet's "delete my account").
+    sa.Column("reporter_erased_at", sa.DateTime(timezone=True)),
     sa.Column("show_name", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("private_token_hash", sa.Text, nullable=False),  # sha256 of the private link's token
     sa.Column("routing_rule", sa.Text, nullable=False),
@@ -455,14 +471,8 @@ outbox = sa.Table(
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("message_id", sa.Text, nullable=False, unique=True),
-    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("locked_until", sa.DateTime(timezone=True)),
-    sa.Column("sent_at", sa.DateTime(timezone=True)),
-    sa.Column("last_error", sa.Text),
+    *delivery_columns(),
     sa.Column("headers", pg.JSONB),  # extra headers, e.g. List-Unsubscribe (RFC 8058)
-    sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
 )
 
@@ -601,4 +611,158 @@ address_point = sa.Table(
     sa.Index("ix_address_point_settlement_id", "settlement_id"),
     trigram("address_point", "search"),
     gist("address_point", "geom"),
+)
+
+
+# --- alerts for an area and announcements (migration 0026, #18) ----------------------------------------
+# A resident's subscription (by a confirmed e-mail: layers.area_alerts) to a village, a starosta district,
+# the whole hromada or an area drawn on the map. ``area`` is what it covers: drawn (clipped to the
+# hromada), or derived when subscribing from the village's or district's cells (gis.hromada_setup
+# .settlement_cells) or the boundary. ``place_key`` names the place, so subscribing twice to it is one
+# subscription (renewed). ``categories`` NULL: every category. ``feed_token``: its Atom feed's address.
+ALERT_FREQUENCIES = ("immediate", "daily")
+ALERT_SCOPES = ("hromada", "settlement", "district", "area")
+ANNOUNCEMENT_KINDS = ("power_outage", "water_outage", "road_works", "emergency", "other")
+
+area_subscription = sa.Table(
+    "area_subscription", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("email", sa.Text, nullable=False),  # lower-cased
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("settlement_id", sa.Integer, sa.ForeignKey("settlement.id", ondelete="SET NULL")),
+    sa.Column("district_id", sa.Integer, sa.ForeignKey("starosta_district.id", ondelete="SET NULL")),
+    sa.Column("area", geometry("MULTIPOLYGON"), nullable=False),
+    sa.Column("place_key", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),  # the place in words, as the resident chose it
+    sa.Column("categories", pg.ARRAY(sa.Text)),
+    sa.Column("frequency", sa.Text, nullable=False, server_default="immediate"),
+    sa.Column("feed_token", sa.Text, nullable=False, unique=True),
+    created_at(),
+    sa.Column("unsubscribed_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("email = lower(email)", name="lower"),
+    sa.CheckConstraint(f"frequency IN {ALERT_FREQUENCIES}", name="frequency"),
+    sa.CheckConstraint(f"scope IN {ALERT_SCOPES}", name="scope"),
+    sa.UniqueConstraint("email", "place_key"),
+    gist("area_subscription", "area"),
+)
+
+# A notice of the hromada's staff for an area and a time span (layers.announcements): on the map, in the
+# feeds, and mailed at once to the subscribers of the areas it touches.
+announcement = sa.Table(
+    "announcement", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hromada_id", sa.Integer, sa.ForeignKey("hromada.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("title_uk", sa.Text, nullable=False),
+    sa.Column("title_en", sa.Text),
+    sa.Column("body_uk", sa.Text, nullable=False),
+    sa.Column("body_en", sa.Text),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("settlement_id", sa.Integer, sa.ForeignKey("settlement.id", ondelete="SET NULL")),
+    sa.Column("district_id", sa.Integer, sa.ForeignKey("starosta_district.id", ondelete="SET NULL")),
+    sa.Column("place_uk", sa.Text, nullable=False),
+    sa.Column("place_en", sa.Text, nullable=False),
+    sa.Column("area", geometry("MULTIPOLYGON"), nullable=False),
+    sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    created_at(),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),  # ended early by staff
+    sa.CheckConstraint(f"kind IN {ANNOUNCEMENT_KINDS}", name="kind"),
+    sa.CheckConstraint(f"scope IN {ALERT_SCOPES}", name="scope"),
+    sa.CheckConstraint("ends_at > starts_at", name="span"),
+    sa.Index("ix_announcement_hromada_id_ends_at", "hromada_id", "ends_at"),
+    gist("announcement", "area"),
+)
+
+# What a subscription was told: one row per subscription and report (or announcement), so each is told
+# exactly once however often the change is retried. ``digested_at``: told (mailed at once, or gathered
+# into the day's digest); NULL: waiting for the daily digest.
+area_alert = sa.Table(
+    "area_alert", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("subscription_id", sa.Integer, sa.ForeignKey("area_subscription.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE")),
+    sa.Column("announcement_id", sa.Integer, sa.ForeignKey("announcement.id", ondelete="CASCADE")),
+    created_at(),
+    sa.Column("digested_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("num_nonnulls(report_id, announcement_id) = 1", name="one_subject"),
+    sa.UniqueConstraint("subscription_id", "report_id"),
+    sa.UniqueConstraint("subscription_id", "announcement_id"),
+    sa.Index("ix_area_alert_subscription_id_digested_at", "subscription_id", "digested_at"),
+)
+
+
+# --- the Telegram bot (migration 0027, #18) ------------------------------------------------------------
+# A Telegram chat as a contact channel of a report (layers.telegram_channel): staff-side data like the
+# reporter's e-mail, never in a public page, API, export or feed. ``is_reporter``: it filed the report
+# (False: it joined an open report on the same lamp, "me too").
+report_chat = sa.Table(
+    "report_chat", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("chat_id", sa.BigInteger, nullable=False),
+    sa.Column("language", sa.Text, nullable=False, server_default="uk"),
+    sa.Column("is_reporter", sa.Boolean, nullable=False, server_default=sa.true()),
+    created_at(),
+    sa.UniqueConstraint("report_id", "chat_id"),
+    sa.Index("ix_report_chat_chat_id", "chat_id"),
+)
+
+# Messages to chats about their reports' public changes, written in the transaction of the change and
+# delivered by the bot with retries (as ``outbox`` is for mail); ``key`` makes a retried change queue once.
+telegram_outbox = sa.Table(
+    "telegram_outbox", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("chat_id", sa.BigInteger, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    *delivery_columns(),
+    created_at(),
+    sa.Index("ix_telegram_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_telegram_outbox_report_id", "report_id"),
+)
+
+
+# --- the resident's cabinet (migration 0028, #18) ------------------------------------------------------
+# A resident's one-time links into the cabinet (layers.cabinet): mailed, single use, short-lived; only
+# the token's hash is kept.
+resident_link = sa.Table(
+    "resident_link", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.Text, nullable=False),  # lower-cased
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    created_at(),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("email = lower(email)", name="lower"),
+    sa.Index("ix_resident_link_email_created_at", "email", "created_at"),
+)
+
+# How a resident wants news of the reports they follow: at once (no row) or in a daily digest.
+resident_setting = sa.Table(
+    "resident_setting", metadata,
+    sa.Column("email", sa.Text, primary_key=True),  # lower-cased
+    sa.Column("report_updates", sa.Text, nullable=False, server_default="immediate"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("email = lower(email)", name="lower"),
+    sa.CheckConstraint("report_updates IN ('immediate', 'daily')", name="report_updates"),
+)
+
+# News of a followed report kept for a follower's daily digest (layers.followers), mailed once a day.
+follower_digest_item = sa.Table(
+    "follower_digest_item", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("report_subscriber.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("event_key", sa.Text, nullable=False),
+    sa.Column("lines_uk", sa.Text, nullable=False),
+    sa.Column("lines_en", sa.Text, nullable=False),
+    created_at(),
+    sa.Column("digested_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("subscriber_id", "event_key"),
+    sa.Index("ix_follower_digest_item_digested_at", "digested_at"),
 )

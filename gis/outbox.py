@@ -123,8 +123,9 @@ def claim_one(engine: sa.Engine):
             RETURNING id, to_addr, subject, body, message_id, attempts, headers"""), {"lease": LEASE}).first()
 
 
-def _record(engine: sa.Engine, sql: str, params: dict) -> None:
-    """Write the outcome, waiting out a database restart rather than losing it.
+def record_outcome(engine: sa.Engine, sql: str, params: dict) -> None:
+    """Write a delivery's outcome, waiting out a database restart rather than losing it (this outbox's and
+    layers.telegram_channel's).
 
     Deliberately not interrupted by a stop request: a mail that went out must be marked sent, or
     the next worker would send it again once the lease ends.
@@ -136,7 +137,7 @@ def _record(engine: sa.Engine, sql: str, params: dict) -> None:
                 conn.execute(sa.text(sql), params)
             return
         except sa.exc.OperationalError as exc:
-            log.warning("outbox: database unavailable while recording a result (%s); retrying", exc.orig)
+            log.warning("database unavailable while recording a delivery (%s); retrying", exc.orig)
             time.sleep(delay)
             delay = min(delay * 2, 5)
 
@@ -151,13 +152,13 @@ def deliver_one(engine: sa.Engine, settings: SmtpSettings) -> bool:
     except Exception as exc:  # SMTP, network, or a message that cannot be built: retried, then given up
         give_up = row.attempts >= MAX_ATTEMPTS
         log.warning("outbox: message %s to %s failed (attempt %s): %s", row.id, row.to_addr, row.attempts, exc)
-        _record(engine, """UPDATE outbox SET status = :status, next_attempt_at = now() + :wait,
-                           locked_until = NULL, last_error = :error WHERE id = :id""",
-                {"status": "failed" if give_up else "pending", "wait": backoff(row.attempts),
-                 "error": str(exc)[:500], "id": row.id})
+        record_outcome(engine, """UPDATE outbox SET status = :status, next_attempt_at = now() + :wait,
+                                  locked_until = NULL, last_error = :error WHERE id = :id""",
+                       {"status": "failed" if give_up else "pending", "wait": backoff(row.attempts),
+                        "error": str(exc)[:500], "id": row.id})
         return True
-    _record(engine, "UPDATE outbox SET status = 'sent', sent_at = now(), locked_until = NULL, last_error = NULL "
-                    "WHERE id = :id", {"id": row.id})
+    record_outcome(engine, "UPDATE outbox SET status = 'sent', sent_at = now(), locked_until = NULL, "
+                           "last_error = NULL WHERE id = :id", {"id": row.id})
     log.info("outbox: sent message %s to %s", row.id, row.to_addr)
     return True
 

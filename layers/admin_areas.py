@@ -165,6 +165,15 @@ def hromadas_by_ids(conn: sa.Connection, ids) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def hromada_by_id(conn: sa.Connection, hromada_id: int) -> dict:
+    """The hromada with this id: id, katottg, name_uk, name_en, created_at (NotFound when there is none)."""
+    row = conn.execute(sa.select(hromada.c.id, hromada.c.katottg, hromada.c.name_uk, hromada.c.name_en,
+                                 hromada.c.created_at).where(hromada.c.id == hromada_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"Громади {hromada_id} немає", f"There is no hromada {hromada_id}")
+    return dict(row)
+
+
 def katottg_of(conn: sa.Connection, hromada_id: int) -> str | None:
     """The KATOTTG code of the hromada with this id (None when there is none)."""
     return conn.execute(sa.select(hromada.c.katottg).where(hromada.c.id == hromada_id)).scalar()

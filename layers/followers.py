@@ -15,6 +15,7 @@ unsubscribe link must keep working as long as mail can arrive.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gis import outbox
 from gis.errors import InvalidInput
-from gis.models import mail_address, report_subscriber
+from gis.models import follower_digest_item, mail_address, report_subscriber
 from layers.report_states import readable_report_url
 from layers.unit_mail import link_secret
 
@@ -161,12 +162,18 @@ def tell_followers(conn: sa.Connection, report_id: int, event_key: str, subject:
     # A report that is not public (hidden, or waiting for approval: layers.moderation) is news for its
     # reporter only.
     followers = conn.execute(sa.text("""
-        SELECT s.id, s.email FROM report_subscriber s JOIN mail_address a ON a.email = lower(s.email)
-        JOIN report r ON r.id = s.report_id
+        SELECT s.id, s.email, COALESCE(rs.report_updates, 'immediate') AS how
+        FROM report_subscriber s JOIN mail_address a ON a.email = lower(s.email)
+        JOIN report r ON r.id = s.report_id LEFT JOIN resident_setting rs ON rs.email = lower(s.email)
         WHERE s.report_id = :r AND s.unsubscribed_at IS NULL
           AND a.confirmed_at IS NOT NULL AND a.stopped_at IS NULL AND (r.is_public OR s.is_reporter)
         ORDER BY s.id"""), {"r": report_id}).all()
     for follower in followers:
+        if follower.how == "daily":  # chosen in the cabinet (layers.cabinet): kept for the day's digest
+            conn.execute(pg_insert(follower_digest_item).values(
+                subscriber_id=follower.id, event_key=event_key, lines_uk="\n".join(lines_uk),
+                lines_en="\n".join(lines_en)).on_conflict_do_nothing())
+            continue
         enqueue_report_mail(conn, report_id, follower.id, follower.email, f"{subject[0]} / {subject[1]}", lines_uk,
                             lines_en, key=f"report-{report_id}-{event_key}-sub-{follower.id}", public_url=public_url)
     return len(followers)
@@ -223,3 +230,50 @@ def masked(email: str) -> str:
     name, _, domain = email.partition("@")
     return f"{name[:2]}…@{domain}" if domain else "…"
 
+
+# --- the daily digest of those who chose it ----------------------------------------------------------
+
+def queue_digests(conn: sa.Connection, now: dt.datetime, public_url: str, *, hour: int | None = None) -> int:
+    """One mail per address and Kyiv day gathering the report news kept for it before that day's digest
+    hour (layers.unit_mail.digest_day); the number of addresses mailed. Safe to run as often as wanted:
+    a day's digest of an address is queued once (outbox key), what comes later waits for the next."""
+    from layers.unit_mail import digest_day
+
+    day, cutoff = digest_day(now, hour)
+    items = conn.execute(sa.text("""
+        SELECT i.id, lower(s.email) AS email, i.lines_uk, i.lines_en, s.id AS subscriber_id
+        FROM follower_digest_item i JOIN report_subscriber s ON s.id = i.subscriber_id
+        JOIN mail_address a ON a.email = lower(s.email)
+        WHERE i.digested_at IS NULL AND i.created_at < :cutoff AND s.unsubscribed_at IS NULL
+          AND a.stopped_at IS NULL
+        ORDER BY lower(s.email), i.created_at, i.id
+        FOR UPDATE OF i SKIP LOCKED"""), {"cutoff": cutoff}).all()
+    by_address: dict[str, list] = {}
+    for item in items:
+        by_address.setdefault(item.email, []).append(item)
+    when = day.strftime("%d.%m.%Y")
+    for email, news in by_address.items():
+        stop = stop_all_url(public_url, email)
+        body = "\n".join([
+            f"Новини звернень, за якими ви стежите, за {when}:", "",
+            *("\n".join([item.lines_uk, f"Не надсилати листів про це звернення: "
+                                        f"{unsubscribe_url(public_url, item.subscriber_id)}", ""]) for item in news),
+            f"Не надсилати жодних листів на цю адресу: {stop}", "", "—", "",
+            f"News of the reports you follow, {day.isoformat()}:", "",
+            *("\n".join([item.lines_en, f"No more mail about this report: "
+                                        f"{unsubscribe_url(public_url, item.subscriber_id)}", ""]) for item in news),
+            f"No mail at all to this address: {stop}", "", SIGNATURE])
+        outbox.enqueue(conn, to_addr=email, subject=f"Звернення за день {when} / Reports of {day.isoformat()}",
+                       body=body, key=f"follower-digest-{_address_key(email)}-{day.isoformat()}",
+                       headers={"List-Unsubscribe": f"<{stop}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+        conn.execute(sa.text("UPDATE follower_digest_item SET digested_at = now() WHERE id = ANY(:ids)"),
+                     {"ids": [item.id for item in news]})
+    return len(by_address)
+
+
+def digest_job(public_url: str):
+    """For the outbox worker's loop (gis.outbox.run_worker ``periodic``): queue the digests that are due."""
+    def job(engine: sa.Engine) -> None:
+        with engine.begin() as conn:
+            queue_digests(conn, dt.datetime.now(dt.timezone.utc), public_url)
+    return job

@@ -94,4 +94,6 @@ def approve(conn: sa.Connection, code: str, actor: Actor) -> None:
         raise Conflict("Звернення не чекає схвалення", "The report is not waiting for approval")
     conn.execute(report.update().where(report.c.id == row["id"]).values(awaiting_approval=False))
     _event(conn, row["id"], "approved", actor)
+    from layers.area_alerts import alert_report  # issue #18: now public, the subscribers of its areas are told
+    alert_report(conn, row["id"])
 

@@ -22,7 +22,7 @@ from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.models import report, report_event, report_photo
 from gis.photos import Photo
 from gis.routing import Route, check_point, route_report
-from layers import followers, unit_mail  # the followers and the unit are told (issues #16, #14)
+from layers import followers, telegram_channel, unit_mail  # followers, chats, the unit are told (#16, #18, #14)
 from layers.assets import asset_spec
 from layers.base import CategoryStyle, Field, Layer, Permissions
 
@@ -162,6 +162,8 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     conn.execute(report_event.insert().values(report_id=report_id, kind="created", to_status="new",
                                               to_unit_id=route.unit_id))
     unit_mail.tell_unit(conn, report_id, public_url=public_url)  # issue #14: the unit is told
+    from layers.area_alerts import alert_report  # issue #18: the subscribers of areas that hold it are told
+    alert_report(conn, report_id, public_url=public_url)
     if spec is not None and spec.on_report is not None:
         spec.on_report(conn, route.asset_id, report_id, "new")
     reply = answer(conn, report_id, route, token, public_url)
@@ -607,3 +609,4 @@ def _notify_status(conn: sa.Connection, row, event_id: int, status: str, note: s
     lines_en.append(f"View the report: {link}")
     subject = tuple(text.format(code=code) for text in MAIL_SUBJECTS[status])
     followers.tell_followers(conn, row["id"], f"event-{event_id}", subject, lines_uk, lines_en, public_url=public_url)
+    telegram_channel.tell_chats(conn, row["id"], f"event-{event_id}", lines_uk, lines_en)  # #18: the chats too

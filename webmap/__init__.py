@@ -59,8 +59,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from webmap import ogc_write  # noqa: F401  (Part 4's routes, on the same blueprint)
     from webmap.admin import bp as admin_bp
+    from webmap.alerts import bp as alerts_bp  # alerts for an area, Atom feeds, announcements (issue #18)
     from webmap.api import bp as api_bp
     from webmap.app_shell import bp as app_shell_bp
+    from webmap.cabinet import bp as cabinet_bp
     from webmap.coverage import bp as coverage_bp
     from webmap.dashboard import bp as dashboard_bp
     from webmap.heritage import bp as heritage_bp
@@ -83,7 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
                       tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp,
                       map_layers_bp, mail_links_bp, dashboard_bp, report_form_bp,
-                      app_shell_bp):
+                      app_shell_bp, cabinet_bp, alerts_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(land_bp)
     from webmap.plans import bp as plans_bp  # spatial plans: pages, editor, zone endpoints (issue #9)

@@ -984,15 +984,21 @@ class RequestUpdate(Open):
 
 
 class Open311RequestIn(BaseModel):
-    """A new service request (form-encoded, as the spec has it)."""
+    """A new service request (form-encoded, as the spec has it, or multipart/form-data with photos)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     api_key: str = Field(description="the application's key (hromada api-keys create NAME)")
     jurisdiction_id: str | None = None
     service_code: str
-    lat: float = Field(ge=-90, le=90)
-    long: float = Field(ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90, description="with long; or give address_string instead")
+    long: float | None = Field(None, ge=-180, le=180, description="with lat; or give address_string instead")
+    address_string: str | None = Field(None, max_length=200, description=(
+        "without lat/long: placed by the local address search, e.g. “вул. Центральна 5, Якушинці” (not found: "
+        "400 with the closest places); ignored when lat/long are given"))
+    media: list[Binary] = Field([], max_length=3, description=(
+        "multipart/form-data only: photos as files, the field repeated for several; JPEG, PNG or WebP, at most 3, "
+        "10 MB each; EXIF (GPS) removed"))
     description: str = Field(max_length=MAX_DESCRIPTION)
     email: str | None = None
     first_name: str | None = None

@@ -65,19 +65,26 @@ def worker():
     import threading
 
     from gis import db, outbox
-    from layers import deadlines, fixed_check, unit_mail
+    from layers import unit_mail
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        # The worker also queues the units' daily digests (#14), "is it fixed?", the reminders and
-        # escalations (#16) when due.
         base = unit_mail.configured_public_url()
         outbox.run_worker(db.make_engine(db.database_url()), outbox.SmtpSettings.from_env(), stop,
-                          periodic=outbox.each(unit_mail.digest_job(base), fixed_check.ask_job(base),
-                                               deadlines.job(base)))
+                          periodic=periodic_jobs(base))
     except KeyboardInterrupt:
         stop.set()
+
+
+def periodic_jobs(base: str, secret: str | None = None):
+    """What the outbox worker queues when due, besides delivering: the units' daily digests (#14), "is it
+    fixed?", reminders and escalations (#16), the digests of followed reports and of area alerts (#18)."""
+    from gis import outbox
+    from layers import area_alerts, deadlines, fixed_check, followers, unit_mail
+
+    return outbox.each(unit_mail.digest_job(base, secret), fixed_check.ask_job(base), deadlines.job(base),
+                       followers.digest_job(base), area_alerts.digest_job(base))
 
 
 @main.group("outbox")
@@ -88,19 +95,28 @@ def outbox_group():
 @outbox_group.command("digest")
 @click.option("--public-url", default=None, help="Base of links in the mails (default: HROMADA_PUBLIC_URL).")
 def outbox_digest(public_url: str | None):
-    """Queue the units' daily digests that are due (each unit's digest of a day is queued once; the
-    worker, `hromada worker` or `hromada serve`, does this by itself every minute)."""
+    """Queue the daily digests that are due — the units', followers' and area alerts' (each digest of a
+    day is queued once; the worker, `hromada worker` or `hromada serve`, does this by itself every minute)."""
     import datetime as dt
 
     from gis import db
-    from layers import unit_mail
+    from layers import area_alerts, followers, unit_mail
 
     engine = db.make_engine(db.database_url())
+    base, now = unit_mail.configured_public_url(public_url), dt.datetime.now(dt.timezone.utc)
     with engine.begin() as conn:
-        mailed = unit_mail.queue_digests(conn, dt.datetime.now(dt.timezone.utc),
-                                         unit_mail.configured_public_url(public_url))
+        mailed = (unit_mail.queue_digests(conn, now, base) + followers.queue_digests(conn, now, base)
+                  + area_alerts.queue_digests(conn, now, base))
     engine.dispose()
     click.echo(f"Дайджестів у черзі / digests queued: {mailed}")
+
+
+@main.command("bot")
+def bot():
+    """The hromada's Telegram bot (#18) until Ctrl-C: TELEGRAM_BOT_TOKEN, TELEGRAM_HROMADA, TELEGRAM_API_URL."""
+    from webmap.telegram_bot import run_bot
+
+    run_bot()
 
 
 @main.command("serve")
@@ -125,14 +141,10 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
     worker_thread = None
     if with_worker:
         from gis import outbox
-        from layers import deadlines, fixed_check, unit_mail
 
         settings = outbox.SmtpSettings.from_env()
-        # The worker also queues the units' daily digests (#14, links signed with the app's key) and
-        # "is it fixed?" (#16).
         base = app.config.get("PUBLIC_URL") or f"http://{host}:{port}"
-        digests = outbox.each(unit_mail.digest_job(base, app.config["SECRET_KEY"]), fixed_check.ask_job(base),
-                              deadlines.job(base))
+        digests = periodic_jobs(base, app.config["SECRET_KEY"])  # the units' links signed with the app's key
         worker_thread = threading.Thread(target=outbox.run_worker, name="outbox-worker", daemon=True,
                                          args=(app.extensions["hromada_engine"], settings, stop),
                                          kwargs={"periodic": digests})
@@ -195,6 +207,9 @@ def run(ctx: click.Context, host: str, port: int):
 
         click.echo(describe(ensure_demo_accounts(engine), f"http://{host}:{port}/staff/login"))
     engine.dispose()
+    from webmap.telegram_bot import start_in_background
+
+    start_in_background()  # #18: the Telegram bot in a thread beside the web app, when TELEGRAM_BOT_TOKEN is set
     ctx.invoke(serve, host=host, port=port)
 
 

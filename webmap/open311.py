@@ -5,8 +5,11 @@ Every resource answers in ``.json`` and ``.xml`` (text/xml; charset=utf-8, built
 GET  /open311/discovery.{fmt}, /open311/v2/discovery.{fmt}   service discovery
 GET  /open311/v2/services.{fmt}                  the categories someone handles in the jurisdiction
 GET  /open311/v2/services/{service_code}.{fmt}   a service definition (its attributes)
-POST /open311/v2/requests.{fmt}                  a new request: form-encoded, api_key required,
-                                                 Idempotency-Key honoured; through create_report
+POST /open311/v2/requests.{fmt}                  a new request: form-encoded, or multipart/form-data
+                                                 with up to 3 photos as ``media`` files; api_key
+                                                 required; lat/long, or an address_string placed by
+                                                 the local address search; Idempotency-Key honoured;
+                                                 through create_report
 GET  /open311/v2/requests.{fmt}                  requests: service_request_id, service_code,
                                                  start_date, end_date, status; page/page_size and
                                                  extensions=true (the update history, as "notes")
@@ -18,8 +21,20 @@ GET  /open311/v2/servicerequestupdates.{fmt}     status updates and public notes
 ``jurisdiction_id`` is a hromada's KATOTTG code, optional while only one hromada is loaded.
 ``service_request_id`` is the tracking code (ЯК-2026-000001). Nothing personal (reporter's name,
 e-mail, phone) is ever part of an answer. Errors are the spec's list of {code, description} with
-HTTP 403 (api_key), 404 (no such resource) and 400 for everything else the client must fix (422 and
-409 included, as the spec asks); 429 is kept for the rate limit. Descriptions are "uk / en".
+HTTP 403 (api_key), 404 (no such resource) and 400 for everything else the client must fix (422,
+409 and 413 included, as the spec asks); 429 is kept for the rate limit. Descriptions are "uk / en".
+
+Photos and addresses (issue #18). Photos come as SeeClickFix's GeoReport v2 takes them: ``media``
+files of a multipart POST, the field repeated for several, as many as the web form takes
+(gis.photos.MAX_PHOTOS), each through the web form's checks (gis.photos.process_photo: JPEG, PNG or
+WebP by content, size, pixels; turned upright, EXIF with its GPS dropped, resized). A bad one
+refuses the whole request and nothing is stored. A ``media_url`` field is ignored: the server fetches
+no URLs. The ``media_url`` of GET answers is the absolute address of the first photo a moderator has
+not hidden (the spec's POST answer has no such field). ``address_string`` without lat/long is placed
+by layers.places.place_for within the jurisdiction, and the service_notice says where; an address not
+found, or found in several villages, is a 400 with the closest places' labels. Given lat/long win.
+Neither address_string nor address_id is stored, and address_id alone is refused. The discovery
+document and the service definitions have no field to say any of this: the README does.
 """
 from __future__ import annotations
 
@@ -45,8 +60,9 @@ from werkzeug.exceptions import HTTPException
 from gis import hromadas
 from gis.api_keys import check_key
 from gis.errors import HromadaError, InvalidInput, NotFound
+from gis.photos import MAX_PHOTOS, Photo, process_photo
 from gis.routing import ASSET_KINDS, categories_in, hromada_at, require_enabled_hromada
-from layers import public_requests, reports
+from layers import places, public_requests, reports
 from webmap import api_models as m
 from webmap.api_models import ReportIn
 from webmap.database import connection
@@ -503,17 +519,19 @@ def _rate_key() -> str:
 
 @bp.post(f"/v2/requests.{FMT}")
 @limiter.limit(_rate_limit, key_func=_rate_key)
-@documented(summary="A new service request (form-encoded; api_key required)", tags=("open311",), open311=True,
-            form=m.Open311RequestIn,
-            form_media=("application/x-www-form-urlencoded",), headers=m.IdempotencyHeaders,
+@documented(summary="A new service request (form-encoded, or multipart with photos; api_key required)",
+            tags=("open311",), open311=True, form=m.Open311RequestIn,
+            form_media=("application/x-www-form-urlencoded", "multipart/form-data"), headers=m.IdempotencyHeaders,
             ok=list[m.ServiceRequestCreated], status=201, errors=(403, 429), validate=False, description=(
-                "Goes through the web form's validation, routing, Idempotency-Key, notifications and public page; "
-                "rate-limited per application. Every problem is its own entry of the error list (400); a bad or "
+                "Goes through the web form's validation, photo checks, routing, Idempotency-Key, notifications "
+                "and public page; rate-limited per application. Photos: up to 3 `media` files (multipart/form-data; "
+                "JPEG, PNG or WebP, 10 MB each; EXIF removed). Without lat/long, `address_string` is placed by "
+                "the local address search. Every problem is its own entry of the error list (400); a bad or "
                 "revoked api_key is a 403."))
 def post_request(fmt: str):
     if request.is_json:
-        raise InvalidInput("Надсилайте поля як application/x-www-form-urlencoded",
-                           "Send the fields as application/x-www-form-urlencoded")
+        raise InvalidInput("Надсилайте поля як application/x-www-form-urlencoded або multipart/form-data",
+                           "Send the fields as application/x-www-form-urlencoded or multipart/form-data")
     conn = connection()
     key_id = check_key(conn, request.values.get("api_key"))
     hromada = jurisdiction(conn)
@@ -531,13 +549,19 @@ def post_request(fmt: str):
         row = service(conn, hromada.id, code)  # 404 when it is not offered here
 
     lat, lon = param("lat"), param("long")
+    place = None
     if not lat and not lon:
-        if param("address_string") or param("address_id"):
+        if param("address_string"):
+            place = _place(conn, hromada.id, param("address_string"), problems)
+            if place is not None:
+                lat, lon = str(place["lat"]), str(place["lon"])
+        elif param("address_id"):
             problems.append(InvalidInput(
-                "Адресу (address_string, address_id) тут не розпізнають: передайте координати lat і long",
-                "Addresses (address_string, address_id) cannot be resolved here: lat and long are required"))
+                "address_id тут не розпізнають: передайте координати lat і long або адресу address_string",
+                "address_id cannot be resolved here: give lat and long, or an address_string"))
         else:
-            problems.append(InvalidInput("Потрібні координати lat і long", "lat and long are required"))
+            problems.append(InvalidInput("Потрібні координати lat і long (або адреса address_string)",
+                                         "lat and long are required (or an address_string)"))
         reported |= {"lat", "lon"}
     elif not lat or not lon:
         problems.append(InvalidInput("Потрібні обидві координати: lat і long", "Both lat and long are required"))
@@ -561,11 +585,13 @@ def post_request(fmt: str):
         problems += wrong
         if attributes.get("asset_ref"):
             asset_id = _asset_id(conn, hromada.id, row.asset_kind, attributes["asset_ref"], problems)
+    photos, digests = read_media(problems)
     if problems:
         raise Problems(problems)
 
     new = reports.NewReport(lon=form.lon, lat=form.lat, category=row.code, description=form.description,
-                            name=name or None, email=form.email, phone=form.phone, show_name=False, asset_id=asset_id)
+                            name=name or None, email=form.email, phone=form.phone, show_name=False, asset_id=asset_id,
+                            photos=photos)
 
     def create(write: sa.Connection) -> dict:
         here = hromada_at(write, new.lon, new.lat)
@@ -574,10 +600,13 @@ def post_request(fmt: str):
                                f"The point is in another hromada ({here.name_en or here.name_uk}) "
                                "than jurisdiction_id")
         created = reports.create_report(write, new, public_url=public_url())
-        return {"service_request_id": created["code"], "service_notice": _notice(created), "account_id": None}
+        return {"service_request_id": created["code"], "service_notice": _notice(created, place),
+                "account_id": None}
 
     key = idempotency_key()
     fields = {k: v for k, v in values.to_dict(flat=False).items() if k != "api_key"}
+    if digests:  # the photos' bytes: the same key with other photos is another request
+        fields["media files"] = digests
     fingerprint = request_fingerprint(fields) if key else None
     answer, status = run_once(f"open311:{key_id}", key, fingerprint, 201, create)
     location = f"{public_url()}/open311/v2/requests/{quote(answer['service_request_id'])}.{fmt}"
@@ -593,11 +622,60 @@ def _asset_id(conn: sa.Connection, hromada_id: int, kind: str, ref: str, problem
     return found
 
 
-def _notice(created: dict) -> str:
+def read_media(problems: list[HromadaError]) -> tuple[list[Photo], list[str]]:
+    """The request's photos: its ``media`` files (multipart/form-data, the field repeated for several),
+    as many as the web form takes, each checked and cleaned as the web form's are
+    (gis.photos.process_photo). Each problem is added to ``problems``. Also the SHA-256 of each
+    file's bytes, for the Idempotency-Key's fingerprint."""
+    for field in request.files:
+        if field != "media":
+            problems.append(InvalidInput(f"{field}: файли приймаються лише в полі media",
+                                         f"{field}: files are accepted in the media field only"))
+    if request.form.getlist("media"):
+        problems.append(InvalidInput("media: надсилайте фото файлом (multipart/form-data); посилань сервер не "
+                                     "завантажує", "media: send the photo as a file (multipart/form-data); the "
+                                     "server does not fetch URLs"))
+    uploads = [u for u in request.files.getlist("media") if u and u.filename]
+    if len(uploads) > MAX_PHOTOS:
+        problems.append(InvalidInput(f"media: забагато фото ({len(uploads)}), можна до {MAX_PHOTOS}",
+                                     f"media: too many photos ({len(uploads)}), at most {MAX_PHOTOS}"))
+        return [], []
+    photos, digests = [], []
+    for upload in uploads:
+        data = upload.read()
+        digests.append(hashlib.sha256(data).hexdigest())
+        try:
+            photos.append(process_photo(data, upload.filename))
+        except InvalidInput as exc:
+            problems.append(InvalidInput(f"media: {exc.uk}", f"media: {exc.en}"))
+    return photos, digests
+
+
+def _place(conn: sa.Connection, hromada_id: int, text: str, problems: list[HromadaError]) -> dict | None:
+    """Where ``address_string`` is, by the local address search within the jurisdiction
+    (layers.places.place_for); None when it cannot be placed, the reason and the closest places'
+    labels added to ``problems``."""
+    try:
+        return places.place_for(conn, text, hromada_id=hromada_id)
+    except places.PlaceNotFound as exc:
+        labels = "; ".join(s["label"] for s in exc.suggestions)
+        uk, en = (f"{exc.uk}. Можливо: {labels}", f"{exc.en}. Perhaps: {labels}") if labels else (exc.uk, exc.en)
+    except InvalidInput as exc:  # too long
+        uk, en = exc.uk, exc.en
+    problems.append(InvalidInput(f"address_string: {uk}", f"address_string: {en}"))
+    return None
+
+
+def _notice(created: dict, place: dict | None = None) -> str:
     due = created["due_at"][:10]
-    return both(f"Звернення {created['code']} передано: {created['unit']['uk']}. {created['routing']['reason']['uk']}. "
-                f"Очікуваний строк — до {due}. Стежити: {created['public_url']}",
-                f"Request {created['code']} was sent to {created['unit']['en']}. "
+    uk = en = ""
+    if place is not None:  # said first: the client may not have meant the place found
+        note = place["note"] or {"uk": "", "en": ""}
+        uk = f"Місце за address_string: {place['label']}{' (' + note['uk'] + ')' if note['uk'] else ''}. "
+        en = f"Placed by address_string at {place['label']}{' (' + note['en'] + ')' if note['en'] else ''}. "
+    return both(f"{uk}Звернення {created['code']} передано: {created['unit']['uk']}. "
+                f"{created['routing']['reason']['uk']}. Очікуваний строк — до {due}. Стежити: {created['public_url']}",
+                f"{en}Request {created['code']} was sent to {created['unit']['en']}. "
                 f"{created['routing']['reason']['en']}. Expected by {due}. Follow it at {created['public_url']}")
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, render_template, request
 from gis.errors import InvalidInput, NotFound
 from layers import fixed_check, reports
 from webmap.access import current_user
+from webmap.cabinet import signed_in_resident
 from webmap.database import connection, engine
 from webmap.extensions import csrf, limiter, report_rate_limit
 from webmap.i18n import current_lang, t
@@ -22,11 +23,12 @@ def report_page(code: str, notice: str | None = None):
     conn = connection()
     own = None
     token = request.args.get("token")
-    if token:
-        row = reports.find_report(conn, code)
-        if not reports.token_matches(row, token):
-            raise NotFound("Посилання недійсне", "This link is not valid")
-        # The private link shows the reporter what they gave us, and only to them.
+    resident = signed_in_resident()
+    row = reports.find_report(conn, code) if token or resident else None
+    if token and not reports.token_matches(row, token):
+        raise NotFound("Посилання недійсне", "This link is not valid")
+    # The private link, or the reporter signed in to their cabinet, shows what they gave us, only to them.
+    if token or (resident and (row["reporter_email"] or "").lower() == resident):
         own = {"name": row["reporter_name"], "email": row["reporter_email"], "phone": row["reporter_phone"],
                "hidden_reason": row["hidden_reason"], "awaiting_approval": row["awaiting_approval"]}
     public = reports.public_report(conn, code, own=own is not None)

@@ -43,7 +43,9 @@ PUBLIC_PAGES = ("/", "/hromadas", "/reports/{report}", "/staff/login",
                 "/map/UA05020310000080026/plans", "/plans/1", "/plans/1?from=2020-01-01&to=2030-01-01",
                 "/plans/zones/1/history",
                 # issues #16, #17: the report figures, a layer's list
-                "/map/UA05020310000080026/dashboard", "/map/UA05020310000080026/layers/street_lamps")
+                "/map/UA05020310000080026/dashboard", "/map/UA05020310000080026/layers/street_lamps",
+                # issues #17, #18: the plain report form, the cabinet's sign-in, alerts for an area
+                "/reports/new", "/cabinet/", "/alerts?hromada=UA05020310000080026")
 
 
 @pytest.mark.parametrize("lang", ["uk", "en"])

@@ -31,6 +31,11 @@ PUBLIC_OR_SELF_CHECKED = {
     "reports_api.report_follow", "report_pages.follow_form", "report_pages.is_it_fixed", "mail_links.act",
     # issue #17: the report form without JavaScript, the same public intake as reports_api.report_create
     "report_form.submit",
+    # issue #18: the resident's cabinet — asking for and using a sign-in link, and the signed-in resident's
+    # own settings, follows and erasure (each checks the resident's session: tests/webmap/test_cabinet.py)
+    "cabinet.ask_for_link", "cabinet.sign_in", "cabinet.settings", "cabinet.stop_following", "cabinet.sign_out",
+    "cabinet.delete_account",
+    "alerts.subscribe_submit", "alerts.api_subscribe", "alerts.confirm", "alerts.unsubscribe",  # #18: area alerts
 }
 RESTRICTED_PREFIXES = ("/staff", "/admin", "/operator")
 

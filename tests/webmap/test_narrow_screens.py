@@ -43,7 +43,8 @@ def public_pages(demo_db, report_code):  # noqa: F811
             f"/map/{K}/plans", f"/reports/{report_code}", "/venues", f"/venues/{first['venue']}",
             f"/plans/{first['plan']}", f"/plans/zones/{first['plan_zone']}/history", "/hromadas", "/api/layers",
             "/ogc/?f=html", f"/land/parcels/{first['parcel']}", f"/heritage/objects/{first['heritage_object']}",
-            f"/projects/{first['reconstruction_project']}", "/routes/kylymnyk-demo"]
+            f"/projects/{first['reconstruction_project']}", "/routes/kylymnyk-demo", "/reports/new", "/cabinet/",
+            f"/alerts?hromada={K}"]
 
 
 def test_no_public_page_scrolls_sideways_at_320_px(live_server, browser, public_pages):

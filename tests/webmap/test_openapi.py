@@ -58,7 +58,7 @@ def test_the_document_describes_every_custom_json_endpoint(client):
         "application/json", "multipart/form-data", "application/x-www-form-urlencoded"}
     assert "text/xml" in paths["/open311/v2/services.json"]["get"]["responses"]["200"]["content"]
     assert set(paths["/open311/v2/requests.json"]["post"]["requestBody"]["content"]) == {
-        "application/x-www-form-urlencoded"}
+        "application/x-www-form-urlencoded", "multipart/form-data"}
     for item in paths.values():  # every error is described with its object
         for operation in item.values():
             assert {"400", "404", "503"} <= set(operation["responses"])
