@@ -766,3 +766,27 @@ follower_digest_item = sa.Table(
     sa.UniqueConstraint("subscriber_id", "event_key"),
     sa.Index("ix_follower_digest_item_digested_at", "digested_at"),
 )
+
+# --- every version of every feature of the layers that keep history (migration 0031, #19) -------------
+# Written only by the trigger record_feature_version(), generated from the declarations (layers.history):
+# the whole row as it was or is (geometry as GeoJSON), the columns that changed, who and why (the
+# transaction's hromada.* settings). No foreign keys: the history outlives deleted features and users.
+feature_version = sa.Table(
+    "feature_version", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("layer", sa.Text, nullable=False),
+    sa.Column("feature_id", sa.BigInteger, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # per feature, 1, 2, …
+    sa.Column("op", sa.Text, nullable=False),
+    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("valid_to", sa.DateTime(timezone=True)),  # NULL: the current version (or a deletion)
+    sa.Column("row", pg.JSONB, nullable=False),
+    sa.Column("changed", pg.ARRAY(sa.Text)),
+    sa.Column("user_id", sa.Integer),
+    sa.Column("user_label", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("versionless", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint("op IN ('insert', 'update', 'delete')", name="op"),
+    sa.Index("ix_feature_version_layer_feature_id_version", "layer", "feature_id", "version", unique=True),
+    sa.Index("ix_feature_version_layer_valid_from", "layer", "valid_from"),
+)

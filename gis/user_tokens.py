@@ -7,11 +7,19 @@ database keeps only its SHA-256 hash. SHA-256 rather than argon2: the token is 3
 would cost tens of milliseconds on every request and make a lookup by hash impossible. Looking
 a token up by its hash also leaks nothing through timing (the attacker does not control the hash).
 Revoking is immediate; a deactivated user's tokens stop working with the account.
+
+The same token may come as the password of HTTP Basic (``Authorization: Basic base64(name:token)``,
+any user name — the e-mail, say — issue #19): QGIS 3.22's "Basic" authentication configuration
+sends nothing else. Only a password that looks like a token (``hgut_…``) is taken for one; any
+other Basic credentials are not ours (a proxy's password, say) and are left alone.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -23,6 +31,42 @@ TOKEN_PREFIX = "hgut_"  # recognisable in logs and by secret scanners; api keys 
 MAX_NAME = 200
 # last_used_at is written at most this often per token: a map in QGIS sends many requests a second.
 TOUCH_EVERY = "1 minute"
+
+
+# The challenge a client that may answer with Basic gets (RFC 7617: the password is sent in UTF-8).
+BASIC_CHALLENGE = 'Basic realm="Hromada GIS", charset="UTF-8"'
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What an ``Authorization`` header carries: its scheme (``bearer`` or ``basic``) and the
+    personal token in it — None for Basic credentials that hold no token (malformed, or a password
+    that is not a token)."""
+
+    scheme: str
+    token: str | None
+
+
+def credentials(authorization: str | None) -> Credentials | None:
+    """The credentials of an ``Authorization`` header value; None when it carries neither Bearer nor
+    Basic (or nothing). Bearer's token is taken as given (an empty one is none at all)."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme == "bearer":
+        return Credentials("bearer", value) if value else None
+    if scheme != "basic":
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return Credentials("basic", None)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # RFC 7617 leaves other encodings to the client; a token is ASCII
+    _name, colon, password = text.partition(":")  # a user name has no colon; the password may
+    password = password.strip()
+    return Credentials("basic", password if colon and password.startswith(TOKEN_PREFIX) else None)
 
 
 def token_hash(token: str) -> str:

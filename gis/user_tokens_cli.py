@@ -8,7 +8,8 @@ from gis import db
 
 @click.group("token")
 def token_group():
-    """Personal API tokens: `Authorization: Bearer <token>` acts as the user."""
+    """Personal API tokens: `Authorization: Bearer <token>`, or the token as the password of HTTP
+    Basic (any user name; QGIS 3.22), acts as the user."""
 
 
 def _in_transaction(work):
@@ -32,6 +33,7 @@ def create(email: str, name: str):
     click.echo(f"токен / token {token_id} ({email.strip()}, {name.strip()}):")
     click.echo(token)
     click.echo("Збережіть його зараз: його більше не буде показано / Keep it now: it will not be shown again")
+    click.echo("QGIS: автентифікація Basic, пароль — цей токен / Basic authentication, password: this token")
 
 
 @token_group.command("revoke")

@@ -9,8 +9,10 @@
 
 Titles, zones and decisions are invented; plans and zones are flagged ``is_demo`` (source ``demo``).
 Each zone passes the rules of layers.plans (valid, within the plan and the hromada, no overlap) and
-gets its first history version from the trigger. Seeded and idempotent: a plan that exists (by
-hromada and title) is left as it is.
+gets its first history version from the trigger, written by :data:`AUTHOR`. The approved plan was
+"approved" long before it is loaded: its zones count from the decision date
+(layers.plans.count_from_approval), so the plan as of any day since shows them (#19). Seeded and
+idempotent: a plan that exists (by hromada and title) is left as it is, save that dating.
 """
 from __future__ import annotations
 
@@ -24,9 +26,13 @@ from layers import plans
 
 log = logging.getLogger(__name__)
 
+AUTHOR = "завантаження демо-даних / demo loader"  # who the history names (no account writes the demo)
+
+
 def loader(hromada_id: int) -> plans.Editor:
     """The demo loader acts as a planner of the demo hromada."""
-    return plans.Editor(user_id=None, grants={hromada_id: frozenset({"planner"})})
+    return plans.Editor(user_id=None, grants={hromada_id: frozenset({"planner"})}, name=AUTHOR)
+
 
 REASON = "демонстраційні дані / demo data"
 VILLAGE = "Лукашівка"
@@ -82,8 +88,8 @@ def _add_zone(conn: sa.Connection, plan_id: int, hromada_id: int, attributes: di
                         {"g": json.dumps(geometry)}).scalar_one()
     plans.check_zone(conn, plan_id, bytes(geom))
     values = {k: attributes.get(k) for k in plans.ATTRIBUTES}
-    conn.execute(sa.text("SELECT set_config('hromada.user_id', '', true), set_config('hromada.reason', :r, true)"),
-                 {"r": REASON})
+    conn.execute(sa.text("SELECT set_config('hromada.user_id', '', true), set_config('hromada.reason', :r, true), "
+                         "set_config('hromada.author', :a, true)"), {"r": REASON, "a": AUTHOR})
     conn.execute(sa.text(f"""
         INSERT INTO plan_zone (hromada_id, plan_id, {', '.join(plans.ATTRIBUTES)}, version, updated_at, published,
                                geom, is_demo, source)
@@ -119,12 +125,18 @@ def load_demo_plans(conn: sa.Connection, hromada_id: int, centres: dict, village
     lon, lat = centres[village].x, centres[village].y
     area = _clip(conn, _box(lon, lat, HALF_W, HALF_H), hromada_id)
     if area is not None:
-        general = _plan(conn, hromada_id, GENERAL_TITLE.format(village=village), "general", area, GENERAL_ZONES,
-                        (lon, lat), (HALF_W, HALF_H))
+        title = GENERAL_TITLE.format(village=village)
+        general = _plan(conn, hromada_id, title, "general", area, GENERAL_ZONES, (lon, lat), (HALF_W, HALF_H))
         if general is not None:
             plans.set_plan_status(conn, general, "discussion", loader(hromada_id))
             plans.set_plan_status(conn, general, "approved", loader(hromada_id), decision_number=DECISION[0],
                                   decision_date=DECISION[1])
+        else:  # loaded before: dated below unless it was already (or is no longer approved)
+            general = conn.execute(sa.text("SELECT id FROM plan WHERE hromada_id = :h AND title = :t "
+                                           "AND status IN ('approved', 'superseded') AND decision_date IS NOT NULL"),
+                                   {"h": hromada_id, "t": title}).scalar()
+        if general is not None:
+            plans.count_from_approval(conn, general)  # approved in 2024, loaded today: it counts from then
     other = next((n for n in names if n != village), village)
     whole = conn.execute(sa.text("SELECT ST_AsGeoJSON(ST_Multi(boundary), 9) FROM hromada WHERE id = :h"),
                          {"h": hromada_id}).scalar()

@@ -200,6 +200,7 @@ VENUES = Layer(
     style=CategoryStyle(field="rating_wheelchair", colors=RATING_COLOURS, fill_opacity=0.9),
     categories=("accessibility_barrier",),
     permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+    history="public",
     osm=VENUES_OSM,  # hromada import venues extract.osm.pbf (layers/venues_osm.py)
 )
 

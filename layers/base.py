@@ -2,7 +2,8 @@
 
 A :class:`Layer` names its table, geometry, fields (with labels in Ukrainian and English, choices,
 whether they are public), its style and popup, who may view and edit it, and the problem categories
-residents can report about it. The APIs, the map, importers and exports all read this one object;
+residents can report about it, and whether the database keeps its history. The APIs, the map,
+importers and exports all read this one object;
 ``tests/layers/test_declarations.py`` fails when a declaration is inconsistent.
 """
 from __future__ import annotations
@@ -18,6 +19,10 @@ FIELD_TYPES = {"text", "integer", "number", "money", "boolean", "date", "datetim
                "hromada", "category", "json"}
 GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 PUBLIC = "public"
+# Layer.history: no history, history for the layer's editors, or the public fields' history for anyone.
+HISTORY_STAFF = "staff"
+HISTORY_PUBLIC = "public"
+HISTORY_KINDS = (None, HISTORY_STAFF, HISTORY_PUBLIC)
 
 
 def label(labels: Labels, lang: str) -> str:
@@ -205,6 +210,22 @@ class Layer:
     # Field values a file's name implies, for files without such columns (Ookla's
     # 2024-01-01_performance_mobile_tiles.parquet: network, period).
     values_from_file_name: Callable[[str], Mapping[str, object]] | None = None
+    # Whether the database keeps every version of every feature (issue #19, layers.history): None, no
+    # history; "staff", kept and shown to the staff of the feature's hromada who may edit the layer
+    # (who, when, why, every field); "public", kept, and its public fields' history shown to anyone
+    # too (never who or why, never a staff-only field). Triggers generated from this record every
+    # write however it comes (browser, OGC API, importers, SQL) in ``feature_version``. Declared, not
+    # derived from ``permissions.edit``: every layer has editors (admins by default), and the load-test
+    # layers or Ookla's speed tiles, re-imported whole, need no history.
+    history: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.history not in HISTORY_KINDS:
+            raise ValueError(f"layer {self.name!r}: history must be one of {HISTORY_KINDS}, not {self.history!r}")
+
+    @property
+    def keeps_history(self) -> bool:
+        return self.history is not None
 
     def field(self, name: str) -> Field:
         for f in self.fields:

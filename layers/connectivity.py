@@ -43,6 +43,7 @@ COVERAGE_AREAS = Layer(
         "ftth": "#2b8a3e", "docsis": "#5c940d", "xdsl": "#e67700", "fwa": "#1971c2",
         "3g": "#c92a2a", "4g": "#1864ab", "5g": "#5f3dc4"}),
     categories=("no_signal",),
+    history="public",
 )
 
 WIFI_HOTSPOTS = Layer(
@@ -63,6 +64,7 @@ WIFI_HOTSPOTS = Layer(
     popup=("name", "operator", "hours", "free"),
     label_field="name",
     categories=("no_signal",),
+    history="public",
 )
 
 NETWORKS = {

@@ -109,6 +109,7 @@ HERITAGE_OBJECTS = Layer(
     style=CategoryStyle(field="significance", colors=SIGNIFICANCE_COLOURS, fill_opacity=0.8),
     categories=("damaged_heritage",),
     permissions=Permissions(edit=EDITORS),
+    history="public",
     attribution="Державний реєстр географічних назв (land.gov.ua), gontsa/geonames-ua, CC BY 4.0",
     licence="CC BY 4.0",
     source="Державний реєстр нерухомих пам'яток; Державний реєстр географічних назв (gontsa/geonames-ua, 2018); "

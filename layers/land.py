@@ -286,6 +286,7 @@ PARCELS = Layer(
     # Names of natural persons: admins and the land department's (unit) staff, not planners.
     permissions=Permissions(edit=frozenset({"admin", "unit_staff"}),
                             staff_fields=frozenset({"admin", "unit_staff"})),
+    history="staff",  # who held which parcel when: for the land staff only
     licence="CC BY 4.0",
     source="Інвентаризація земель громади / the hromada's land inventory",
 )

@@ -80,6 +80,7 @@ STREET_LAMPS = Layer(
                 defaults={"status": "working"}),
     categories=("street_light_out",),
     permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+    history="public",
     asset=AssetSpec(kind="street_lamp", ref_field="ref", owner_unit_field="operator_unit_id",
                     one_open_report=True, on_report=lambda *args: lamp_follows_report(*args)),
 )

@@ -9,7 +9,9 @@ Every write names the version it edits (``expected_version``): the UPDATE only h
 zone still has that version, so of two planners editing the same zone exactly one wins and the
 other gets a 412 with the current version. A trigger (migration 0014+) keeps every version of every
 zone in ``plan_zone_version`` — who, when, why, the geometry and attributes — so the plan can be
-seen as it was on any date, two dates compared, and a change reverted as a new version.
+seen as it was on any date, two dates compared, and a change reverted as a new version. Who is named
+as a person reads it (migration 0030: the account's name, else its e-mail, kept as it was then); a plan
+loaded after its approval counts from the decision date (:func:`count_from_approval`).
 
 Rules checked on every save (each a 4xx with a message): the geometry is valid (or repaired when
 asked), the zone lies within the plan's territory and the hromada, it does not overlap another
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -61,6 +64,7 @@ DEFAULT_ZONE_CLASSES = (
     ("ІК", "історико-культурна", "historical and cultural", "#e599f7"),
     ("СП", "спеціальна", "special use", "#ff8787"),
 )
+KYIV = ZoneInfo("Europe/Kyiv")  # a decision's date starts at midnight there
 OVERLAP_TOLERANCE_M2 = 1.0  # shared edges digitised twice overlap by slivers; more than this is an overlap
 OUTSIDE_TOLERANCE_M2 = 1.0
 
@@ -141,6 +145,17 @@ plan_zone_version = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("attributes", pg.JSONB, nullable=False),
     sa.Column("geom", sa.Text),  # EWKB hex of the zone's geometry at this version (NULL when deleted)
+    # Who, as a person reads it: the account's full name, else its e-mail, else the name a writer without
+    # an account gave (an import); kept as it was then, so it outlives a renamed or removed account (#19).
+    sa.Column("author", sa.Text),
+    # From when this version counts, when not from changed_at: a plan loaded after its approval counts from
+    # the decision date (count_from_approval, #19). The plan as of a moment reads COALESCE(valid_from, changed_at).
+    sa.Column("valid_from", sa.DateTime(timezone=True)),
+    # A write that named no version (OGC API PATCH/DELETE without If-Match, layers.writable, #19); flagged
+    # for the planners' review when it replaced a value another account had set lately (review_fields: which).
+    sa.Column("versionless", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("review_fields", pg.ARRAY(sa.Text)),
     sa.UniqueConstraint("zone_id", "version"),
     sa.Index("ix_plan_zone_version_plan_id_changed_at", "plan_id", "changed_at"),
 )
@@ -166,10 +181,12 @@ ATTRIBUTES = tuple(f.name for f in PLAN_ZONES.fields if f.name not in SERVICE_FI
 
 @dataclass(frozen=True)
 class Editor:
-    """Who edits: the user and the roles held per hromada (hromada id → roles)."""
+    """Who edits: the user and the roles held per hromada (hromada id → roles). ``name`` names a writer
+    without an account (an importer) in the history; an account is named by its own name or e-mail."""
 
     user_id: int | None
     grants: dict
+    name: str | None = None
 
     def roles_in(self, hromada_id: int | None) -> frozenset[str]:
         return frozenset(self.grants.get(hromada_id, ()))
@@ -298,6 +315,25 @@ def set_plan_status(conn: sa.Connection, plan_id: int, status: str, editor: Edit
                  {"p": status != "draft", "id": plan_id})
 
 
+def count_from_approval(conn: sa.Connection, plan_id: int) -> int:
+    """A plan loaded (imported) after it was approved: the first version of each of its zones counts
+    from the decision date — midnight at its start, Kyiv time — instead of from the loading, so the plan
+    as of any moment since its approval shows its zones (#19). When each version was written stays as it
+    was. Only for an approved or superseded plan with a decision date, and only first versions written
+    after that date and not dated yet: calling it again changes nothing. Returns how many were dated."""
+    plan = conn.execute(sa.text("SELECT status, decision_date FROM plan WHERE id = :p"), {"p": plan_id}).first()
+    if plan is None:
+        raise NotFound(f"Плану {plan_id} немає", f"Plan {plan_id} does not exist")
+    if plan.status not in READ_ONLY or plan.decision_date is None:
+        raise Conflict("Від дати затвердження рахують лише затверджений план з датою рішення",
+                       "Only an approved plan with a decision date can count from its approval")
+    approved = dt.datetime.combine(plan.decision_date, dt.time.min, tzinfo=KYIV)
+    return conn.execute(sa.text("""
+        UPDATE plan_zone_version SET valid_from = :t
+        WHERE plan_id = :p AND version = 1 AND operation = 'create' AND valid_from IS NULL AND changed_at > :t"""),
+        {"p": plan_id, "t": approved}).rowcount
+
+
 # --- rules -------------------------------------------------------------------------------------
 
 def _srid_sql() -> str:
@@ -397,9 +433,12 @@ def _editable_plan(conn: sa.Connection, plan_id: int) -> sa.RowMapping:
 
 
 def _who(conn: sa.Connection, editor: Editor, reason: str | None) -> None:
-    """Tell the history trigger who writes and why (for this transaction only)."""
-    conn.execute(sa.text("SELECT set_config('hromada.user_id', :u, true), set_config('hromada.reason', :r, true)"),
-                 {"u": "" if editor.user_id is None else str(editor.user_id), "r": (reason or "").strip()})
+    """Tell the history trigger who writes and why (for this transaction only). The trigger names the
+    account by its full name or e-mail (migration 0030); ``editor.name`` only when there is no account."""
+    conn.execute(sa.text("SELECT set_config('hromada.user_id', :u, true), set_config('hromada.reason', :r, true), "
+                         "set_config('hromada.author', :a, true)"),
+                 {"u": "" if editor.user_id is None else str(editor.user_id), "r": (reason or "").strip(),
+                  "a": (editor.name or "").strip()})
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -507,9 +546,11 @@ def split_zone(conn: sa.Connection, editor: Editor, zone_id: int, expected_versi
 # --- history ---------------------------------------------------------------------------------------
 
 def zone_history(conn: sa.Connection, zone_id: int, *, roles=frozenset()) -> list[dict]:
-    """Every version of a zone, newest first: who (name), when, why, what."""
+    """Every version of a zone, newest first: who (the name recorded then, else the account's name or
+    e-mail now), when, from when it counts (``valid_from``, when not from ``at``), why, what."""
     rows = conn.execute(sa.text("""
-        SELECT v.version, v.operation, v.changed_at, v.reason, v.attributes, a.full_name, v.plan_id,
+        SELECT v.version, v.operation, v.changed_at, v.valid_from, v.reason, v.attributes, v.plan_id,
+               COALESCE(v.author, NULLIF(btrim(a.full_name), ''), a.email) AS author,
                ST_AsGeoJSON(ST_GeomFromEWKB(decode(v.geom, 'hex')), 9) AS geojson
         FROM plan_zone_version v LEFT JOIN app_user a ON a.id = v.user_id
         WHERE v.zone_id = :id ORDER BY v.version DESC"""), {"id": zone_id}).mappings().all()
@@ -517,7 +558,8 @@ def zone_history(conn: sa.Connection, zone_id: int, *, roles=frozenset()) -> lis
         raise NotFound(f"Зони {zone_id} немає", f"Zone {zone_id} does not exist")
     _visible_plan(conn, rows[0]["plan_id"], roles)
     return [{"version": r["version"], "operation": r["operation"], "at": r["changed_at"].isoformat(),
-             "reason": r["reason"], "by": r["full_name"], "attributes": r["attributes"],
+             "valid_from": r["valid_from"].isoformat() if r["valid_from"] else None,
+             "reason": r["reason"], "by": r["author"], "attributes": r["attributes"],
              "geometry": json.loads(r["geojson"]) if r["geojson"] else None} for r in rows]
 
 
@@ -529,12 +571,14 @@ def _visible_plan(conn: sa.Connection, plan_id: int, roles) -> sa.RowMapping:
 
 
 def zones_as_of(conn: sa.Connection, plan_id: int, when: dt.datetime, *, roles=frozenset()) -> dict[int, dict]:
-    """The plan's zones as they were at ``when``: zone id → its version then (deleted ones left out)."""
+    """The plan's zones as they were at ``when``: zone id → its version then (deleted ones left out).
+    A version counts from its ``valid_from`` when it has one (a plan loaded after its approval), else
+    from when it was written."""
     _visible_plan(conn, plan_id, roles)
     rows = conn.execute(sa.text("""
         SELECT DISTINCT ON (zone_id) zone_id, version, operation, attributes,
                ST_AsGeoJSON(ST_GeomFromEWKB(decode(geom, 'hex')), 9) AS geojson
-        FROM plan_zone_version WHERE plan_id = :plan AND changed_at <= :t
+        FROM plan_zone_version WHERE plan_id = :plan AND COALESCE(valid_from, changed_at) <= :t
         ORDER BY zone_id, version DESC"""), {"plan": plan_id, "t": when}).mappings()
     return {r["zone_id"]: {"version": r["version"], "attributes": r["attributes"],
                            "geometry": json.loads(r["geojson"])}

@@ -71,6 +71,7 @@ COMMUNAL_PROPERTY = Layer(
     label_field="name",
     style=CategoryStyle(field="condition", colors=CONDITION_COLOURS, fill_opacity=0.9),
     permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+    history="public",  # an individual tenant stays staff-only there too
 )
 LAYERS = (COMMUNAL_PROPERTY,)
 

@@ -92,6 +92,7 @@ ROAD_SEGMENTS = Layer(
     style=CategoryStyle(field="condition", weight=4, colors=CONDITION_COLOURS, color="#868e96"),
     categories=("pothole",),
     permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+    history="public",
     asset=AssetSpec(kind="road_segment", ref_field="ref", name_field="name",
                     owner_unit_field="maintainer_unit_id", owner_class_field="owner"),
     # Roads for cars, not footway/path/steps/cycleway; a *_link counts as its road's class.

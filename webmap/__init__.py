@@ -66,6 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.coverage import bp as coverage_bp
     from webmap.dashboard import bp as dashboard_bp
     from webmap.heritage import bp as heritage_bp
+    from webmap.history_api import bp as history_api_bp  # features' history and revert (issue #19)
     from webmap.infrastructure import bp as infrastructure_bp
     from webmap.land import bp as land_bp
     from webmap.mail_links import bp as mail_links_bp
@@ -85,7 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (api_bp, reports_api_bp, pages_bp, report_pages_bp, staff_bp, admin_bp, open311_bp, ogc_bp,
                       tiles_bp, infrastructure_bp, coverage_bp, venues_bp, property_bp, venues_api_bp, heritage_bp,
                       map_layers_bp, mail_links_bp, dashboard_bp, report_form_bp,
-                      app_shell_bp, cabinet_bp, alerts_bp):
+                      app_shell_bp, cabinet_bp, alerts_bp, history_api_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(land_bp)
     from webmap.plans import bp as plans_bp  # spatial plans: pages, editor, zone endpoints (issue #9)

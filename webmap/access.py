@@ -15,6 +15,7 @@ from flask import g, request, session
 from gis import hromadas, users
 from gis.errors import Forbidden, Unauthorized
 from gis.models import OPERATOR
+from gis.user_tokens import Credentials, credentials
 from gis.users import User, load_user
 from layers.report_states import Actor
 from webmap.database import connection
@@ -29,19 +30,26 @@ class NotSignedIn(Unauthorized):
         super().__init__("Увійдіть, щоб продовжити", "Sign in to continue")
 
 
+def request_credentials() -> Credentials | None:
+    """The credentials of this request's ``Authorization`` header (gis.user_tokens.credentials):
+    a personal token as ``Bearer …`` or as the password of ``Basic …`` (issue #19, old QGIS)."""
+    return credentials(request.headers.get("Authorization"))
+
+
 def bearer_token() -> str | None:
-    """The token of an ``Authorization: Bearer …`` header, if the request carries one."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
+    """The personal token the request carries, as ``Authorization: Bearer …`` or as the password of
+    ``Authorization: Basic …``; None when it carries none."""
+    found = request_credentials()
+    return found.token if found is not None else None
 
 
 def current_user() -> User | None:
     """The user of a valid personal API token (gis.user_tokens), else of the session cookie.
 
-    A request that carries a token is judged by the token alone: an invalid or revoked one makes
-    it anonymous (``g.token_rejected``), never falls back to a cookie. A deactivated account is
+    A request that carries a token (Bearer, or Basic with a token as the password) is judged by the
+    token alone: an invalid or revoked one makes it anonymous (``g.token_rejected``), never falls
+    back to a cookie. Basic credentials whose password is no token are not ours (a proxy's, say):
+    they are ignored here (the OGC API answers them 401: webmap.ogc_write). A deactivated account is
     anonymous at once, whatever it carries.
     """
     if "user" not in g:

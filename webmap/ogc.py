@@ -533,7 +533,7 @@ OGC_SCHEMAS = {
 }
 OGC_ERRORS = {
     400: "Invalid parameters or body (the message says which)",
-    401: "No token, or an invalid or revoked one (WWW-Authenticate: Bearer)",
+    401: "No token, or an invalid or revoked one (WWW-Authenticate: Bearer, and Basic for a token as the password)",
     403: "A role that may not change this collection (or this hromada's features)",
     404: "No such collection or feature (or not visible to this client)",
     405: "A collection that cannot be written (Allow)",
@@ -541,7 +541,7 @@ OGC_ERRORS = {
     412: "If-Match names an old version: the current feature is in details.current, its ETag in the header",
     415: "A Content-Type this operation does not take",
     422: "The zone breaks a rule (overlap, outside the plan, invalid geometry: ?repair=true)",
-    428: "Neither If-Match nor properties.version names the version changed",
+    428: "A replacement (PUT) names no version: neither If-Match nor properties.version",
     503: "The database is temporarily unavailable (Retry-After: 30)",
 }
 
@@ -576,7 +576,9 @@ def openapi():
         "f": {"name": "f", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json", "html"]}},
         "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
         "If-Match": {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
-                     "description": "the feature's ETag (from GET); without it, properties.version must name it"},
+                     "description": "the feature's ETag (from GET). A PUT without it must name properties.version; "
+                                    "a PATCH or DELETE without either is a versionless edit (merged, kept in "
+                                    "the history, flagged for review when it replaces a fresh change)"},
         "Content-Crs": {"name": "Content-Crs", "in": "header", "required": False, "schema": crs_uri,
                         "description": "the CRS of the body's geometry (default CRS84)"},
         "repair": {"name": "repair", "in": "query", "required": False, "schema": {"type": "boolean"},
@@ -634,7 +636,7 @@ def openapi():
                                      html=False),
                        "headers": {"ETag": {"schema": {"type": "string"}}}}
             denied = (400, 401, 403, 404, 405, 409, 415, 422)
-            secured = {"security": [{"bearer": []}]}
+            secured = {"security": [{"bearer": []}, {"basic": []}]}
             paths[f"{base}/items"]["post"] = {
                 "summary": f"Create a feature of {title}", "operationId": f"create_{layer.name}", **secured,
                 "parameters": ref("Content-Crs", "repair"), "requestBody": feature,
@@ -660,5 +662,8 @@ def openapi():
            "paths": paths,
            "components": {"parameters": params, "schemas": OGC_SCHEMAS, "securitySchemes": {"bearer": {
                "type": "http", "scheme": "bearer",
-               "description": "a personal API token of a planner or admin (hromada users token create)"}}}}
+               "description": "a personal API token of a planner or admin (hromada users token create)"}, "basic": {
+               "type": "http", "scheme": "basic",
+               "description": "the same personal token as the password, any user name (QGIS 3.22's Basic "
+                              "authentication)"}}}}
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")

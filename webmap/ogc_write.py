@@ -6,11 +6,19 @@ PATCH   /ogc/collections/{id}/items/{featureId}   JSON merge patch of properties
 DELETE  /ogc/collections/{id}/items/{featureId}   delete (If-Match): 204
 OPTIONS on both                                   200 with Allow (per the caller's roles), Accept-Post/-Patch
 
-Writers sign in with a personal API token (``Authorization: Bearer …``, gis.user_tokens) or a
-session cookie plus the CSRF token. No If-Match → 428; an If-Match naming an old version → 412 with
-the current feature (``details.current``) and its ETag, so the client can merge and retry: a write
-never overwrites a version its author has not seen. Anonymous → 401 (``WWW-Authenticate: Bearer``),
-a role that may not edit → 403, a collection that cannot be written → 405 with ``Allow``.
+GET     /ogc/collections/plan_zones/versionless-edits   the hromada's versionless writes to review (JSON)
+
+Writers sign in with a personal API token (``Authorization: Bearer …``, or as the password of
+``Authorization: Basic …`` for clients that only do Basic, gis.user_tokens) or a session cookie plus
+the CSRF token. An If-Match naming an old version → 412 with the current feature
+(``details.current``) and its ETag, so the client can merge and retry. Without If-Match (issue #19,
+QGIS): a PATCH is merged property by property into the current version and a DELETE deletes it, both
+recorded as versionless and flagged for review when they replace a colleague's fresh value
+(layers.writable); a PUT is 428 (it would overwrite every property unseen). Anonymous → 401
+(``WWW-Authenticate: Bearer`` and ``Basic``), a role that may not edit → 403, a collection that
+cannot be written → 405 with ``Allow``. Basic credentials that do not sign in (a wrong or revoked
+token, a password that is no token) are a 401 on every /ogc/ address, reads included, so a client
+configured wrongly is told rather than shown only the public features.
 """
 from __future__ import annotations
 
@@ -31,11 +39,19 @@ from gis.errors import (
     UnsupportedMediaType,
 )
 from gis.jsonvalues import dumps
+from gis.user_tokens import BASIC_CHALLENGE
+from layers import writable as writable_layers
 from layers.base import Layer
-from layers.plans import Editor, VersionConflict
+from layers.plans import EDITORS, Editor, VersionConflict
 from layers.query import feature_hromada_id, read_feature, table_of
 from layers.writable import Writable, writable
-from webmap.access import current_user, token_authenticated
+from webmap.access import (
+    chosen_hromada,
+    current_user,
+    hromada_roles,
+    request_credentials,
+    token_authenticated,
+)
 from webmap.database import connection, engine
 from webmap.extensions import csrf
 from webmap.ogc_common import CRS84, CRS_URIS, GEOJSON, bp
@@ -44,18 +60,49 @@ from webmap.ogc_common import collection_layer as _layer
 READ = ("GET", "HEAD", "OPTIONS")
 ACCEPT_POST = f"{GEOJSON}, application/json"
 ACCEPT_PATCH = f"application/merge-patch+json, {GEOJSON}, application/json"
+BEARER_CHALLENGE = 'Bearer realm="hromada"'
+# Both ways a client may send its token; Bearer first (the one OGC API clients are told about).
+CHALLENGES = (BEARER_CHALLENGE, BASIC_CHALLENGE)
 
 
-def _headers(**headers: str) -> None:
-    """Headers for this request's answer, error answers included (added in _add_headers)."""
+def _headers(**headers: str | tuple[str, ...]) -> None:
+    """Headers for this request's answer, error answers included (added in _add_headers); a tuple
+    gives the header once per value (WWW-Authenticate with two challenges)."""
     g.setdefault("ogc_headers", {}).update({k.replace("_", "-"): v for k, v in headers.items()})
 
 
 @bp.after_request
 def _add_headers(response: Response) -> Response:
     for name, value in g.pop("ogc_headers", {}).items():
-        response.headers[name] = value
+        if isinstance(value, tuple):
+            response.headers.remove(name)
+            for one in value:
+                response.headers.add(name, one)
+        else:
+            response.headers[name] = value
+    if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
+        for challenge in CHALLENGES:  # RFC 9110: a 401 says how to authenticate
+            response.headers.add("WWW-Authenticate", challenge)
     return response
+
+
+@bp.before_request
+def _basic_credentials_must_sign_in() -> None:
+    """Basic credentials on an /ogc/ address that sign nobody in are a 401 with the Basic challenge
+    (issue #19): QGIS then says the authentication failed instead of showing only public features.
+    Without credentials nothing changes: public reads stay open and never make a browser ask for a
+    password. A session cookie still counts beside Basic credentials that are not ours (a proxy's)."""
+    found = request_credentials()
+    if found is None or found.scheme != "basic" or current_user() is not None:
+        return
+    _headers(WWW_Authenticate=(BASIC_CHALLENGE,))
+    if found.token is not None:
+        raise Unauthorized("Токен, наданий як пароль (Basic), недійсний або відкликаний",
+                           "The token given as the password (Basic) is invalid or revoked")
+    raise Unauthorized("Пароль (Basic) має бути персональним токеном API (hgut_…), а не паролем облікового "
+                       "запису; ім'я користувача — будь-яке, наприклад ваша ел. пошта",
+                       "The password (Basic) must be a personal API token (hgut_…), not the account's "
+                       "password; the user name may be anything, e.g. your e-mail")
 
 
 # --- who may write -------------------------------------------------------------------------------
@@ -67,13 +114,17 @@ def _editor(layer: Layer) -> Editor:
     (its header cannot be sent by another site's page), hence the views are exempt and check here.
     """
     user = current_user()
-    if user is None:
-        rejected = g.get("token_rejected", False)
-        _headers(WWW_Authenticate='Bearer realm="hromada"' + (', error="invalid_token"' if rejected else ""))
-        if rejected:
+    if user is None:  # Basic credentials that sign nobody in were answered in _basic_credentials_must_sign_in
+        if g.get("token_rejected", False):
+            _headers(WWW_Authenticate=(f'{BEARER_CHALLENGE}, error="invalid_token"',))
             raise Unauthorized("Токен недійсний або відкликаний", "The token is invalid or revoked")
-        raise Unauthorized("Увійдіть: потрібен токен API (Authorization: Bearer …)",
-                           "Sign in: an API token is needed (Authorization: Bearer …)")
+        _headers(WWW_Authenticate=CHALLENGES)
+        raise Unauthorized("Увійдіть: потрібен токен API (Authorization: Bearer …, або як пароль Basic)",
+                           "Sign in: an API token is needed (Authorization: Bearer …, or as the Basic password)")
+    # A token sent as Basic is exempt too, though a browser may send Basic credentials it remembers
+    # with another site's request: such a request can only be a simple one (a form: no JSON body, no
+    # PUT, PATCH or DELETE, which need a CORS preflight this API never allows), and every write here
+    # refuses any body but JSON (415) before it writes anything.
     if not token_authenticated() and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
     if not layer.permissions.can_edit(user.roles):  # a role that edits it nowhere; the hromada is checked on write
@@ -214,7 +265,7 @@ def _expected_version(layer: Layer, spec: Writable, feature_id: int, editor: Edi
     write checks that version atomically, so a stale one is still a 412, never an overwrite.
     """
     if_match = request.headers.get("If-Match", "").strip()
-    echoed = ((body or {}).get("properties") or {}).get("version") if isinstance(body, dict) else None
+    echoed = _echoed_version(body)
     if not if_match and isinstance(echoed, int) and not isinstance(echoed, bool):
         if _read(connection(), layer, spec, feature_id, editor) is None:
             raise PreconditionFailed(f"Об'єкта {feature_id} немає", f"Feature {feature_id} does not exist",
@@ -274,12 +325,29 @@ def create_item(collection_id: str):
     return _feature_answer(feature, spec.etag(new_id, version), 201, Location=location)
 
 
+def _echoed_version(body: dict | None):
+    """``properties.version`` of a request body, whatever it is (None when there is none)."""
+    properties = body.get("properties") if isinstance(body, dict) else None
+    return properties.get("version") if isinstance(properties, dict) else None
+
+
+def _names_no_version(body: dict | None) -> bool:
+    """Whether the request names no version at all (issue #19): no If-Match (an empty one is none)
+    and no whole number in ``properties.version``."""
+    if request.headers.get("If-Match", "").strip():
+        return False  # "*" too: it is refused as before (428), never taken for a versionless write
+    echoed = _echoed_version(body)
+    return not (isinstance(echoed, int) and not isinstance(echoed, bool))
+
+
 def _update(collection_id: str, feature_id: str, *, replace: bool, accepted: tuple[str, ...]):
     layer, spec = _writable(collection_id, item=True)
     editor = _editor(layer)
     fid = _feature_id(feature_id)
     _require_hromada_editor(layer, editor, fid)
     doc = _body(accepted)
+    if not replace and spec.update_versionless is not None and _names_no_version(doc):
+        return _merge_without_version(layer, spec, editor, fid, doc)
     expected = _expected_version(layer, spec, fid, editor, doc)
     _check_id(doc, fid)
     properties, geometry = _properties(doc, spec, required=replace), _geometry(doc, required=replace)
@@ -290,6 +358,18 @@ def _update(collection_id: str, feature_id: str, *, replace: bool, accepted: tup
             feature, version = _read(conn, layer, spec, fid, editor)
     except VersionConflict:
         raise _stale(layer, spec, fid, editor) from None
+    return _feature_answer(feature, spec.etag(fid, version))
+
+
+def _merge_without_version(layer: Layer, spec: Writable, editor: Editor, fid: int, doc: dict) -> Response:
+    """A PATCH without If-Match (QGIS): only what it names changes, in the version current when it is
+    written; recorded as versionless, flagged for review when it replaces a colleague's fresh value.
+    A zone that is not there is a 404 (a merge never creates one)."""
+    _check_id(doc, fid)
+    properties, geometry = _properties(doc, spec, required=False), _geometry(doc, required=False)
+    with engine().begin() as conn:
+        spec.update_versionless(conn, editor, fid, properties=properties, geometry=geometry, repair=_repair())
+        feature, version = _read(conn, layer, spec, fid, editor)
     return _feature_answer(feature, spec.etag(fid, version))
 
 
@@ -314,6 +394,11 @@ def delete_item(collection_id: str, feature_id: str):
     editor = _editor(layer)
     fid = _feature_id(feature_id)
     _require_hromada_editor(layer, editor, fid)
+    if spec.delete_versionless is not None and _names_no_version(None):
+        # No If-Match (QGIS): the deletion is a version of its own, marked versionless, and can be reverted.
+        with engine().begin() as conn:
+            spec.delete_versionless(conn, editor, fid)
+        return Response(status=204)
     expected = _expected_version(layer, spec, fid, editor)
     try:
         with engine().begin() as conn:
@@ -321,3 +406,41 @@ def delete_item(collection_id: str, feature_id: str):
     except VersionConflict:
         raise _stale(layer, spec, fid, editor) from None
     return Response(status=204)
+
+
+# --- versionless writes for the planners to review (issue #19) ------------------------------------------
+
+def _flag(name: str) -> bool:
+    text = request.args.get(name, "false").lower()
+    if text not in ("true", "false", "1", "0"):
+        raise InvalidInput(f"{name}={text!r}: true або false", f"{name}={text!r}: true or false")
+    return text in ("true", "1")
+
+
+def _whole(name: str, default: int | None, low: int, high: int) -> int | None:
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
+        raise InvalidInput(f"{name}: ціле число від {low} до {high}", f"{name}: a whole number from {low} to {high}")
+    return int(text)
+
+
+@bp.get("/collections/plan_zones/versionless-edits")
+@hromada_roles(*EDITORS, hromada=chosen_hromada(*EDITORS))
+def versionless_edits():
+    """The hromada's (``?hromada=KATOTTG``, else the caller's first as planner or admin) plan-zone
+    writes that named no version: those flagged for review, or all with ``all=true``; ``zone_id``
+    narrows to one zone, ``limit`` 1…1000 (100). Each links to the zone's history page, where a
+    version can be reverted."""
+    only_flagged = not _flag("all")
+    zone_id, limit = _whole("zone_id", None, 1, 10**9 - 1), _whole("limit", 100, 1, 1000)
+    edits = writable_layers.plan_zone_versionless_edits(connection(), g.hromada_id, only_flagged=only_flagged,
+                                                        zone_id=zone_id, limit=limit)
+    for edit in edits:
+        edit["history"] = url_for("plans.zone_history_page", zone_id=edit["zone_id"], _external=True)
+        edit["item"] = url_for("ogc.item", collection_id="plan_zones", feature_id=edit["zone_id"], _external=True)
+    response = Response(dumps({"hromada_id": g.hromada_id, "needs_review_only": only_flagged,
+                               "edits": edits, "numberReturned": len(edits)}), mimetype="application/json")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -36,7 +36,7 @@ from webmap.access import current_user, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
-from webmap.i18n import current_lang, format_number, t
+from webmap.i18n import current_lang, format_date, format_datetime, format_number, t
 from webmap.mapview import add_boundary, base_map, map_parts
 from webmap.openapi import SIGNED_IN, body, documented
 from webmap.tiles import tile_memory
@@ -118,6 +118,23 @@ def _moment(raw: str | None, name: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=KYIV)
 
 
+def _moment_shown(raw: str | None, moment: dt.datetime | None) -> str:
+    """A moment given in the address as the page writes it, in Kyiv time: a day alone by its date (it means
+    the end of that day), a time to the minute otherwise."""
+    if moment is None:
+        return ""
+    return format_date(moment) if len((raw or "").strip()) == 10 else format_datetime(moment)
+
+
+def _author(name: str | None, is_editor: bool) -> str | None:
+    """Who made a version, as this page may name them: the full name to everyone; an e-mail address (an
+    account without a name) only to the hromada's planners and admins — the public reads "a hromada
+    employee", as no address given to the service is shown publicly."""
+    if name and "@" in name and not is_editor:
+        return t("history_author_staff")
+    return name
+
+
 def _classes(conn) -> dict[str, dict]:
     return {c["code"]: c for c in plans.zone_classes(conn)}
 
@@ -190,7 +207,7 @@ def plan_list(code: str):
     summary = admin_areas.hromada_summary(conn, code)
     items = plans.list_plans(conn, summary["id"], roles=roles_in(summary["id"]))
     return render_template("plans/list.html", summary=summary, items=items, types=plans.PLAN_TYPES,
-                           statuses=plans.PLAN_STATUSES, is_editor=_is_editor(summary["id"]))
+                           statuses=plans.PLAN_STATUSES, is_editor=_is_editor(summary["id"]), read_only=plans.READ_ONLY)
 
 
 @bp.get("/plans/<int:plan_id>")
@@ -242,6 +259,9 @@ def plan_page(plan_id: int):
         diff_legend=[(t(f"diff_{k}_legend", lang), DIFF_STYLES[k]["color"]) for k in ("added", "removed", "changed",
                                                                                       "before")],
         as_of=request.args.get("as_of", ""), since=request.args.get("from", ""), until=request.args.get("to", ""),
+        as_of_shown=_moment_shown(request.args.get("as_of"), as_of),
+        since_shown=_moment_shown(request.args.get("from"), since),
+        until_shown=_moment_shown(request.args.get("to"), until),
         types=plans.PLAN_TYPES, statuses=plans.PLAN_STATUSES, is_editor=is_editor,
         transitions=plans.PLAN_TRANSITIONS[plan["status"]] if is_editor else (),
         comments=plans.comments(conn, plan_id, public=True),
@@ -299,7 +319,10 @@ def zone_history_page(zone_id: int):
     versions = plans.zone_history(conn, zone_id, roles=roles)
     plan = plans.get_plan(conn, plans.zone_plan_id(conn, zone_id), roles=roles)
     classes = _classes(conn)
+    is_editor = bool(roles & plans.EDITORS)
     for newer, older in zip(versions, versions[1:] + [None], strict=True):
+        newer["by"] = _author(newer["by"], is_editor)
+        newer["at_kyiv"] = dt.datetime.fromisoformat(newer["at"]).astimezone(KYIV).isoformat(timespec="seconds")
         newer["changes"] = _changes(older["attributes"], newer["attributes"], lang) if older else []
         newer["geometry_changed"] = bool(older and newer["geometry"] and older["geometry"] != newer["geometry"])
         newer["class_name"] = _class_name(classes, newer["attributes"].get("zone_code"), lang)
@@ -316,7 +339,7 @@ def zone_history_page(zone_id: int):
         _add_features(fmap, f"{t('version', lang)} {shown['version']}", [_feature(row, lang)])
         parts = map_parts(fmap)
     return render_template("plans/history.html", zone_id=zone_id, versions=versions, plan=plan, parts=parts,
-                           shown=shown, can_revert=bool(roles & plans.EDITORS) and plan["editable"],
+                           shown=shown, can_revert=is_editor and plan["editable"],
                            reverted=request.args.get("reverted"), attr_label=lambda k: _attr_label(k, lang),
                            value=_value)
 
@@ -344,6 +367,8 @@ def plan_editor(plan_id: int):
     plan = plans.get_plan(conn, plan_id, roles=roles)
     classes = plans.zone_classes(conn)
     fmap = base_map(lang, bounds=plan)
+    # Read-only (approved or superseded, or no editor's role here): no form at all, only the notice (#19).
+    plan["editable"] = plan["editable"] and bool(roles & plans.EDITORS)
     data = {"plan": {"id": plan["id"], "status": plan["status"], "editable": plan["editable"], "area": plan["area"]},
             "zones": plans.current_zones(conn, plan_id, roles=roles),
             "classes": [{"code": c["code"], "name": c[f"name_{lang}"], "colour": c["colour"]} for c in classes],

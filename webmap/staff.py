@@ -6,6 +6,8 @@ Every form carries a CSRF token; log-in attempts are throttled per client.
 """
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, flash, g, get_flashed_messages, redirect, render_template, request, session, url_for
 
 from gis.errors import InvalidInput
@@ -36,6 +38,29 @@ WORKING_ROLES = ("unit_staff", "admin")
 AGES = {"1": 1, "7": 7, "30": 30}
 
 
+def _plans_landing(user, wanted: str | None = None) -> str | None:
+    """Where a planner who works nowhere as staff or admin starts: the plans of their hromada (the one
+    ``wanted`` names by KATOTTG if they plan there, else the first by name). None for anyone who works
+    somewhere (the queue is theirs) or plans nowhere (#19)."""
+    if any(held & set(WORKING_ROLES) for held in user.grants.values()):
+        return None
+    planning = hromadas_by_ids(connection(), [h for h, held in user.grants.items() if "planner" in held])
+    if not planning:
+        return None
+    chosen = next((h for h in planning if h["katottg"] == wanted), planning[0])
+    return url_for("plans.plan_list", code=chosen["katottg"])
+
+
+def _planners_to_their_plans(view):
+    """The queue is not a planner's: one who is only a planner goes to their plans, not to a 403."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        user = current_user()
+        landing = _plans_landing(user, request.args.get("hromada")) if user is not None else None
+        return redirect(landing) if landing else view(*args, **kwargs)
+    return wrapped
+
+
 def report_hromada(code: str, **_) -> int:
     """The hromada of the report a view is about (404 when there is none)."""
     return reports.report_hromada_id(connection(), code)
@@ -56,7 +81,7 @@ def login():
                 target = request.args.get("next") or ""
                 # Only local paths: never an open redirect.
                 if not target.startswith("/") or target.startswith("//"):
-                    target = url_for(".queue")
+                    target = _plans_landing(user) or url_for(".queue")
                 return redirect(target)
         failed = True
     return render_template("staff/login.html", form=form, failed=failed), 401 if failed else 200
@@ -69,6 +94,7 @@ def logout():
 
 
 @bp.get("/")
+@_planners_to_their_plans
 @hromada_roles(*WORKING_ROLES, hromada=chosen_hromada(*WORKING_ROLES))
 def queue():
     """The queue of one hromada (``?hromada=KATOTTG``, else the first where the user works)."""

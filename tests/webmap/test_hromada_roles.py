@@ -115,6 +115,8 @@ def two_hromadas(demo_db):
         "run_id": run_id, "key": project, "segment_id": segment, "unit_id": unit_id(demo_db, "housing"),
         "user_id": scalar(demo_db, "SELECT id FROM app_user WHERE email = 'own@yakushynetska.example.org'"),
         # Console routes delete what they name: values no later route depends on.
+        "name": "street_lamps",
+        "feature_id": scalar(demo_db, "SELECT id FROM street_lamp WHERE hromada_id = :h ORDER BY id LIMIT 1", h=demo),
         "unit_code": "finance", "district_code": "berezyna", "category_code": "stray_dogs",
         "assignment_id": scalar(demo_db, """SELECT uc.id FROM unit_category uc JOIN category c ON c.id = uc.category_id
                                             WHERE c.code = 'damaged_heritage' LIMIT 1"""),

@@ -2,6 +2,8 @@
 // beside the map. The list of zones is the keyboard's way in: choose a zone there (or focus its
 // shape on the map and press Enter) and its form opens. Every write names the version it edits;
 // a 412 shows the planner their values and the current ones, attribute by attribute, to merge.
+// Choosing a zone in the list (or with the keyboard on the map) fits the map to it. A read-only
+// plan (approved, superseded) has no form: choosing a zone shows its attributes (#19).
 // Text from the server is put in with textContent only.
 (function () {
   "use strict";
@@ -14,6 +16,8 @@
   const map = window[document.querySelector(".folium-map").id];
   const $ = (id) => document.getElementById(id);
   const form = $("zone-form");
+  const editable = Boolean(data.plan.editable && form);  // the page leaves the form out when read-only
+  const reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   const ATTRS = ["zone_code", "name", "permitted_uses", "max_height_m", "max_density", "notes"];
   const FIELD_IDS = {zone_code: "zone_code", name: "zone_name", permitted_uses: "permitted_uses",
                      max_height_m: "max_height_m", max_density: "max_density", notes: "notes"};
@@ -29,7 +33,7 @@
 
   map.pm.setLang(lang === "en" ? "en" : "ua");
   map.pm.setGlobalOptions({snappable: true, snapDistance: 20, allowSelfIntersection: true});
-  if (data.plan.editable) {
+  if (editable) {
     map.pm.addControls({position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
                         drawCircle: false, drawText: false, drawRectangle: true, drawPolygon: true, editMode: true,
                         dragMode: false, cutPolygon: true, removalMode: true, rotateMode: false});
@@ -82,7 +86,7 @@
     el.setAttribute("role", "button");
     el.setAttribute("aria-label", msg("Select") + ": " + zoneLabel(zones.get(id)));
     el.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(id); }
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(id, {zoom: true}); }
     });
   }
 
@@ -127,7 +131,7 @@
       button.type = "button";
       button.dataset.zone = String(zone.id);
       if (selected && selected.id === zone.id) button.setAttribute("aria-current", "true");
-      button.addEventListener("click", () => select(zone.id));
+      button.addEventListener("click", () => select(zone.id, {zoom: true}));
       item.append(button);
       list.append(item);
     }
@@ -176,25 +180,46 @@
     }
   }
 
-  function select(id, {focus = true} = {}) {
+  // The map shows the whole zone: a zone chosen in the list may be a speck at the plan's zoom.
+  function fitZone(layer) {
+    const bounds = layer.getBounds && layer.getBounds();
+    if (bounds && bounds.isValid()) map.fitBounds(bounds, {padding: [24, 24], maxZoom: 18, animate: !reducedMotion});
+  }
+
+  // A read-only plan: the chosen zone's attributes as a list of terms, no inputs.
+  function showFacts(zone) {
+    const box = $("zone-facts");
+    box.replaceChildren();
+    for (const name of ATTRS) {
+      const value = name === "zone_code" ? `${zone.zone_code} — ${className[zone.zone_code] || ""}` : zone[name];
+      box.append(text("dt", data.labels[name]), text("dd", show(value)));
+    }
+  }
+
+  function select(id, {focus = true, zoom = false} = {}) {
     if (selected && selected.id === null && selected.layer && id !== null) {
       selected.layer.remove();  // an unsaved new shape is dropped when another zone is chosen
     }
     unselect();
-    hideConflict();
-    clearMessages();
     const zone = zones.get(id);
     const layer = layers.get(id);
     selected = {id, layer, geometryDirty: false};
     layer.setStyle(styleFor(zone, true));
     layer.bringToFront();
-    fillForm(zone);
-    $("reason").value = "";
+    if (editable) {
+      hideConflict();
+      clearMessages();
+      fillForm(zone);
+      $("reason").value = "";
+      $("geometry-state").textContent = "";
+    } else {
+      showFacts(zone);
+    }
     $("zone-form-title").textContent = zoneLabel(zone);
     $("zone-history").hidden = false;
     $("zone-history").href = `/plans/zones/${encodeURIComponent(id)}/history`;
-    $("geometry-state").textContent = "";
     renderList();
+    if (zoom) fitZone(layer);
     if (focus) $("zone-form-title").focus();
   }
 
@@ -388,6 +413,11 @@
 
   // --- wiring --------------------------------------------------------------------------------
 
+  if (!editable) {  // read-only: the zones to look at, nothing to change
+    for (const zone of data.zones) setZone(zone);
+    window.planEditor = {map, zones, layers, select, editable};
+    return;
+  }
   form.addEventListener("submit", (e) => { e.preventDefault(); save(); });
   $("repair").addEventListener("click", () => { if (lastRequest) lastRequest(); });
   $("zone-delete").addEventListener("click", () => {
@@ -456,5 +486,5 @@
   });
 
   for (const zone of data.zones) setZone(zone);
-  window.planEditor = {map, zones, layers, select};  // for tests and the console
+  window.planEditor = {map, zones, layers, select, editable};  // for tests and the console
 })();
