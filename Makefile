@@ -7,12 +7,16 @@ STAMP := $(VENV)/.installed
 # it computes, so more workers than cores still pays (measured on 2 cores, see README).
 TEST_WORKERS ?= 2
 
-.PHONY: install system-deps run test bench stop lint wheel-check
+.PHONY: install system-deps test-system-deps run test bench stop lint wheel-check
 
 install: system-deps $(STAMP)
 
 system-deps:
 	@bash tools/system-deps.sh
+
+# Only the tests drive a real QGIS (Debian's 3.22, with the system Python).
+test-system-deps:
+	@bash tools/system-deps.sh python3-qgis qgis-providers
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -26,7 +30,7 @@ run: install
 	$(BIN)/hromada run
 
 ## Run the test suite against a throwaway PostGIS (or DATABASE_URL's server)
-test: install
+test: install test-system-deps
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## Benchmarks: each prints a ratio against a reference run in the same script

@@ -3,13 +3,15 @@
 #   postgresql-15 + postgresql-15-postgis-3  the embedded PostGIS
 #   gdal-bin                                 ogr2ogr/ogrinfo, the reference in benchmarks and tests
 #   chromium                                 the browser for page tests
+# and, named as arguments by `make test`, what only the tests need:
+#   python3-qgis + qgis-providers            the real QGIS (3.22, Debian's) the editing tests drive headless
 set -euo pipefail
 
 missing=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 PG_MAJOR="${PG_MAJOR:-15}"
-for pkg in "postgresql-$PG_MAJOR" "postgresql-$PG_MAJOR-postgis-3" gdal-bin chromium; do
+for pkg in "postgresql-$PG_MAJOR" "postgresql-$PG_MAJOR-postgis-3" gdal-bin chromium "$@"; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
 

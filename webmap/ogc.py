@@ -39,7 +39,7 @@ from layers import query
 from layers.base import Layer, label
 from layers.query import Page, read_feature, read_features, table_of
 from layers.registry import viewable_layers
-from layers.writable import writable
+from layers.writable import roles_to, writable
 from webmap.access import read_roles, roles_in
 from webmap.database import connection
 from webmap.i18n import current_lang
@@ -473,7 +473,7 @@ def item(collection_id: str, feature_id: str):
     spec = writable(layer.name)
     table = table_of(layer)
     # The version, read in the same row, makes the ETag that writes name.
-    version = [table.c[spec.version_column].label("_version")] if spec is not None else []
+    version = [spec.version_expression(table).label("_version")] if spec is not None else []
     doc, row = read_feature(connection(), layer, int(feature_id), staff=staff, roles=roles, out_srid=out_srid,
                             extra_columns=version)
     if doc is None:
@@ -553,6 +553,11 @@ def _ogc_answer(description: str, media: str | None, schema: dict | None, html: 
     return {"description": description, **({"content": content} if content else {})}
 
 
+def _edit_roles(layer: Layer) -> dict[str, str]:
+    """Action → the roles (listed) that may do it, from the layer's declaration."""
+    return {action: ", ".join(sorted(roles_to(layer.name, action))) for action in ("create", "update", "delete")}
+
+
 def _ogc_errors(*codes: int) -> dict:
     error = {"$ref": "#/components/schemas/Error"}
     return {str(code): _ogc_answer(OGC_ERRORS[code], "application/json", error) for code in (*codes, 503)}
@@ -625,7 +630,8 @@ def openapi():
         paths[f"{base}/items/{{featureId}}"] = {"get": {
             "summary": f"One feature of {title}", "operationId": f"item_{layer.name}",
             "parameters": ref("featureId", "crs", "f"), "responses": {"200": one, **_ogc_errors(400, 404)}}}
-        if writable(layer.name) is not None:  # Part 4: planners and admins, with a personal API token
+        if writable(layer.name) is not None:  # Part 4: the roles its declaration names, with a personal API token
+            roles = _edit_roles(layer)
             feature = {"required": True, "content": {GEOJSON: {"schema": schema("Feature")},
                                                      "application/json": {"schema": schema("Feature")}}}
             patch = {"required": True, "content": {
@@ -639,21 +645,32 @@ def openapi():
             secured = {"security": [{"bearer": []}, {"basic": []}]}
             paths[f"{base}/items"]["post"] = {
                 "summary": f"Create a feature of {title}", "operationId": f"create_{layer.name}", **secured,
+                "description": f"Roles (held in the feature's hromada): {roles['create']}",
                 "parameters": ref("Content-Crs", "repair"), "requestBody": feature,
                 "responses": {"201": {**written, "headers": {**written["headers"],
                                                              "Location": {"schema": {"type": "string"}}}},
                               **_ogc_errors(*denied)}}
             item = paths[f"{base}/items/{{featureId}}"]
             item["put"] = {"summary": f"Replace a feature of {title}", "operationId": f"replace_{layer.name}",
-                           **secured, "parameters": ref("featureId", "If-Match", "Content-Crs", "repair"),
+                           "description": f"Roles (held in the feature's hromada): {roles['update']}", **secured,
+                           "parameters": ref("featureId", "If-Match", "Content-Crs", "repair"),
                            "requestBody": feature, "responses": {"200": written, **_ogc_errors(*denied, 412, 428)}}
             item["patch"] = {"summary": f"Update a feature of {title}", "operationId": f"update_{layer.name}",
-                             **secured, "parameters": ref("featureId", "If-Match", "Content-Crs", "repair"),
+                             "description": f"Roles (held in the feature's hromada): {roles['update']}; without "
+                                            "If-Match a versionless merge", **secured,
+                             "parameters": ref("featureId", "If-Match", "Content-Crs", "repair"),
                              "requestBody": patch, "responses": {"200": written, **_ogc_errors(*denied, 412, 428)}}
             item["delete"] = {"summary": f"Delete a feature of {title}", "operationId": f"delete_{layer.name}",
-                              **secured, "parameters": ref("featureId", "If-Match"),
+                              "description": f"Roles (held in the feature's hromada): {roles['delete']}", **secured,
+                              "parameters": ref("featureId", "If-Match"),
                               "responses": {"204": {"description": "Deleted"},
                                             **_ogc_errors(400, 401, 403, 404, 405, 409, 412, 428)}}
+            paths[f"{base}/versionless-edits"] = {"get": {
+                "summary": f"Versionless writes of {title} to review", "operationId": f"versionless_{layer.name}",
+                "description": "The hromada's (?hromada=KATOTTG) writes that named no version: flagged ones, or all "
+                               "with all=true; feature_id, limit 1…1000. For the roles that may change the layer.",
+                **secured, "responses": {"200": {"description": "The edits", "content": {
+                    "application/json": {"schema": {"type": "object"}}}}, **_ogc_errors(400, 401, 403, 404)}}}
     doc = {"openapi": "3.0.3",
            "info": {"title": "Hromada GIS — OGC API Features", "version": "1.0.0",
                     "description": "Layers of Ukrainian hromadas (territorial communities). The service's own JSON "
@@ -662,7 +679,8 @@ def openapi():
            "paths": paths,
            "components": {"parameters": params, "schemas": OGC_SCHEMAS, "securitySchemes": {"bearer": {
                "type": "http", "scheme": "bearer",
-               "description": "a personal API token of a planner or admin (hromada users token create)"}, "basic": {
+               "description": "a personal API token of an editor of the layer — the roles its declaration names "
+                              "(hromada users token create)"}, "basic": {
                "type": "http", "scheme": "basic",
                "description": "the same personal token as the password, any user name (QGIS 3.22's Basic "
                               "authentication)"}}}}

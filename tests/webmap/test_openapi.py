@@ -78,8 +78,10 @@ def test_the_ogc_document_describes_geojson_crs_html_and_the_token(client, demo_
     assert one["get"]["responses"]["200"]["content"]["application/geo+json"]["schema"]["$ref"].endswith("/Feature")
     bearer = doc["components"]["securitySchemes"]["bearer"]
     assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
+    basic = doc["components"]["securitySchemes"]["basic"]  # the token as the password (QGIS 3.22)
+    assert (basic["type"], basic["scheme"]) == ("http", "basic")
     for operation in (items["post"], one["put"], one["patch"], one["delete"]):
-        assert operation["security"] == [{"bearer": []}] and "401" in operation["responses"]
+        assert operation["security"] == [{"bearer": []}, {"basic": []}] and "401" in operation["responses"]
     assert "security" not in items["get"]
 
 
