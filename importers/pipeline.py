@@ -36,6 +36,7 @@ from gis.hromada_index import HromadaIndex
 from gis.models import import_run
 from importers import sources
 from importers.crs_check import check_in_ukraine
+from layers import history
 from layers.base import Field, Layer, label
 from layers.tables import build_table
 from layers.values import FALSE, TRUE, BadValue, _text, check, convert  # noqa: F401  (re-exported)
@@ -72,6 +73,8 @@ class ImportOptions:
     batch_size: int = 50_000
     progress: bool | None = None  # None: when writing to a terminal
     user_id: int | None = None
+    # Who the history of the layer's features names for the import when no account makes it (the command line).
+    author: str | None = None
     # An administrator imports into his own hromada only: features elsewhere are rejected.
     only_hromada_id: int | None = None
     # Each batch as read → the batch to import (a saved mapping's row filter, value maps, constants:
@@ -140,7 +143,7 @@ def convert_column(f: Field, column: pd.Series) -> tuple[pa.Array, dict[int, str
     """A whole source column as the field's type: an Arrow array of the values (null for empty)
     and, by position, why a value could not be converted (or breaks the field's own ``check``)."""
     values, errors = _typed_column(f, column)
-    if f.check is not None:
+    if f.check is not None or f.minimum is not None or f.maximum is not None:
         values = values.to_pylist()
         for i, value in enumerate(values):
             try:
@@ -328,6 +331,10 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
         show = options.progress if options.progress is not None else sys.stderr.isatty()
         with engine.begin() as conn, tqdm(total=total, disable=not show, unit=" features",
                                           desc=f"{src.name} → {layer.name}") as bar:
+            if layer.keeps_history and (options.user_id is not None or options.author):
+                # The features' history names who imported and from which file (layers.history).
+                history.acting(conn, options.user_id, options.author,
+                               f"імпорт файлу {src.name} / import of {src.name}")
             staging_ready = False
             row_offset = 0
             implied: dict[str, object] = {}  # columns standing for values the file's name implies

@@ -49,6 +49,10 @@ class Field:
     # The heading (an i18n key) that pages and forms show the field under, for layers whose
     # fields come in groups (a venue's entrance, toilet, parking …).
     group: str | None = None
+    # The range a number must lie in (inclusive; None: open on that side): a lamp's power is never
+    # negative, a road's PCI 0–100. ``layers.values.check`` applies it on every path, like ``check``.
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def column_name(self) -> str:
@@ -93,6 +97,24 @@ class CategoryStyle(Style):
         return list(self.colors.items())
 
 
+EDIT_ACTIONS = ("create", "update", "delete")
+
+
+@dataclass(frozen=True)
+class Editing:
+    """Its features are edited one by one — the browser editor, OGC API Part 4, WFS-T — all through
+    ``layers.editing`` (values checked as importers check them, the geometry in the feature's hromada,
+    the version checked, the history naming the editor). Which roles may create, change and delete a
+    feature, each held in the feature's hromada; None: the layer's ``Permissions.edit``."""
+
+    create: frozenset[str] | None = None
+    update: frozenset[str] | None = None
+    delete: frozenset[str] | None = None
+    # Fields the service keeps beyond the table's frame (id, hromada_id, raw, source, imported_at,
+    # is_demo) and computed fields: shown, never set by an editor (ignored when sent back, as QGIS does).
+    server_fields: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Permissions:
     view: str | frozenset[str] = PUBLIC  # "public", or the roles that may view
@@ -102,6 +124,22 @@ class Permissions:
     staff_fields: frozenset[str] = frozenset({"unit_staff", "planner", "admin"})
     # With Layer.public_rows: the roles that also see the rows that are not public (drafts).
     all_rows: frozenset[str] = frozenset({"planner", "admin"})
+    # Whether (and by whom) its features are edited one by one (layers.editing); None: not that way
+    # (imported whole, or edited through a workflow of its own such as a plan's zones).
+    editing: Editing | None = None
+
+    def roles_to(self, action: str) -> frozenset[str]:
+        """The roles that may ``action`` ("create", "update", "delete") a feature; none without ``editing``."""
+        if action not in EDIT_ACTIONS:
+            raise ValueError(f"unknown editing action {action!r}; one of {EDIT_ACTIONS}")
+        if self.editing is None:
+            return frozenset()
+        given = getattr(self.editing, action)
+        return frozenset(self.edit if given is None else given)
+
+    def may(self, action: str, roles: frozenset[str] | set[str] = frozenset()) -> bool:
+        """Whether ``roles`` (held in the feature's hromada) may ``action`` a feature of the layer."""
+        return bool(set(roles) & self.roles_to(action))
 
     def sees_staff_fields(self, roles: frozenset[str] | set[str] = frozenset()) -> bool:
         return bool(set(roles) & set(self.staff_fields))
@@ -256,6 +294,8 @@ class Layer:
                 {
                     "name": f.name, "type": f.type, "label": label(f.label, lang),
                     "labels": dict(f.label), "required": f.required,
+                    **({"minimum": f.minimum} if f.minimum is not None else {}),
+                    **({"maximum": f.maximum} if f.maximum is not None else {}),
                     **({"choices": {k: label(v, lang) for k, v in f.choices.items()}} if f.choices else {}),
                 }
                 for f in self.visible_fields(staff)

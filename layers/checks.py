@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from gis.models import metadata
-from layers.base import FIELD_TYPES, GEOMETRY_TYPES, CategoryStyle, Layer
+from layers.base import EDIT_ACTIONS, FIELD_TYPES, GEOMETRY_TYPES, CategoryStyle, Layer
 from layers.categories import BY_CODE
 
 
@@ -65,6 +65,28 @@ def problems(layer: Layer, known_layers: set[str] | None = None) -> list[str]:
             choices = layer.field(name).choices if name in names else None
             if choices and value not in choices:
                 out.append(f"{layer.name}: OSM default {name}={value!r} is not one of its choices")
+    for f in layer.fields:
+        if (f.minimum is not None or f.maximum is not None) and f.type not in ("integer", "number", "money"):
+            out.append(f"{layer.name}: field {f.name}: a range goes with numbers only")
+        if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
+            out.append(f"{layer.name}: field {f.name}: its minimum is above its maximum")
+    editing = layer.permissions.editing
+    if editing is not None:
+        # layers.editing: versions come from the history, roles are per hromada, tables are generated.
+        if not layer.keeps_history:
+            out.append(f"{layer.name}: an edited layer keeps its history (its versions are the ETags)")
+        if not layer.generated_table or not layer.hromada_column:
+            out.append(f"{layer.name}: an edited layer has a generated table with a hromada column")
+        for action in EDIT_ACTIONS:
+            roles = layer.permissions.roles_to(action)
+            if not roles:
+                out.append(f"{layer.name}: editing names no role that may {action}")
+            elif not roles <= set(layer.permissions.edit):
+                out.append(f"{layer.name}: the roles that may {action} ({sorted(roles)}) are not all among "
+                           f"permissions.edit ({sorted(layer.permissions.edit)}), who read its full history")
+        for name in editing.server_fields:
+            if name not in names:
+                out.append(f"{layer.name}: editing server field {name!r} is not a field")
     table = metadata.tables.get(layer.table)
     if table is None:
         out.append(f"{layer.name}: table {layer.table!r} does not exist")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from layers.base import CategoryStyle, Field, Layer, Style
+from layers.base import CategoryStyle, Editing, Field, Layer, Permissions, Style
 
 TECHNOLOGIES = {
     "ftth": {"uk": "оптика до дому (FTTH)", "en": "fibre to the home (FTTH)"},
@@ -64,6 +64,7 @@ WIFI_HOTSPOTS = Layer(
     popup=("name", "operator", "hours", "free"),
     label_field="name",
     categories=("no_signal",),
+    permissions=Permissions(editing=Editing()),  # the hromada's admins keep the list
     history="public",
 )
 

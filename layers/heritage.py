@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from gis.errors import InvalidInput, NotFound
 from gis.models import metadata
 from gis.photos import store_photo
-from layers.base import CategoryStyle, Field, Layer, Permissions, Style, label
+from layers.base import CategoryStyle, Editing, Field, Layer, Permissions, Style, label
 
 SIGNIFICANCE = {  # Закон України «Про охорону культурної спадщини»: категорії пам'яток
     "national": {"uk": "національного значення", "en": "national significance"},
@@ -108,7 +108,7 @@ HERITAGE_OBJECTS = Layer(
     label_field="name_uk",
     style=CategoryStyle(field="significance", colors=SIGNIFICANCE_COLOURS, fill_opacity=0.8),
     categories=("damaged_heritage",),
-    permissions=Permissions(edit=EDITORS),
+    permissions=Permissions(edit=EDITORS, editing=Editing()),
     history="public",
     attribution="Державний реєстр географічних назв (land.gov.ua), gontsa/geonames-ua, CC BY 4.0",
     licence="CC BY 4.0",

@@ -28,7 +28,7 @@ import re
 
 import sqlalchemy as sa
 
-from layers.base import CategoryStyle, Field, Layer, Permissions, label
+from layers.base import CategoryStyle, Editing, Field, Layer, Permissions, label
 from layers.tables import build_table
 
 AREA_TOLERANCE_SHARE = 0.01  # of the declared area
@@ -243,7 +243,7 @@ PARCELS = Layer(
         Field("katottg", "text", {"uk": "КАТОТТГ громади", "en": "KATOTTG of the hromada"}, aliases=("катоттг",),
               check=katottg_problem),
         Field("area_declared_ha", "number", {"uk": "Площа за документами, га", "en": "Declared area, ha"},
-              aliases=("площа", "area", "площа_га")),
+              aliases=("площа", "area", "площа_га"), minimum=0),
         # Set by the parcel_area trigger on every write, whatever a file or form says.
         Field("area_computed_ha", "number", {"uk": "Площа за межами (обчислена), га", "en": "Computed area, ha"}),
         Field("area_difference_ha", "number", {"uk": "Різниця площ, га", "en": "Area difference, ha"},
@@ -271,7 +271,7 @@ PARCELS = Layer(
         Field("lease_end", "date", {"uk": "Оренда до", "en": "Lease until"}, aliases=("оренда до",)),
         Field("normative_value_uah", "number",
               {"uk": "Нормативна грошова оцінка, грн", "en": "Normative valuation, UAH"},
-              aliases=("нго", "нормативна оцінка")),
+              aliases=("нго", "нормативна оцінка"), minimum=0),
         Field("restrictions", "text", {"uk": "Обмеження, обтяження", "en": "Restrictions, encumbrances"},
               aliases=("обмеження",)),
         Field("inventory_status", "choice", {"uk": "Стан інвентаризації", "en": "Inventory status"}, required=True,
@@ -285,7 +285,8 @@ PARCELS = Layer(
     style=CategoryStyle(field="inventory_status", colors=STATUS_COLOURS, weight=1, fill_opacity=0.5),
     # Names of natural persons: admins and the land department's (unit) staff, not planners.
     permissions=Permissions(edit=frozenset({"admin", "unit_staff"}),
-                            staff_fields=frozenset({"admin", "unit_staff"})),
+                            staff_fields=frozenset({"admin", "unit_staff"}),
+                            editing=Editing(server_fields=("area_computed_ha",))),
     history="staff",  # who held which parcel when: for the land staff only
     licence="CC BY 4.0",
     source="Інвентаризація земель громади / the hromada's land inventory",

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from gis.crs import metric_srid_for_hromada
 from gis.models import metadata
-from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec, Permissions
+from layers import history
+from layers.base import AssetSpec, CategoryStyle, Editing, Field, Layer, OsmSpec, Permissions
 from layers.report_states import OPEN_STATUSES
 
 LAMP_STATUSES = {
@@ -60,7 +61,7 @@ STREET_LAMPS = Layer(
         Field("lamp_type", "choice", {"uk": "Тип лампи", "en": "Lamp type"}, choices=LAMP_TYPES,
               aliases=("light:method", "тип", "тип лампи")),
         Field("power_w", "number", {"uk": "Потужність, Вт", "en": "Power, W"},
-              aliases=("потужність", "power", "light:power")),
+              aliases=("потужність", "power", "light:power"), minimum=0),
         Field("cabinet", "text", {"uk": "Шафа керування", "en": "Switching cabinet"}, aliases=("шафа",)),
         Field("control", "choice", {"uk": "Керування", "en": "Control"}, choices=CONTROLS,
               aliases=("керування", "lamp_mount")),
@@ -79,7 +80,9 @@ STREET_LAMPS = Layer(
                       "support": ("support",), "power_w": ("light:power",)},
                 defaults={"status": "working"}),
     categories=("street_light_out",),
-    permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+    # The hromada's unit staff (the lighting service among them) and admins add, move, re-status and
+    # remove lamps; one unit's lamps are not fenced off from another's (roles are per hromada).
+    permissions=Permissions(edit=frozenset({"admin", "unit_staff"}), editing=Editing()),
     history="public",
     asset=AssetSpec(kind="street_lamp", ref_field="ref", owner_unit_field="operator_unit_id",
                     one_open_report=True, on_report=lambda *args: lamp_follows_report(*args)),
@@ -101,13 +104,38 @@ LIGHT_OUT = "street_light_out"
 
 
 def set_lamp_status(conn: sa.Connection, lamp_id: int, status: str, report_id: int | None = None) -> None:
-    """Change a lamp's status and keep the change; no-op when it already has that status."""
+    """Change a lamp's status and keep the change; no-op when it already has that status. Following a
+    report, the lamp's history names who moved the report (its last event's staff member; a resident's
+    new report names nobody) and why (the report), unless the transaction already says who acts."""
     row = conn.execute(sa.text("SELECT status FROM street_lamp WHERE id = :id FOR UPDATE"), {"id": lamp_id}).first()
     if row is None or row.status == status:
         return
-    conn.execute(sa.text("UPDATE street_lamp SET status = :s WHERE id = :id"), {"s": status, "id": lamp_id})
+    author = _report_author(conn, report_id, status) if report_id is not None else None
+    if author is None:
+        conn.execute(sa.text("UPDATE street_lamp SET status = :s WHERE id = :id"), {"s": status, "id": lamp_id})
+    else:
+        with history.acting(conn, *author):
+            conn.execute(sa.text("UPDATE street_lamp SET status = :s WHERE id = :id"), {"s": status, "id": lamp_id})
     conn.execute(lamp_status_change.insert().values(lamp_id=lamp_id, from_status=row.status, to_status=status,
                                                     report_id=report_id))
+
+
+def _report_author(conn: sa.Connection, report_id: int, status: str) -> tuple | None:
+    """(user id, label, reason) for a lamp change that follows report ``report_id``; None when the
+    transaction already names who acts (history.acting)."""
+    named = conn.execute(sa.text("SELECT COALESCE(current_setting('hromada.user_id', true), '') <> '' "
+                                 "OR COALESCE(current_setting('hromada.user_label', true), '') <> ''")).scalar()
+    if named:
+        return None
+    found = conn.execute(sa.text("""
+        SELECT r.code, (SELECT e.user_id FROM report_event e WHERE e.report_id = r.id
+                        ORDER BY e.id DESC LIMIT 1) AS user_id
+        FROM report r WHERE r.id = :r"""), {"r": report_id}).first()
+    if found is None:
+        return None
+    to = LAMP_STATUSES[status]
+    return (found.user_id, None if found.user_id is not None else f"звернення {found.code} / report {found.code}",
+            f"за зверненням {found.code}: {to['uk']} / following report {found.code}: {to['en']}")
 
 
 def open_report_on_lamp(conn: sa.Connection, lamp_id: int, open_statuses) -> str | None:

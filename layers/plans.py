@@ -17,6 +17,12 @@ Rules checked on every save (each a 4xx with a message): the geometry is valid (
 asked), the zone lies within the plan's territory and the hromada, it does not overlap another
 zone of the plan, and the plan is not approved or superseded (read-only). A draft plan and its
 zones are seen only by planners and admins (``Layer.public_rows``).
+
+Plans themselves are made and changed in the browser too (#19): :func:`new_plan` over the whole hromada,
+a settlement's boundary or a drawn polygon (:func:`territory_geojson`), :func:`update_plan` (title, type,
+documents; a draft's territory, which must keep its zones) and :func:`change_plan_status`, each against
+the plan's :func:`plan_revision` (412 when it changed meanwhile) and recorded in the hromada's audit log
+(``plan.create``, ``plan.update``, ``plan.status``; read back by :func:`plan_changes`).
 """
 from __future__ import annotations
 
@@ -28,7 +34,16 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gis.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Unprocessable
+from gis.audit import By, record
+from gis.errors import (
+    Conflict,
+    Forbidden,
+    HromadaError,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
 from gis.models import metadata
 from layers.base import CategoryStyle, Field, Layer, Permissions, label
 
@@ -265,22 +280,12 @@ def _plan(conn: sa.Connection, plan_id: int, *, lock: bool = False) -> sa.RowMap
 
 
 def create_plan(conn: sa.Connection, editor: Editor, *, hromada_id: int, title: str, plan_type: str,
-                area_geojson: dict, documents: str | None = None) -> int:
-    """A new draft plan over ``area_geojson`` (a Polygon or MultiPolygon within the hromada)."""
+                area_geojson: dict, documents: str | None = None, repair: bool = False) -> int:
+    """A new draft plan over ``area_geojson`` (a Polygon or MultiPolygon within the hromada); an invalid
+    outline is a 422 unless ``repair`` (as for zones). Errors name the field they are about (``field``)."""
     require_editor(editor, hromada_id)
-    if plan_type not in PLAN_TYPES:
-        raise InvalidInput(f"Вид плану «{plan_type}» невідомий", f"Unknown plan type {plan_type!r}")
-    if not (title or "").strip():
-        raise InvalidInput("Назва плану порожня", "The plan's title is empty")
-    geom = _geometry(conn, area_geojson, repair=False)
-    outside = conn.execute(sa.text(f"""
-        SELECT ST_Area(ST_Transform(ST_Difference(ST_GeomFromEWKB(:g), boundary), {_srid_sql()}))
-        FROM hromada WHERE id = :h"""), {"g": geom, "h": hromada_id}).scalar()
-    if outside is None:
-        raise NotFound(f"Громади {hromada_id} немає", f"Hromada {hromada_id} does not exist")
-    if outside > OUTSIDE_TOLERANCE_M2:
-        raise Unprocessable(f"Територія плану виходить за межі громади на {outside:.0f} м²",
-                            f"The plan's territory lies {outside:.0f} m² outside the hromada")
+    _check_plan_values(title, plan_type)
+    geom = _territory(conn, hromada_id, area_geojson, repair=repair)
     return conn.execute(sa.text("""
         INSERT INTO plan (hromada_id, title, plan_type, status, documents, geom)
         VALUES (:h, :t, :pt, 'draft', :d, ST_GeomFromEWKB(:g)) RETURNING id"""),
@@ -313,6 +318,226 @@ def set_plan_status(conn: sa.Connection, plan_id: int, status: str, editor: Edit
     # Only the flag changes: the history trigger ignores it, so no zone gets a new version.
     conn.execute(sa.text("UPDATE plan_zone SET published = :p WHERE plan_id = :id"),
                  {"p": status != "draft", "id": plan_id})
+
+
+# --- plans in the browser: territory, attributes, their changes (issue #19) -------------------------
+
+TERRITORIES = ("hromada", "settlement", "drawn")  # the whole hromada, a settlement's boundary, drawn
+PLAN_TITLE_MAX = 500
+PLAN_DOCUMENTS_MAX = 4000
+
+
+class PlanChanged(PreconditionFailed):
+    """The plan's attributes were changed by someone else since the form was opened: 412."""
+
+    def __init__(self, current: str):
+        super().__init__("План тим часом змінив інший планувальник: перегляньте поточні значення й збережіть ще раз",
+                         "Someone else changed the plan meanwhile: review its current values and save again",
+                         field="revision")
+        self.current = current
+
+
+def _check_plan_values(title: str | None, plan_type: str | None) -> None:
+    if not (title or "").strip():
+        raise InvalidInput("Назва плану порожня", "The plan's title is empty", field="title")
+    if len(title.strip()) > PLAN_TITLE_MAX:
+        raise InvalidInput(f"Назва плану довша за {PLAN_TITLE_MAX} знаків",
+                           f"The plan's title is longer than {PLAN_TITLE_MAX} characters", field="title")
+    if plan_type not in PLAN_TYPES:
+        raise InvalidInput(f"Вид плану «{plan_type}» невідомий", f"Unknown plan type {plan_type!r}",
+                           field="plan_type")
+
+
+def _territory(conn: sa.Connection, hromada_id: int, area_geojson: dict | str, *, repair: bool) -> bytes:
+    """A plan's territory: a valid (or repaired) polygon within the hromada, as EWKB."""
+    try:
+        geom = _geometry(conn, area_geojson, repair=repair)
+    except HromadaError as exc:
+        exc.details.setdefault("field", "area")
+        raise
+    outside = conn.execute(sa.text(f"""
+        SELECT ST_Area(ST_Transform(ST_Difference(ST_GeomFromEWKB(:g), boundary), {_srid_sql()}))
+        FROM hromada WHERE id = :h"""), {"g": geom, "h": hromada_id}).scalar()
+    if outside is None:
+        raise NotFound(f"Громади {hromada_id} немає", f"Hromada {hromada_id} does not exist")
+    if outside > OUTSIDE_TOLERANCE_M2:
+        raise Unprocessable(f"Територія плану виходить за межі громади на {outside:.0f} м²",
+                            f"The plan's territory lies {outside:.0f} m² outside the hromada", field="area")
+    return geom
+
+
+def settlements_with_areas(conn: sa.Connection, hromada_id: int) -> list[dict]:
+    """The hromada's settlements whose boundary is known (a plan may cover one), by name."""
+    rows = conn.execute(sa.text("""
+        SELECT id, name_uk, name_en, kind FROM settlement
+        WHERE hromada_id = :h AND boundary IS NOT NULL AND NOT ST_IsEmpty(boundary)
+        ORDER BY id"""), {"h": hromada_id}).mappings()
+    from layers.places import UK_ALPHABET
+
+    order = str.maketrans({c: chr(0x3000 + i) for i, c in enumerate(UK_ALPHABET)})  # І, Ї, Є, Ґ in their place
+    return sorted((dict(r) for r in rows), key=lambda r: r["name_uk"].lower().translate(order))
+
+
+def hromada_outline(conn: sa.Connection, hromada_id: int) -> dict:
+    """The hromada's boundary (GeoJSON MultiPolygon) and its bounds, for the territory map."""
+    row = conn.execute(sa.text("""
+        SELECT ST_AsGeoJSON(ST_Multi(boundary), 7) AS shape, ST_XMin(boundary) AS minx, ST_YMin(boundary) AS miny,
+               ST_XMax(boundary) AS maxx, ST_YMax(boundary) AS maxy FROM hromada WHERE id = :h"""),
+        {"h": hromada_id}).mappings().first()
+    if row is None or row["shape"] is None:
+        raise NotFound(f"Громади {hromada_id} немає", f"Hromada {hromada_id} does not exist")
+    return {**row, "shape": json.loads(row["shape"])}
+
+
+def territory_geojson(conn: sa.Connection, hromada_id: int, territory: str, *, settlement_id: int | None = None,
+                      drawn: dict | str | None = None) -> dict | str:
+    """The outline a plan's territory choice stands for: the hromada's boundary, a settlement's boundary
+    (clipped to the hromada), or the polygon drawn (or pasted as GeoJSON)."""
+    if territory == "hromada":
+        return hromada_outline(conn, hromada_id)["shape"]
+    if territory == "settlement":
+        if settlement_id is None:
+            raise InvalidInput("Оберіть населений пункт", "Choose a settlement", field="settlement")
+        found = conn.execute(sa.text("""
+            SELECT ST_AsGeoJSON(ST_Multi(ST_CollectionExtract(ST_Intersection(s.boundary, h.boundary), 3)), 9)
+            FROM settlement s JOIN hromada h ON h.id = s.hromada_id
+            WHERE s.id = :s AND s.hromada_id = :h AND s.boundary IS NOT NULL"""),
+            {"s": settlement_id, "h": hromada_id}).scalar()
+        if found is None:
+            raise InvalidInput("Межі цього населеного пункту громади невідомі",
+                               "This hromada has no settlement with that boundary", field="settlement")
+        return json.loads(found)
+    if territory == "drawn":
+        if drawn is None or (isinstance(drawn, str) and not drawn.strip()):
+            raise InvalidInput("Намалюйте територію на мапі або вставте GeoJSON-полігон",
+                               "Draw the territory on the map or paste a GeoJSON polygon", field="area")
+        return drawn
+    raise InvalidInput(f"Територія «{territory}» невідома", f"Unknown territory {territory!r}", field="territory")
+
+
+def _actor(conn: sa.Connection, editor: Editor) -> By:
+    """The audit log's name for the editor: the account's full name, else its e-mail."""
+    if editor.user_id is None:
+        return By(editor.name or "planner")
+    name = conn.execute(sa.text("SELECT COALESCE(NULLIF(btrim(full_name), ''), email) FROM app_user WHERE id = :u"),
+                        {"u": editor.user_id}).scalar()
+    return By(name or editor.name or "planner", editor.user_id)
+
+
+def new_plan(conn: sa.Connection, editor: Editor, *, hromada_id: int, title: str, plan_type: str,
+             territory: str, settlement_id: int | None = None, drawn: dict | str | None = None,
+             documents: str | None = None, repair: bool = False) -> int:
+    """A draft plan made in the browser: :func:`create_plan` over the territory chosen, recorded in the
+    hromada's audit log (``plan.create``: who, when, the title, type and territory)."""
+    require_editor(editor, hromada_id)
+    _check_plan_values(title, plan_type)
+    area = territory_geojson(conn, hromada_id, territory, settlement_id=settlement_id, drawn=drawn)
+    documents = (documents or "").strip() or None
+    if documents and len(documents) > PLAN_DOCUMENTS_MAX:
+        raise InvalidInput(f"Документи: довше за {PLAN_DOCUMENTS_MAX} знаків",
+                           f"Documents: longer than {PLAN_DOCUMENTS_MAX} characters", field="documents")
+    plan_id = create_plan(conn, editor, hromada_id=hromada_id, title=title, plan_type=plan_type, area_geojson=area,
+                          documents=documents, repair=repair)
+    record(conn, _actor(conn, editor), "plan.create", hromada_id=hromada_id, object=f"plan:{plan_id}",
+           detail={"title": title.strip(), "plan_type": plan_type, "territory": territory,
+                   **({"settlement_id": settlement_id} if territory == "settlement" else {})})
+    return plan_id
+
+
+def plan_revision(conn: sa.Connection, plan_id: int) -> str:
+    """What the plan's editable values are now, as a short fingerprint: a form carries it and its
+    save names it, so a change made meanwhile by someone else is a 412, not lost (as zones' versions)."""
+    found = conn.execute(sa.text("""
+        SELECT md5(concat_ws('|', title, plan_type, status, coalesce(documents, ''), coalesce(decision_number, ''),
+                             coalesce(decision_date::text, ''), md5(ST_AsEWKB(geom)::text)))
+        FROM plan WHERE id = :p"""), {"p": plan_id}).scalar()
+    if found is None:
+        raise NotFound(f"Плану {plan_id} немає", f"Plan {plan_id} does not exist")
+    return found[:16]
+
+
+def update_plan(conn: sa.Connection, editor: Editor, plan_id: int, *, revision: str | None, title: str,
+                plan_type: str, documents: str | None = None, area_geojson: dict | str | None = None,
+                repair: bool = False, reason: str | None = None) -> list[str]:
+    """Change a plan's title, type and documents (while it is a draft or in discussion) and its territory
+    (while it is a draft; its zones must stay within). ``revision`` is :func:`plan_revision` as the form
+    read it: another value now is a :class:`PlanChanged` (412). Returns the fields changed (none: nothing
+    written); the change is recorded in the hromada's audit log (``plan.update``) with the values before."""
+    hromada_id = plan_hromada_id(conn, plan_id)
+    require_editor(editor, hromada_id)
+    plan = _plan(conn, plan_id, lock=True)
+    if plan["status"] in READ_ONLY:
+        raise Conflict(f"План «{plan['title']}» {PLAN_STATUSES[plan['status']]['uk']}: його не змінюють",
+                       f"Plan “{plan['title']}” is {PLAN_STATUSES[plan['status']]['en']}: it is read-only")
+    current = plan_revision(conn, plan_id)
+    if revision is not None and revision != current:
+        raise PlanChanged(current)
+    _check_plan_values(title, plan_type)
+    documents = (documents or "").strip() or None
+    if documents and len(documents) > PLAN_DOCUMENTS_MAX:
+        raise InvalidInput(f"Документи: довше за {PLAN_DOCUMENTS_MAX} знаків",
+                           f"Documents: longer than {PLAN_DOCUMENTS_MAX} characters", field="documents")
+    before = conn.execute(sa.text("SELECT title, plan_type, documents FROM plan WHERE id = :p"),
+                          {"p": plan_id}).mappings().one()
+    values = {"title": title.strip(), "plan_type": plan_type, "documents": documents}
+    changed = [k for k, v in values.items() if before[k] != v]
+    params = {"p": plan_id, **values}
+    sets = [f"{k} = :{k}" for k in values]
+    if area_geojson is not None:
+        if plan["status"] != "draft":
+            raise Conflict("Територію плану змінюють лише в проєкті", "Only a draft plan's territory can change",
+                           field="territory")
+        geom = _territory(conn, hromada_id, area_geojson, repair=repair)
+        same = conn.execute(sa.text("SELECT ST_Equals(geom, ST_GeomFromEWKB(:g)) FROM plan WHERE id = :p"),
+                            {"g": geom, "p": plan_id}).scalar()
+        if not same:
+            outside = conn.execute(sa.text(f"""
+                WITH t AS (SELECT ST_GeomFromEWKB(:g) AS g, (SELECT boundary FROM hromada WHERE id = :h) AS boundary)
+                SELECT z.id, z.zone_code, ST_Area(ST_Transform(ST_Difference(z.geom, t.g), {_srid_sql()})) AS m2
+                FROM plan_zone z, t WHERE z.plan_id = :p
+                  AND ST_Area(ST_Transform(ST_Difference(z.geom, t.g), {_srid_sql()})) > :tol ORDER BY z.id"""),
+                {"g": geom, "h": hromada_id, "p": plan_id, "tol": OUTSIDE_TOLERANCE_M2}).all()
+            if outside:
+                listed_uk = ", ".join(f"№{r.id} ({r.zone_code}, {r.m2:.0f} м²)" for r in outside)
+                listed_en = ", ".join(f"No. {r.id} ({r.zone_code}, {r.m2:.0f} m²)" for r in outside)
+                raise Unprocessable(f"Зони плану вийшли б за межі нової території: {listed_uk}",
+                                    f"The plan's zones would lie outside the new territory: {listed_en}", field="area")
+            changed.append("territory")
+            sets.append("geom = ST_GeomFromEWKB(:g)")
+            params["g"] = geom
+    if not changed:
+        return []
+    conn.execute(sa.text(f"UPDATE plan SET {', '.join(sets)} WHERE id = :p"), params)
+    record(conn, _actor(conn, editor), "plan.update", hromada_id=hromada_id, object=f"plan:{plan_id}",
+           detail={"changed": changed, "before": {k: before[k] for k in changed if k in before},
+                   **({"reason": reason.strip()} if (reason or "").strip() else {})})
+    return changed
+
+
+def change_plan_status(conn: sa.Connection, plan_id: int, status: str, editor: Editor, *,
+                       decision_number: str | None = None, decision_date: dt.date | None = None,
+                       revision: str | None = None) -> None:
+    """:func:`set_plan_status` as the plan page asks for it: against the revision the page showed (412
+    when the plan changed meanwhile), recorded in the audit log (``plan.status``: from, to, decision)."""
+    hromada_id = plan_hromada_id(conn, plan_id)
+    require_editor(editor, hromada_id)
+    before = _plan(conn, plan_id, lock=True)["status"]
+    if revision is not None and revision != plan_revision(conn, plan_id):
+        raise PlanChanged(plan_revision(conn, plan_id))
+    set_plan_status(conn, plan_id, status, editor, decision_number=decision_number, decision_date=decision_date)
+    detail = {"from": before, "to": status}
+    if status == "approved":
+        detail.update(decision_number=(decision_number or "").strip(), decision_date=decision_date.isoformat())
+    record(conn, _actor(conn, editor), "plan.status", hromada_id=hromada_id, object=f"plan:{plan_id}", detail=detail)
+
+
+def plan_changes(conn: sa.Connection, plan_id: int) -> list[dict]:
+    """Who made, changed and moved the plan along its statuses, when, newest first (the audit log's
+    ``plan.*`` entries about it)."""
+    rows = conn.execute(sa.text("""
+        SELECT id, actor, action, detail, created_at FROM audit_log
+        WHERE object = :o AND action LIKE 'plan.%' ORDER BY id DESC"""), {"o": f"plan:{plan_id}"}).mappings()
+    return [dict(r) for r in rows]
 
 
 def count_from_approval(conn: sa.Connection, plan_id: int) -> int:
@@ -350,9 +575,14 @@ def _geometry(conn: sa.Connection, geojson: dict | str, *, repair: bool) -> byte
             WITH g AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g)
             SELECT GeometryType(g) AS kind, ST_IsValid(g) AS valid, ST_IsValidReason(g) AS why,
                    ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3))) AS repaired,
-                   ST_AsEWKB(ST_Multi(g)) AS given FROM g"""), {"g": text}).mappings().one()
+                   ST_AsEWKB(ST_Multi(g)) AS given,
+                   ST_XMin(g) >= -180 AND ST_XMax(g) <= 180 AND ST_YMin(g) >= -90 AND ST_YMax(g) <= 90 AS on_earth
+            FROM g"""), {"g": text}).mappings().one()
     except sa.exc.DBAPIError:
         raise InvalidInput("Геометрія не є правильним GeoJSON", "The geometry is not valid GeoJSON") from None
+    if not row["on_earth"]:  # 1e308 would fail later, in the transform to metres
+        raise InvalidInput("Координати поза межами WGS 84 (довгота −180…180, широта −90…90)",
+                           "Coordinates outside WGS 84 (longitude −180…180, latitude −90…90)")
     if row["kind"] not in ("POLYGON", "MULTIPOLYGON"):
         raise InvalidInput(f"Зона має бути полігоном, а не {row['kind']}",
                            f"A zone must be a polygon, not {row['kind']}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gis.errors import InvalidInput
-from layers.base import CategoryStyle, Field, Layer, Permissions, label
+from layers.base import CategoryStyle, Editing, Field, Layer, Permissions, label
 
 PROPERTY_TYPES = {
     "building": {"uk": "будівля", "en": "building"},
@@ -54,7 +54,7 @@ COMMUNAL_PROPERTY = Layer(
         Field("address", "text", {"uk": "Адреса", "en": "Address"}, aliases=("адреса",)),
         Field("balance_holder_unit_id", "unit", {"uk": "Балансоутримувач", "en": "Balance holder"}),
         Field("use", "text", {"uk": "Використання", "en": "Use"}, aliases=("використання", "призначення")),
-        Field("area_m2", "number", {"uk": "Площа, м²", "en": "Area, m²"}, aliases=("площа",)),
+        Field("area_m2", "number", {"uk": "Площа, м²", "en": "Area, m²"}, aliases=("площа",), minimum=0),
         Field("condition", "choice", {"uk": "Стан", "en": "Condition"}, choices=CONDITIONS, aliases=("стан",)),
         Field("cadastral_number", "text", {"uk": "Кадастровий номер (для землі)", "en": "Cadastral number (land)"}),
         Field("tenant_kind", "choice", {"uk": "Орендар", "en": "Tenant"}, choices=TENANT_KINDS),
@@ -63,14 +63,15 @@ COMMUNAL_PROPERTY = Layer(
         Field("tenant_person", "text", {"uk": "Орендар (фізична особа)", "en": "Tenant (individual)"}, public=False),
         Field("lease_start", "date", {"uk": "Оренда з", "en": "Lease from"}),
         Field("lease_end", "date", {"uk": "Оренда до", "en": "Lease until"}),
-        Field("rent_uah_month", "number", {"uk": "Орендна плата, грн/міс.", "en": "Rent, UAH a month"}),
+        Field("rent_uah_month", "number", {"uk": "Орендна плата, грн/міс.", "en": "Rent, UAH a month"}, minimum=0),
         Field("documents", "text", {"uk": "Документи", "en": "Documents"},
               aliases=("підстава", "рішення")),
     ),
     popup=("name", "type", "address", "balance_holder_unit_id", "use", "condition", "tenant_kind", "lease_end"),
     label_field="name",
     style=CategoryStyle(field="condition", colors=CONDITION_COLOURS, fill_opacity=0.9),
-    permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+    # The register, leases included (tenant, lease_start/lease_end, rent), is kept by the hromada's admins.
+    permissions=Permissions(edit=frozenset({"admin"}), editing=Editing()),
     history="public",  # an individual tenant stays staff-only there too
 )
 LAYERS = (COMMUNAL_PROPERTY,)

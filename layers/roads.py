@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.models import metadata
 from gis.routing import OWNER_CLASSES
-from layers.base import AssetSpec, CategoryStyle, Field, Layer, OsmSpec, Permissions
+from layers.base import AssetSpec, CategoryStyle, Editing, Field, Layer, OsmSpec, Permissions
 from layers.tables import build_table
 
 _REF_PREFIX_CLASS = {"М": "state", "Н": "state", "Р": "state", "Т": "state", "О": "regional", "С": "local"}
@@ -81,7 +81,7 @@ ROAD_SEGMENTS = Layer(
         Field("condition", "choice", {"uk": "Стан (1–5)", "en": "Condition (1–5)"}, choices=CONDITIONS,
               aliases=("стан", "оцінка")),
         Field("pci", "number", {"uk": "Індекс стану покриття (PCI, 0–100)", "en": "Pavement condition index (0–100)"},
-              aliases=("PCI",)),
+              aliases=("PCI",), minimum=0, maximum=100),
         Field("inspected_on", "date", {"uk": "Останнє обстеження", "en": "Last inspected"},
               aliases=("обстежено", "inspection_date")),
         Field("lit", "boolean", {"uk": "Освітлена", "en": "Lit"}, aliases=("освітлення",)),
@@ -91,7 +91,7 @@ ROAD_SEGMENTS = Layer(
     label_field="name",
     style=CategoryStyle(field="condition", weight=4, colors=CONDITION_COLOURS, color="#868e96"),
     categories=("pothole",),
-    permissions=Permissions(edit=frozenset({"admin", "unit_staff"})),
+    permissions=Permissions(edit=frozenset({"admin", "unit_staff"}), editing=Editing()),
     history="public",
     asset=AssetSpec(kind="road_segment", ref_field="ref", name_field="name",
                     owner_unit_field="maintainer_unit_id", owner_class_field="owner"),

@@ -36,8 +36,12 @@ def convert(f: Field, value):
 
 
 def check(f: Field, value):
-    """A typed value against the field's own rule (``Field.check``); BadValue gives the reason in
-    Ukrainian and English."""
+    """A typed value against the field's own rule (``Field.check``) and range (``Field.minimum``,
+    ``Field.maximum``); BadValue gives the reason in Ukrainian and English."""
+    if value is not None and f.minimum is not None and value < f.minimum:
+        raise BadValue(f"менше за {f.minimum:g} / less than {f.minimum:g}")
+    if value is not None and f.maximum is not None and value > f.maximum:
+        raise BadValue(f"більше за {f.maximum:g} / more than {f.maximum:g}")
     if value is not None and f.check is not None:
         why = f.check(value)
         if why:

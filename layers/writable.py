@@ -1,17 +1,20 @@
-"""Collections that clients may write through OGC API – Features Part 4 (issue #9: planners in QGIS).
+"""Collections that clients may write through OGC API – Features Part 4 and WFS-T (issues #9, #19).
 
-Only a layer listed here can be written over HTTP, and each goes through its own module's workflow
-functions — the rules on save, the versions and the history are the same as for any other way of
-editing. A write that names the version it edits (the ETag) is checked by it, so of two clients
-editing the same feature with the same ETag exactly one wins and the other is told (412) with the
-current version.
+:func:`writable` gives a :class:`Writable` for every layer whose declaration allows editing
+(``Permissions.editing``: street lamps, road segments, communal property, parcels, Wi-Fi points,
+heritage objects …), backed by ``layers.editing`` — the one editing mechanism, its roles, value
+rules, versions (``feature_version``) and history —, and for ``plan_zones``, which keeps its plan's
+workflow (``layers.plans``: the plan's rules on save, its own versions and history). Either way the
+rules on save, the versions and the history are the same as for any other way of editing. A write
+that names the version it edits (the ETag) is checked by it, so of two clients editing the same
+feature with the same ETag exactly one wins and the other is told (412) with the current version.
 
 Writes that name no version (issue #19: QGIS 3.32+ sends PATCH and DELETE without If-Match) are
 taken where nothing can be lost silently, and recorded as such:
 
 - a **merge** (PATCH) changes only the properties (and the geometry) it names, against the version
-  current when it is written — under the plan's lock, so it cannot overwrite a write it did not see
-  land — and the new version is marked ``versionless``;
+  current when it is written — under the plan's lock (another layer's: the feature's row lock), so
+  it cannot overwrite a write it did not see land — and the new version is marked ``versionless``;
 - a **deletion** is a version too (it can be seen and reverted), marked ``versionless``;
 - a **replacement** (PUT) without a version is still refused (428): it would set every property.
 
@@ -19,8 +22,9 @@ The client's base is unknown, so a versionless write is flagged ``needs_review``
 properties concerned in ``review_fields``) when a value it replaces was set by another account
 within :data:`REVIEW_WINDOW` — the one case where it may undo a colleague's fresh change. "Set by"
 is the version that gave the property its current value; a value empty since the zone was created
-is nobody's; a deletion replaces every value. The hromada's planners list flagged versions
-(:func:`plan_zone_versionless_edits`) and revert what should not have been.
+is nobody's; a deletion replaces every value. The hromada's editors list flagged versions
+(:func:`versionless_edits`; plan zones: :func:`plan_zone_versionless_edits`) and revert what should
+not have been.
 
 Framework-free: the web layer (webmap/ogc_write.py) only parses requests and renders.
 """
@@ -35,14 +39,17 @@ from typing import Callable
 import sqlalchemy as sa
 
 from gis.errors import InvalidInput, NotFound
-from layers import plans
+from layers import editing, plans
 from layers.base import Layer
+from layers.editing import GEOMETRY, REVIEW_WINDOW, fresh_values_replaced  # noqa: F401  (one set of rules)
 
 
 @dataclass(frozen=True)
 class Writable:
     layer: Layer
-    version_column: str  # incremented on every write; the ETag is built from it
+    # The column incremented on every write (plan zones); None: the version is the feature's current
+    # version in feature_version (layers.editing) — read it with version_expression / version_of.
+    version_column: str | None
     server_fields: frozenset[str]  # kept by the server: ignored when a client sends them back (QGIS does)
     # create(conn, editor, properties, geometry, repair=…) → the new feature's id
     create: Callable[..., int]
@@ -55,6 +62,24 @@ class Writable:
     update_versionless: Callable[..., "Versionless"] | None = None
     # delete_versionless(conn, editor, id) → Versionless
     delete_versionless: Callable[..., "Versionless"] | None = None
+
+    def version_expression(self, table: sa.Table | None = None) -> sa.ColumnElement:
+        """The feature's current version as SQL over the layer's table (for a SELECT of features)."""
+        if table is None:
+            from layers.query import table_of
+
+            table = table_of(self.layer)
+        if self.version_column is not None:
+            return table.c[self.version_column]
+        return editing.version_expression(self.layer, table.c[self.layer.id_column])
+
+    def version_of(self, conn: sa.Connection, feature_id: int) -> int | None:
+        """The feature's current version; None when there is no such feature."""
+        from layers.query import table_of
+
+        table = table_of(self.layer)
+        return conn.execute(sa.select(self.version_expression(table))
+                            .where(table.c[self.layer.id_column] == feature_id)).scalar()
 
     def etag(self, feature_id: int, version: int) -> str:
         """A strong ETag (Part 4 needs strong ones for If-Match): collection, feature and version."""
@@ -79,10 +104,7 @@ class Versionless:
     review_fields: tuple[str, ...] = ()
 
 
-# A versionless write that replaces a value another account set less than this long ago is flagged for
-# review: long enough to cover a working day between loading a layer in QGIS and saving the edits.
-REVIEW_WINDOW = dt.timedelta(hours=24)
-GEOMETRY = "geometry"  # the name review_fields gives the geometry
+# REVIEW_WINDOW (24 hours) and GEOMETRY come from layers.editing: one window, one rule for every layer.
 
 
 # --- plan zones (layers.plans) -----------------------------------------------------------------
@@ -153,30 +175,13 @@ def _review_fields(conn: sa.Connection, editor: plans.Editor, zone_id: int, vers
         ORDER BY v.version DESC"""), {"z": zone_id, "v": version, "w": window}).mappings().all()
     if len(rows) < 2 or rows[0]["version"] != version:
         return []
-    new, before = rows[0], rows[1:]
+    new, before = rows[0], [{**r, "op": r["operation"]} for r in rows[1:]]
 
     def value(row, name):
         return row["geom_md5"] if name == GEOMETRY else row["attributes"].get(name)
 
-    deletion = named is None
-    found = []
-    for name in ([*plans.ATTRIBUTES, GEOMETRY] if deletion else named):
-        if not deletion and value(new, name) == value(before[0], name):
-            continue  # the write left this value as it was: nothing of anybody's is replaced
-        # The version that set the value replaced: back through updates that left it unchanged.
-        s = 0
-        while (before[s]["operation"] == "update" and s + 1 < len(before)
-               and value(before[s + 1], name) == value(before[s], name)):
-            s += 1
-        setter = before[s]
-        if not setter["recent"]:
-            continue
-        if setter["operation"] == "create" and value(setter, name) is None:
-            continue  # empty since the zone was created: nobody's value
-        if setter["user_id"] is not None and setter["user_id"] == editor.user_id:
-            continue  # the same account's own value
-        found.append(name)
-    return found
+    names = [*plans.ATTRIBUTES, GEOMETRY] if named is None else list(named)
+    return fresh_values_replaced(before, names, value, None if named is None else new, editor.user_id)
 
 
 def _mark_versionless(conn: sa.Connection, editor: plans.Editor, zone_id: int, version: int,
@@ -247,8 +252,93 @@ PLAN_ZONES = Writable(layer=plans.PLAN_ZONES, version_column="version",
                       create=_create_zone, update=_update_zone, delete=_delete_zone,
                       update_versionless=update_zone_versionless, delete_versionless=delete_zone_versionless)
 
-WRITABLE: dict[str, Writable] = {w.layer.name: w for w in (PLAN_ZONES,)}
+
+# --- every layer whose declaration allows editing (layers.editing) -----------------------------------
+
+def _generic(layer: Layer) -> Writable:
+    """A Writable backed by layers.editing, with the roles, rules and versions of the declaration."""
+
+    def create(conn: sa.Connection, editor: plans.Editor, properties: dict, geometry: dict, *,
+               repair: bool = False, reason: str | None = None) -> int:
+        properties = dict(properties or {})
+        hromada_id = properties.pop("hromada_id", None)  # the body may name it; else the geometry's hromada
+        return editing.create_feature(conn, layer, editor, properties, geometry, hromada_id=hromada_id,
+                                      reason=reason, repair=repair).id
+
+    def update(conn: sa.Connection, editor: plans.Editor, feature_id: int, expected_version: int, *,
+               properties: dict | None, geometry: dict | None, replace: bool, repair: bool = False,
+               reason: str | None = None) -> None:
+        editing.update_feature(conn, layer, editor, feature_id, expected_version=int(expected_version),
+                               properties=properties, geometry=geometry, replace=replace, repair=repair,
+                               reason=reason)
+
+    def delete(conn: sa.Connection, editor: plans.Editor, feature_id: int, expected_version: int, *,
+               reason: str | None = None) -> None:
+        editing.delete_feature(conn, layer, editor, feature_id, expected_version=int(expected_version), reason=reason)
+
+    def update_versionless(conn: sa.Connection, editor: plans.Editor, feature_id: int, *, properties: dict | None,
+                           geometry: dict | None, repair: bool = False, reason: str | None = None,
+                           window: dt.timedelta = REVIEW_WINDOW) -> Versionless:
+        done = editing.update_feature(conn, layer, editor, feature_id, expected_version=None,
+                                      properties=dict(properties or {}), geometry=geometry, repair=repair,
+                                      reason=reason, window=window)
+        return Versionless(done.version, done.needs_review, done.review_fields)
+
+    def delete_versionless(conn: sa.Connection, editor: plans.Editor, feature_id: int, *,
+                           reason: str | None = None, window: dt.timedelta = REVIEW_WINDOW) -> Versionless:
+        done = editing.delete_feature_versioned(conn, layer, editor, feature_id, expected_version=None,
+                                                reason=reason, window=window)
+        return Versionless(done.version, done.needs_review, done.review_fields)
+
+    # hromada_id is the server's on every write but a creation, which may name it; a "version" sent back
+    # (clients echo what they read) names the version the write is based on, never a field.
+    echoed = frozenset() if any(f.name == "version" for f in layer.fields) else frozenset({"version"})
+    return Writable(layer=layer, version_column=None,
+                    server_fields=(editing.server_fields(layer) - {"hromada_id"}) | echoed,
+                    create=create, update=update, delete=delete,
+                    update_versionless=update_versionless, delete_versionless=delete_versionless)
+
+
+def _registry() -> dict[str, Writable]:
+    found = {layer.name: _generic(layer) for layer in editing.editable_layers()}
+    found[PLAN_ZONES.layer.name] = PLAN_ZONES
+    return found
+
+
+WRITABLE: dict[str, Writable] = _registry()
 
 
 def writable(layer_name: str) -> Writable | None:
+    """How to write ``layer_name``'s features; None for a layer that is not written feature by feature."""
     return WRITABLE.get(layer_name)
+
+
+def roles_to(layer_name: str, action: str) -> frozenset[str]:
+    """The roles that may ``action`` ("create", "update", "delete") a feature of the collection, each
+    held in the feature's hromada: its declaration's (plan zones: the plan's planners and admins)."""
+    spec = writable(layer_name)
+    if spec is None:
+        return frozenset()
+    if spec is PLAN_ZONES:
+        return plans.EDITORS
+    return spec.layer.permissions.roles_to(action)
+
+
+def may(layer_name: str, roles, action: str) -> bool:
+    """Whether ``roles`` (held in the feature's hromada) may ``action`` a feature of the collection."""
+    return bool(set(roles) & roles_to(layer_name, action))
+
+
+def versionless_edits(conn: sa.Connection, layer_name: str, hromada_id: int, *, only_flagged: bool = True,
+                      feature_id: int | None = None, limit: int = 100) -> list[dict]:
+    """The versionless writes of the hromada's features of the collection, newest first (plan zones:
+    :func:`plan_zone_versionless_edits`, with ``feature_id`` for ``zone_id``)."""
+    spec = writable(layer_name)
+    if spec is None:
+        raise NotFound(f"Колекцію {layer_name!r} не редагують", f"Collection {layer_name!r} is not edited")
+    if spec is PLAN_ZONES:
+        edits = plan_zone_versionless_edits(conn, hromada_id, only_flagged=only_flagged, zone_id=feature_id,
+                                            limit=limit)
+        return [{**e, "feature_id": e["zone_id"]} for e in edits]
+    return editing.versionless_edits(conn, spec.layer, hromada_id, only_flagged=only_flagged,
+                                      feature_id=feature_id, limit=limit)

@@ -101,6 +101,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(console_bp)
     from webmap.places_api import bp as places_api_bp  # find a place by address: /api/places (issue #17)
     app.register_blueprint(places_api_bp)
+    from webmap.wfs import bp as wfs_bp  # WFS 1.1.0 with transactions for QGIS 3.22 (issue #19)
+    app.register_blueprint(wfs_bp)
+    from webmap.editor import bp as editor_bp  # staff edit any editable layer in the browser (issue #19)
+    app.register_blueprint(editor_bp)
     from webmap import openapi
 
     openapi.init_app(app)  # GET /api/openapi.json: the JSON APIs' description, generated from the views (issue #15)

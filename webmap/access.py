@@ -36,6 +36,22 @@ def request_credentials() -> Credentials | None:
     return credentials(request.headers.get("Authorization"))
 
 
+def refuse_basic_that_signs_nobody_in() -> None:
+    """Basic credentials that sign nobody in are a 401 (issue #19), reads too, so QGIS says the
+    authentication failed instead of showing only the public features. Without credentials, or with
+    Basic credentials that are not ours beside a signed-in session (a proxy's), nothing happens."""
+    found = request_credentials()
+    if found is None or found.scheme != "basic" or current_user() is not None:
+        return
+    if found.token is not None:
+        raise Unauthorized("Токен, наданий як пароль (Basic), недійсний або відкликаний",
+                           "The token given as the password (Basic) is invalid or revoked")
+    raise Unauthorized("Пароль (Basic) має бути персональним токеном API (hgut_…), а не паролем облікового "
+                       "запису; ім'я користувача — будь-яке, наприклад ваша ел. пошта",
+                       "The password (Basic) must be a personal API token (hgut_…), not the account's "
+                       "password; the user name may be anything, e.g. your e-mail")
+
+
 def bearer_token() -> str | None:
     """The personal token the request carries, as ``Authorization: Bearer …`` or as the password of
     ``Authorization: Basic …``; None when it carries none."""

@@ -1,4 +1,7 @@
-"""OGC API – Features Part 4 (Create, Replace, Update, Delete) on the collections of layers.writable.
+"""OGC API – Features Part 4 (Create, Replace, Update, Delete) on the collections of layers.writable:
+every layer whose declaration allows editing (``Permissions.editing``, through layers.editing) and
+the plan zones (their plan's workflow). Who may create, change and delete is the declaration's roles,
+held in the feature's hromada.
 
 POST    /ogc/collections/{id}/items               create: 201, Location, ETag, the new feature
 PUT     /ogc/collections/{id}/items/{featureId}   replace (If-Match): 200, ETag, the feature
@@ -6,7 +9,7 @@ PATCH   /ogc/collections/{id}/items/{featureId}   JSON merge patch of properties
 DELETE  /ogc/collections/{id}/items/{featureId}   delete (If-Match): 204
 OPTIONS on both                                   200 with Allow (per the caller's roles), Accept-Post/-Patch
 
-GET     /ogc/collections/plan_zones/versionless-edits   the hromada's versionless writes to review (JSON)
+GET     /ogc/collections/{id}/versionless-edits   the hromada's versionless writes to review (JSON)
 
 Writers sign in with a personal API token (``Authorization: Bearer …``, or as the password of
 ``Authorization: Basic …`` for clients that only do Basic, gis.user_tokens) or a session cookie plus
@@ -15,7 +18,8 @@ the CSRF token. An If-Match naming an old version → 412 with the current featu
 QGIS): a PATCH is merged property by property into the current version and a DELETE deletes it, both
 recorded as versionless and flagged for review when they replace a colleague's fresh value
 (layers.writable); a PUT is 428 (it would overwrite every property unseen). Anonymous → 401
-(``WWW-Authenticate: Bearer`` and ``Basic``), a role that may not edit → 403, a collection that
+(``WWW-Authenticate: Bearer`` and ``Basic``), a role the declaration does not name for the act, or
+one held in another hromada than the feature's → 403, a collection that
 cannot be written → 405 with ``Allow``. Basic credentials that do not sign in (a wrong or revoked
 token, a password that is no token) are a 401 on every /ogc/ address, reads included, so a client
 configured wrongly is told rather than shown only the public features.
@@ -41,15 +45,16 @@ from gis.errors import (
 from gis.jsonvalues import dumps
 from gis.user_tokens import BASIC_CHALLENGE
 from layers import writable as writable_layers
-from layers.base import Layer
-from layers.plans import EDITORS, Editor, VersionConflict
+from layers.base import Layer, label
+from layers.plans import Editor, VersionConflict
 from layers.query import feature_hromada_id, read_feature, table_of
-from layers.writable import Writable, writable
+from layers.writable import Writable, may, roles_to, writable
 from webmap.access import (
-    chosen_hromada,
     current_user,
+    hromada_id_of_katottg,
     hromada_roles,
-    request_credentials,
+    refuse_basic_that_signs_nobody_in,
+    roles_in,
     token_authenticated,
 )
 from webmap.database import connection, engine
@@ -89,26 +94,33 @@ def _add_headers(response: Response) -> Response:
 @bp.before_request
 def _basic_credentials_must_sign_in() -> None:
     """Basic credentials on an /ogc/ address that sign nobody in are a 401 with the Basic challenge
-    (issue #19): QGIS then says the authentication failed instead of showing only public features.
-    Without credentials nothing changes: public reads stay open and never make a browser ask for a
-    password. A session cookie still counts beside Basic credentials that are not ours (a proxy's)."""
-    found = request_credentials()
-    if found is None or found.scheme != "basic" or current_user() is not None:
-        return
-    _headers(WWW_Authenticate=(BASIC_CHALLENGE,))
-    if found.token is not None:
-        raise Unauthorized("Токен, наданий як пароль (Basic), недійсний або відкликаний",
-                           "The token given as the password (Basic) is invalid or revoked")
-    raise Unauthorized("Пароль (Basic) має бути персональним токеном API (hgut_…), а не паролем облікового "
-                       "запису; ім'я користувача — будь-яке, наприклад ваша ел. пошта",
-                       "The password (Basic) must be a personal API token (hgut_…), not the account's "
-                       "password; the user name may be anything, e.g. your e-mail")
+    (webmap.access.refuse_basic_that_signs_nobody_in). Without credentials nothing changes: public
+    reads stay open and never make a browser ask for a password."""
+    try:
+        refuse_basic_that_signs_nobody_in()
+    except Unauthorized:
+        _headers(WWW_Authenticate=(BASIC_CHALLENGE,))
+        raise
 
 
 # --- who may write -------------------------------------------------------------------------------
 
-def _editor(layer: Layer) -> Editor:
-    """The signed-in editor of ``layer``: 401 when nobody is, 403 for a role that may not edit.
+def _roles_text(layer: Layer, action: str) -> str:
+    return ", ".join(sorted(roles_to(layer.name, action)))
+
+
+def _forbidden(layer: Layer, action: str, *, here: bool) -> Forbidden:
+    what = {"create": ("додавати", "add"), "update": ("змінювати", "change"), "delete": ("вилучати", "delete")}[action]
+    where_uk, where_en = (" у громаді цього об'єкта", " in this feature's hromada") if here else ("", "")
+    return Forbidden(f"{what[0].capitalize()} об'єкти колекції «{label(layer.title, 'uk')}»{where_uk} можуть лише "
+                     f"ролі: {_roles_text(layer, action)}",
+                     f"Only the roles {_roles_text(layer, action)} may {what[1]} features of "
+                     f"“{label(layer.title, 'en')}”{where_en}")
+
+
+def _editor(layer: Layer, action: str) -> Editor:
+    """The signed-in editor of ``layer``: 401 when nobody is, 403 for roles that may not ``action``
+    ("create", "update", "delete") its features in any hromada (the feature's hromada is checked next).
 
     A session-cookie write needs the CSRF token like any form; a token-authenticated one does not
     (its header cannot be sent by another site's page), hence the views are exempt and check here.
@@ -127,17 +139,20 @@ def _editor(layer: Layer) -> Editor:
     # refuses any body but JSON (415) before it writes anything.
     if not token_authenticated() and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
-    if not layer.permissions.can_edit(user.roles):  # a role that edits it nowhere; the hromada is checked on write
-        raise Forbidden("Змінювати цю колекцію можуть лише планувальники й адміністратори",
-                        "Only planners and admins may change this collection")
+    if not may(layer.name, user.roles, action):  # roles that do it nowhere; the hromada is checked on write
+        raise _forbidden(layer, action, here=False)
     return Editor(user.id, user.grants)
 
 
 def _allowed(layer: Layer, item: bool) -> list[str]:
+    """The methods the caller's roles (held anywhere) allow on the collection or a feature of it."""
     user = current_user()
-    if writable(layer.name) is None or user is None or not layer.permissions.can_edit(user.roles):
+    if writable(layer.name) is None or user is None:
         return list(READ)
-    return [*READ, *(("PUT", "PATCH", "DELETE") if item else ("POST",))]
+    if not item:
+        return [*READ, *(("POST",) if may(layer.name, user.roles, "create") else ())]
+    return [*READ, *(("PUT", "PATCH") if may(layer.name, user.roles, "update") else ()),
+            *(("DELETE",) if may(layer.name, user.roles, "delete") else ())]
 
 
 def _writable(collection_id: str, item: bool) -> tuple[Layer, Writable]:
@@ -188,7 +203,7 @@ def _geometry(doc: dict, required: bool) -> dict | None:
         return None
     geom = doc.get("geometry")
     if not isinstance(geom, dict) or "type" not in geom:
-        raise InvalidInput("geometry: потрібна геометрія GeoJSON (зону без геометрії не зберігають)",
+        raise InvalidInput("geometry: потрібна геометрія GeoJSON (об'єкт без геометрії не зберігають)",
                            "geometry: a GeoJSON geometry is needed (a feature cannot lose its geometry)")
     uri = (request.headers.get("Content-Crs") or CRS84).strip().strip("<>")
     if uri not in CRS_URIS:
@@ -215,12 +230,12 @@ def _repair() -> bool:
 
 
 
-def _require_hromada_editor(layer: Layer, editor: Editor, feature_id: int) -> None:
-    """Before anything else about an existing feature: 403 unless the editor may edit in its hromada."""
+def _require_hromada_editor(layer: Layer, editor: Editor, feature_id: int, action: str) -> None:
+    """Before anything else about an existing feature: 403 unless the editor may ``action`` it in its
+    hromada (the write checks it again, under the feature's lock)."""
     hromada_id = feature_hromada_id(connection(), layer, feature_id)
-    if hromada_id is not None and not layer.permissions.can_edit(editor.roles_in(hromada_id)):
-        raise Forbidden("Змінювати об'єкти цієї громади можуть лише її планувальники й адміністратори",
-                        "Only this hromada's planners and admins may change its features")
+    if hromada_id is not None and not may(layer.name, editor.roles_in(hromada_id), action):
+        raise _forbidden(layer, action, here=True)
 
 
 def _read(conn: sa.Connection, layer: Layer, spec: Writable, feature_id: int,
@@ -228,7 +243,7 @@ def _read(conn: sa.Connection, layer: Layer, spec: Writable, feature_id: int,
     """The feature as GET answers it (CRS84) to the editor, with the roles held in the feature's
     hromada, and its version, read in one row; None when there is none."""
     roles = editor.roles_in(feature_hromada_id(conn, layer, feature_id))
-    version = table_of(layer).c[spec.version_column].label("_version")
+    version = spec.version_expression(table_of(layer)).label("_version")
     doc, row = read_feature(conn, layer, feature_id, staff=layer.permissions.sees_staff_fields(roles), roles=roles,
                             extra_columns=[version])
     if doc is None:
@@ -314,7 +329,7 @@ def item_options(collection_id: str, feature_id: str):
 @csrf.exempt
 def create_item(collection_id: str):
     layer, spec = _writable(collection_id, item=False)
-    editor = _editor(layer)
+    editor = _editor(layer, "create")
     doc = _body((GEOJSON, "application/json"))
     _check_id(doc, None)
     properties, geometry = _properties(doc, spec, required=True), _geometry(doc, required=True)
@@ -342,9 +357,9 @@ def _names_no_version(body: dict | None) -> bool:
 
 def _update(collection_id: str, feature_id: str, *, replace: bool, accepted: tuple[str, ...]):
     layer, spec = _writable(collection_id, item=True)
-    editor = _editor(layer)
+    editor = _editor(layer, "update")
     fid = _feature_id(feature_id)
-    _require_hromada_editor(layer, editor, fid)
+    _require_hromada_editor(layer, editor, fid, "update")
     doc = _body(accepted)
     if not replace and spec.update_versionless is not None and _names_no_version(doc):
         return _merge_without_version(layer, spec, editor, fid, doc)
@@ -391,9 +406,9 @@ def update_item(collection_id: str, feature_id: str):
 @csrf.exempt
 def delete_item(collection_id: str, feature_id: str):
     layer, spec = _writable(collection_id, item=True)
-    editor = _editor(layer)
+    editor = _editor(layer, "delete")
     fid = _feature_id(feature_id)
-    _require_hromada_editor(layer, editor, fid)
+    _require_hromada_editor(layer, editor, fid, "delete")
     if spec.delete_versionless is not None and _names_no_version(None):
         # No If-Match (QGIS): the deletion is a version of its own, marked versionless, and can be reverted.
         with engine().begin() as conn:
@@ -426,21 +441,51 @@ def _whole(name: str, default: int | None, low: int, high: int) -> int | None:
     return int(text)
 
 
-@bp.get("/collections/plan_zones/versionless-edits")
-@hromada_roles(*EDITORS, hromada=chosen_hromada(*EDITORS))
-def versionless_edits():
-    """The hromada's (``?hromada=KATOTTG``, else the caller's first as planner or admin) plan-zone
-    writes that named no version: those flagged for review, or all with ``all=true``; ``zone_id``
-    narrows to one zone, ``limit`` 1…1000 (100). Each links to the zone's history page, where a
-    version can be reverted."""
+# Every role that may change some collection's features somewhere: the first gate of the list below,
+# whose view then asks the collection's own declaration.
+EDIT_ROLES = tuple(sorted(set().union(*(roles_to(name, action) for name in writable_layers.WRITABLE
+                                        for action in ("update", "delete")))))
+
+
+def _edits_hromada(collection_id: str) -> int:
+    """``?hromada=KATOTTG``, else the first hromada where the caller may change the collection's features."""
+    layer, _ = _writable(collection_id, item=False)
+    if request.values.get("hromada"):
+        return hromada_id_of_katottg(request.values["hromada"])
+    user = current_user()
+    mine = sorted(h for h, held in (user.grants if user else {}).items()
+                  if may(layer.name, held, "update") or may(layer.name, held, "delete"))
+    if not mine:
+        raise _forbidden(layer, "update", here=False)
+    return mine[0]
+
+
+@bp.get("/collections/<collection_id>/versionless-edits")
+@hromada_roles(*EDIT_ROLES, hromada=_edits_hromada)
+def versionless_edits(collection_id: str):
+    """The hromada's (``?hromada=KATOTTG``, else the caller's first where they may change the collection)
+    writes to the collection's features that named no version: those flagged for review, or all with
+    ``all=true``; ``feature_id`` (plan zones: ``zone_id`` too) narrows to one feature, ``limit`` 1…1000
+    (100). Each links to the feature's history, where a version can be reverted."""
+    layer, _ = _writable(collection_id, item=False)
+    held = roles_in(g.hromada_id)
+    if not (may(layer.name, held, "update") or may(layer.name, held, "delete")):
+        raise _forbidden(layer, "update", here=False)
     only_flagged = not _flag("all")
-    zone_id, limit = _whole("zone_id", None, 1, 10**9 - 1), _whole("limit", 100, 1, 1000)
-    edits = writable_layers.plan_zone_versionless_edits(connection(), g.hromada_id, only_flagged=only_flagged,
-                                                        zone_id=zone_id, limit=limit)
+    feature_id = _whole("feature_id", None, 1, 10**9 - 1)
+    if layer.name == "plan_zones":
+        feature_id = _whole("zone_id", feature_id, 1, 10**9 - 1)
+    limit = _whole("limit", 100, 1, 1000)
+    edits = writable_layers.versionless_edits(connection(), layer.name, g.hromada_id, only_flagged=only_flagged,
+                                              feature_id=feature_id, limit=limit)
     for edit in edits:
-        edit["history"] = url_for("plans.zone_history_page", zone_id=edit["zone_id"], _external=True)
-        edit["item"] = url_for("ogc.item", collection_id="plan_zones", feature_id=edit["zone_id"], _external=True)
-    response = Response(dumps({"hromada_id": g.hromada_id, "needs_review_only": only_flagged,
-                               "edits": edits, "numberReturned": len(edits)}), mimetype="application/json")
+        fid = edit["feature_id"]
+        edit["history"] = (url_for("plans.zone_history_page", zone_id=fid, _external=True)
+                           if layer.name == "plan_zones" else
+                           url_for("history_api.feature_history", name=layer.name, feature_id=fid, _external=True))
+        edit["item"] = url_for("ogc.item", collection_id=layer.name, feature_id=fid, _external=True)
+    response = Response(dumps({"collection": layer.name, "hromada_id": g.hromada_id,
+                               "needs_review_only": only_flagged, "edits": edits, "numberReturned": len(edits)}),
+                        mimetype="application/json")
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -1,10 +1,14 @@
 """Spatial plans in the browser (issue #9): plan pages, the zone editor and its JSON endpoints.
 
 GET  /map/<code>/plans                      the hromada's plans (drafts only for planners and admins)
+GET|POST /map/<code>/plans/new              planners: a new draft plan (title, type, territory: the hromada, a
+                                            settlement's boundary, or drawn/pasted GeoJSON), then its zone editor
+GET|POST /plans/<id>/settings               planners: the plan's title, type, documents, territory (a draft's)
 GET  /plans/<id>[?as_of=…|?from=…&to=…]     a plan: zones on a map and in a table, as of a moment, or a diff;
                                             comments; for planners status buttons and moderation
 POST /plans/<id>/comments                   a resident comments while the plan is in discussion (CSRF, rate-limited)
-POST /plans/<id>/status                     planners: publish, approve (decision No. and date), …
+POST /plans/<id>/status                     planners: publish, approve (decision No. and date), … (refused: the
+                                            page again, the reasons beside the fields)
 POST /plans/comments/<id>                   planners: approve or reject a comment
 GET  /plans/<id>/edit                       planners: the editor (Leaflet-Geoman) with the accessible zone form
 POST /plans/<id>/zones                      JSON: create a zone {attributes, geometry, reason, repair}
@@ -21,21 +25,26 @@ module only parses requests and renders. Moments without a time mean the end of 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
 import folium
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 
 from gis import geojson
-from gis.errors import HromadaError, InvalidInput, NotFound
+from gis.errors import Conflict, HromadaError, InvalidInput, NotFound
 from layers import admin_areas, plans
 from layers.base import label
 from webmap import api_models as m
 from webmap import render_error
-from webmap.access import current_user, hromada_roles, roles_in
+from webmap.access import current_user, hromada_id_of_katottg, hromada_roles, roles_in
 from webmap.database import connection, engine
 from webmap.extensions import limiter, report_rate_limit
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, SafeGeoJsonPopup, SafeGeoJsonTooltip
+from webmap.forms import REQUIRED, Bilingual
 from webmap.i18n import current_lang, format_date, format_datetime, format_number, t
 from webmap.mapview import add_boundary, base_map, map_parts
 from webmap.openapi import SIGNED_IN, body, documented
@@ -199,6 +208,241 @@ def _changes(before: dict, after: dict, lang: str) -> list[tuple[str, str, str]]
             for k in plans.ATTRIBUTES if before.get(k) != after.get(k)]
 
 
+# --- forms: a new plan, a plan's attributes, a status change (issue #19) ---------------------------
+
+def _area_geometry(text: str | None) -> dict | None:
+    """The polygon pasted or drawn (GeoJSON: a geometry, a Feature, or a FeatureCollection of polygons);
+    None when the text is no such thing."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and value.get("type") == "Feature":
+        value = value.get("geometry")
+    if isinstance(value, dict) and value.get("type") == "FeatureCollection":
+        parts = []
+        for feature in value.get("features") or []:
+            geometry = (feature or {}).get("geometry") if isinstance(feature, dict) else None
+            if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+                return None
+            parts.extend([geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"])
+        value = {"type": "MultiPolygon", "coordinates": parts} if parts else None
+    if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
+        return None
+    return value
+
+
+def _polygon_json(_form, field) -> None:
+    if (field.data or "").strip() and _area_geometry(field.data) is None:
+        raise ValidationError(Bilingual(
+            "це не GeoJSON-полігон: намалюйте територію на мапі або вставте GeoJSON Polygon чи MultiPolygon",
+            "this is not a GeoJSON polygon: draw the territory on the map or paste a GeoJSON Polygon or MultiPolygon"))
+
+
+TITLE_RULE = Length(max=plans.PLAN_TITLE_MAX, message=Bilingual(f"до {plans.PLAN_TITLE_MAX} знаків",
+                                                                f"at most {plans.PLAN_TITLE_MAX} characters"))
+DOCUMENTS_RULE = Length(max=plans.PLAN_DOCUMENTS_MAX, message=Bilingual(
+    f"до {plans.PLAN_DOCUMENTS_MAX} знаків", f"at most {plans.PLAN_DOCUMENTS_MAX} characters"))
+CHOOSE_ONE = Bilingual("оберіть один з варіантів", "choose one of the options")
+
+
+class PlanForm(FlaskForm):
+    """A new plan: its title, type, territory and documents. The rules themselves are layers.plans'."""
+    title = StringField("Назва", validators=[InputRequired(REQUIRED), TITLE_RULE])
+    plan_type = SelectField("Вид", choices=list(plans.PLAN_TYPES), validate_choice=False, validators=[
+        InputRequired(REQUIRED), AnyOf(tuple(plans.PLAN_TYPES), Bilingual("оберіть вид зі списку",
+                                                                          "choose a type from the list"))])
+    territory = RadioField("Територія", choices=list(plans.TERRITORIES), default="hromada", validate_choice=False,
+                           validators=[InputRequired(REQUIRED), AnyOf(plans.TERRITORIES, CHOOSE_ONE)])
+    settlement = SelectField("Населений пункт", choices=[], validate_choice=False, validators=[Optional()])
+    area = TextAreaField("Територія (GeoJSON)", validators=[Optional(), _polygon_json])
+    repair = BooleanField("Виправити контур")
+    documents = TextAreaField("Документи", validators=[Optional(), DOCUMENTS_RULE])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        needs = {"settlement": (self.settlement, Bilingual("оберіть населений пункт", "choose a settlement")),
+                 "drawn": (self.area, Bilingual("намалюйте територію на мапі або вставте GeoJSON-полігон",
+                                                "draw the territory on the map or paste a GeoJSON polygon"))}
+        if self.territory.data in needs:
+            field, message = needs[self.territory.data]
+            if not (field.data or "").strip() and not field.errors:
+                field.errors = [*field.errors, message]
+                ok = False
+        return ok
+
+
+class PlanSettingsForm(PlanForm):
+    """A plan's attributes: as a new plan's, plus "keep the territory", the revision read, and why."""
+    territory = RadioField("Територія", choices=["keep", *plans.TERRITORIES], default="keep", validate_choice=False,
+                           validators=[InputRequired(REQUIRED), AnyOf(("keep", *plans.TERRITORIES), CHOOSE_ONE)])
+    revision = HiddenField()
+    reason = StringField("Чому", validators=[Optional(), Length(max=500, message=Bilingual(
+        "до 500 знаків", "at most 500 characters"))])
+
+
+class PlanStatusForm(FlaskForm):
+    status = HiddenField(validators=[InputRequired(REQUIRED)])
+    revision = HiddenField()
+    decision_number = StringField("Номер рішення", validators=[Optional(), Length(max=100, message=Bilingual(
+        "до 100 знаків", "at most 100 characters"))])
+    decision_date = StringField("Дата рішення", validators=[Optional()])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.status.data == "approved":
+            if not (self.decision_number.data or "").strip():
+                self.decision_number.errors = [*self.decision_number.errors, Bilingual(
+                    "для затвердження потрібен номер рішення", "approval needs the decision's number")]
+                ok = False
+            raw = (self.decision_date.data or "").strip()
+            try:
+                dt.date.fromisoformat(raw)
+            except ValueError:
+                message = (Bilingual("дата рішення має бути у вигляді РРРР-ММ-ДД",
+                                     "the decision date must look like YYYY-MM-DD") if raw
+                           else Bilingual("для затвердження потрібна дата рішення",
+                                          "approval needs the decision's date"))
+                self.decision_date.errors = [*self.decision_date.errors, message]
+                ok = False
+        return ok
+
+
+def _pick(row, lang: str) -> str:
+    return (row.get("name_en") if lang == "en" and row.get("name_en") else row.get("name_uk")) or ""
+
+
+def _say_plan(exc: HromadaError) -> Bilingual:
+    """The core's reason as a form says it: "tick Repair" rather than "send repair=true"; a territory, not a zone."""
+    uk = exc.uk.replace("надішліть ще раз з repair=true, щоб виправити",
+                        "позначте «Виправити контур» і надішліть ще раз")
+    en = exc.en.replace("send it again with repair=true to repair it", "tick “Repair the outline” and send again")
+    uk = uk.replace("Зона має бути полігоном", "Територія має бути полігоном")
+    en = en.replace("A zone must be a polygon", "The territory must be a polygon")
+    return Bilingual(uk, en)
+
+
+def _refused(form: FlaskForm, exc: HromadaError) -> Bilingual:
+    """Put the core's reason beside the field it is about (``details['field']``); a territory's reason
+    beside the outline when it was drawn, beside the choice otherwise. Returns the reason as shown."""
+    if exc.http_status in (401, 403):
+        raise exc
+    said = _say_plan(exc)
+    form.repair_offered = exc.http_status == 422 and "repair=true" in exc.en
+    field = (exc.details or {}).get("field")
+    if field == "area" and getattr(form, "territory", None) is not None and form.territory.data != "drawn":
+        field = "settlement" if form.territory.data == "settlement" else "territory"
+    target = getattr(form, field, None) if field else None
+    if target is not None and hasattr(target, "errors") and field not in ("revision",):
+        target.errors = [*target.errors, said]
+    return said
+
+
+def _territory_map(conn, hromada_id: int, lang: str, *, bounds=None, area: dict | None = None,
+                   drawn: str | None = None):
+    """The map to draw a territory on (Leaflet-Geoman, webmap/static/plan_new.js), and its data."""
+    outline = plans.hromada_outline(conn, hromada_id)
+    fmap = base_map(lang, height="420px", bounds=bounds or outline)
+    data = {"boundary": outline["shape"], "current": area, "drawn": _area_geometry(drawn), "lang": lang}
+    return map_parts(fmap), data
+
+
+def _plan_form_page(template: str, *, form: FlaskForm, hromada_id: int, status: int = 200, error=None, **context):
+    conn, lang = connection(), current_lang()
+    plan = context.get("plan")
+    parts, map_data = _territory_map(conn, hromada_id, lang, bounds=plan, area=plan["area"] if plan else None,
+                                     drawn=form.area.data)
+    return render_template(template, form=form, error=error, parts=parts, map_data=map_data, geoman=GEOMAN,
+                           types=plans.PLAN_TYPES, statuses=plans.PLAN_STATUSES,
+                           repair_offered=getattr(form, "repair_offered", False) or bool(form.repair.data),
+                           **context), status
+
+
+def _settlement_choices(form: PlanForm, hromada_id: int, lang: str) -> list[dict]:
+    settlements = plans.settlements_with_areas(connection(), hromada_id)
+    form.settlement.choices = [("", "—")] + [(str(s["id"]), _pick(s, lang)) for s in settlements]
+    return settlements
+
+
+def _settlement_id(form: PlanForm) -> int | None:
+    raw = (form.settlement.data or "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+@bp.route("/map/<code>/plans/new", methods=("GET", "POST"))
+@hromada_roles(*EDITOR_ROLES, hromada=lambda code, **_: hromada_id_of_katottg(code))
+def plan_new(code: str):
+    """A new draft plan; made, it opens in the zone editor for its first zones."""
+    lang = current_lang()
+    summary = admin_areas.hromada_summary(connection(), code)
+    form = PlanForm() if request.method == "POST" else PlanForm(formdata=None)
+    _settlement_choices(form, g.hromada_id, lang)
+    error, status = None, 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                with engine().begin() as conn:
+                    plan_id = plans.new_plan(
+                        conn, _editor(), hromada_id=g.hromada_id, title=form.title.data, plan_type=form.plan_type.data,
+                        territory=form.territory.data, settlement_id=_settlement_id(form),
+                        drawn=_area_geometry(form.area.data), documents=form.documents.data, repair=form.repair.data)
+            except HromadaError as exc:
+                error, status = _refused(form, exc), exc.http_status
+            else:
+                for layer_name in ("plans",):
+                    tile_memory().forget_layer(layer_name)
+                return redirect(url_for(".plan_editor", plan_id=plan_id, created=1), 303)
+    return _plan_form_page("plans/new.html", form=form, hromada_id=g.hromada_id, status=status, error=error,
+                           summary=summary)
+
+
+@bp.route("/plans/<int:plan_id>/settings", methods=("GET", "POST"))
+@hromada_roles(*EDITOR_ROLES, hromada=plan_hromada)
+def plan_settings(plan_id: int):
+    """A plan's title, type, documents and (a draft's) territory, against the revision the form read."""
+    conn, lang = connection(), current_lang()
+    plan = plans.get_plan(conn, plan_id, roles=roles_in(g.hromada_id))
+    current = None
+    if request.method == "GET":
+        form = PlanSettingsForm(formdata=None, title=plan["title"], plan_type=plan["plan_type"],
+                                documents=plan["documents"] or "", territory="keep",
+                                revision=plans.plan_revision(conn, plan_id))
+    else:
+        form = PlanSettingsForm()
+    _settlement_choices(form, g.hromada_id, lang)
+    error, status = None, 200
+    if request.method == "POST":
+        if not plan["editable"]:
+            raise Conflict(f"План «{plan['title']}» {plans.PLAN_STATUSES[plan['status']]['uk']}: його не змінюють",
+                           f"Plan “{plan['title']}” is {plans.PLAN_STATUSES[plan['status']]['en']}: it is read-only")
+        status = 400
+        if form.validate_on_submit():
+            keep = form.territory.data == "keep"
+            try:
+                with engine().begin() as write:
+                    area = None if keep else plans.territory_geojson(
+                        write, g.hromada_id, form.territory.data, settlement_id=_settlement_id(form),
+                        drawn=_area_geometry(form.area.data))
+                    changed = plans.update_plan(
+                        write, _editor(), plan_id, revision=form.revision.data or None, title=form.title.data,
+                        plan_type=form.plan_type.data, documents=form.documents.data, area_geojson=area,
+                        repair=form.repair.data, reason=form.reason.data)
+            except HromadaError as exc:
+                error, status = _refused(form, exc), exc.http_status
+                if isinstance(exc, plans.PlanChanged):  # theirs stays in the form; the current values beside it
+                    current = plans.get_plan(connection(), plan_id, roles=roles_in(g.hromada_id))
+                    form.revision.data = exc.current
+            else:
+                tile_memory().forget_layer("plans")
+                return redirect(url_for(".plan_page", plan_id=plan_id, saved=1 if changed else 0) + "#plan-title", 303)
+    return _plan_form_page("plans/settings.html", form=form, hromada_id=g.hromada_id, status=status, error=error,
+                           plan=plan, current=current)
+
+
 # --- public pages ----------------------------------------------------------------------------------
 
 @bp.get("/map/<code>/plans")
@@ -212,6 +456,11 @@ def plan_list(code: str):
 
 @bp.get("/plans/<int:plan_id>")
 def plan_page(plan_id: int):
+    return _plan_page(plan_id)
+
+
+def _plan_page(plan_id: int, *, status_form: PlanStatusForm | None = None, status_error=None, code: int = 200):
+    """The plan page; a refused status change comes back on it with its reasons beside the fields."""
     conn, lang, roles = connection(), current_lang(), roles_in(plan_hromada(plan_id=plan_id))
     plan = plans.get_plan(conn, plan_id, roles=roles)
     classes = _classes(conn)
@@ -267,7 +516,38 @@ def plan_page(plan_id: int):
         comments=plans.comments(conn, plan_id, public=True),
         pending=([c for c in plans.comments(conn, plan_id, public=False) if c["status"] == "pending"]
                  if is_editor else []),
-        commented=request.args.get("commented") == "1", attr_label=lambda k: _attr_label(k, lang), value=_value)
+        commented=request.args.get("commented") == "1", attr_label=lambda k: _attr_label(k, lang), value=_value,
+        saved=request.args.get("saved"), revision=plans.plan_revision(conn, plan_id) if is_editor else None,
+        status_form=status_form, status_error=status_error,
+        changes_of_plan=_plan_changes(conn, plan_id, lang) if is_editor else []), code
+
+
+def _plan_changes(conn, plan_id: int, lang: str) -> list[dict]:
+    """The plan's own changes (made, changed, its status moved) as the plan page lists them to planners."""
+    out = []
+    for entry in plans.plan_changes(conn, plan_id):
+        detail, what = entry["detail"] or {}, []
+        if entry["action"] == "plan.create":
+            what.append(t("plan_change_created", lang))
+            territory = detail.get("territory")
+            if territory in plans.TERRITORIES:
+                what.append(f"{t('plan_territory', lang)}: {t('plan_territory_' + territory, lang)}")
+        elif entry["action"] == "plan.status":
+            names = [label(plans.PLAN_STATUSES[s], lang) if s in plans.PLAN_STATUSES else str(s)
+                     for s in (detail.get("from"), detail.get("to"))]
+            what.append(f"{t('plan_status', lang)}: {names[0]} → {names[1]}")
+            if detail.get("decision_number"):
+                what.append(f"{t('plan_decision')} № {detail['decision_number']} {t('plan_of_date')} "
+                            f"{detail.get('decision_date', '')}")
+        else:
+            names = {"title": t("plan_title", lang), "plan_type": t("plan_type", lang),
+                     "documents": t("plan_documents", lang), "territory": t("plan_territory", lang)}
+            what.append(f"{t('plan_change_changed', lang)}: "
+                        + ", ".join(names.get(c, c) for c in detail.get("changed") or []))
+            if detail.get("reason"):
+                what.append(f"{t('why_change', lang)}: {detail['reason']}")
+        out.append({"at": entry["created_at"], "by": entry["actor"], "what": what})
+    return out
 
 
 @bp.post("/plans/<int:plan_id>/comments")
@@ -286,15 +566,23 @@ def plan_comment(plan_id: int):
 @bp.post("/plans/<int:plan_id>/status")
 @hromada_roles(*EDITOR_ROLES, hromada=plan_hromada)
 def plan_status(plan_id: int):
-    raw_date = (request.form.get("decision_date") or "").strip()
+    """A status change from the plan page; refused, the page comes back with the reasons beside the fields
+    (the decision's number and date) and a summary at the top of its form, nothing changed."""
+    form = PlanStatusForm()
+    if not form.validate_on_submit():
+        return _plan_page(plan_id, status_form=form, code=400)
+    raw_date = (form.decision_date.data or "").strip()
     try:
-        decision_date = dt.date.fromisoformat(raw_date) if raw_date else None
-    except ValueError:
-        raise InvalidInput("Дата рішення має бути у вигляді РРРР-ММ-ДД",
-                           "The decision date must look like YYYY-MM-DD") from None
-    with engine().begin() as conn:
-        plans.set_plan_status(conn, plan_id, request.form.get("status", ""), _editor(),
-                              decision_number=request.form.get("decision_number"), decision_date=decision_date)
+        with engine().begin() as conn:
+            plans.change_plan_status(conn, plan_id, form.status.data, _editor(),
+                                     decision_number=form.decision_number.data,
+                                     decision_date=dt.date.fromisoformat(raw_date)
+                                     if form.status.data == "approved" else None,
+                                     revision=form.revision.data or None)
+    except HromadaError as exc:
+        if exc.http_status in (401, 403, 404):
+            raise
+        return _plan_page(plan_id, status_form=form, status_error=Bilingual(exc.uk, exc.en), code=exc.http_status)
     for layer_name in ("plans", "plan_zones"):  # publishing shows them: no kept tile may still hide them
         tile_memory().forget_layer(layer_name)
     return redirect(url_for(".plan_page", plan_id=plan_id) + "#status-title")
@@ -374,7 +662,8 @@ def plan_editor(plan_id: int):
             "classes": [{"code": c["code"], "name": c[f"name_{lang}"], "colour": c["colour"]} for c in classes],
             "labels": {k: _attr_label(k, lang) for k in plans.ATTRIBUTES}, "lang": lang}
     return render_template("plans/editor.html", plan=plan, parts=map_parts(fmap), data=data, classes=classes,
-                           geoman=GEOMAN, statuses=plans.PLAN_STATUSES)
+                           geoman=GEOMAN, statuses=plans.PLAN_STATUSES,
+                           created=request.args.get("created") == "1" and plan["editable"])
 
 
 def _int(value, name: str) -> int:

@@ -118,6 +118,7 @@ def two_hromadas(demo_db):
         "name": "street_lamps",
         "feature_id": scalar(demo_db, "SELECT id FROM street_lamp WHERE hromada_id = :h ORDER BY id LIMIT 1", h=demo),
         "unit_code": "finance", "district_code": "berezyna", "category_code": "stray_dogs",
+        "collection_id": "plan_zones",  # OGC API collections a hromada's staff review (versionless edits)
         "assignment_id": scalar(demo_db, """SELECT uc.id FROM unit_category uc JOIN category c ON c.id = uc.category_id
                                             WHERE c.code = 'damaged_heritage' LIMIT 1"""),
     }

@@ -103,6 +103,7 @@ def test_bad_bodies_and_rule_violations(client, plan, tokens):
         (post(client, token, feature(plan_id, square(x + D / 2, y), zone_code="Р")), 422, "overlaps"),
         (post(client, token, feature(plan_id, square(x + 3.5 * D, y), zone_code="Р")), 422, "outside the plan"),
         (post(client, token, feature(999999, square(x + D, y), zone_code="Р")), 404, "Plan 999999"),
+        (post(client, token, feature(plan_id, square(1e308, y), zone_code="Р")), 400, "outside WGS 84"),
     ]
     for answer, status, words in cases:
         assert answer.status_code == status and words in answer.get_json()["message"]["en"], (
