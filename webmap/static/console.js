@@ -13,7 +13,6 @@
   const data = JSON.parse(dataEl.textContent);
   const map = window[mapEl.id];
   if (!map) return;
-  const lang = document.documentElement.lang === "en" ? "en" : "uk";
   const $ = (id) => document.getElementById(id);
 
   if (data.boundary) {
@@ -53,49 +52,11 @@
     }
   }
 
-  if (data.mode === "draw" && map.pm) {
-    const area = $("area");
-    const drawn = L.featureGroup().addTo(map);
-    map.pm.setLang(lang === "en" ? "en" : "ua");
-    map.pm.setGlobalOptions({layerGroup: drawn, allowSelfIntersection: false});
-    map.pm.addControls({position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
-                        drawCircle: false, drawText: false, drawRectangle: true, drawPolygon: true,
-                        editMode: true, dragMode: false, cutPolygon: false, removalMode: true, rotateMode: false});
-    // Geoman's buttons are empty links titled on their parent: give each its name for screen readers.
-    for (const button of map.getContainer().querySelectorAll(".leaflet-buttons-control-button")) {
-      const title = button.parentElement && button.parentElement.getAttribute("title");
-      if (title) button.setAttribute("aria-label", title);
-    }
-    const polygons = () => {
-      const out = [];
-      for (const feature of drawn.toGeoJSON().features) {
-        const g = feature.geometry;
-        if (g && g.type === "Polygon") out.push(g.coordinates);
-        if (g && g.type === "MultiPolygon") out.push(...g.coordinates);
-      }
-      return out;
-    };
-    const sync = () => {
-      const parts = polygons();
-      area.value = parts.length ? JSON.stringify({type: "MultiPolygon", coordinates: parts}) : "";
-      const scope = $("scope-area");
-      if (parts.length && scope) scope.checked = true;
-    };
-    const watch = (layer) => {
-      layer.on("pm:edit", sync);
-      drawn.addLayer(layer);
-    };
-    const load = (geometry) => {
-      drawn.clearLayers();
-      L.geoJSON(geometry).eachLayer(watch);
-    };
+  if (data.mode === "draw" && map.pm && window.drawArea) {
+    const {load} = window.drawArea(map, $("area"), {choice: $("scope-area"),
+                                                    pmOptions: {allowSelfIntersection: false}});
     if (data.drawn) {
       try { load(data.drawn); } catch (e) { /* the server already said what is wrong with it */ }
     }
-    map.on("pm:create", (e) => { watch(e.layer); sync(); });
-    map.on("pm:remove", () => setTimeout(sync));
-    area.addEventListener("change", () => {
-      try { load(JSON.parse(area.value)); } catch (e) { drawn.clearLayers(); }
-    });
   }
 })();

@@ -14,8 +14,7 @@
   if (!dataEl || !mapEl || !area || !window.L) return;
   const data = JSON.parse(dataEl.textContent);
   const map = window[mapEl.id];
-  if (!map || !map.pm) return;
-  const lang = data.lang === "en" ? "en" : "uk";
+  if (!map || !map.pm || !window.drawArea) return;
 
   if (data.boundary) {
     L.geoJSON(data.boundary, {pmIgnore: true, snapIgnore: true, interactive: false,
@@ -26,53 +25,12 @@
                              style: {color: "#495057", weight: 2, dashArray: "2 5", fillOpacity: 0.05}}).addTo(map);
   }
 
-  const drawn = L.featureGroup().addTo(map);
-  map.pm.setLang(lang === "en" ? "en" : "ua");
-  map.pm.setGlobalOptions({layerGroup: drawn, allowSelfIntersection: true, snappable: true});
-  map.pm.addControls({position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
-                      drawCircle: false, drawText: false, drawRectangle: true, drawPolygon: true,
-                      editMode: true, dragMode: false, cutPolygon: false, removalMode: true, rotateMode: false});
-  // Geoman's buttons are empty links titled on their parent: give each its name for screen readers.
-  for (const button of map.getContainer().querySelectorAll(".leaflet-buttons-control-button")) {
-    const title = button.parentElement && button.parentElement.getAttribute("title");
-    if (title) button.setAttribute("aria-label", title);
-  }
-
-  const polygons = () => {
-    const out = [];
-    for (const feature of drawn.toGeoJSON().features) {
-      const g = feature.geometry;
-      if (g && g.type === "Polygon") out.push(g.coordinates);
-      if (g && g.type === "MultiPolygon") out.push(...g.coordinates);
-    }
-    return out;
-  };
-  const sync = () => {
-    const parts = polygons();
-    area.value = !parts.length ? "" : JSON.stringify(parts.length === 1 ? {type: "Polygon", coordinates: parts[0]}
-                                                                         : {type: "MultiPolygon", coordinates: parts});
-    const choice = document.getElementById("territory-drawn");
-    if (parts.length && choice) choice.checked = true;
-  };
-  const watch = (layer) => {
-    layer.on("pm:edit", sync);
-    drawn.addLayer(layer);
-  };
-  const load = (geometry) => {
-    drawn.clearLayers();
-    L.geoJSON(geometry, {style: {color: "#c92a2a", weight: 3, fillOpacity: 0.15}}).eachLayer(watch);
-  };
+  const style = {color: "#c92a2a", weight: 3, fillOpacity: 0.15};
+  const {drawn, load} = window.drawArea(map, area, {
+    choice: document.getElementById("territory-drawn"), single: true, style,
+    pmOptions: {allowSelfIntersection: true, snappable: true}});
   if (data.drawn) {
     try { load(data.drawn); } catch (e) { /* the server already said what is wrong with it */ }
   }
-  map.on("pm:create", (e) => {
-    e.layer.setStyle && e.layer.setStyle({color: "#c92a2a", weight: 3, fillOpacity: 0.15});
-    watch(e.layer);
-    sync();
-  });
-  map.on("pm:remove", () => setTimeout(sync));
-  area.addEventListener("change", () => {
-    try { load(JSON.parse(area.value)); } catch (e) { drawn.clearLayers(); }
-  });
   window.planTerritory = {map, drawn};  // for tests
 })();
