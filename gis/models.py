@@ -769,8 +769,9 @@ follower_digest_item = sa.Table(
 
 # --- every version of every feature of the layers that keep history (migration 0031, #19) -------------
 # Written only by the trigger record_feature_version(), generated from the declarations (layers.history):
-# the whole row as it was or is (geometry as GeoJSON), the columns that changed, who and why (the
-# transaction's hromada.* settings). No foreign keys: the history outlives deleted features and users.
+# the whole row as it was or is (geometry as GeoJSON), the columns that changed, who, why and what caused
+# it (the transaction's hromada.* settings; cause since migration 0032: "report:123", "proposal:45").
+# No foreign keys: the history outlives deleted features and users.
 feature_version = sa.Table(
     "feature_version", metadata,
     sa.Column("id", sa.BigInteger, primary_key=True),
@@ -786,7 +787,20 @@ feature_version = sa.Table(
     sa.Column("user_label", sa.Text),
     sa.Column("reason", sa.Text),
     sa.Column("versionless", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("cause", sa.Text),  # what caused it: "<kind>:<id>" (layers.history.acting)
     sa.CheckConstraint("op IN ('insert', 'update', 'delete')", name="op"),
     sa.Index("ix_feature_version_layer_feature_id_version", "layer", "feature_id", "version", unique=True),
     sa.Index("ix_feature_version_layer_valid_from", "layer", "valid_from"),
+    sa.Index("ix_feature_version_layer_feature_id_cause", "layer", "feature_id", "cause"),
+)
+
+# The hand-written histories feature_version replaced (migration 0032): lamp_status_change
+# (layers.lighting) and venue_history (layers.venue_proposals), kept read-only, and the moment each
+# stopped being written — what a layer's history holds before it is in the archive, after it only in
+# feature_version.
+history_archive = sa.Table(
+    "history_archive", metadata,
+    sa.Column("name", sa.Text, primary_key=True),  # the archive table
+    sa.Column("layer", sa.Text, nullable=False),
+    sa.Column("switched_at", sa.DateTime(timezone=True), nullable=False),
 )

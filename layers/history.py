@@ -7,9 +7,11 @@ function ``record_feature_version(layer, id column, geometry column, ignored col
 changing a lamp's status, SQL typed by hand. For each feature changed it closes the current version
 (``valid_to``) and writes the new one into ``feature_version``: the whole row (geometry as RFC 7946
 GeoJSON to the last digit, so it reads back exactly), the columns an update changed (None for an insert or a
-delete), and who and why from the transaction's settings, which :func:`acting` sets
-(``hromada.user_id``, ``hromada.user_label``, ``hromada.reason``, ``hromada.versionless``). A write
-that changes nothing, or nothing but ``imported_at``, is no new version.
+delete), and who, why and what caused it from the transaction's settings, which :func:`acting` sets
+(``hromada.user_id``, ``hromada.user_label``, ``hromada.reason``, ``hromada.versionless``,
+``hromada.cause`` — since migration 0032: ``report:123`` for a lamp a report moved, ``proposal:45``
+for an approved venue proposal; :func:`because` sets the cause alone). A write that changes
+nothing, or nothing but ``imported_at``, is no new version.
 
 The triggers are generated from the declarations (:func:`trigger_statements`) and kept in step with
 them by :func:`sync_triggers`, which ``gis.db.upgrade`` runs after every migration: a layer that
@@ -20,7 +22,9 @@ change as version 1 (``valid_from`` its ``imported_at``), so as-of, diff and rev
 TRUNCATE is not recorded.
 
 Plain values in and out, no Flask: :func:`versions`, :func:`as_of`, :func:`diff`, :func:`revert`,
-and :func:`history_for` (what a reader with given roles may see of it) for the web layer.
+:func:`version_before_cause` (the version before the first one a cause made), :func:`switched_at`
+(when a hand-written history this replaced stopped, ``history_archive``), and :func:`history_for`
+(what a reader with given roles may see of it) for the web layer.
 """
 from __future__ import annotations
 
@@ -155,29 +159,56 @@ class acting:
     Leaving the ``with`` block (without an error) clears them again, so later writes of the same
     transaction are not put on this person. Called without ``with``, the settings last until the
     transaction ends. ``versionless``: the write named no version of the feature it changed (a
-    client that does not send one) — flagged for review. Needs a transaction: on an autocommit
-    connection the settings would end with the statement that sets them.
+    client that does not send one) — flagged for review. ``cause``: what made the change, as
+    ``"<kind>:<id>"`` (``report:123``, ``proposal:45``), kept in the version's ``cause`` so a
+    reader finds the versions a report or proposal made (:func:`version_before_cause`). Needs a
+    transaction: on an autocommit connection the settings would end with the statement that sets them.
     """
 
     def __init__(self, conn: sa.Connection, user_id: int | None, user_label: str | None,
-                 reason: str | None = None, *, versionless: bool = False):
+                 reason: str | None = None, *, versionless: bool = False, cause: str | None = None):
         self.conn = conn
-        _set_who(conn, user_id, user_label, reason, versionless)
+        _set_who(conn, user_id, user_label, reason, versionless, cause)
 
     def __enter__(self) -> acting:
         return self
 
     def __exit__(self, kind, _value, _tb) -> None:
         if kind is None:
-            _set_who(self.conn, None, None, None, False)
+            _set_who(self.conn, None, None, None, False, None)
 
 
-def _set_who(conn: sa.Connection, user_id, user_label, reason, versionless: bool) -> None:
+def _set_who(conn: sa.Connection, user_id, user_label, reason, versionless: bool, cause) -> None:
     conn.execute(sa.text("""
         SELECT set_config('hromada.user_id', :u, true), set_config('hromada.user_label', :l, true),
-               set_config('hromada.reason', :r, true), set_config('hromada.versionless', :v, true)"""),
+               set_config('hromada.reason', :r, true), set_config('hromada.versionless', :v, true),
+               set_config('hromada.cause', :c, true)"""),
         {"u": "" if user_id is None else str(int(user_id)), "l": (user_label or "").strip(),
-         "r": (reason or "").strip(), "v": "on" if versionless else ""})
+         "r": (reason or "").strip(), "v": "on" if versionless else "", "c": (cause or "").strip()})
+
+
+class because:
+    """Name what causes the writes (``hromada.cause``) and nothing else, keeping who acts and why as
+    the transaction already says — for a change that follows another (a report moving a lamp while
+    staff act on the report):
+
+        with history.because(conn, f"report:{report_id}"):
+            conn.execute(...)
+
+    Leaving the ``with`` block (without an error) puts back the cause there was before.
+    """
+
+    def __init__(self, conn: sa.Connection, cause: str | None):
+        self.conn = conn
+        self.before = conn.execute(sa.text("SELECT current_setting('hromada.cause', true)")).scalar() or ""
+        conn.execute(sa.text("SELECT set_config('hromada.cause', :c, true)"), {"c": (cause or "").strip()})
+
+    def __enter__(self) -> because:
+        return self
+
+    def __exit__(self, kind, _value, _tb) -> None:
+        if kind is None:
+            self.conn.execute(sa.text("SELECT set_config('hromada.cause', :c, true)"), {"c": self.before})
 
 
 @dataclass(frozen=True)
@@ -206,20 +237,21 @@ def _feature_id(feature_id) -> int:
     return feature_id
 
 
-_COLUMNS = "version, op, valid_from, valid_to, row, changed, user_id, user_label, reason, versionless"
+_COLUMNS = "version, op, valid_from, valid_to, row, changed, user_id, user_label, reason, versionless, cause"
 
 
 def _entry(row) -> dict:
     return {"version": row["version"], "op": row["op"], "valid_from": row["valid_from"], "valid_to": row["valid_to"],
             "row": row["row"], "changed": row["changed"], "user_id": row["user_id"],
-            "user_label": row["user_label"], "reason": row["reason"], "versionless": row["versionless"]}
+            "user_label": row["user_label"], "reason": row["reason"], "versionless": row["versionless"],
+            "cause": row["cause"]}
 
 
 def versions(conn: sa.Connection, layer: Layer | str, feature_id: int) -> list[dict]:
     """Every version of a feature, newest first: ``version``, ``op`` (insert, update, delete),
     ``valid_from``/``valid_to`` (None: current), ``row`` (the whole row then; for a delete, as it was),
     ``changed`` (the columns an update changed; None for an insert or a delete), ``user_id``, ``user_label``,
-    ``reason``, ``versionless``. Empty when the feature has not changed since its history began."""
+    ``reason``, ``versionless``, ``cause``. Empty when the feature has not changed since its history began."""
     layer = _layer(layer)
     rows = conn.execute(sa.text(f"""
         SELECT {_COLUMNS} FROM feature_version WHERE layer = :l AND feature_id = :f ORDER BY version DESC"""),
@@ -269,7 +301,25 @@ def as_of(conn: sa.Connection, layer: Layer | str, feature_id: int, moment: dt.d
         return None
     return {"version": None, "op": None, "valid_from": dt.datetime.fromisoformat(since) if since else None,
             "valid_to": None, "row": now, "changed": None, "user_id": None, "user_label": None, "reason": None,
-            "versionless": False}
+            "versionless": False, "cause": None}
+
+
+def version_before_cause(conn: sa.Connection, layer: Layer | str, feature_id: int, cause: str) -> dict | None:
+    """The version of the feature just before the first one ``cause`` made (as :func:`versions` gives
+    it: for a lamp a report turned faulty, the lamp as it was before the report); None when ``cause``
+    made no version of it, or made its first one."""
+    layer = _layer(layer)
+    row = conn.execute(sa.text(f"""
+        SELECT {_COLUMNS} FROM feature_version WHERE layer = :l AND feature_id = :f AND version = (
+            SELECT min(version) FROM feature_version WHERE layer = :l AND feature_id = :f AND cause = :c) - 1"""),
+        {"l": layer.name, "f": _feature_id(feature_id), "c": cause}).mappings().first()
+    return _entry(row) if row is not None else None
+
+
+def switched_at(conn: sa.Connection, archive: str) -> dt.datetime | None:
+    """When the hand-written history ``archive`` (``lamp_status_change``, ``venue_history``) stopped
+    being written and feature_version took over (migration 0032); None when there is no such archive."""
+    return conn.execute(sa.text("SELECT switched_at FROM history_archive WHERE name = :n"), {"n": archive}).scalar()
 
 
 def _state(entry: dict) -> dict:
@@ -333,10 +383,10 @@ def _iso(value) -> str | None:
 def history_for(conn: sa.Connection, layer: Layer | str, feature_id: int, access: str, lang: str = "uk") -> dict:
     """The feature's history as a reader with ``access`` (:func:`reader_access`) may see it, newest
     first: per version its number, operation, period, the fields that changed (by field name, and
-    ``geometry``), the fields' values and the geometry then. ``"full"`` adds who, why, whether the
-    write named no version, and the row's other columns (``extra``). ``"public"`` shows public fields
-    only, leaves out versions that changed nothing public and rows that are not public
-    (``Layer.public_rows``)."""
+    ``geometry``), the fields' values and the geometry then. ``"full"`` adds who, why, what caused
+    it (``cause``), whether the write named no version, and the row's other columns (``extra``).
+    ``"public"`` shows public fields only (not who, why or the cause), leaves out versions that
+    changed nothing public and rows that are not public (``Layer.public_rows``)."""
     layer = _layer(layer)
     feature_id = _feature_id(feature_id)
     full = access == FULL
@@ -359,7 +409,7 @@ def history_for(conn: sa.Connection, layer: Layer | str, feature_id: int, access
                 "geometry": row.get(layer.geometry_column)}
         if full:
             item.update(user_id=entry["user_id"], user_label=entry["user_label"], reason=entry["reason"],
-                        versionless=entry["versionless"],
+                        versionless=entry["versionless"], cause=entry["cause"],
                         changed_columns=entry["changed"],
                         extra={k: v for k, v in row.items() if k not in frame})
         out.append(item)

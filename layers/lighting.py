@@ -3,7 +3,10 @@
 A "lamp not working" report attaches to a lamp (the one chosen on the map, else the nearest in
 reach); while the report is open the lamp is faulty, resolving it makes the lamp work again, and
 rejecting it puts back the status the lamp had before. A second report on the same lamp while one
-is open becomes a "me too" on the first. Every status change is kept in ``lamp_status_change``.
+is open becomes a "me too" on the first. Every status change is a version of the lamp in
+``feature_version`` (the layer keeps ``history="public"``, layers.history), the report that caused
+it its ``cause`` (``report:<id>``). Before migration 0032 the changes were kept in
+``lamp_status_change``, now a read-only archive still read for reports from before it.
 """
 from __future__ import annotations
 
@@ -88,13 +91,16 @@ STREET_LAMPS = Layer(
                     one_open_report=True, on_report=lambda *args: lamp_follows_report(*args)),
 )
 
+# Read-only archive (migration 0032: a trigger refuses writes; no foreign keys, it outlives deleted lamps
+# and reports): the lamps' status changes until history_archive.switched_at, each with the report that
+# caused it. Since then feature_version keeps them, with the report as the version's cause.
 lamp_status_change = sa.Table(
     "lamp_status_change", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("lamp_id", sa.Integer, sa.ForeignKey("street_lamp.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("lamp_id", sa.Integer, nullable=False),
     sa.Column("from_status", sa.Text),
     sa.Column("to_status", sa.Text, nullable=False),
-    sa.Column("report_id", sa.Integer, sa.ForeignKey("report.id", ondelete="SET NULL")),
+    sa.Column("report_id", sa.Integer),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("ix_lamp_status_change_lamp_id", "lamp_id"),
 )
@@ -103,21 +109,27 @@ LAYERS = (STREET_LAMPS,)
 LIGHT_OUT = "street_light_out"
 
 
+def report_cause(report_id: int) -> str:
+    """The ``cause`` of the lamp versions a report makes (layers.history.acting)."""
+    return f"report:{int(report_id)}"
+
+
 def set_lamp_status(conn: sa.Connection, lamp_id: int, status: str, report_id: int | None = None) -> None:
-    """Change a lamp's status and keep the change; no-op when it already has that status. Following a
-    report, the lamp's history names who moved the report (its last event's staff member; a resident's
-    new report names nobody) and why (the report), unless the transaction already says who acts."""
+    """Change a lamp's status; no-op when it already has that status. The change is a version of the
+    lamp (feature_version). Following a report, the version's cause is the report (``report:<id>``),
+    and it names who moved the report (its last event's staff member; a resident's new report names
+    nobody) and why (the report), unless the transaction already says who acts."""
     row = conn.execute(sa.text("SELECT status FROM street_lamp WHERE id = :id FOR UPDATE"), {"id": lamp_id}).first()
     if row is None or row.status == status:
         return
-    author = _report_author(conn, report_id, status) if report_id is not None else None
-    if author is None:
-        conn.execute(sa.text("UPDATE street_lamp SET status = :s WHERE id = :id"), {"s": status, "id": lamp_id})
-    else:
-        with history.acting(conn, *author):
-            conn.execute(sa.text("UPDATE street_lamp SET status = :s WHERE id = :id"), {"s": status, "id": lamp_id})
-    conn.execute(lamp_status_change.insert().values(lamp_id=lamp_id, from_status=row.status, to_status=status,
-                                                    report_id=report_id))
+    update = sa.text("UPDATE street_lamp SET status = :s WHERE id = :id")
+    if report_id is None:
+        conn.execute(update, {"s": status, "id": lamp_id})
+        return
+    author = _report_author(conn, report_id, status)
+    with (history.acting(conn, *author, cause=report_cause(report_id)) if author is not None
+          else history.because(conn, report_cause(report_id))):
+        conn.execute(update, {"s": status, "id": lamp_id})
 
 
 def _report_author(conn: sa.Connection, report_id: int, status: str) -> tuple | None:
@@ -158,11 +170,27 @@ def lamp_follows_report(conn: sa.Connection, lamp_id: int, report_id: int, statu
     if status == "resolved":
         set_lamp_status(conn, lamp_id, "working", report_id)
         return
-    before = conn.execute(sa.text("""
-        SELECT from_status FROM lamp_status_change WHERE lamp_id = :lamp AND report_id = :r
-        ORDER BY id LIMIT 1"""), {"lamp": lamp_id, "r": report_id}).scalar()
+    before = status_before_report(conn, lamp_id, report_id)
     if before:
         set_lamp_status(conn, lamp_id, before, report_id)
+
+
+def status_before_report(conn: sa.Connection, lamp_id: int, report_id: int) -> str | None:
+    """The lamp's status before report ``report_id`` first changed it; None when the report never did.
+
+    A report that first changed the lamp before migration 0032 has that change in the archive
+    ``lamp_status_change``, which holds every change until then; one since, in the lamp's versions:
+    the status in the version before the first one the report caused."""
+    archived = conn.execute(sa.select(lamp_status_change.c.from_status)
+                            .where(lamp_status_change.c.lamp_id == lamp_id,
+                                   lamp_status_change.c.report_id == report_id)
+                            .order_by(lamp_status_change.c.id).limit(1)).first()
+    if archived is not None:
+        return archived.from_status
+    before = history.version_before_cause(conn, STREET_LAMPS, lamp_id, report_cause(report_id))
+    if before is None or before["op"] == "delete":
+        return None
+    return before["row"].get("status")
 
 
 def lamp_counts(conn: sa.Connection, hromada_id: int) -> dict[str, int]:

@@ -4,7 +4,10 @@ A proposal holds the facts the resident gives (only the venue's input fields, ch
 import), optional photos (EXIF stripped, gis.photos) and, privately, how to reach the proposer.
 Approving applies the facts to the venue — or creates it — in one transaction; rejecting keeps
 the venue as it was. Every change of a venue's facts, whatever made it (approval, import, staff
-edit), lands in ``venue_history`` through a trigger (migration 0011).
+edit), is a version of the venue in ``feature_version`` (the layer keeps ``history="public"``,
+layers.history); an approval's versions name the proposal as their cause (``proposal:<id>``) and
+the staff member who approved it. The changes until migration 0032 are in ``venue_history`` (a
+trigger of migration 0011 filled it), now a read-only archive :func:`history` still reads.
 """
 from __future__ import annotations
 
@@ -48,20 +51,34 @@ venue_proposal_photo = sa.Table(
     sa.UniqueConstraint("proposal_id", "position"),
 )
 
-# Filled by the trigger venue_history on venue: one row per insert/update/delete with the fields
-# that changed (before and after); the proposal that caused it, when there was one.
+# Read-only archive (migration 0032: a trigger refuses writes; no foreign keys, it outlives deleted
+# venues, proposals and accounts): what the trigger venue_history (migration 0011) kept of every venue
+# change until history_archive.switched_at — one row per insert/update/delete with the fields that
+# changed (before and after), the proposal that caused it and the user. Since then: feature_version.
 venue_history = sa.Table(
     "venue_history", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("venue_id", sa.Integer, nullable=False),  # no FK: the history outlives a deleted venue
+    sa.Column("venue_id", sa.Integer, nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("operation", sa.Text, nullable=False),  # insert, update, delete
     sa.Column("before", pg.JSONB),
     sa.Column("after", pg.JSONB),
-    sa.Column("proposal_id", sa.Integer, sa.ForeignKey("venue_proposal.id", ondelete="SET NULL")),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL")),
+    sa.Column("proposal_id", sa.Integer),
+    sa.Column("user_id", sa.Integer),
     sa.Index("ix_venue_history_venue_id", "venue_id"),
 )
+ARCHIVE = "venue_history"
+CAUSE = "proposal"  # a version's cause: "proposal:<id>"
+
+
+def proposal_cause(proposal_id: int) -> str:
+    """The ``cause`` of the venue versions an approved proposal makes (layers.history.acting)."""
+    return f"{CAUSE}:{int(proposal_id)}"
+
+
+def _proposal_of(cause: str | None) -> int | None:
+    kind, _, number = (cause or "").partition(":")
+    return int(number) if kind == CAUSE and number.isdigit() else None
 
 MAX_COMMENT = 2000
 
@@ -150,10 +167,12 @@ def decide(conn: sa.Connection, proposal_id: int, *, approve: bool, user_id: int
            note: str | None = None) -> int | None:
     """Approve (apply the facts to the venue, or create it) or reject a pending proposal.
 
-    The venue's history records the change with this proposal and user. Returns the venue's id
-    (None when rejected). A proposal decided already is a 409.
+    The venue's history records the change with this proposal as its cause and the user (as the
+    transaction's history.acting says for the rest of it). Returns the venue's id (None when
+    rejected). A proposal decided already is a 409.
     """
     from gis.errors import Conflict, NotFound
+    from layers import history as versions
     from layers.accessibility import VENUES
     from layers.tables import build_table
 
@@ -165,22 +184,21 @@ def decide(conn: sa.Connection, proposal_id: int, *, approve: bool, user_id: int
         raise Conflict("Цю пропозицію вже розглянуто", "This proposal has been decided already")
     venue_id = row["venue_id"]
     if approve:
-        # Seen by the venue_history trigger: who changed the venue, and on which proposal.
-        conn.execute(sa.text("SELECT set_config('hromada.proposal_id', :p, true), "
-                             "set_config('hromada.user_id', :u, true)"),
-                     {"p": str(proposal_id), "u": "" if user_id is None else str(user_id)})
         facts = check_facts(dict(row["facts"]))  # typed again: the JSON holds dates as text
         values = {k: _typed(VENUES, k, v) for k, v in facts.items()}
         venues = build_table(VENUES)
-        if venue_id is None:
-            venue_id = conn.execute(venues.insert().values(
-                hromada_id=row["hromada_id"], geom=row["geom"], source="proposal", **values)
-                .returning(venues.c.id)).scalar_one()
-        else:
-            if row["geom"] is not None:
-                values["geom"] = row["geom"]
-            if values:
-                conn.execute(venues.update().where(venues.c.id == venue_id).values(**values))
+        # Seen by the history trigger: who changed the venue, and on which proposal.
+        with versions.acting(conn, user_id, None, f"пропозиція {proposal_id} / proposal {proposal_id}",
+                             cause=proposal_cause(proposal_id)):
+            if venue_id is None:
+                venue_id = conn.execute(venues.insert().values(
+                    hromada_id=row["hromada_id"], geom=row["geom"], source="proposal", **values)
+                    .returning(venues.c.id)).scalar_one()
+            else:
+                if row["geom"] is not None:
+                    values["geom"] = row["geom"]
+                if values:
+                    conn.execute(venues.update().where(venues.c.id == venue_id).values(**values))
     conn.execute(venue_proposal.update().where(venue_proposal.c.id == proposal_id).values(
         status="approved" if approve else "rejected", decided_at=sa.func.now(), decided_by=user_id,
         decision_note=(note or "").strip() or None, venue_id=venue_id))
@@ -232,27 +250,57 @@ def proposal_hromada_id(conn: sa.Connection, proposal_id: int) -> int:
 
 
 def history(conn: sa.Connection, venue_id: int, lang: str = "uk") -> list[dict]:
-    """What changed in a venue's facts and when, newest first: field labels with before → after.
+    """What changed in a venue's facts and when, newest first: ``at``, ``operation`` (insert, update,
+    delete), ``via_proposal`` and ``proposal_id`` (the approved proposal that made it, if one did)
+    and ``changes``: field labels with before → after.
 
-    Public: the proposer is never named; computed ratings are left out (they follow the facts).
+    Public: who changed it and why are left out (the proposer is never named), and so are the fields
+    that are not public and the computed ratings (they follow the facts). The venue's versions come
+    from feature_version (layers.history); those from before migration 0032 from the archive
+    ``venue_history``, which holds every change until then (:func:`_archived`).
     """
-    fields = {f.name: f for f in _all_fields()}
+    from layers import history as versions
+    from layers.accessibility import VENUES
+
+    shown = {f.column_name: f for f in VENUES.public_fields if f.computed is None}
+    switched = versions.switched_at(conn, ARCHIVE)
+    archived = _archived(conn, venue_id, shown, lang)
+    found = versions.versions(conn, VENUES, venue_id)  # newest first
+    out = []
+    for i, entry in enumerate(found):
+        if switched is not None and entry["valid_from"] < switched:
+            continue  # recorded by both until the switch: the archive's row has it (with its proposal)
+        if entry["version"] == 1 and entry["op"] == "insert" and archived:
+            continue  # the venue as it was at its first change since, not its creation (archived)
+        after = {} if entry["op"] == "delete" else entry["row"]
+        if entry["op"] == "update":
+            previous = found[i + 1]["row"] if i + 1 < len(found) else {}
+            names = [c for c in (entry["changed"] or []) if c in shown]
+            before = {c: previous.get(c) for c in names}
+        else:  # the whole row came or went
+            names = [c for c in shown if (entry["row"].get(c)) is not None]
+            before = entry["row"] if entry["op"] == "delete" else {}
+        proposal_id = _proposal_of(entry["cause"])
+        out.append({"at": entry["valid_from"].isoformat(), "operation": entry["op"],
+                    "via_proposal": proposal_id is not None, "proposal_id": proposal_id,
+                    "changes": [{"field": shown[c].name, "label": label_of(shown[c], lang),
+                                 "before": before.get(c), "after": after.get(c)} for c in sorted(names)]})
+    return out + archived
+
+
+def _archived(conn: sa.Connection, venue_id: int, shown: dict, lang: str) -> list[dict]:
+    """The venue's changes in the archive venue_history (until migration 0032), newest first, as
+    :func:`history` gives them."""
     rows = conn.execute(sa.text("""
         SELECT changed_at, operation, before, after, proposal_id FROM venue_history
         WHERE venue_id = :id ORDER BY changed_at DESC, id DESC"""), {"id": venue_id}).mappings()
     out = []
     for r in rows:
         before, after = r["before"] or {}, r["after"] or {}
-        changes = [{"field": name, "label": label_of(fields[name], lang), "before": before.get(name),
+        changes = [{"field": shown[name].name, "label": label_of(shown[name], lang), "before": before.get(name),
                     "after": after.get(name)}
-                   for name in sorted(set(before) | set(after))
-                   if name in fields and fields[name].computed is None]
+                   for name in sorted(set(before) | set(after)) if name in shown]
         out.append({"at": r["changed_at"].isoformat(), "operation": r["operation"],
-                    "via_proposal": r["proposal_id"] is not None, "changes": changes})
+                    "via_proposal": r["proposal_id"] is not None, "proposal_id": r["proposal_id"],
+                    "changes": changes})
     return out
-
-
-def _all_fields():
-    from layers.accessibility import VENUES
-
-    return VENUES.fields

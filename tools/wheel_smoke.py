@@ -363,8 +363,10 @@ def check_pages(base: str) -> int:
     check(f"/operator/hromadas/{k}", title=en("acc_operator_console"))
     check("/account/", h1=en("acc_my_account"))
     check("/staff/venues/proposals", h1=en("venue_proposals"))
-    if plan_id is not None:
-        check(f"/plans/{plan_id}/edit", h1=en("plan_edit"))
+    if plan_id is not None:  # the demo's public plan is approved: its editor shows the zones, read-only
+        check(f"/plans/{plan_id}/edit", h1=en("plan_zones"))
+    check(f"/map/{k}/plans/new", h1=en("plan_new"))
+    check(f"/staff/edit/?hromada={k}", h1=en("fe_title"))
     print(f"{'all pages as expected' if not failures else f'{failures} page(s) failed'}", flush=True)
     return 1 if failures else 0
 

@@ -66,6 +66,7 @@ class FeatureVersion(m.Open):
     user_id: int | None = Field(None, description="editors only: who made it")
     user_label: str | None = Field(None, description="editors only: their name as recorded")
     reason: str | None = Field(None, description="editors only: why")
+    cause: str | None = Field(None, description="editors only: what caused it (`report:<id>`, `proposal:<id>`)")
     versionless: bool | None = Field(None, description="editors only: the write named no version (review it)")
     changed_columns: list[str] | None = Field(None, description="editors only: the table's columns it changed")
     extra: dict[str, Any] | None = Field(None, description="editors only: the row's other columns (source, raw…)")

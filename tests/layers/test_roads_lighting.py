@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from gis.errors import Conflict, InvalidInput
 from gis.routing import route_report
-from layers import lighting, reports, roads
+from layers import history, lighting, reports, roads
 from layers.reports import Actor, NewReport
 from tests.helpers import InEveryHromada, asset_point, one, scalar, unit_id
 
@@ -89,10 +89,24 @@ def test_lamp_status_follows_its_report_and_reports_on_one_lamp_merge(demo_db):
     # Resolved: the next failure is a new report.
     third = file_report(demo_db, lon, lat)
     assert third["code"] != first["code"] and lamp(demo_db, "301").status == "faulty"
-    with demo_db.connect() as conn:
-        history = [tuple(r) for r in conn.execute(sa.text(
-            "SELECT from_status, to_status FROM lamp_status_change WHERE lamp_id = :l ORDER BY id"), {"l": lamp_id})]
-    assert history == [("working", "faulty"), ("faulty", "working"), ("working", "faulty")]
+    # Every change is a version of the lamp, its cause the report that made it.
+    assert lamp_changes(demo_db, lamp_id) == [
+        ("working", "faulty", f"report:{report_id(demo_db, first['code'])}"),
+        ("faulty", "working", f"report:{report_id(demo_db, first['code'])}"),
+        ("working", "faulty", f"report:{report_id(demo_db, third['code'])}")]
+    assert scalar(demo_db, "SELECT count(*) FROM lamp_status_change") == 0  # no longer written
+
+
+def report_id(engine, code: str) -> int:
+    return scalar(engine, "SELECT id FROM report WHERE code = :c", c=code)
+
+
+def lamp_changes(engine, lamp_id: int) -> list[tuple]:
+    """(status before, status after, cause) of each status change in the lamp's versions, oldest first."""
+    with engine.connect() as conn:
+        found = list(reversed(history.versions(conn, lighting.STREET_LAMPS, lamp_id)))
+    return [(before["row"]["status"], v["row"]["status"], v["cause"])
+            for before, v in zip(found, found[1:], strict=False) if v["op"] == "update" and "status" in v["changed"]]
 
 
 def test_a_rejected_report_puts_back_the_lamps_earlier_status(demo_db):
@@ -102,8 +116,41 @@ def test_a_rejected_report_puts_back_the_lamps_earlier_status(demo_db):
     lon, lat = asset_point(demo_db, "street_lamp", "302")
     code = file_report(demo_db, lon, lat, asset_id=lamp_id)["code"]
     assert lamp(demo_db, "302").status == "faulty"
+    with demo_db.connect() as conn:
+        assert lighting.status_before_report(conn, lamp_id, report_id(demo_db, code)) == "missing"
     set_status(demo_db, code, "rejected", public_note="Опору демонтовано")
     assert lamp(demo_db, "302").status == "missing"
+    cause = f"report:{report_id(demo_db, code)}"
+    assert lamp_changes(demo_db, lamp_id) == [("working", "missing", None), ("missing", "faulty", cause),
+                                              ("faulty", "missing", cause)]
+
+
+def test_a_report_from_before_the_switch_finds_the_lamps_earlier_status_in_the_archive(demo_db):
+    """Until migration 0032 the status changes were kept in lamp_status_change: a report that changed
+    the lamp then and is rejected now puts back the status the archive says it had."""
+    lamp_id, _ = lamp(demo_db, "303")
+    lon, lat = asset_point(demo_db, "street_lamp", "303")
+    code = file_report(demo_db, lon, lat, asset_id=lamp_id)["code"]
+    rid = report_id(demo_db, code)
+    with demo_db.begin() as conn:
+        # As it was before the switch: the report's change in the archive, no cause on the version.
+        conn.execute(sa.text("UPDATE feature_version SET cause = NULL WHERE layer = 'street_lamps' "
+                             "AND feature_id = :l"), {"l": lamp_id})
+        conn.execute(sa.text("ALTER TABLE lamp_status_change DISABLE TRIGGER read_only"))
+        conn.execute(sa.text("INSERT INTO lamp_status_change (lamp_id, from_status, to_status, report_id) "
+                             "VALUES (:l, 'missing', 'faulty', :r)"), {"l": lamp_id, "r": rid})
+        conn.execute(sa.text("ALTER TABLE lamp_status_change ENABLE TRIGGER read_only"))
+    with demo_db.connect() as conn:
+        assert lighting.status_before_report(conn, lamp_id, rid) == "missing"
+    set_status(demo_db, code, "rejected")
+    assert lamp(demo_db, "303").status == "missing"
+    # The archive is read-only, and outlives the lamp.
+    with pytest.raises(sa.exc.DBAPIError, match="read-only archive"), demo_db.begin() as conn:
+        conn.execute(sa.text("DELETE FROM lamp_status_change"))
+    with demo_db.begin() as conn:
+        conn.execute(sa.text("DELETE FROM report WHERE id = :r"), {"r": rid})
+        conn.execute(sa.text("DELETE FROM street_lamp WHERE id = :l"), {"l": lamp_id})
+    assert scalar(demo_db, "SELECT count(*) FROM lamp_status_change WHERE lamp_id = :l", l=lamp_id) == 1
 
 
 def test_resolving_a_pothole_records_the_repair_on_the_segment(demo_db):

@@ -3,8 +3,9 @@ import pytest
 import sqlalchemy as sa
 
 from gis.errors import Conflict, InvalidInput, NotFound
+from layers import history as feature_history
 from layers import venue_proposals
-from layers.accessibility import find_venues, place_for
+from layers.accessibility import VENUES, find_venues, place_for
 from tests.helpers import inside, one, scalar
 
 METRE_LON = 1 / 72_800  # at 49° N
@@ -94,11 +95,49 @@ def test_a_correction_changes_nothing_until_approved_and_is_kept_in_history(demo
         venue_proposals.decide(conn, proposal, approve=False, user_id=None)
     with demo_db.connect() as conn:
         history = venue_proposals.history(conn, venue)
+        versions = feature_history.versions(conn, VENUES, venue)
     assert history[0]["via_proposal"] and history[0]["operation"] == "update"
+    assert history[0]["proposal_id"] == proposal
     assert {c["field"]: (c["before"], c["after"]) for c in history[0]["changes"]} == {
         "ramp": (None, "fixed"), "ramp_slope_percent": (None, 6.5)}
-    assert history[-1]["operation"] == "insert"
+    assert history[-1]["operation"] == "insert" and not history[-1]["via_proposal"]
     assert "Оксана" not in str(history) and "o@example.org" not in str(history)
+    # Kept by the generic history: the approval's version names the proposal as its cause.
+    assert versions[0]["cause"] == f"proposal:{proposal}" and versions[0]["op"] == "update"
+    assert versions[0]["reason"] == f"пропозиція {proposal} / proposal {proposal}"
+    assert versions[1]["cause"] is None
+    assert scalar(demo_db, "SELECT count(*) FROM venue_history") == 0  # the old table is no longer written
+
+
+def test_the_history_of_a_venue_from_before_the_switch_comes_from_the_archive(demo_db, street):
+    """Until migration 0032 venue_history kept the venues' changes (and feature_version too, since
+    0031): before the switch the archive's rows are shown, with their proposal; after it the versions."""
+    lon, lat = street
+    venue = add_venue(demo_db, "Пошта", lon, lat + 80 * METRE_LAT, entrance_steps=3)
+    with demo_db.begin() as conn:
+        proposal = venue_proposals.propose(conn, venue_id=venue, facts={"entrance_steps": "1"})
+        # As the archive has it: the creation and a change by that proposal, both before the switch.
+        conn.execute(sa.text("UPDATE venue SET entrance_steps = 1 WHERE id = :v"), {"v": venue})
+        conn.execute(sa.text("ALTER TABLE venue_history DISABLE TRIGGER read_only"))
+        conn.execute(sa.text("""
+            INSERT INTO venue_history (venue_id, changed_at, operation, before, after, proposal_id, user_id) VALUES
+            (:v, now() - interval '2 days', 'insert', NULL, '{"name": "Пошта", "entrance_steps": 3}', NULL, NULL),
+            (:v, now() - interval '1 day', 'update', '{"entrance_steps": 3}', '{"entrance_steps": 1}', :p, NULL)"""),
+            {"v": venue, "p": proposal})
+        conn.execute(sa.text("ALTER TABLE venue_history ENABLE TRIGGER read_only"))
+        conn.execute(sa.text("INSERT INTO history_archive (name, layer, switched_at) "
+                             "VALUES ('venue_history', 'venues', clock_timestamp())"))
+    with demo_db.begin() as conn:  # after the switch
+        conn.execute(sa.text("UPDATE venue SET entrance_steps = 0, entrance_level = true WHERE id = :v"), {"v": venue})
+    with demo_db.connect() as conn:
+        history = venue_proposals.history(conn, venue)
+    assert [(h["operation"], h["proposal_id"]) for h in history] == [("update", None), ("update", proposal),
+                                                                       ("insert", None)]
+    assert {c["field"]: (c["before"], c["after"]) for c in history[0]["changes"]} == {
+        "entrance_steps": (1, 0), "entrance_level": (None, True)}
+    assert {c["field"]: (c["before"], c["after"]) for c in history[1]["changes"]} == {"entrance_steps": (3, 1)}
+    with pytest.raises(sa.exc.DBAPIError, match="read-only archive"), demo_db.begin() as conn:
+        conn.execute(sa.text("UPDATE venue_history SET proposal_id = NULL"))
 
 
 def test_a_new_venue_proposal_creates_it_and_a_rejection_changes_nothing(demo_db):

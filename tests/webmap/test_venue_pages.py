@@ -4,6 +4,7 @@ import io
 import sqlalchemy as sa
 from PIL import Image
 
+from layers import history
 from tests.helpers import inside, scalar
 from tests.webmap.test_accessibility import audit
 from tests.webmap.test_reports_http import add_staff, csrf, form_token, log_in
@@ -100,4 +101,12 @@ def test_staff_approve_a_proposal_and_its_photo_becomes_public(client, demo_db):
     client.get("/staff/logout")
     page = client.get(f"/venues/{venue}").get_data(as_text=True)
     assert "за пропозицією мешканця" in page and "o@example.org" not in page
+    assert "Пандус: — → " in page
+    # The history API: anyone sees what changed, not who or on what (no cause, no user).
+    public = client.application.test_client().get(f"/api/layers/venues/items/{venue}/history").get_json()
+    assert public["access"] == "public" and {"ramp", "ramp_slope_percent"} <= set(public["versions"][0]["changed"])
+    assert "cause" not in public["versions"][0] and "user_label" not in public["versions"][0]
+    with demo_db.connect() as conn:
+        staff_view = history.history_for(conn, "venues", venue, history.FULL)["versions"][0]
+    assert staff_view["cause"] == f"proposal:{proposal}" and staff_view["user_id"] is not None
     assert client.get(f"/venues/proposals/{proposal}/photos/1.jpg").status_code == 200
