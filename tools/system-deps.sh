@@ -5,6 +5,8 @@
 #   chromium                                 the browser for page tests
 # and, named as arguments by `make test`, what only the tests need:
 #   python3-qgis + qgis-providers            the real QGIS (3.22, Debian's) the editing tests drive headless
+#   nginx-light + memcached                  `hromada cluster up`: nginx in front of several app processes
+#                                            sharing memcached (tests/webmap/test_cluster.py starts it)
 set -euo pipefail
 
 missing=()

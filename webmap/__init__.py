@@ -25,8 +25,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # three photos of up to 10 MB and the form
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session; a resident may take long to write
     )
+    from webmap.extensions import proxy_hops, shared_store_uri
+
+    # Several app processes (`hromada cluster`, README "Running several processes") share their rate-limit
+    # counts and remembered tiles in one store; a proxy in front passes the client's address on.
+    app.config.update(SHARED_STORE=shared_store_uri(), PROXY_HOPS=proxy_hops())
     if test_config:
         app.config.update(test_config)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["SHARED_STORE"] or "memory://")
+    if app.config["SHARED_STORE"]:
+        # The store out of reach: each process counts for itself meanwhile rather than refusing reports.
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     if "DATABASE_URL" not in app.config:
         from gis.db import database_url
 
@@ -118,6 +127,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webmap.tiles import TileFastPath
 
     TileFastPath.install(app)
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Outermost, so the tiles' fast path and Flask alike see the client. Each hop appends the address
+        # it was reached from: the last ``hops`` entries are trusted, what a client wrote before them is not.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

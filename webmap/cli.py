@@ -58,6 +58,47 @@ main.add_command(import_dream_command)
 main.add_command(setup_group)  # hromada setup export|apply (gis/setup_cli.py)
 
 
+@db_group.command("backup")
+@click.option("--to", "to", default=None, type=click.Path(),
+              help="The archive (….tar) or a folder for a dated one (default: var/backups/).")
+@click.option("--keep", type=click.IntRange(min=1), default=None,
+              help="Then delete all but the newest KEEP dated archives in that folder.")
+def db_backup(to: str | None, keep: int | None):
+    """Back up the database (pg_dump, custom format) and the raster files into one .tar archive with a
+    manifest of SHA-256 checksums (gis/backup.py)."""
+    import os
+
+    from gis import backup, config, db
+
+    if to is None:
+        folder = config.var_dir() / "backups"
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)  # the archives hold residents' personal data
+        to = str(folder)
+    report = backup.backup(db.database_url(start_embedded=True), to)
+    click.echo(report.summary("uk"))
+    click.echo(report.summary("en"))
+    for name in report.manifest["missing_rasters"]:
+        click.echo(f"увага: растрового файлу немає / warning: raster file missing: {name}", err=True)
+    if keep is not None:
+        for old in backup.prune(report.path.parent, keep):
+            click.echo(f"видалено стару копію / deleted an old backup: {old.name}")
+
+
+@db_group.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True,
+              help="Replace what the database holds (everything in it is dropped first).")
+def db_restore(path: str, force: bool):
+    """Restore a backup made by `hromada db backup`: every checksum is verified first; a database that
+    already holds tables is refused unless --force."""
+    from gis import backup, db
+
+    report = backup.restore(path, db.database_url(start_embedded=True), force=force)
+    click.echo(report.summary("uk"))
+    click.echo(report.summary("en"))
+
+
 @main.command("worker")
 def worker():
     """Deliver queued e-mails (the outbox) until stopped with Ctrl-C."""
@@ -156,7 +197,10 @@ def serve(host: str, port: int, threads: int, with_worker: bool):
 
     signal.signal(signal.SIGTERM, _stop_on_term)
     try:
-        waitress.serve(app, host=host, port=port, threads=threads)
+        # Waitress drops X-Forwarded-* itself unless told otherwise; with HROMADA_PROXY_HOPS they are the
+        # proxy's to set and ProxyFix's (create_app) to trust, as many hops as configured.
+        waitress.serve(app, host=host, port=port, threads=threads,
+                       clear_untrusted_proxy_headers=not app.config.get("PROXY_HOPS"))
     except KeyboardInterrupt:
         pass
     finally:
@@ -211,6 +255,61 @@ def run(ctx: click.Context, host: str, port: int):
 
     start_in_background()  # #18: the Telegram bot in a thread beside the web app, when TELEGRAM_BOT_TOKEN is set
     ctx.invoke(serve, host=host, port=port)
+
+
+# -- hromada cluster up|down|status: nginx, several app processes, memcached, the database (webmap/cluster.py)
+@main.group("cluster")
+def cluster_group():
+    """The deployment shape on this machine: nginx in front of several app processes sharing memcached."""
+
+
+_cluster_folder = click.option("--folder", type=click.Path(file_okay=False), default=None,
+                               help="Its files: nginx.conf, pid files, logs, tile cache (default: var/cluster).")
+
+
+@cluster_group.command("up")
+@_cluster_folder
+@click.option("--host", default="127.0.0.1", show_default=True, help="nginx listens here (0.0.0.0: everyone).")
+@click.option("--port", default=8080, show_default=True, type=int, help="nginx's port.")
+@click.option("--apps", default=2, show_default=True, type=int, help="App processes (waitress).")
+@click.option("--workers", default=1, show_default=True, type=int, help="Outbox worker processes.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads of each app process.")
+def cluster_up(folder, host: str, port: int, apps: int, workers: int, threads: int):
+    """Start the database (embedded, or DATABASE_URL's), memcached, the app processes, the outbox worker
+    and nginx in front of them; they keep running until `hromada cluster down`."""
+    from webmap.cluster import LocalCluster
+
+    cluster = LocalCluster(folder)
+    cluster.up(port=port, host=host, apps=apps, workers=workers, threads=threads)
+    for part in cluster.status():
+        click.echo(part.describe())
+    click.echo(f"Hromada GIS: http://{host}:{port}/  (hromada cluster down — зупинити / to stop)")
+
+
+@cluster_group.command("status")
+@_cluster_folder
+def cluster_status(folder):
+    """Each part, its pid and address, and whether it answers (exit status 1 when any does not)."""
+    from webmap.cluster import LocalCluster
+
+    parts = LocalCluster(folder).status()
+    if not parts:
+        click.echo("Кластер не запущено / the cluster is not up")
+        sys.exit(1)
+    for part in parts:
+        click.echo(part.describe())
+    sys.exit(0 if all(part.answers for part in parts) else 1)
+
+
+@cluster_group.command("down")
+@_cluster_folder
+@click.option("--keep-database", is_flag=True, help="Leave the embedded PostGIS running.")
+def cluster_down(folder, keep_database: bool):
+    """Stop every part: nginx first, then the apps, the workers, memcached and the embedded database."""
+    from webmap.cluster import LocalCluster
+
+    stopped = LocalCluster(folder).down(stop_database=not keep_database)
+    click.echo(f"Зупинено / stopped: {', '.join(stopped) or '—'}")
 
 
 if __name__ == "__main__":

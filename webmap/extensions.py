@@ -14,9 +14,34 @@ compress = Compress()
 COMPRESSED_TYPES = ["text/html", "text/css", "text/javascript", "application/javascript", "application/json",
                     "application/geo+json", "application/vnd.mapbox-vector-tile", "text/csv", "image/svg+xml",
                     "application/xml", "text/xml", "application/atom+xml", "application/manifest+json"]
-# In-process counters: right for one waitress process; point RATELIMIT_STORAGE_URI at Redis or
-# memcached when running several processes.
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://")
+# Where the counts are kept is the app's RATELIMIT_STORAGE_URI (create_app: HROMADA_SHARED_STORE, else
+# memory://): in-process counters are right for one waitress process; several processes share memcached
+# (or Redis), or each would allow the full rate. The key is the client's address — behind a proxy, the
+# one ProxyFix takes from X-Forwarded-For (HROMADA_PROXY_HOPS), not the proxy's.
+limiter = Limiter(key_func=get_remote_address)
+
+
+def shared_store_uri() -> str:
+    """HROMADA_SHARED_STORE: the store several app processes share (``memcached://host:port`` or
+    ``redis://host:port``), '' for one process on its own."""
+    import os
+
+    uri = os.environ.get("HROMADA_SHARED_STORE", "").strip()
+    return "" if uri in ("", "memory://") else uri
+
+
+def proxy_hops() -> int:
+    """HROMADA_PROXY_HOPS: how many proxies in front of the app set X-Forwarded-For/-Proto/-Host
+    (0, the default: none, the app serves clients directly and trusts no such header)."""
+    import os
+
+    from gis.errors import HromadaError
+
+    raw = os.environ.get("HROMADA_PROXY_HOPS", "0").strip() or "0"
+    if not raw.isdigit():
+        raise HromadaError(f"HROMADA_PROXY_HOPS має бути числом (0, 1, 2…), а не {raw!r}",
+                           f"HROMADA_PROXY_HOPS must be a number (0, 1, 2…), not {raw!r}")
+    return int(raw)
 
 
 def report_rate_limit() -> str:

@@ -9,13 +9,21 @@ connection pinged before use) cost three times that. So a well-formed request fo
 public layer is answered by :class:`TileFastPath`, a thin WSGI layer in front of Flask; anything
 else — a bad zoom, an unknown layer, a database that went away — falls through to the Flask route
 below, which answers it (or explains the error) the ordinary way. Both share one memory cache.
+
+That memory is the process's own (:class:`TileMemory`) when the app runs as one process. Several
+processes (HROMADA_SHARED_STORE=memcached://…) keep it in memcached instead (:class:`SharedTileMemory`):
+a process's own copy would go on serving a layer's tiles after another process forgot them (a plan
+published, a report hidden), which one shared copy with a generation per layer cannot. With another
+store (redis://) there is no tile memory in the app — nginx's proxy_cache in front keeps tiles then.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
+import secrets
 import threading
+import time
 
 import psycopg
 import sqlalchemy as sa
@@ -66,12 +74,97 @@ class TileMemory:
             self._tiles.clear()
 
 
-def tile_memory(app: Flask | None = None) -> TileMemory:
+class SharedTileMemory:
+    """Recently made tiles in memcached, shared by every app process: a tile's key holds its layer's
+    generation, so forgetting a layer (or everything) is one write every process sees at once. The
+    store out of reach costs a tile a database query, never an error: it is then left alone for a
+    few seconds rather than waited for on each tile."""
+
+    PREFIX = "hromada:tiles"
+    TOO_BIG = 1000 * 1000  # memcached's default item limit is 1 MB
+    PAUSE_SECONDS = 5.0
+
+    def __init__(self, uri: str, seconds: float):
+        from pymemcache.client.base import PooledClient
+
+        host, _, port = uri.split("://", 1)[1].split("/", 1)[0].rpartition(":")
+        self._client = PooledClient((host or "127.0.0.1", int(port or 11211)), connect_timeout=0.2, timeout=0.5,
+                                    max_pool_size=32)
+        self._seconds = max(1, int(seconds))
+        self._paused_until = 0.0
+
+    def _call(self, method: str, *args):
+        if time.monotonic() < self._paused_until:
+            return None
+        try:
+            return getattr(self._client, method)(*args)
+        except Exception as exc:  # any failure of the store is a miss, not an error
+            log.warning("shared tile memory out of reach (%s); tiles made afresh for %ss", exc, self.PAUSE_SECONDS)
+            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
+            return None
+
+    def _key(self, key: tuple) -> str | None:
+        name = key[0]
+        generations = self._call("get_many", [f"{self.PREFIX}:gen", f"{self.PREFIX}:gen:{name}"])
+        if generations is None:
+            return None
+        every = generations.get(f"{self.PREFIX}:gen", b"0").decode()
+        layer = generations.get(f"{self.PREFIX}:gen:{name}", b"0").decode()
+        return f"{self.PREFIX}:{every}:{layer}:" + ":".join(map(str, key))
+
+    def get(self, key: tuple) -> bytes | None:
+        stored = self._key(key)
+        return None if stored is None else self._call("get", stored)
+
+    def put(self, key: tuple, data: bytes) -> None:
+        stored = self._key(key)
+        if stored is not None and len(data) < self.TOO_BIG:
+            self._call("set", stored, data, self._seconds, False)  # acknowledged: then the others find it
+
+    def _new_generation(self, name: str) -> None:
+        self._paused_until = 0.0  # forgetting must reach the store if it can at all
+        # Acknowledged (not pymemcache's default noreply): every process reads the new generation from here on.
+        self._call("set", name, secrets.token_hex(6).encode(), 0, False)
+
+    def forget_layer(self, name: str) -> None:
+        self._new_generation(f"{self.PREFIX}:gen:{name}")
+
+    def clear(self) -> None:
+        self._new_generation(f"{self.PREFIX}:gen")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class NoTileMemory:
+    """No memory in the app (a shared store other than memcached): the proxy in front caches tiles."""
+
+    def get(self, key: tuple) -> bytes | None:
+        return None
+
+    def put(self, key: tuple, data: bytes) -> None:
+        pass
+
+    def forget_layer(self, name: str) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+def tile_memory(app: Flask | None = None) -> TileMemory | SharedTileMemory | NoTileMemory:
     app = app or current_app
     memory = app.extensions.get("hromada_tiles")
     if memory is None:
-        memory = app.extensions.setdefault(
-            "hromada_tiles", TileMemory(app.config.get("TILE_CACHE_SECONDS", MEMORY_TTL_SECONDS)))
+        seconds = app.config.get("TILE_CACHE_SECONDS", MEMORY_TTL_SECONDS)
+        store = app.config.get("SHARED_STORE", "")
+        if not store:
+            memory = TileMemory(seconds)
+        elif store.startswith("memcached://"):
+            memory = SharedTileMemory(store, seconds)
+        else:
+            memory = NoTileMemory()
+        memory = app.extensions.setdefault("hromada_tiles", memory)
     return memory
 
 
