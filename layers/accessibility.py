@@ -312,15 +312,21 @@ def search_sql(profile: str) -> str:
     checked (:func:`check_profile`) — it names the rating column.
     """
     check_profile(profile)
+    # The radius is applied to the nearest ``limit`` venues that fit, not inside the scan: the same
+    # answer (those within the radius are a prefix of the nearest-first order), and the planner then
+    # always walks the KNN index — with ST_DWithin in the WHERE it guessed one row would pass and chose
+    # a parallel sequential scan for every custom plan, i.e. the first searches on each connection.
     return f"""
-        SELECT id, name, category, address, opening_hours, rating_{profile} AS rating, reason_{profile} AS reason,
-               ST_X(geom) AS lon, ST_Y(geom) AS lat, is_demo,
-               ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS metres
-        FROM venue
-        WHERE rating_{profile} = ANY(:ratings) AND (CAST(:category AS text) IS NULL OR category = :category)
-          AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
-        ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography
-        LIMIT :limit"""
+        SELECT * FROM (
+            SELECT id, name, category, address, opening_hours, rating_{profile} AS rating,
+                   reason_{profile} AS reason, ST_X(geom) AS lon, ST_Y(geom) AS lat, is_demo,
+                   ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS metres
+            FROM venue
+            WHERE rating_{profile} = ANY(:ratings) AND (CAST(:category AS text) IS NULL OR category = :category)
+            ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography
+            LIMIT :limit) AS nearest
+        WHERE metres <= :radius
+        ORDER BY metres"""
 
 
 def find_venues(conn, lon, lat, profile: str, *, category: str | None = None, include_partial: bool = False,
@@ -344,12 +350,19 @@ def find_venues(conn, lon, lat, profile: str, *, category: str | None = None, in
     rows = conn.execute(sa.text(search_sql(profile)), {
         "lon": lon, "lat": lat, "ratings": accepted_ratings(include_partial), "category": category,
         "limit": limit, "radius": radius_m}).mappings()
-    return [{"id": r["id"], "name": r["name"], "category": r["category"],
-             "category_label": label(CATEGORIES.get(r["category"], {"uk": r["category"]}), lang),
-             "address": r["address"], "opening_hours": r["opening_hours"], "rating": r["rating"],
-             "rating_label": label(RATINGS[r["rating"]], lang), "reason": reason_text(r["reason"], lang),
-             "distance_m": round(r["metres"]), "lon": r["lon"], "lat": r["lat"], "demo": r["is_demo"]}
-            for r in rows]
+    found = [{"id": r["id"], "name": r["name"], "category": r["category"],
+              "category_label": label(CATEGORIES.get(r["category"], {"uk": r["category"]}), lang),
+              "address": r["address"], "opening_hours": r["opening_hours"], "rating": r["rating"],
+              "rating_label": label(RATINGS[r["rating"]], lang), "reason": reason_text(r["reason"], lang),
+              "distance_m": round(r["metres"]), "lon": r["lon"], "lat": r["lat"], "demo": r["is_demo"]}
+             for r in rows]
+    if profile == "wheelchair" and category in (None, "transport_stop"):
+        # Public transport stops with wheelchair boarding (layers.transit, from GTFS), each linking to its page.
+        from layers.transit import accessible_stops
+
+        found = sorted(found + accessible_stops(conn, lon, lat, limit=limit, radius_m=radius_m, lang=lang),
+                       key=lambda v: v["distance_m"])[:limit]
+    return found
 
 
 def place_for(conn, text: str) -> tuple[float, float, str]:

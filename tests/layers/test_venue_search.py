@@ -53,6 +53,17 @@ def test_search_orders_by_metres_and_filters_by_rating_and_category(demo_db, str
     assert [v["name"] for v in blind] == ["Аптека 500 м, рівний вхід"]
 
 
+def test_the_radius_and_the_limit_cut_the_nearest_first_list(demo_db, street):
+    lon, lat = street
+    with demo_db.connect() as conn:
+        within_450 = find_venues(conn, lon, lat, "wheelchair", radius_m=450)
+        nearest_two = find_venues(conn, lon, lat, "wheelchair", limit=2)
+        none_near = find_venues(conn, lon, lat, "wheelchair", radius_m=50)
+    assert [v["distance_m"] for v in within_450] == pytest.approx([100, 400], abs=3)
+    assert [v["distance_m"] for v in nearest_two] == pytest.approx([100, 400], abs=3)
+    assert none_near == []
+
+
 def test_search_refuses_bad_input(demo_db):
     with demo_db.connect() as conn:
         with pytest.raises(InvalidInput, match="Unknown profile"):
