@@ -87,6 +87,9 @@ hromada = sa.Table(
     sa.Column("boundary", geometry("MULTIPOLYGON"), nullable=False),
     sa.Column("boundary_repaired", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("source", sa.Text),
+    # The letters before a report's tracking code (ЯК-2026-000123), unique across the country: many
+    # hromadas share their first two letters. Given at the hromada's first report (layers.reports).
+    sa.Column("report_prefix", sa.Text, unique=True),
     created_at(),
     sa.CheckConstraint(f"katottg ~ '{KATOTTG_PATTERN}'", name="katottg_format"),
     gist("hromada", "boundary"),

@@ -63,11 +63,19 @@ def demo_load():
 @click.option("--title", default=None, help="Raster layers: the data set's title.")
 @click.option("--mapping", "saved_mapping", default=None, metavar="NAME",
               help="A saved field mapping, importers/mappings/NAME.json (row filter, columns, value maps).")
+@click.option("--hromada", "katottg", default=None, metavar="KATOTTG",
+              help="`import gtfs FEED.zip --hromada KATOTTG`: the hromada whose public transport the feed replaces.")
+@click.option("--realtime-url", default=None, metavar="URL",
+              help="`import gtfs`: the operator's GTFS-Realtime vehicle positions feed.")
 def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dry_run, encoding, osm_tags,
-                   lat, lon, wkt, title, saved_mapping):
+                   lat, lon, wkt, title, saved_mapping, katottg, realtime_url):
     """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV, OSM XML/PBF; GeoTIFF and other
-    rasters into a raster layer) into LAYER."""
+    rasters into a raster layer) into LAYER; `gtfs` takes a GTFS feed (zip) for a hromada's public transport."""
     from gis.errors import InvalidInput
+
+    if layer_name == "gtfs":
+        _import_gtfs(path, katottg, dry_run, realtime_url)
+        return
     from importers.pipeline import ImportOptions, import_file
     from layers.rasters import RASTER_LAYERS
     from layers.registry import get_layer
@@ -101,6 +109,21 @@ def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dr
         engine.dispose()  # no pooled connection left for the garbage collector
     click.echo(report.summary("uk"))
     click.echo(f"(звіт / report: import_run #{report.run_id})")
+
+
+def _import_gtfs(path: str, katottg: str | None, dry_run: bool, realtime_url: str | None = None) -> None:
+    from gis.errors import InvalidInput
+    from importers.gtfs import import_gtfs
+
+    if not katottg:
+        raise InvalidInput("import gtfs: вкажіть --hromada KATOTTG", "import gtfs: give --hromada KATOTTG")
+    engine = db.make_engine(db.database_url())
+    try:
+        report = import_gtfs(engine, path, katottg, dry_run=dry_run, realtime_url=realtime_url)
+    finally:
+        engine.dispose()
+    click.echo(report.summary("uk"))
+    click.echo(report.summary("en"))
 
 
 @click.command("export")

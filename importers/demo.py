@@ -31,6 +31,7 @@ from importers.demo_land import load_demo_land
 from importers.demo_plans import load_demo_plans
 from importers.demo_property import load_demo_property
 from importers.demo_reconstruction import load_demo_reconstruction
+from importers.demo_transit import load_demo_transit
 from importers.demo_venues import load_demo_venues
 from layers.categories import sync_categories
 from layers.lighting import STREET_LAMPS
@@ -81,6 +82,7 @@ def load_demo(engine: sa.Engine, data_dir: Path | None = None) -> list[LoadRepor
         load_demo_property(conn, hromada_id, centres, unit_ids)
         load_demo_plans(conn, hromada_id, centres, villages)
         load_demo_addresses(conn, hromada_id)  # along the demo streets above (#17)
+        load_demo_transit(conn, hromada_id, DEMO_KATOTTG, centres)  # two invented bus routes (#21)
     return reports
 
 

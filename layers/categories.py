@@ -39,6 +39,8 @@ CATEGORIES: tuple[CategoryDef, ...] = (
     CategoryDef("accessibility_barrier", "Бар'єр для людей з інвалідністю",
                 "Barrier for people with disabilities", target_days=14),
     CategoryDef("damaged_heritage", "Пошкоджена пам'ятка", "Damaged heritage site", target_days=30),
+    CategoryDef("transit_stop_problem", "Проблема на зупинці громадського транспорту",
+                "Problem at a public transport stop", target_days=7, layer="transit_stops"),
 )
 BY_CODE = {c.code: c for c in CATEGORIES}
 

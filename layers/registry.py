@@ -21,13 +21,14 @@ from layers import (  # noqa: F401
     reports,
     roads,
     synthetic,
+    transit,
     venue_proposals,
 )
 from layers.base import Layer
 from layers.tables import build_table
 
 _MODULES = (admin_areas, reports, connectivity, roads, lighting, accessibility, nature, heritage, property, land,
-            reconstruction, plans, synthetic)
+            reconstruction, plans, synthetic, transit)
 
 
 def build_registry(modules) -> dict[str, Layer]:

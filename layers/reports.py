@@ -97,19 +97,55 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def tracking_prefix(hromada_name: str) -> str:
-    """Two letters from the hromada's name: Якушинецька → ЯК."""
-    letters = [c for c in hromada_name.upper() if c.isalpha()]
-    return "".join(letters[:2]) or "ГР"
+def prefix_candidates(hromada_name: str):
+    """Tracking-code prefixes for a hromada, best first: two letters of its name (Якушинецька → ЯК),
+    then those two and a later letter of the name (ЯКУ, ЯКШ…), then the two and a number (ЯК2…)."""
+    letters = [c for c in hromada_name.upper() if c.isalpha()] or ["Г", "Р"]
+    first_two = "".join(letters[:2])
+    yield first_two
+    seen = {first_two}
+    for letter in letters[2:]:
+        if first_two + letter not in seen:
+            seen.add(first_two + letter)
+            yield first_two + letter
+    for number in range(2, 10_000):
+        yield f"{first_two}{number}"
+
+
+def tracking_prefix(conn: sa.Connection, hromada_id: int, hromada_name: str) -> str:
+    """The hromada's own tracking-code prefix, given at its first report: the first candidate
+    (:func:`prefix_candidates`) no other hromada holds or used in a code. 1,394 of the 1,466 hromadas
+    share their first two letters with another, so two letters alone would make the second one's
+    codes collide with the first's."""
+    held = conn.execute(sa.text("SELECT report_prefix FROM hromada WHERE id = :h"), {"h": hromada_id}).scalar()
+    if held:
+        return held
+    for candidate in prefix_candidates(hromada_name):
+        taken = conn.execute(sa.text("""
+            SELECT EXISTS (SELECT 1 FROM hromada WHERE report_prefix = :p AND id <> :h)
+                OR EXISTS (SELECT 1 FROM report WHERE hromada_id <> :h AND split_part(code, '-', 1) = :p)"""),
+            {"p": candidate, "h": hromada_id}).scalar_one()
+        if taken:
+            continue
+        try:
+            with conn.begin_nested():  # another hromada may take the same letters at this moment
+                given = conn.execute(sa.text("""
+                    UPDATE hromada SET report_prefix = COALESCE(report_prefix, :p) WHERE id = :h
+                    RETURNING report_prefix"""), {"p": candidate, "h": hromada_id}).scalar_one()
+        except sa.exc.IntegrityError:
+            continue
+        return given
+    raise RuntimeError(f"no free tracking-code prefix for hromada {hromada_id}")  # 10,000 tried: unreachable
 
 
 def next_tracking_code(conn: sa.Connection, hromada_id: int, hromada_name: str, year: int) -> str:
-    """``ЯК-2026-000123``: counted per hromada and year; concurrent reports never share a number."""
+    """``ЯК-2026-000123``: the hromada's prefix, counted per hromada and year; concurrent reports never
+    share a number, and no two hromadas share a prefix."""
     number = conn.execute(sa.text("""
         INSERT INTO report_counter (hromada_id, year, last) VALUES (:h, :y, 1)
         ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1
         RETURNING last"""), {"h": hromada_id, "y": year}).scalar_one()
-    return f"{tracking_prefix(hromada_name)}-{year}-{number:06d}"
+    return f"{tracking_prefix(conn, hromada_id, hromada_name)}-{year}-{number:06d}"
 
 
 def check_description(text: str | None) -> str:

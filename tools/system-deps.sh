@@ -7,6 +7,7 @@
 #   python3-qgis + qgis-providers            the real QGIS (3.22, Debian's) the editing tests drive headless
 #   nginx-light + memcached                  `hromada cluster up`: nginx in front of several app processes
 #                                            sharing memcached (tests/webmap/test_cluster.py starts it)
+#   pgbouncer                                the replica test runs through it in transaction mode
 set -euo pipefail
 
 missing=()

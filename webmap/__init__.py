@@ -114,6 +114,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(wfs_bp)
     from webmap.editor import bp as editor_bp  # staff edit any editable layer in the browser (issue #19)
     app.register_blueprint(editor_bp)
+    from webmap.transit import bp as transit_bp  # public transport: stop pages and posters (issue #21)
+    app.register_blueprint(transit_bp)
     from webmap import openapi
 
     openapi.init_app(app)  # GET /api/openapi.json: the JSON APIs' description, generated from the views (issue #15)

@@ -18,7 +18,7 @@ from layers.base import Layer
 from layers.registry import LAYERS, get_layer, viewable_layers
 from webmap import api_models as m
 from webmap.access import read_roles
-from webmap.database import connection, engine
+from webmap.database import connection, read_engine
 from webmap.downloads import csv_download
 from webmap.i18n import current_lang
 from webmap.openapi import documented
@@ -133,7 +133,7 @@ def layer_export(name: str, fmt: str):
         raise InvalidInput("headings: uk або en", "headings: uk or en")
     chunks = {"geojson": export.geojson_chunks, "csv": export.csv_chunks, "gpkg": export.gpkg_chunks}[fmt]
     # Opens its own connection: the stream outlives the request's.
-    body = chunks(engine(), layer, lang)
+    body = chunks(read_engine(), layer, lang)
     if fmt == "csv":
         return csv_download(f"{layer.name}.csv", chunks=body)
     return Response(stream_with_context(body), mimetype=export.FORMATS[fmt], headers={
@@ -144,4 +144,4 @@ def layer_export(name: str, fmt: str):
 @documented(summary="The data set's description for the national open-data portal", tags=("open data",),
             ok=m.LayerMetadata, path=LAYER_NAME)
 def layer_metadata(name: str):
-    return jsonify(export.metadata(engine(), _viewable(name), request.host_url.rstrip("/")))
+    return jsonify(export.metadata(read_engine(), _viewable(name), request.host_url.rstrip("/")))

@@ -274,13 +274,16 @@ _cluster_folder = click.option("--folder", type=click.Path(file_okay=False), def
 @click.option("--apps", default=2, show_default=True, type=int, help="App processes (waitress).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Outbox worker processes.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads of each app process.")
-def cluster_up(folder, host: str, port: int, apps: int, workers: int, threads: int):
+@click.option("--replica", is_flag=True,
+              help="Also a streaming read replica of the embedded database (port HROMADA_PGPORT+1 or "
+                   "HROMADA_REPLICA_PGPORT); public reads go to it (README \"Running several processes\").")
+def cluster_up(folder, host: str, port: int, apps: int, workers: int, threads: int, replica: bool):
     """Start the database (embedded, or DATABASE_URL's), memcached, the app processes, the outbox worker
     and nginx in front of them; they keep running until `hromada cluster down`."""
     from webmap.cluster import LocalCluster
 
     cluster = LocalCluster(folder)
-    cluster.up(port=port, host=host, apps=apps, workers=workers, threads=threads)
+    cluster.up(port=port, host=host, apps=apps, workers=workers, threads=threads, replica=replica)
     for part in cluster.status():
         click.echo(part.describe())
     click.echo(f"Hromada GIS: http://{host}:{port}/  (hromada cluster down — зупинити / to stop)")

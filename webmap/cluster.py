@@ -12,6 +12,10 @@ of its own (default ``var/cluster/``): the generated nginx.conf, nginx.pid, logs
 ``hromada serve`` with HROMADA_SHARED_STORE pointing at the memcached and HROMADA_PROXY_HOPS=1: nginx
 appends the address a request came from to X-Forwarded-For, and the app trusts that last entry only, so a
 client cannot choose its own address (and its own rate limit) by sending the header itself.
+
+``up --replica`` also starts a streaming read replica of the embedded database (gis.replica, its own folder
+``<data>-replica`` and port HROMADA_PGPORT+1 or HROMADA_REPLICA_PGPORT) and gives the app processes its
+DATABASE_REPLICA_URL; public reads go to it (webmap.database). ``status`` lists it, ``down`` stops it first.
 """
 from __future__ import annotations
 
@@ -345,8 +349,11 @@ class LocalCluster:
     # -- up ------------------------------------------------------------------------------------------------
     def up(self, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", apps: int = 2, workers: int = 1,
            threads: int = 8, database_url: str | None = None, env: dict | None = None,
-           start_seconds: float = 90.0) -> dict:
-        """Start every part; on any failure stop what was started and raise ClusterError."""
+           start_seconds: float = 90.0, replica: bool | str = False) -> dict:
+        """Start every part; on any failure stop what was started and raise ClusterError.
+
+        ``replica``: True starts a streaming replica of the embedded database (gis.replica) beside it;
+        a URL names a replica run elsewhere. The app processes get it as DATABASE_REPLICA_URL."""
         from gis.embedded import port_is_free
 
         binaries = required_binaries()
@@ -361,11 +368,11 @@ class LocalCluster:
         for sub in ("logs", "nginx", "cache/tiles", "run"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         state: dict = {"folder": str(self.folder), "host": host, "port": port, "processes": [],
-                       "embedded_database": None}
+                       "embedded_database": None, "replica_database": None}
         self._save(state)
         try:
             self._start_all(state, binaries, port=port, host=host, apps=apps, workers=workers, threads=threads,
-                            database_url=database_url, env=env or {}, start_seconds=start_seconds)
+                            database_url=database_url, env=env or {}, start_seconds=start_seconds, replica=replica)
         except BaseException:
             self.down(stop_database=False)
             raise
@@ -376,7 +383,8 @@ class LocalCluster:
         self._save(state)
 
     def _start_all(self, state: dict, binaries: dict, *, port: int, host: str, apps: int, workers: int,
-                   threads: int, database_url: str | None, env: dict, start_seconds: float) -> None:
+                   threads: int, database_url: str | None, env: dict, start_seconds: float,
+                   replica: bool | str = False) -> None:
         from gis import config, db
         from gis.config import secret_key
 
@@ -387,6 +395,7 @@ class LocalCluster:
             self._save(state)
         url = database_url or db.database_url(start_embedded=True)
         self._prepare_database(url)
+        replica_url = self._start_replica(state, replica, url)
 
         memcached_port = _free_port()
         cmd = [binaries["memcached"], "-l", "127.0.0.1", "-p", str(memcached_port), "-U", "0", "-m", "64"]
@@ -400,6 +409,8 @@ class LocalCluster:
         child_env.update(DATABASE_URL=url, HROMADA_SHARED_STORE=f"memcached://127.0.0.1:{memcached_port}",
                          HROMADA_PROXY_HOPS="1", HROMADA_SECRET_KEY=child_env.get("HROMADA_SECRET_KEY")
                          or secret_key(), PYTHONUNBUFFERED="1")
+        if replica_url:
+            child_env["DATABASE_REPLICA_URL"] = replica_url
         child_env.setdefault("HROMADA_PUBLIC_URL", f"http://{host}:{port}")
         python = [sys.executable, "-m", "webmap.cli"]
         app_ports = []
@@ -440,6 +451,35 @@ class LocalCluster:
         pid = _spawn([*nginx, "-g", "daemon off;"], logs / "nginx.log")
         self._record(state, "nginx", pid, port, "nginx")
         _wait_until(lambda: http_answers(port, host) is not None, 15, "nginx", logs / "nginx-error.log", pid)
+
+    def _start_replica(self, state: dict, replica: bool | str, primary_url: str) -> str | None:
+        """The replica's URL: ``replica`` itself when it is one; for True, a streaming replica of the
+        embedded database started now (made on the first start, in ``<data>-replica``)."""
+        if not replica:
+            return None
+        if isinstance(replica, str):
+            state["replica_database"] = {"url_given": True, "port": sa_url_port(replica)}
+            self._save(state)
+            return replica
+        embedded = state.get("embedded_database")
+        if not embedded:
+            raise ClusterError(
+                "--replica запускає репліку вбудованої бази; для зовнішньої (DATABASE_URL) вкажіть "
+                "DATABASE_REPLICA_URL",
+                "--replica starts a replica of the embedded database; for an external one (DATABASE_URL) set "
+                "DATABASE_REPLICA_URL")
+        from sqlalchemy.engine import make_url
+
+        from gis import config
+        from gis import replica as replicas
+        from gis.embedded import EmbeddedPostgres
+
+        primary = EmbeddedPostgres(embedded["data_dir"], embedded["port"], dbname=make_url(primary_url).database)
+        port = int(os.environ.get("HROMADA_REPLICA_PGPORT") or config.pg_port() + 1)
+        standby = replicas.start_replica(primary, port=port)
+        state["replica_database"] = {"data_dir": str(standby.data_dir), "port": standby.port}
+        self._save(state)
+        return standby.url()
 
     @staticmethod
     def _prepare_database(url: str) -> None:
@@ -484,6 +524,16 @@ class LocalCluster:
             pid = pg.pid()
             parts.append(Part("postgresql", pid, f"127.0.0.1:{embedded['port']}", pid is not None,
                               pid is not None and port_answers(embedded["port"])))
+        standby = state.get("replica_database")
+        if standby and standby.get("data_dir"):
+            from gis.embedded import EmbeddedPostgres
+
+            pid = EmbeddedPostgres(standby["data_dir"], standby["port"]).pid()
+            parts.append(Part("replica", pid, f"127.0.0.1:{standby['port']}", pid is not None,
+                              pid is not None and port_answers(standby["port"])))
+        elif standby and standby.get("port"):  # run by someone else: whether it answers
+            answers = port_answers(standby["port"])
+            parts.append(Part("replica", None, f"127.0.0.1:{standby['port']}", answers, answers))
         return parts
 
     def down(self, stop_database: bool = True) -> list[str]:
@@ -500,6 +550,14 @@ class LocalCluster:
             else:
                 _children.pop(proc["pid"], None)
         embedded = state.get("embedded_database")
+        standby = state.get("replica_database")
+        if stop_database and standby and standby.get("data_dir"):  # the replica before its primary
+            from gis.embedded import EmbeddedPostgres
+
+            pg = EmbeddedPostgres(standby["data_dir"], standby["port"])
+            if pg.running():
+                pg.stop()
+                stopped.append("replica")
         if stop_database and embedded:
             from gis.embedded import EmbeddedPostgres
 
@@ -513,6 +571,15 @@ class LocalCluster:
         else:
             self._save(state)
         return stopped
+
+
+def sa_url_port(url: str) -> int | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).port or 5432
+    except Exception:  # noqa: BLE001  (a URL we cannot read: status shows no replica line)
+        return None
 
 
 def _user_exists(name: str) -> bool:

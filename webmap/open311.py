@@ -294,6 +294,7 @@ GROUPS = {
     "no_signal": "Зв'язок",
     "accessibility_barrier": "Доступність",
     "damaged_heritage": "Культурна спадщина",
+    "transit_stop_problem": "Громадський транспорт",
 }
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 LIST_TYPES = ("singlevaluelist", "multivaluelist")

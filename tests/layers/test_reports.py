@@ -216,3 +216,23 @@ def test_internal_notes_leave_no_trace_in_public_history(demo_db):
     act(demo_db, reports.add_note, code, ADMIN, public_note=None, private_note="лише для нас")
     history = read(demo_db, reports.public_report, code)["history"]
     assert [h["kind"] for h in history] == ["created"]
+
+
+def test_hromadas_that_share_their_first_letters_get_prefixes_of_their_own(demo_db):
+    """1,394 of the 1,466 hromadas share their first two letters with another: each still gets codes
+    of its own, kept from its first report on (the demo's ЯК stays ЯК)."""
+    first = new_report(demo_db)
+    assert first["code"].startswith("ЯК-")
+    with demo_db.begin() as conn:
+        demo = conn.execute(sa.text("SELECT id FROM hromada WHERE report_prefix = 'ЯК'")).scalar_one()
+        boundary = conn.execute(sa.text("SELECT boundary FROM hromada WHERE id = :h"), {"h": demo}).scalar_one()
+        twins = [conn.execute(sa.text("""
+            INSERT INTO hromada (katottg, name_uk, boundary) VALUES (:k, :n, :b) RETURNING id"""),
+            {"k": f"UA0502031000008{n:04d}", "n": name, "b": boundary}).scalar_one()
+            for n, name in enumerate(("Якимівська", "Яковецька", "Як"))]
+        codes = [reports.next_tracking_code(conn, h, name, 2026)
+                 for h, name in zip(twins, ("Якимівська", "Яковецька", "Як"), strict=True)]
+        again = reports.next_tracking_code(conn, twins[0], "Якимівська", 2026)
+    assert codes == ["ЯКИ-2026-000001", "ЯКО-2026-000001", "ЯК2-2026-000001"]
+    assert again == "ЯКИ-2026-000002"
+    assert new_report(demo_db)["code"].startswith("ЯК-")

@@ -214,7 +214,7 @@ def test_jurisdiction_is_optional_for_one_hromada_and_required_for_several(clien
         assert "jurisdiction_id" in errors(client.get(f"{BASE}/{path}"), 400)[0]
     errors(client.get(f"{BASE}/services.xml"), 400, "xml")
     assert "jurisdiction_id" in errors(post(client, key, **lamp_fields(demo_db)), 400)[0]
-    assert len(as_json(client.get(f"{BASE}/services.json?jurisdiction_id={DEMO.lower()}"))) == 9
+    assert len(as_json(client.get(f"{BASE}/services.json?jurisdiction_id={DEMO.lower()}"))) == 10
     assert as_json(client.get(f"{BASE}/services.json?jurisdiction_id={STRYZHAVKA}")) == []
     refused = errors(post(client, key, jurisdiction_id=STRYZHAVKA, **lamp_fields(demo_db)), 400)
     assert any("does not take reports yet" in d for d in refused)  # not switched on by the operator
