@@ -66,7 +66,7 @@ def demo_load():
 @click.option("--hromada", "katottg", default=None, metavar="KATOTTG",
               help="`import gtfs FEED.zip --hromada KATOTTG`: the hromada whose public transport the feed replaces.")
 @click.option("--realtime-url", default=None, metavar="URL",
-              help="`import gtfs`: the operator's GTFS-Realtime vehicle positions feed.")
+              help="`import gtfs`: the operator's GTFS-Realtime feed (vehicle positions and trip updates).")
 def import_command(layer_name, path, source_layer, crs, mappings, upsert_key, dry_run, encoding, osm_tags,
                    lat, lon, wkt, title, saved_mapping, katottg, realtime_url):
     """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV, OSM XML/PBF; GeoTIFF and other

@@ -99,7 +99,8 @@ transit_feed = sa.Table(
     sa.Column("agency_name", sa.Text),
     sa.Column("agency_url", sa.Text),
     sa.Column("agency_phone", sa.Text),
-    sa.Column("realtime_url", sa.Text),  # GTFS-Realtime VehiclePositions, when the operator publishes them
+    # GTFS-Realtime, when the operator publishes it: one FeedMessage of VehiclePositions and/or TripUpdates
+    sa.Column("realtime_url", sa.Text),
     sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("is_demo", sa.Boolean, nullable=False, server_default=sa.false()),
 )
@@ -220,7 +221,8 @@ def departures(conn: sa.Connection, stop: dict, at: dt.datetime, limit: int = 12
         if high < 0:
             continue
         rows = conn.execute(sa.text("""
-            SELECT st.departure_s, t.headsign, t.trip_id, r.short_name, r.long_name, r.route_type, r.color,
+            SELECT st.departure_s, st.stop_sequence, t.headsign, t.trip_id, r.short_name, r.long_name,
+                   r.route_type, r.color,
                    (SELECT s2.name FROM transit_stop_time l JOIN transit_stop s2 ON s2.id = l.stop_id
                     WHERE l.trip_id = st.trip_id ORDER BY l.stop_sequence DESC LIMIT 1) AS last_stop
             FROM transit_stop_time st
@@ -237,7 +239,8 @@ def departures(conn: sa.Connection, stop: dict, at: dt.datetime, limit: int = 12
             found.append({"when": (start + dt.timedelta(seconds=r["departure_s"])).astimezone(KYIV),
                           "route": r["short_name"] or r["long_name"], "route_long": r["long_name"],
                           "route_type": str(r["route_type"]), "color": r["color"],
-                          "headsign": r["headsign"] or r["last_stop"], "trip_id": r["trip_id"]})
+                          "headsign": r["headsign"] or r["last_stop"], "trip_id": r["trip_id"],
+                          "service_day": day, "stop_sequence": r["stop_sequence"]})
     found.sort(key=lambda d: d["when"])
     return found[:limit]
 
@@ -312,9 +315,8 @@ def fetch_realtime(url: str) -> bytes:
     return data
 
 
-def vehicle_positions(conn: sa.Connection, feed_id: int, data: bytes) -> list[dict]:
-    """The vehicles of a GTFS-Realtime FeedMessage (``data``) that have a position, each with its route
-    from the hromada's timetable when the trip or route is known there."""
+def parse_realtime(data: bytes):
+    """A GTFS-Realtime FeedMessage from its bytes; RealtimeUnavailable when they are not one."""
     from google.protobuf.message import DecodeError
     from google.transit import gtfs_realtime_pb2
 
@@ -323,6 +325,13 @@ def vehicle_positions(conn: sa.Connection, feed_id: int, data: bytes) -> list[di
         message.ParseFromString(data)
     except DecodeError:
         raise RealtimeUnavailable("Стрічка GTFS-Realtime пошкоджена", "The GTFS-Realtime feed is corrupt") from None
+    return message
+
+
+def vehicle_positions(conn: sa.Connection, feed_id: int, data: bytes) -> list[dict]:
+    """The vehicles of a GTFS-Realtime FeedMessage (``data``) that have a position, each with its route
+    from the hromada's timetable when the trip or route is known there."""
+    message = parse_realtime(data)
     routes = {r.route_id: r for r in conn.execute(sa.select(
         transit_route.c.route_id, transit_route.c.short_name, transit_route.c.long_name, transit_route.c.route_type)
         .where(transit_route.c.feed_id == feed_id))}
@@ -346,6 +355,52 @@ def vehicle_positions(conn: sa.Connection, feed_id: int, data: bytes) -> list[di
             "timestamp": (dt.datetime.fromtimestamp(v.timestamp or message.header.timestamp, dt.timezone.utc)
                           .isoformat() if (v.timestamp or message.header.timestamp) else None)})
     return vehicles
+
+
+def _stop_event_time(update, scheduled: dt.datetime) -> dt.datetime | None:
+    """The expected time of a StopTimeUpdate's departure (else arrival): its absolute time, else the
+    scheduled time plus its delay; None when it gives neither (or the stop is skipped)."""
+    if update.schedule_relationship in (1, 2):  # SKIPPED or NO_DATA: no prediction
+        return None
+    for name in ("departure", "arrival"):
+        if update.HasField(name):
+            event = getattr(update, name)
+            if event.HasField("time") and event.time:
+                return dt.datetime.fromtimestamp(event.time, KYIV)
+            if event.HasField("delay"):
+                return scheduled + dt.timedelta(seconds=event.delay)
+    return None
+
+
+def expected_times(stop: dict, departures: list[dict], data: bytes) -> None:
+    """Add ``expected`` (an aware datetime) and ``delay_min`` to the departures whose trip has a
+    TripUpdate with a StopTimeUpdate for this stop (by stop_id or stop_sequence) in the GTFS-Realtime
+    FeedMessage ``data``. A trip update with a start_date applies to that service day's run only;
+    without one, to the trip's first departure listed. Delays are not carried on from earlier stops."""
+    updates = {}  # trip_id → TripUpdate
+    for entity in parse_realtime(data).entity:
+        if entity.HasField("trip_update") and entity.trip_update.trip.trip_id:
+            updates.setdefault(entity.trip_update.trip.trip_id, []).append(entity.trip_update)
+    seen = set()
+    for d in departures:
+        first = d["trip_id"] not in seen
+        seen.add(d["trip_id"])
+        for trip_update in updates.get(d["trip_id"], ()):
+            start = trip_update.trip.start_date
+            if (start and start != d["service_day"].strftime("%Y%m%d")) or (not start and not first):
+                continue
+            if trip_update.trip.schedule_relationship == 3:  # CANCELED: no expected time to show
+                continue
+            for update in trip_update.stop_time_update:
+                if (update.stop_id and update.stop_id != stop["stop_id"]) or (
+                        not update.stop_id and (not update.HasField("stop_sequence")
+                                                or update.stop_sequence != d["stop_sequence"])):
+                    continue
+                expected = _stop_event_time(update, d["when"])
+                if expected is not None:
+                    d["expected"] = expected.astimezone(KYIV)
+                    d["delay_min"] = round((expected - d["when"]).total_seconds() / 60)
+                break
 
 
 SCHEME_HALF_DEG = 0.005  # the scheme around a stop: ±0.005° of latitude, ≈ ±550 m

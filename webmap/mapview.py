@@ -8,13 +8,16 @@ from collections.abc import Mapping
 import folium
 import sqlalchemy as sa
 from flask import current_app, url_for
+from folium.elements import JSCSSMixin
+from folium.map import Layer as FoliumLayer
 from folium.plugins import VectorGridProtobuf
+from jinja2 import Template
 
 from gis.hromada_setup import hromada_outline
 from layers import admin_areas, query
 from layers.base import CategoryStyle, Field, Layer, label
 from layers.registry import viewable_layers
-from webmap.folium_lazy import COLLAPSED_ON_SMALL_SCREENS, TilePopups, ViewportGeoJson
+from webmap.folium_lazy import COLLAPSED_ON_SMALL_SCREENS, TilePopups, ViewportGeoJson, script_link
 from webmap.folium_safe import POPUP_PROPERTY, TOOLTIP_PROPERTY, Attribution, SafeGeoJsonTooltip
 from webmap.i18n import t
 
@@ -123,10 +126,44 @@ def build_map(conn: sa.Connection, summary, lang: str, roles: frozenset[str] = f
         shown.append(ShownLayer(layer, count, as_tiles))
         if layer.attribution and count:
             attributions.add(layer.attribution)
+    if only is None:
+        add_live_vehicles(fmap, conn, summary, lang)
     for text in sorted(attributions):
         fmap.add_child(Attribution(text))
     folium.LayerControl(collapsed=COLLAPSED_ON_SMALL_SCREENS).add_to(fmap)
     return fmap, shown
+
+
+VEHICLES_REFRESH_S = 15  # how often the "buses now" overlay asks again; the app's setting changes it
+
+
+class LiveVehicles(JSCSSMixin, FoliumLayer):
+    """The hromada's vehicles now (``/map/<KATOTTG>/vehicles.geojson``, GTFS-Realtime), asked again every
+    ``every`` ms while the overlay is on the map and the page is visible (static/map_layers.js)."""
+
+    _template = Template("""
+    {% macro script(this, kwargs) %}
+    var {{ this.get_name() }} = window.hromadaMap.vehiclesLayer({{ this.options | tojson }});
+    {% endmacro %}
+    """)
+
+    def __init__(self, url: str, name: str, *, every_ms: int, route_word: str, unknown: str):
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "LiveVehicles"
+        self.options = {"url": url, "every": every_ms, "route": route_word, "unknown": unknown}
+        self.default_js = [script_link()]
+
+
+def add_live_vehicles(fmap: folium.Map, conn: sa.Connection, summary, lang: str) -> None:
+    """The "buses now" overlay, only when the hromada has a GTFS-Realtime feed (nothing otherwise)."""
+    has_feed = conn.execute(sa.text("SELECT 1 FROM transit_feed WHERE hromada_id = :h AND realtime_url <> ''"),
+                            {"h": summary["id"]}).first()
+    if has_feed is None:
+        return
+    every = current_app.config.get("VEHICLES_REFRESH_S", VEHICLES_REFRESH_S)
+    LiveVehicles(url_for("transit.vehicles", code=summary["katottg"]), t("map_vehicles", lang),
+                 every_ms=int(every * 1000), route_word=t("map_vehicle_route", lang),
+                 unknown=t("map_vehicle_unknown", lang)).add_to(fmap)
 
 
 def point_map(lat: float, lon: float, title: str, lang: str, asset: dict | None = None) -> dict[str, str]:

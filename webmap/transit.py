@@ -6,6 +6,8 @@ GET /s/<stop_code>/poster                 an A4 poster: the stop's name, the QR 
 GET /map/<code>/stops/posters             every stop's poster of the hromada, one per printed page
 GET /map/<code>/vehicles.geojson          the vehicles now, from the operator's GTFS-Realtime feed (15 s cache)
 
+The same feed's TripUpdates give the stop page's expected times (server-side, same fetch and cache).
+
 No JavaScript, no map library: the stop page is a few kilobytes of HTML (site.css aside).
 ``stop_code`` is the stop's page code (``layers.transit.page_code``: KATOTTG-stop_code).
 """
@@ -16,7 +18,7 @@ import time
 
 import segno
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from gis.errors import InvalidInput, NotFound
 from gis.hromadas import hromada_by_katottg
@@ -70,11 +72,12 @@ def stop_page(stop_code: str):
     stop = transit.stop_by_code(conn, stop_code)
     at = _moment()
     departures = transit.departures(conn, stop, at)
+    live_ok = _add_expected_times(stop, departures)
     routes = [{"label": _route_label(r, lang), **r} for r in transit.routes_at(conn, stop["id"])]
     wheelchair = stop["wheelchair_boarding"] or "0"
     return render_template(
         "transit/stop.html", stop=stop, at=at, departures=departures, routes=routes,
-        wheelchair=wheelchair, wheelchair_label=label(transit.WHEELCHAIR_BOARDING[wheelchair], lang),
+        wheelchair=wheelchair, live_ok=live_ok, wheelchair_label=label(transit.WHEELCHAIR_BOARDING[wheelchair], lang),
         route_kind=lambda code: label(transit.ROUTE_TYPES.get(code, {"uk": "", "en": ""}), lang),
         hromada_name=(stop["hromada_en"] if lang == "en" else None) or stop["hromada_uk"],
         osm_url=f"https://www.openstreetmap.org/?mlat={stop['lat']:.6f}&mlon={stop['lon']:.6f}"
@@ -100,8 +103,45 @@ def hromada_posters(code: str):
     return render_template("transit/posters.html", posters=posters, title=t("stop_posters_title", hromada=name))
 
 
-REALTIME_CACHE_S = 15
-_realtime_cache: dict[str, tuple[float, bytes]] = {}  # url → (fetched at, body): one fetch per 15 s, not per visitor
+REALTIME_CACHE_S = 15  # the default; the app's setting REALTIME_CACHE_S changes it (tests)
+# url → (fetched at, body or the problem): one fetch per cache window, not per visitor — a failure too,
+# so a feed that is down does not hold every stop page for the timeout.
+_realtime_cache: dict[str, tuple[float, bytes | transit.RealtimeUnavailable]] = {}
+clock = time.monotonic  # tests may replace it
+
+
+def _cache_seconds() -> float:
+    return current_app.config.get("REALTIME_CACHE_S", REALTIME_CACHE_S)
+
+
+def realtime_body(url: str) -> bytes:
+    """The GTFS-Realtime feed's body, fetched at most once per cache window for every visitor;
+    RealtimeUnavailable (502) when it could not be had at the last try."""
+    cached = _realtime_cache.get(url)
+    if cached is None or clock() - cached[0] >= _cache_seconds():
+        try:
+            body = transit.fetch_realtime(url)
+        except transit.RealtimeUnavailable as problem:
+            body = problem
+        cached = (clock(), body)
+        _realtime_cache[url] = cached
+    if isinstance(cached[1], transit.RealtimeUnavailable):
+        raise cached[1]
+    return cached[1]
+
+
+def _add_expected_times(stop: dict, departures: list[dict]) -> bool:
+    """Expected times from the hromada's GTFS-Realtime TripUpdates onto ``departures``; False when the
+    feed could not be had or read (the page shows the timetable alone)."""
+    if not stop.get("realtime_url") or not departures:
+        return True
+    try:
+        transit.expected_times(stop, departures, realtime_body(stop["realtime_url"]))
+    except transit.RealtimeUnavailable:
+        current_app.logger.warning("GTFS-Realtime feed %s unavailable for stop %s", stop["realtime_url"],
+                                   stop["page_code"])
+        return False
+    return True
 
 
 @bp.get("/map/<code>/vehicles.geojson")
@@ -113,14 +153,10 @@ def vehicles(code: str):
     if feed is None or not feed.realtime_url:
         raise NotFound("Громада не має даних про рух транспорту (GTFS-Realtime)",
                        "The hromada has no live vehicle positions (GTFS-Realtime)")
-    cached = _realtime_cache.get(feed.realtime_url)
-    if cached is None or time.monotonic() - cached[0] > REALTIME_CACHE_S:
-        cached = (time.monotonic(), transit.fetch_realtime(feed.realtime_url))
-        _realtime_cache[feed.realtime_url] = cached
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
                  "properties": {k: v[k] for k in v if k not in ("lon", "lat")}}
-                for v in transit.vehicle_positions(conn, feed.id, cached[1])]
+                for v in transit.vehicle_positions(conn, feed.id, realtime_body(feed.realtime_url))]
     answer = jsonify({"type": "FeatureCollection", "features": features})
     answer.mimetype = "application/geo+json"
-    answer.headers["Cache-Control"] = f"public, max-age={REALTIME_CACHE_S}"
+    answer.headers["Cache-Control"] = f"public, max-age={int(_cache_seconds())}"
     return answer

@@ -129,38 +129,85 @@ def test_a_problem_at_a_demo_stop_goes_to_the_unit_handling_stops(client, demo_d
     assert routed.target_days == 7
 
 
-def test_vehicle_positions_from_gtfs_realtime(client, demo_db, tmp_path):
-    import http.server
-    import threading
-
+def realtime_message(vehicles=(), trip_updates=()) -> bytes:
+    """A GTFS-Realtime FeedMessage: ``vehicles`` as (vehicle id, trip_id, lat, lon), ``trip_updates`` as
+    (trip_id, stop_id, departure delay in s, start_date or None)."""
     from google.transit import gtfs_realtime_pb2
 
     message = gtfs_realtime_pb2.FeedMessage()
     message.header.gtfs_realtime_version = "2.0"
     message.header.timestamp = 1_796_000_000
-    bus = message.entity.add(id="e1")
-    bus.vehicle.trip.trip_id = "T1"
-    bus.vehicle.vehicle.id, bus.vehicle.vehicle.label = "bus-7", "АВ 1234 ВА"
-    bus.vehicle.position.latitude, bus.vehicle.position.longitude = LAT + 0.002, LON + 0.002
-    message.entity.add(id="alert-only")  # no vehicle: left out
-    body = message.SerializeToString()
+    for number, (vehicle_id, trip_id, lat, lon) in enumerate(vehicles):
+        bus = message.entity.add(id=f"v{number}")
+        bus.vehicle.trip.trip_id = trip_id
+        bus.vehicle.vehicle.id, bus.vehicle.vehicle.label = vehicle_id, "АВ 1234 ВА"
+        bus.vehicle.position.latitude, bus.vehicle.position.longitude = lat, lon
+    for number, (trip_id, stop_id, delay, start_date) in enumerate(trip_updates):
+        update = message.entity.add(id=f"t{number}").trip_update
+        update.trip.trip_id = trip_id
+        if start_date:
+            update.trip.start_date = start_date
+        stop_time = update.stop_time_update.add(stop_id=stop_id)
+        stop_time.departure.delay = delay
+    message.entity.add(id="alert-only")  # neither: left out
+    return message.SerializeToString()
 
-    class Feed(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
+class RealtimeFeed:
+    """A local HTTP server answering ``body`` (``status``: 200, or an error) at ``url``."""
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    def __init__(self):
+        import http.server
+        import threading
+
+        feed = self
+        self.body, self.status = realtime_message(), 200
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(feed.status)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+                self.wfile.write(feed.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/gtfs-rt.pb"
+        from webmap import transit as pages
+
+        pages._realtime_cache.pop(self.url, None)  # a port an earlier test's server had: nothing remembered
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def realtime(demo_db, tmp_path):
+    """The test feed imported with a live GTFS-Realtime feed (a fresh URL, so nothing cached)."""
+    served = RealtimeFeed()
+    import_gtfs(demo_db, write_feed(tmp_path / "feed.zip"), DEMO_KATOTTG, realtime_url=served.url)
+    yield served
+    served.close()
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_vehicle_positions_from_gtfs_realtime(client, demo_db, tmp_path):
+    assert client.get(f"/map/{DEMO_KATOTTG}/vehicles.geojson").status_code == 404  # the demo has no live feed
+    served = RealtimeFeed()
+    served.body = realtime_message(vehicles=[("bus-7", "T1", LAT + 0.002, LON + 0.002)])
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/vehicles.pb"
-        assert client.get(f"/map/{DEMO_KATOTTG}/vehicles.geojson").status_code == 404  # the demo has no live feed
-        import_gtfs(demo_db, write_feed(tmp_path / "feed.zip"), DEMO_KATOTTG, realtime_url=url)
+        import_gtfs(demo_db, write_feed(tmp_path / "feed.zip"), DEMO_KATOTTG, realtime_url=served.url)
         answer = client.get(f"/map/{DEMO_KATOTTG}/vehicles.geojson")
         assert answer.status_code == 200 and answer.mimetype == "application/geo+json"
         [vehicle] = answer.get_json()["features"]
@@ -168,7 +215,111 @@ def test_vehicle_positions_from_gtfs_realtime(client, demo_db, tmp_path):
         assert vehicle["properties"]["route"] == "1" and vehicle["properties"]["label"] == "АВ 1234 ВА"
         assert vehicle["properties"]["timestamp"].startswith("2026-")
     finally:
-        server.shutdown()
-        server.server_close()
+        served.close()
     with pytest.raises(InvalidInput):
         import_gtfs(demo_db, write_feed(tmp_path / "feed.zip"), DEMO_KATOTTG, realtime_url="file:///etc/passwd")
+
+
+def test_the_realtime_feed_moves_a_vehicle_after_the_cache_window(client, realtime, monkeypatch):
+    from webmap import transit as pages
+
+    clock = Clock()
+    monkeypatch.setattr(pages, "clock", clock)
+    url = f"/map/{DEMO_KATOTTG}/vehicles.geojson"
+
+    def where():
+        [vehicle] = client.get(url).get_json()["features"]
+        assert vehicle["properties"]["id"] == "bus-7"
+        return vehicle["geometry"]["coordinates"]
+
+    realtime.body = realtime_message(vehicles=[("bus-7", "T1", LAT, LON)])  # A
+    assert where() == pytest.approx([LON, LAT])
+    realtime.body = realtime_message(vehicles=[("bus-7", "T1", LAT + 0.003, LON + 0.001)])  # B
+    clock.now += 10
+    assert where() == pytest.approx([LON, LAT])  # within the 15 s: every visitor gets the fetch of A
+    clock.now += 6
+    assert where() == pytest.approx([LON + 0.001, LAT + 0.003])  # after it: B — the vehicle moved
+
+
+def test_a_trip_update_shows_the_expected_time_beside_the_scheduled_one(client, realtime):
+    realtime.body = realtime_message(
+        vehicles=[("bus-7", "T1", LAT, LON)],  # one FeedMessage may carry both kinds of entity
+        trip_updates=[("T1", "S1", 240, "20261207"),  # +4 min at Центр on Monday's run
+                      ("T3", "S1", 120, "20261208")])  # another day's run of T3: not Monday's
+    html = client.get(f"{CENTRE}?at=2026-12-07T07:00").get_data(as_text=True)
+    assert _rows(html)[0] == ("2026-12-07T08:00", "1", "Лікарня")  # the scheduled time stays
+    assert html.count('class="expected"') == 1
+    assert "очікується 08:04 (+4 хв)" in html and "live-unavailable" not in html
+    english = client.get(f"{CENTRE}?at=2026-12-07T07:00&lang=en").get_data(as_text=True)
+    assert "expected 08:04 (+4 min)" in english
+    # Another stop of the same trip has no update: no expected time there.
+    assert 'class="expected"' not in client.get(f"/s/{DEMO_KATOTTG}-102?at=2026-12-07T07:00").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("problem", ["error", "corrupt", "down"])
+def test_a_failing_feed_leaves_the_timetable_without_expected_times(client, realtime, problem):
+    if problem == "error":
+        realtime.status = 500
+    elif problem == "corrupt":
+        realtime.body = b"\xff not a protobuf"
+    else:
+        realtime.close()
+    for _ in range(2):  # the failure is remembered for the cache window too
+        answer = client.get(f"{CENTRE}?at=2026-12-07T07:00")
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 200
+        assert _rows(html)[0] == ("2026-12-07T08:00", "1", "Лікарня") and 'class="expected"' not in html
+        assert "Дані про рух транспорту зараз недоступні" in html
+    assert client.get(f"/map/{DEMO_KATOTTG}/vehicles.geojson").status_code == 502
+
+
+def test_the_buses_overlay_is_on_the_map_only_with_a_live_feed(client, demo_db, tmp_path):
+    plain = client.get(f"/map/{DEMO_KATOTTG}").get_data(as_text=True)
+    assert "vehiclesLayer" not in plain and "vehicles.geojson" not in plain
+    served = RealtimeFeed()
+    try:
+        import_gtfs(demo_db, write_feed(tmp_path / "feed.zip"), DEMO_KATOTTG, realtime_url=served.url)
+        live = client.get(f"/map/{DEMO_KATOTTG}?lang=en").get_data(as_text=True)
+        assert "vehiclesLayer" in live and f"/map/{DEMO_KATOTTG}/vehicles.geojson" in live and "Buses now" in live
+    finally:
+        served.close()
+
+
+def test_a_vehicle_appears_on_the_map_and_moves(app, live_server, page, realtime):
+    app.config.update(REALTIME_CACHE_S=0, VEHICLES_REFRESH_S=0.5)
+    realtime.body = realtime_message(vehicles=[("bus-7", "T1", LAT, LON)])
+    page.goto(f"{live_server}/map/{DEMO_KATOTTG}")
+    marker = page.locator(".vehicle-marker")
+    marker.wait_for()
+    assert marker.get_attribute("aria-label") == "Маршрут 1 — АВ 1234 ВА"
+    assert marker.inner_text() == "1"
+    where = """() => {
+        const map = window[document.querySelector('.folium-map').id];
+        let found = null;
+        map.eachLayer(l => { if (l.options && l.options.title === 'Маршрут 1 — АВ 1234 ВА') found = l.getLatLng(); });
+        return found && [found.lat, found.lng];
+    }"""
+    assert page.evaluate(where) == pytest.approx([LAT, LON])
+    realtime.body = realtime_message(vehicles=[("bus-7", "T1", LAT + 0.003, LON + 0.001)])
+    page.wait_for_function(f"() => ({where})()[0] > {LAT + 0.002}")
+    assert page.evaluate(where) == pytest.approx([LAT + 0.003, LON + 0.001])
+    assert page.locator(".vehicle-marker").count() == 1  # the same marker moved
+    from tests.webmap.test_accessibility import AXE
+
+    page.evaluate(AXE)
+    violations = page.evaluate("async () => (await axe.run('.leaflet-marker-pane', {runOnly: "
+                               "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})).violations")
+    assert [v["id"] for v in violations] == []
+    # The stop page with an expected time: axe-clean and within 320 px too.
+    from tests.webmap.conftest import browser_context
+
+    realtime.body = realtime_message(trip_updates=[("T1", "S1", 240, "20261207")])
+    assert audit(page, f"{live_server}{CENTRE}?at=2026-12-07T07:00") == []
+    assert "очікується 08:04 (+4 хв)" in page.content()
+    context = browser_context(page.context.browser, viewport={"width": 320, "height": 640})
+    try:
+        narrow = context.new_page()
+        narrow.goto(f"{live_server}{CENTRE}?at=2026-12-07T07:00&lang=en")
+        assert narrow.evaluate("document.documentElement.scrollWidth") <= 320
+    finally:
+        context.close()

@@ -125,6 +125,50 @@
     grid.on("remove", () => { if (map) map.off("click", onClick); map = null; });
   };
 
+  // The hromada's vehicles now (GTFS-Realtime, webmap/transit.py): asked again every options.every ms
+  // while the overlay is on the map and the page is visible; a vehicle seen before moves, one gone is
+  // removed. Each marker is labelled with its route for screen readers and as a tooltip.
+  api.vehiclesLayer = function (options) {
+    const layer = L.layerGroup(), markers = new Map();
+    let timer = null;
+    async function load() {
+      if (!layer._map || document.hidden) return;
+      let data;
+      try { data = await getJSON(options.url); } catch (error) { return; }  // try again next time
+      const seen = new Set();
+      for (const feature of data.features || []) {
+        const p = feature.properties, [lon, lat] = feature.geometry.coordinates, id = String(p.id);
+        const name = (p.route ? options.route + " " + p.route : options.unknown) + (p.label ? " — " + p.label : "");
+        seen.add(id);
+        let marker = markers.get(id);
+        if (!marker) {
+          const badge = document.createElement("span");
+          badge.textContent = p.route || "•";
+          badge.style.cssText = "display:block;background:#5f3dc4;color:#fff;border:2px solid #fff;"
+            + "border-radius:50%;width:24px;height:24px;line-height:24px;text-align:center;font-weight:700";
+          marker = L.marker([lat, lon], {title: name, alt: name, icon: L.divIcon(
+            {className: "vehicle-marker", html: badge, iconSize: [28, 28]})}).bindTooltip(() => api.text(name));
+          marker.on("add", () => marker.getElement().setAttribute("aria-label", name));
+          markers.set(id, marker.addTo(layer));
+        } else {
+          marker.setLatLng([lat, lon]);
+        }
+      }
+      for (const [id, marker] of markers) if (!seen.has(id)) { layer.removeLayer(marker); markers.delete(id); }
+      layer.fire("vehiclesload", {count: seen.size});
+    }
+    layer.on("add", () => {
+      load();
+      timer = setInterval(load, options.every);
+      document.addEventListener("visibilitychange", load);
+    });
+    layer.on("remove", () => {
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", load);
+    });
+    return layer;
+  };
+
   api.popupTable = popupTable;  // folium_safe's popups on the other maps build theirs here too
   api.text = function (value) {
     const span = document.createElement("span");
