@@ -125,8 +125,9 @@ def test_what_the_fuzzing_found_is_a_400_not_a_500(client, demo_db):
 STATUSES: dict[str, Counter] = {}  # what each operation answered (shown with -s)
 
 
-# The operations are dealt out to this many tests, so that a parallel run (pytest -n) shares them.
-SHARDS = 2
+# The operations are dealt out to this many tests, so that a parallel run (pytest -n) shares them
+# (4: no one of them keeps a worker busy for over a minute while the other has nothing left).
+SHARDS = 4
 
 
 def exercise(schema, base_url: str, checks: list, *, shard: int, headers: dict | None = None,
