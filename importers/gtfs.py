@@ -373,6 +373,10 @@ def _write(conn: sa.Connection, feed: dict, katottg: str, source: str, is_demo: 
         raise NotFound(f"Громаду {katottg} не завантажено", f"Hromada {katottg} is not loaded")
     hromada_id = row.id
     stops_table, shapes_table = build_table(tr.TRANSIT_STOPS), build_table(tr.TRANSIT_SHAPES)
+    # What a survey added to a stop is not in the feed: it stays with the stop of the same stop_id.
+    surveyed = {row.stop_id: {name: getattr(row, name) for name in tr.SURVEY}
+                for row in conn.execute(sa.select(stops_table.c.stop_id, *(stops_table.c[n] for n in tr.SURVEY))
+                                        .where(stops_table.c.hromada_id == hromada_id))}
     conn.execute(tr.transit_feed.delete().where(tr.transit_feed.c.hromada_id == hromada_id))
     conn.execute(stops_table.delete().where(stops_table.c.hromada_id == hromada_id))
     conn.execute(shapes_table.delete().where(shapes_table.c.hromada_id == hromada_id))
@@ -383,7 +387,7 @@ def _write(conn: sa.Connection, feed: dict, katottg: str, source: str, is_demo: 
         realtime_url=realtime_url, is_demo=is_demo).returning(tr.transit_feed.c.id)).scalar_one()
     stop_ids = {}
     for stop in feed["stops"].values():
-        values = {k: v for k, v in stop.items() if k != "point"}
+        values = {k: v for k, v in stop.items() if k != "point"} | surveyed.get(stop["stop_id"], {})
         stop_ids[stop["stop_id"]] = conn.execute(stops_table.insert().values(
             hromada_id=hromada_id, **values, geom=sa.func.ST_GeomFromEWKB(ewkb(stop["point"])), source=source,
             is_demo=is_demo).returning(stops_table.c.id)).scalar_one()

@@ -356,11 +356,13 @@ def find_venues(conn, lon, lat, profile: str, *, category: str | None = None, in
               "rating_label": label(RATINGS[r["rating"]], lang), "reason": reason_text(r["reason"], lang),
               "distance_m": round(r["metres"]), "lon": r["lon"], "lat": r["lat"], "demo": r["is_demo"]}
              for r in rows]
-    if profile == "wheelchair" and category in (None, "transport_stop"):
-        # Public transport stops with wheelchair boarding (layers.transit, from GTFS), each linking to its page.
+    if category in (None, "transport_stop"):
+        # Public transport stops that fit the profile (layers.transit: GTFS wheelchair boarding, the
+        # survey's tactile paving), each linking to its page.
         from layers.transit import accessible_stops
 
-        found = sorted(found + accessible_stops(conn, lon, lat, limit=limit, radius_m=radius_m, lang=lang),
+        found = sorted(found + accessible_stops(conn, lon, lat, limit=limit, radius_m=radius_m, lang=lang,
+                                                profile=profile),
                        key=lambda v: v["distance_m"])[:limit]
     return found
 

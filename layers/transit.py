@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from gis.errors import HromadaError, NotFound
 from gis.models import metadata
-from layers.base import CategoryStyle, Field, Layer
+from layers.base import CategoryStyle, Editing, Field, Layer, Permissions
 from layers.tables import build_table
 
 KYIV = zoneinfo.ZoneInfo("Europe/Kyiv")
@@ -41,6 +41,15 @@ ROUTE_TYPES = {
     "11": {"uk": "тролейбус", "en": "trolleybus"}, "12": {"uk": "монорейка", "en": "monorail"},
 }
 
+SURVEY_FIELDS = (
+    Field("shelter", "boolean", {"uk": "Укриття від негоди", "en": "Shelter"}, aliases=("укриття",)),
+    Field("kerb_height_cm", "integer", {"uk": "Висота бордюру, см", "en": "Kerb height, cm"},
+          aliases=("бордюр", "kerb_height"), minimum=0, maximum=60),
+    Field("tactile_paving", "boolean", {"uk": "Тактильне покриття", "en": "Tactile paving"},
+          aliases=("тактильна плитка",)),
+)
+SURVEY = tuple(f.name for f in SURVEY_FIELDS)
+
 TRANSIT_STOPS = Layer(
     name="transit_stops",
     title={"uk": "Зупинки громадського транспорту", "en": "Public transport stops"},
@@ -56,13 +65,21 @@ TRANSIT_STOPS = Layer(
         Field("wheelchair_boarding", "choice", {"uk": "Доступність для візка", "en": "Wheelchair boarding"},
               choices=WHEELCHAIR_BOARDING),
         Field("page_code", "text", {"uk": "Код сторінки", "en": "Page code"}),
+        # What a survey of the stop adds (not in GTFS): kept across re-imports of the feed, by stop_id.
+        *SURVEY_FIELDS,
     ),
-    popup=("name", "stop_code", "wheelchair_boarding"),
+    popup=("name", "stop_code", "wheelchair_boarding", "shelter", "tactile_paving"),
     label_field="name",
     categories=("transit_stop_problem",),  # routed to the unit assigned to it (the demo: housing)
     style=CategoryStyle(field="wheelchair_boarding", fill_opacity=0.9, color="#1864ab",
                         colors={"1": "#2b8a3e", "2": "#c92a2a", "0": "#1864ab"}),
     source="GTFS",
+    # Staff add the survey's facts in the browser editor (or QGIS); the rest comes from the feed, whose
+    # next import would overwrite it, so only administrators add or remove stops by hand.
+    permissions=Permissions(edit=frozenset({"admin", "unit_staff"}), editing=Editing(
+        create=frozenset({"admin"}), delete=frozenset({"admin"}),
+        server_fields=("stop_id", "stop_code", "name", "description", "wheelchair_boarding", "page_code"))),
+    history="public",
 )
 
 TRANSIT_SHAPES = Layer(
@@ -168,6 +185,7 @@ def stop_by_code(conn: sa.Connection, code: str) -> dict:
     """The stop with this page code, with its hromada's KATOTTG and name, its point, its feed."""
     row = conn.execute(sa.text("""
         SELECT s.id, s.stop_id, s.stop_code, s.name, s.description, s.wheelchair_boarding, s.page_code,
+               s.shelter, s.kerb_height_cm, s.tactile_paving,
                s.is_demo, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, h.id AS hromada_id, h.katottg,
                h.name_uk AS hromada_uk, h.name_en AS hromada_en, f.id AS feed_id, f.agency_name, f.agency_phone,
                f.realtime_url
@@ -259,22 +277,34 @@ def hromada_stops(conn: sa.Connection, hromada_id: int) -> list[dict]:
         WHERE hromada_id = :h AND page_code IS NOT NULL ORDER BY name, page_code"""), {"h": hromada_id}).mappings()]
 
 
-STOP_REASON = {"uk": "зупинка з посадкою на візку (GTFS wheelchair_boarding = 1)",
-               "en": "a stop with wheelchair boarding (GTFS wheelchair_boarding = 1)"}
+# Which stops fit a need profile of the accessible venue search, and why (the survey's facts count).
+STOP_PROFILES = {
+    "wheelchair": ("wheelchair_boarding = '1'",
+                   {"uk": "зупинка з посадкою на візку (GTFS wheelchair_boarding = 1)",
+                    "en": "a stop with wheelchair boarding (GTFS wheelchair_boarding = 1)"}),
+    "blind": ("tactile_paving",
+              {"uk": "зупинка з тактильним покриттям (за обстеженням)",
+               "en": "a stop with tactile paving (surveyed)"}),
+}
 
 
 def accessible_stops(conn: sa.Connection, lon: float, lat: float, *, limit: int, radius_m: float,
-                     lang: str = "uk") -> list[dict]:
-    """Stops with ``wheelchair_boarding`` 1 within ``radius_m``, nearest first, in the shape of
-    ``layers.accessibility.find_venues``' results (category ``transport_stop``, rating ``fully``) with
-    ``url``: the stop's page. The wheelchair search lists them among the venues."""
+                     lang: str = "uk", profile: str = "wheelchair") -> list[dict]:
+    """Stops that fit ``profile`` (:data:`STOP_PROFILES`; none for other profiles) within ``radius_m``,
+    nearest first, in the shape of ``layers.accessibility.find_venues``' results (category
+    ``transport_stop``, rating ``fully``) with ``url``: the stop's page. The venue search lists them
+    among the venues."""
     from layers.base import label as pick
 
-    rows = conn.execute(sa.text("""
+    if profile not in STOP_PROFILES:
+        return []
+    condition, reason = STOP_PROFILES[profile]
+
+    rows = conn.execute(sa.text(f"""
         SELECT * FROM (
             SELECT id, name, page_code, is_demo, ST_X(geom) AS lon, ST_Y(geom) AS lat,
                    ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS metres
-            FROM transit_stop WHERE wheelchair_boarding = '1' AND page_code IS NOT NULL
+            FROM transit_stop WHERE {condition} AND page_code IS NOT NULL
             ORDER BY geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT :limit) AS nearest
         WHERE metres <= :radius ORDER BY metres"""),
         {"lon": lon, "lat": lat, "limit": limit, "radius": radius_m}).mappings()
@@ -284,7 +314,7 @@ def accessible_stops(conn: sa.Connection, lon: float, lat: float, *, limit: int,
                                                                    "en": "transport stop"}, lang),
              "address": None, "opening_hours": None, "rating": "fully",
              "rating_label": pick({"uk": "повністю доступно", "en": "fully accessible"}, lang),
-             "reason": pick(STOP_REASON, lang), "distance_m": round(r["metres"]), "lon": r["lon"], "lat": r["lat"],
+             "reason": pick(reason, lang), "distance_m": round(r["metres"]), "lon": r["lon"], "lat": r["lat"],
              "demo": r["is_demo"]} for r in rows]
 
 

@@ -66,6 +66,18 @@ def _poster_context(conn, stop: dict, lang: str) -> dict:
             "hromada_name": (stop["hromada_en"] if lang == "en" else None) or stop["hromada_uk"]}
 
 
+def _survey(stop: dict, lang: str) -> list[tuple[str, str]]:
+    """The survey's facts the stop has (label, value in words), as its declaration names them."""
+    facts = []
+    for field in transit.SURVEY_FIELDS:
+        value = stop.get(field.name)
+        if value is None:
+            continue
+        facts.append((label(field.label, lang), (t("yes") if value else t("no")) if field.type == "boolean"
+                      else str(value)))
+    return facts
+
+
 @bp.get("/s/<stop_code>")
 def stop_page(stop_code: str):
     conn, lang = connection(), current_lang()
@@ -76,7 +88,7 @@ def stop_page(stop_code: str):
     routes = [{"label": _route_label(r, lang), **r} for r in transit.routes_at(conn, stop["id"])]
     wheelchair = stop["wheelchair_boarding"] or "0"
     return render_template(
-        "transit/stop.html", stop=stop, at=at, departures=departures, routes=routes,
+        "transit/stop.html", stop=stop, at=at, departures=departures, routes=routes, survey=_survey(stop, lang),
         wheelchair=wheelchair, live_ok=live_ok, wheelchair_label=label(transit.WHEELCHAIR_BOARDING[wheelchair], lang),
         route_kind=lambda code: label(transit.ROUTE_TYPES.get(code, {"uk": "", "en": ""}), lang),
         hromada_name=(stop["hromada_en"] if lang == "en" else None) or stop["hromada_uk"],

@@ -106,6 +106,38 @@ def test_a_wheelchair_stop_is_found_by_the_wheelchair_search(client, feed):
     assert not [v for v in blind if v.get("kind") == "transit_stop"]
 
 
+def test_a_survey_adds_facts_that_show_count_in_the_search_and_outlive_a_reimport(client, feed, tmp_path):
+    """Staff add what a survey found (the editing mechanism, with history); the next import of the feed
+    keeps it; the page shows it; tactile paving makes the stop one for the blind profile."""
+    from gis.users import create_user
+    from layers import editing, history
+    from layers.registry import get_layer
+
+    stops = get_layer("transit_stops")
+    stop_id = scalar(feed, "SELECT id FROM transit_stop WHERE page_code = :c", c=CENTRE.removeprefix("/s/"))
+    hromada = scalar(feed, "SELECT hromada_id FROM transit_stop WHERE id = :i", i=stop_id)
+    with feed.begin() as conn:
+        user = create_user(conn, "surveyor@example.org", "correct horse battery", ["unit_staff"], hromada_id=hromada)
+        surveyor = editing.Editor(user if isinstance(user, int) else user.id, {hromada: frozenset({"unit_staff"})})
+        version = editing.get_feature(conn, stops, stop_id).version
+        editing.update_feature(conn, stops, surveyor, stop_id, expected_version=version,
+                               properties={"shelter": True, "kerb_height_cm": 18, "tactile_paving": True},
+                               reason="обстеження 2026")
+        with pytest.raises(InvalidInput):  # a kerb of 95 cm is out of the declared range
+            editing.update_feature(conn, stops, surveyor, stop_id, expected_version=version + 1,
+                                   properties={"kerb_height_cm": 95})
+    import_gtfs(feed, write_feed(tmp_path / "again.zip"), DEMO_KATOTTG)  # the feed again: facts stay
+    html = client.get(f"{CENTRE}?at=2026-12-07T07:00").get_data(as_text=True)
+    assert re.search(r"<dt>Укриття від негоди</dt><dd>так</dd>", html, re.I)
+    assert "<dt>Висота бордюру, см</dt><dd>18</dd>" in html
+    blind = client.get(f"/api/venues/search?profile=blind&lat={LAT + 0.0005}&lon={LON}").get_json()["venues"]
+    assert [v["name"] for v in blind if v.get("kind") == "transit_stop"] == ["Центр"]
+    with feed.connect() as conn:  # the survey's version, before the import replaced the stop's row
+        surveyed = [v for v in history.versions(conn, "transit_stops", stop_id) if v["op"] == "update"]
+    assert [(v["reason"], v["user_id"], v["row"]["kerb_height_cm"]) for v in surveyed] == [
+        ("обстеження 2026", surveyor.user_id, 18)]
+
+
 def test_the_demo_has_two_routes_and_stop_pages(client, demo_db):
     assert scalar(demo_db, "SELECT count(*) FROM transit_route r JOIN transit_feed f ON f.id = r.feed_id "
                            "WHERE f.is_demo") == 2
