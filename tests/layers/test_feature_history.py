@@ -41,7 +41,7 @@ def staff_member(engine) -> int:
 def test_the_triggers_follow_the_declarations(clean_db):
     declared = {layer.table for layer in history.history_layers()}
     assert declared == {"street_lamp", "road_segment", "communal_property", "parcel", "heritage_object", "venue",
-                        "wifi_hotspot", "coverage_area"}
+                        "wifi_hotspot", "coverage_area", "transit_stop"}
     assert {LAYERS[n].history for n in ("street_lamps", "parcels")} == {"public", "staff"}
 
     def triggers():
