@@ -402,6 +402,11 @@ report = sa.Table(
     sa.CheckConstraint(f"routing_rule IN {ROUTING_RULES}", name="routing_rule"),
     gist("report", "location"),
     sa.Index("ix_report_unit_id_status", "unit_id", "status"),
+    # Read per hromada at national size (2 M reports, docs/capacity.md): its dashboard and public lists by
+    # time, the staff queue by status and due date; a resident's reports in the cabinet by e-mail.
+    sa.Index("ix_report_hromada_id_created_at", "hromada_id", "created_at"),
+    sa.Index("ix_report_hromada_id_status_due_at", "hromada_id", "status", "due_at"),
+    sa.Index("ix_report_reporter_email_lower", sa.text("lower(reporter_email)")),
     sa.Index("ix_report_category_id_status", "category_id", "status"),
 )
 
