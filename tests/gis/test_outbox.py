@@ -165,3 +165,36 @@ def test_mail_printed_to_the_console_is_readable(clean_db, caplog):
     assert "Ваше звернення отримано. Код: ЯК-2026-000001" in logged
     assert "Subject: Звернення ЯК-2026-000001 отримано" in logged
     assert "List-Unsubscribe: <http://localhost/mail/unsubscribe/x>" in logged
+
+
+def test_several_workers_share_the_outbox_and_send_each_message_once(clean_db, smtp_server, monkeypatch):
+    """Workers on several machines (here: four, each with its own connection pool) claim with SKIP
+    LOCKED: every message goes out exactly once, and every worker takes its share."""
+    settings, store = smtp_server
+    sent_by: dict[str, int] = {}
+    real_send = outbox._send
+
+    def counted(msg, s):
+        real_send(msg, s)
+        name = threading.current_thread().name
+        sent_by[name] = sent_by.get(name, 0) + 1
+
+    monkeypatch.setattr(outbox, "_send", counted)
+    engines = [db.make_engine(clean_db.url.render_as_string(hide_password=False)) for _ in range(4)]
+    stop = threading.Event()
+    workers = [threading.Thread(target=outbox.run_worker, args=(e, settings, stop, 0.05), name=f"worker-{i}")
+               for i, e in enumerate(engines)]
+    for worker in workers:
+        worker.start()
+    try:
+        queue(clean_db, 120)
+        wait_for(lambda: statuses(clean_db) == {"sent": 120}, seconds=60)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=20)
+        for engine in engines:
+            engine.dispose()
+    ids = [m["message_id"] for m in store.messages]
+    assert len(ids) == 120 and len(set(ids)) == 120  # none lost, none twice
+    assert sorted(sent_by) == [f"worker-{i}" for i in range(4)] and sum(sent_by.values()) == 120, sent_by
