@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +66,84 @@ def run_in_threads(work, items: list, threads: int = 4) -> float:
     for t in workers:
         t.join()
     return time.perf_counter() - start
+
+
+@dataclass
+class Paired:
+    """Figures of two contenders measured in turns, A B A B …: a slow spell of a shared machine falls on both.
+    ``ratios`` holds each round's B/A; the result to quote is their median."""
+
+    a: list[float]
+    b: list[float]
+
+    @property
+    def ratios(self) -> list[float]:
+        return [b / a for a, b in zip(self.a, self.b, strict=True)]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+
+def paired(measure_a, measure_b, rounds: int = 4, setup=None) -> Paired:
+    """Run ``measure_a()`` then ``measure_b()`` ``rounds`` times (each returns its figure: seconds, a
+    rate…), ``setup()`` before each run."""
+    result = Paired([], [])
+    for _ in range(rounds):
+        for measure, figures in ((measure_a, result.a), (measure_b, result.b)):
+            if setup:
+                setup()
+            figures.append(measure())
+    return result
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _serve_app(url: str, config: dict, port: int, threads: int) -> None:
+    import waitress
+
+    from webmap import create_app
+
+    waitress.serve(create_app({"DATABASE_URL": url, **config}), host="127.0.0.1", port=port, threads=threads,
+                   _quiet=True)
+
+
+def wait_for_port(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"the web server did not start on port {port}")
+
+
+@contextlib.contextmanager
+def served_apps(url: str, config: dict | None = None, *, processes: int = 1, threads: int = 8):
+    """The app on waitress in ``processes`` child processes of their own, as deployed (``hromada cluster``
+    runs several behind nginx; PostgreSQL serves the SQL reference from processes of its own too): the
+    bench's client threads must not share a server's interpreter. Yields their ports."""
+    ports = [free_port() for _ in range(processes)]
+    children = [multiprocessing.get_context("spawn").Process(
+        target=_serve_app, args=(url, config or {}, port, threads), daemon=True) for port in ports]
+    for child in children:
+        child.start()
+    try:
+        for port in ports:
+            wait_for_port(port)
+        yield ports
+    finally:
+        for child in children:
+            child.terminate()
+            child.join()
+
+
+@contextlib.contextmanager
+def served_app(url: str, config: dict | None = None, threads: int = 8):
+    """One app process (see :func:`served_apps`); yields its port."""
+    with served_apps(url, config, threads=threads) as (port,):
+        yield port

@@ -52,6 +52,8 @@ class Route:
     reason_en: str
     asset_id: int | None = None
     premoderate: bool = False  # the category, in this hromada, holds new reports for approval
+    unit_uk: str = ""  # the chosen unit's name
+    unit_en: str | None = None
 
 
 def check_point(lon, lat) -> tuple[float, float]:
@@ -112,8 +114,53 @@ def require_enabled_hromada(conn: sa.Connection, hromada: sa.Row) -> None:
     enabled = conn.execute(sa.text("SELECT enabled_at IS NOT NULL FROM hromada_setup WHERE hromada_id = :h"),
                            {"h": hromada.id}).scalar()
     if not enabled:
-        raise Unprocessable(f"Громада «{hromada.name_uk}» ще не приймає звернень",
-                            f"{hromada.name_en or hromada.name_uk} does not take reports yet")
+        raise not_taking_reports(hromada)
+
+
+def not_taking_reports(hromada: sa.Row) -> Unprocessable:
+    return Unprocessable(f"Громада «{hromada.name_uk}» ще не приймає звернень",
+                         f"{hromada.name_en or hromada.name_uk} does not take reports yet")
+
+
+# Everything the rules need, in one round trip: the hromada at the point, whether it takes reports, the
+# category as it stands there, the nearest asset in reach (when the report names none), and the area,
+# hromada-wide and default units. The rules then choose in Python, in order.
+_CANDIDATES = sa.text("""
+    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
+    h AS (SELECT hromada.id, katottg, name_uk, name_en FROM hromada, p
+          WHERE ST_Intersects(boundary, p.g) ORDER BY ST_Area(boundary) LIMIT 1)
+    SELECT h.id, h.katottg, h.name_uk, h.name_en, s.enabled_at IS NOT NULL AS enabled,
+           c.id AS cat_id, c.code AS cat_code, c.name_uk AS cat_uk, c.name_en AS cat_en,
+           c.target_days, c.asset_kind, c.snap_distance_m, c.premoderate,
+           a.id AS asset_id, a.kind AS asset_kind_found, a.ref AS asset_ref, a.owner_unit_id, a.owner_class,
+           a.responsible_unit_id, a.unit_uk AS asset_unit_uk, a.unit_en AS asset_unit_en, a.distance_m,
+           ar.id AS area_id, ar.name_uk AS area_uk, ar.name_en AS area_en,
+           ev.id AS everywhere_id, ev.name_uk AS everywhere_uk, ev.name_en AS everywhere_en,
+           fb.id AS fallback_id, fb.name_uk AS fallback_uk, fb.name_en AS fallback_en
+    FROM h CROSS JOIN p
+    LEFT JOIN hromada_setup s ON s.hromada_id = h.id
+    LEFT JOIN LATERAL (
+        SELECT c.id, c.code, c.name_uk, c.name_en, COALESCE(hc.target_days, c.target_days) AS target_days,
+               c.asset_kind, c.snap_distance_m, COALESCE(hc.premoderate, c.premoderate) AS premoderate
+        FROM category c LEFT JOIN hromada_category hc ON hc.category_id = c.id AND hc.hromada_id = h.id
+        WHERE c.code = :code AND c.is_active AND (c.hromada_id IS NULL OR c.hromada_id = h.id)
+          AND COALESCE(hc.enabled, true)) c ON true
+    LEFT JOIN LATERAL (  -- nearest first with the KNN operator; the geography distance decides the reach
+        SELECT a.id, a.kind, a.ref, a.owner_unit_id, a.owner_class, a.responsible_unit_id,
+               u.name_uk AS unit_uk, u.name_en AS unit_en, ST_Distance(a.geom::geography, p.g::geography) AS distance_m
+        FROM asset_responsible a LEFT JOIN unit u ON u.id = a.responsible_unit_id
+        WHERE CAST(:asset AS integer) IS NULL AND a.kind = c.asset_kind AND a.hromada_id = h.id
+          AND ST_DWithin(a.geom::geography, p.g::geography, c.snap_distance_m)
+        ORDER BY a.geom <-> p.g LIMIT 1) a ON true
+    LEFT JOIN LATERAL (  -- a starosta district's, some villages' or a drawn area (gis.hromada_setup)
+        SELECT u.id, u.name_uk, u.name_en FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
+        WHERE uc.category_id = c.id AND u.hromada_id = h.id AND uc.area IS NOT NULL AND ST_Intersects(uc.area, p.g)
+        ORDER BY ST_Area(uc.area), uc.id LIMIT 1) ar ON true
+    LEFT JOIN LATERAL (
+        SELECT u.id, u.name_uk, u.name_en FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
+        WHERE uc.category_id = c.id AND u.hromada_id = h.id AND uc.scope = 'hromada'
+        ORDER BY uc.id LIMIT 1) ev ON true
+    LEFT JOIN unit fb ON fb.id = s.default_unit_id""")
 
 
 def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: int | None = None, *,
@@ -122,14 +169,24 @@ def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: in
 
     ``require_enabled`` False only for the set-up console's preview, before the hromada goes live."""
     lon, lat = check_point(lon, lat)
-    hromada = require_hromada(conn, lon, lat)
-    if require_enabled:
-        require_enabled_hromada(conn, hromada)
-    cat = _category(conn, category_code, hromada.id)
-    base = dict(hromada_id=hromada.id, hromada_code=hromada.katottg, category_id=cat.id,
-                category_code=cat.code, target_days=cat.target_days, premoderate=cat.premoderate)
+    found = conn.execute(_CANDIDATES, {"lon": lon, "lat": lat, "code": category_code, "asset": asset_id}).first()
+    if found is None:
+        require_hromada(conn, lon, lat)  # raises, saying why (swapped coordinates, outside every hromada)
+    if require_enabled and not found.enabled:
+        raise not_taking_reports(found)
+    if found.cat_id is None:
+        raise InvalidInput(f"Невідома категорія {category_code!r}", f"Unknown category {category_code!r}")
+    base = dict(hromada_id=found.id, hromada_code=found.katottg, category_id=found.cat_id,
+                category_code=found.cat_code, target_days=found.target_days, premoderate=found.premoderate)
 
-    asset = _asset(conn, hromada.id, cat, lon, lat, asset_id)
+    if asset_id is not None:
+        asset = _named_asset(conn, found, lon, lat, asset_id)
+    elif found.asset_id is not None:
+        asset = _FoundAsset(found.asset_id, found.asset_kind_found, found.asset_ref, found.owner_unit_id,
+                            found.owner_class, found.responsible_unit_id, found.asset_unit_uk, found.asset_unit_en,
+                            found.distance_m)
+    else:
+        asset = None
     if asset is not None and asset.responsible_unit_id is not None:
         kind = ASSET_KINDS.get(asset.kind, {"uk": asset.kind, "en": asset.kind})
         distance = f"{asset.distance_m:.0f}"
@@ -137,80 +194,66 @@ def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: in
         whose_uk = f" — {owner['uk']}," if owner else ""
         whose_en = f", a {owner['en']}," if owner else ""
         return Route(**base, unit_id=asset.responsible_unit_id, rule="asset", asset_id=asset.id,
+                     unit_uk=asset.unit_uk, unit_en=asset.unit_en,
                      reason_uk=f"{kind['uk'].capitalize()} №{asset.ref} (за {distance} м){whose_uk} "
                                f"обслуговує {asset.unit_uk}",
                      reason_en=f"{kind['en'].capitalize()} No. {asset.ref} ({distance} m away){whose_en} is "
                                f"maintained by {asset.unit_en or asset.unit_uk}")
     asset_ref = asset.id if asset else None
 
-    # A starosta district's, some villages' or a drawn area (derived by gis.hromada_setup).
-    area = conn.execute(sa.text("""
-        SELECT u.id, u.name_uk, u.name_en
-        FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
-        WHERE uc.category_id = :cat AND u.hromada_id = :h AND uc.area IS NOT NULL
-          AND ST_Intersects(uc.area, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-        ORDER BY ST_Area(uc.area), uc.id LIMIT 1"""),
-        {"cat": cat.id, "h": hromada.id, "lon": lon, "lat": lat}).first()
-    if area is not None:
-        return Route(**base, unit_id=area.id, rule="area", asset_id=asset_ref,
-                     reason_uk=f"Місце в зоні обслуговування: {area.name_uk} (категорія «{cat.name_uk}»)",
-                     reason_en=f"The place is in the service area of {area.name_en or area.name_uk} "
-                               f"(category “{cat.name_en}”)")
-
-    everywhere = conn.execute(sa.text("""
-        SELECT u.id, u.name_uk, u.name_en
-        FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
-        WHERE uc.category_id = :cat AND u.hromada_id = :h AND uc.scope = 'hromada'
-        ORDER BY uc.id LIMIT 1"""), {"cat": cat.id, "h": hromada.id}).first()
-    if everywhere is not None:
-        return Route(**base, unit_id=everywhere.id, rule="default", asset_id=asset_ref,
-                     reason_uk=f"{everywhere.name_uk} відповідає за категорію «{cat.name_uk}» у громаді "
-                               f"«{hromada.name_uk}»",
-                     reason_en=f"{everywhere.name_en or everywhere.name_uk} handles “{cat.name_en}” in "
-                               f"{hromada.name_en or hromada.name_uk}")
-
-    fallback = conn.execute(sa.text("""
-        SELECT u.id, u.name_uk, u.name_en FROM hromada_setup s JOIN unit u ON u.id = s.default_unit_id
-        WHERE s.hromada_id = :h"""), {"h": hromada.id}).first()
-    if fallback is not None:
-        return Route(**base, unit_id=fallback.id, rule="default", asset_id=asset_ref,
-                     reason_uk=f"Категорію «{cat.name_uk}» тут не закріплено за жодним підрозділом; звернення "
-                               f"отримує підрозділ громади за замовчуванням — {fallback.name_uk}",
-                     reason_en=f"No unit is assigned “{cat.name_en}” here; the report goes to the hromada's "
-                               f"default unit, {fallback.name_en or fallback.name_uk}")
+    if found.area_id is not None:
+        return Route(**base, unit_id=found.area_id, rule="area", asset_id=asset_ref,
+                     unit_uk=found.area_uk, unit_en=found.area_en,
+                     reason_uk=f"Місце в зоні обслуговування: {found.area_uk} (категорія «{found.cat_uk}»)",
+                     reason_en=f"The place is in the service area of {found.area_en or found.area_uk} "
+                               f"(category “{found.cat_en}”)")
+    if found.everywhere_id is not None:
+        return Route(**base, unit_id=found.everywhere_id, rule="default", asset_id=asset_ref,
+                     unit_uk=found.everywhere_uk, unit_en=found.everywhere_en,
+                     reason_uk=f"{found.everywhere_uk} відповідає за категорію «{found.cat_uk}» у громаді "
+                               f"«{found.name_uk}»",
+                     reason_en=f"{found.everywhere_en or found.everywhere_uk} handles “{found.cat_en}” in "
+                               f"{found.name_en or found.name_uk}")
+    if found.fallback_id is not None:
+        return Route(**base, unit_id=found.fallback_id, rule="default", asset_id=asset_ref,
+                     unit_uk=found.fallback_uk, unit_en=found.fallback_en,
+                     reason_uk=f"Категорію «{found.cat_uk}» тут не закріплено за жодним підрозділом; звернення "
+                               f"отримує підрозділ громади за замовчуванням — {found.fallback_uk}",
+                     reason_en=f"No unit is assigned “{found.cat_en}” here; the report goes to the hromada's "
+                               f"default unit, {found.fallback_en or found.fallback_uk}")
 
     raise Unprocessable(
-        f"Категорію «{cat.name_uk}» у громаді «{hromada.name_uk}» ніхто не обслуговує",
-        f"No unit handles “{cat.name_en}” in {hromada.name_en or hromada.name_uk}")
+        f"Категорію «{found.cat_uk}» у громаді «{found.name_uk}» ніхто не обслуговує",
+        f"No unit handles “{found.cat_en}” in {found.name_en or found.name_uk}")
 
 
-def _asset(conn: sa.Connection, hromada_id: int, cat: sa.Row, lon: float, lat: float,
-           asset_id: int | None) -> sa.Row | None:
-    """The asset the report is attached to, or the nearest one of the category's kind in reach."""
-    select = """
+@dataclass(frozen=True)
+class _FoundAsset:
+    id: int
+    kind: str
+    ref: str
+    owner_unit_id: int | None
+    owner_class: str | None
+    responsible_unit_id: int | None
+    unit_uk: str | None
+    unit_en: str | None
+    distance_m: float
+
+
+def _named_asset(conn: sa.Connection, found: sa.Row, lon: float, lat: float, asset_id: int) -> sa.Row:
+    """The asset a report names: in the hromada, of the category's kind."""
+    row = conn.execute(sa.text("""
         SELECT a.id, a.kind, a.ref, a.owner_unit_id, a.owner_class, a.responsible_unit_id,
                u.name_uk AS unit_uk, u.name_en AS unit_en,
                ST_Distance(a.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS distance_m
-        FROM asset_responsible a LEFT JOIN unit u ON u.id = a.responsible_unit_id"""
-    params = {"lon": lon, "lat": lat, "h": hromada_id}
-    if asset_id is not None:
-        row = conn.execute(sa.text(select + " WHERE a.id = :id AND a.hromada_id = :h"),
-                           {**params, "id": asset_id}).first()
-        if row is None:
-            raise InvalidInput(f"Об'єкт {asset_id} не знайдено в цій громаді",
-                               f"Asset {asset_id} is not in this hromada")
-        if cat.asset_kind is not None and row.kind != cat.asset_kind:
-            raise InvalidInput(f"Категорія «{cat.name_uk}» не стосується об'єкта виду {row.kind}",
-                               f"Category “{cat.name_en}” does not apply to an asset of kind {row.kind}")
-        return row
-    if cat.asset_kind is None:
-        return None
-    # Nearest first with the KNN operator; the geography distance decides whether it is in reach.
-    return conn.execute(sa.text(select + """
-        WHERE a.kind = :kind AND a.hromada_id = :h
-          AND ST_DWithin(a.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :reach)
-        ORDER BY a.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 1"""),
-        {**params, "kind": cat.asset_kind, "reach": cat.snap_distance_m}).first()
+        FROM asset_responsible a LEFT JOIN unit u ON u.id = a.responsible_unit_id
+        WHERE a.id = :id AND a.hromada_id = :h"""), {"lon": lon, "lat": lat, "h": found.id, "id": asset_id}).first()
+    if row is None:
+        raise InvalidInput(f"Об'єкт {asset_id} не знайдено в цій громаді", f"Asset {asset_id} is not in this hromada")
+    if found.asset_kind is not None and row.kind != found.asset_kind:
+        raise InvalidInput(f"Категорія «{found.cat_uk}» не стосується об'єкта виду {row.kind}",
+                           f"Category “{found.cat_en}” does not apply to an asset of kind {row.kind}")
+    return row
 
 
 def categories_at(conn: sa.Connection, lon, lat) -> tuple[sa.Row, list[sa.Row]]:

@@ -65,5 +65,9 @@ def start_of_day(day: dt.date) -> dt.datetime:
 
 def due_at(conn: sa.Connection, hromada_id: int, made_at: dt.datetime, target_days: int) -> dt.datetime:
     """When a report made at ``made_at`` with a target of ``target_days`` working days is due."""
-    made_on = made_at.astimezone(KYIV).date()
-    return end_of_day(add_working_days(made_on, target_days, days_off(conn, hromada_id)))
+    return due_at_given(made_at, target_days, days_off(conn, hromada_id))
+
+
+def due_at_given(made_at: dt.datetime, target_days: int, own_days_off: frozenset[dt.date]) -> dt.datetime:
+    """:func:`due_at` with the hromada's days off already read."""
+    return end_of_day(add_working_days(made_at.astimezone(KYIV).date(), target_days, own_days_off))

@@ -451,19 +451,8 @@ def alert_report(conn: sa.Connection, report_id: int, *, public_url: str | None 
     """Tell the subscribers of the areas that hold a report that has just become public (created public,
     or approved): one ``area_alert`` per subscription (confirmed, not stopped, category chosen or all),
     and for those on "at once" a mail now. A report that is not public is nobody's news yet. Returns how
-    many subscriptions were alerted (0 on a retry). Runs in the caller's transaction, in a savepoint: a
-    fault here is logged and must not lose the report."""
-    try:
-        with conn.begin_nested():
-            return _alert_report(conn, report_id, public_url)
-    except sa.exc.OperationalError:
-        raise  # the database itself is gone: the whole change fails and is retried
-    except Exception:
-        log.exception("area alerts for report %s failed; the report is kept", report_id)
-        return 0
-
-
-def _alert_report(conn: sa.Connection, report_id: int, public_url: str | None) -> int:
+    many subscriptions were alerted (0 on a retry). Runs in the caller's transaction; the mails are
+    written in a savepoint: a fault there is logged and must not lose the report (nor its alerts)."""
     alerted = conn.execute(sa.text("""
         INSERT INTO area_alert (subscription_id, report_id, digested_at)
         SELECT s.id, r.id, CASE WHEN s.frequency = 'immediate' THEN now() END
@@ -476,20 +465,30 @@ def _alert_report(conn: sa.Connection, report_id: int, public_url: str | None) -
         ON CONFLICT (subscription_id, report_id) DO NOTHING
         RETURNING subscription_id, digested_at IS NOT NULL AS at_once"""), {"r": report_id}).all()
     at_once = sorted(a.subscription_id for a in alerted if a.at_once)
-    if at_once:
-        base = base_url(public_url)
-        [facts] = report_facts(conn, [report_id])
-        subject = (f"{title(facts, 'uk')} (нове звернення {facts['code']}) / "
-                   f"{title(facts, 'en')} (new report {facts['code']})")
-        for sub in conn.execute(sa.text(SUBSCRIPTION + " WHERE s.id = ANY(:ids) ORDER BY s.id"),
-                                {"ids": at_once}).mappings():
-            lines_uk = [f"Нове звернення в місці, за яким ви стежите: «{sub['place_uk']}».", "",
-                        *_report_lines(facts, base, "uk")]
-            lines_en = [f"A new report in a place you follow: “{sub['place_en']}”.", "",
-                        *_report_lines(facts, base, "en")]
-            enqueue_alert_mail(conn, sub, subject, lines_uk, lines_en, key=f"area-alert-{sub['id']}-report-{report_id}",
-                               base=base, report_id=report_id)
+    if at_once:  # most reports have no subscriber at once: no savepoint round trips for them
+        try:
+            with conn.begin_nested():
+                _mail_at_once(conn, report_id, at_once, public_url)
+        except sa.exc.OperationalError:
+            raise  # the database itself is gone: the whole change fails and is retried
+        except Exception:
+            log.exception("area alert mails for report %s failed; the report is kept", report_id)
     return len(alerted)
+
+
+def _mail_at_once(conn: sa.Connection, report_id: int, at_once: list[int], public_url: str | None) -> None:
+    base = base_url(public_url)
+    [facts] = report_facts(conn, [report_id])
+    subject = (f"{title(facts, 'uk')} (нове звернення {facts['code']}) / "
+               f"{title(facts, 'en')} (new report {facts['code']})")
+    for sub in conn.execute(sa.text(SUBSCRIPTION + " WHERE s.id = ANY(:ids) ORDER BY s.id"),
+                            {"ids": at_once}).mappings():
+        lines_uk = [f"Нове звернення в місці, за яким ви стежите: «{sub['place_uk']}».", "",
+                    *_report_lines(facts, base, "uk")]
+        lines_en = [f"A new report in a place you follow: “{sub['place_en']}”.", "",
+                    *_report_lines(facts, base, "en")]
+        enqueue_alert_mail(conn, sub, subject, lines_uk, lines_en, key=f"area-alert-{sub['id']}-report-{report_id}",
+                           base=base, report_id=report_id)
 
 
 # --- the daily digest --------------------------------------------------------------------------------

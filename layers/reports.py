@@ -138,14 +138,19 @@ def tracking_prefix(conn: sa.Connection, hromada_id: int, hromada_name: str) -> 
     raise RuntimeError(f"no free tracking-code prefix for hromada {hromada_id}")  # 10,000 tried: unreachable
 
 
-def next_tracking_code(conn: sa.Connection, hromada_id: int, hromada_name: str, year: int) -> str:
+def next_tracking_code(conn: sa.Connection, hromada_id: int, hromada_name: str, year: int,
+                       prefix: str | None = None) -> str:
     """``ЯК-2026-000123``: the hromada's prefix, counted per hromada and year; concurrent reports never
-    share a number, and no two hromadas share a prefix."""
+    share a number, and no two hromadas share a prefix. ``prefix``: the one the hromada already holds.
+
+    The number is taken in the caller's transaction, so a failed report leaves no gap; a hromada's
+    concurrent reports wait on its counter's row until each other's commit — what can be read is read
+    before it is taken (:func:`create_report`)."""
     number = conn.execute(sa.text("""
         INSERT INTO report_counter (hromada_id, year, last) VALUES (:h, :y, 1)
         ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1
         RETURNING last"""), {"h": hromada_id, "y": year}).scalar_one()
-    return f"{tracking_prefix(conn, hromada_id, hromada_name)}-{year}-{number:06d}"
+    return f"{prefix or tracking_prefix(conn, hromada_id, hromada_name)}-{year}-{number:06d}"
 
 
 def check_description(text: str | None) -> str:
@@ -176,12 +181,16 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
             {"a": route.asset_id, "c": route.category_id, "open": list(OPEN_STATUSES)}).scalar()
         if open_code is not None:
             return _join_open_report(conn, open_code, new, route, public_url)
-    hromada_name = conn.execute(sa.text("SELECT name_uk FROM hromada WHERE id = :id"),
-                                {"id": route.hromada_id}).scalar_one()
-    now = conn.execute(sa.text("SELECT now()")).scalar_one()
-    code = next_tracking_code(conn, route.hromada_id, hromada_name, now.year)
+    # One round trip for what the new row needs besides the route (intake speed, issue #20).
+    here = conn.execute(sa.text("""
+        SELECT now() AS now, h.name_uk, h.report_prefix,
+               ARRAY(SELECT day FROM hromada_day_off WHERE hromada_id = h.id) AS days_off
+        FROM hromada h WHERE h.id = :h"""), {"h": route.hromada_id}).one()
     token = secrets.token_urlsafe(18)
-    report_id = conn.execute(report.insert().values(
+    due = working_days.due_at_given(here.now, route.target_days, frozenset(here.days_off))
+    unit = unit_mail.load_unit(conn, route.unit_id)
+    code = next_tracking_code(conn, route.hromada_id, here.name_uk, here.now.year, here.report_prefix)
+    created = report.insert().values(
         code=code, hromada_id=route.hromada_id, category_id=route.category_id, unit_id=route.unit_id,
         asset_id=route.asset_id, status="new",
         location=sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.lon, new.lat), 4326),
@@ -189,20 +198,24 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
         reporter_phone=_blank(new.phone), show_name=bool(new.show_name and _blank(new.name)),
         private_token_hash=token_hash(token), routing_rule=route.rule,
         routing_reason_uk=route.reason_uk, routing_reason_en=route.reason_en,
-        due_at=working_days.due_at(conn, route.hromada_id, now, route.target_days),
-        awaiting_approval=route.premoderate,
-    ).returning(report.c.id)).scalar_one()
+        due_at=due, awaiting_approval=route.premoderate,
+    ).returning(report.c.id).cte("created")
+    # The report and its "created" event in one statement.
+    report_id, event_id = conn.execute(report_event.insert().from_select(
+        ["report_id", "kind", "to_status", "to_unit_id"],
+        sa.select(created.c.id, sa.literal("created"), sa.literal("new"), sa.literal(route.unit_id)),
+    ).returning(report_event.c.report_id, report_event.c.id)).one()
     for position, photo in enumerate(new.photos, start=1):
         conn.execute(report_photo.insert().values(report_id=report_id, position=position, width=photo.width,
                                                   height=photo.height, data=photo.jpeg, thumb=photo.thumb))
-    conn.execute(report_event.insert().values(report_id=report_id, kind="created", to_status="new",
-                                              to_unit_id=route.unit_id))
-    unit_mail.tell_unit(conn, report_id, public_url=public_url)  # issue #14: the unit is told
+    # issue #14: the unit is told
+    unit_mail.tell_unit(conn, report_id, public_url=public_url, event=(event_id, route.unit_id), unit=unit)
     from layers.area_alerts import alert_report  # issue #18: the subscribers of areas that hold it are told
     alert_report(conn, report_id, public_url=public_url)
     if spec is not None and spec.on_report is not None:
         spec.on_report(conn, route.asset_id, report_id, "new")
-    reply = answer(conn, report_id, route, token, public_url)
+    reply = _reply(report_id, code, "new", due.astimezone(here.now.tzinfo), (route.unit_uk, route.unit_en),
+                   route, token, public_url)
     if _blank(new.email):  # the tracking code and private link by mail, and the request to confirm
         followers.tell_reporter_received(conn, report_id, code, new.email, reply["private_url"],
                                          public_url=public_url)
@@ -233,15 +246,21 @@ def answer(conn: sa.Connection, report_id: int, route: Route, token: str | None,
     row = conn.execute(sa.text("""
         SELECT r.code, r.status, r.due_at, u.name_uk, u.name_en
         FROM report r JOIN unit u ON u.id = r.unit_id WHERE r.id = :id"""), {"id": report_id}).one()
+    return _reply(report_id, row.code, row.status, row.due_at, (row.name_uk, row.name_en), route, token, public_url)
+
+
+def _reply(report_id: int, code: str, status: str, due_at, unit: tuple[str, str | None], route: Route,
+           token: str | None, public_url: str) -> dict:
+    """The resident's answer: tracking code, links, the unit and why it was chosen."""
     return {
         "id": report_id,
-        "code": row.code,
-        "status": row.status,
-        "unit": {"uk": row.name_uk, "en": row.name_en or row.name_uk},
+        "code": code,
+        "status": status,
+        "unit": {"uk": unit[0], "en": unit[1] or unit[0]},
         "routing": {"rule": route.rule, "reason": {"uk": route.reason_uk, "en": route.reason_en}},
-        "due_at": row.due_at.isoformat(),
-        "public_url": report_url(public_url, row.code),
-        "private_url": f"{report_url(public_url, row.code)}?token={token}" if token else None,
+        "due_at": due_at.isoformat(),
+        "public_url": report_url(public_url, code),
+        "private_url": f"{report_url(public_url, code)}?token={token}" if token else None,
         "joined_existing": False,
     }
 

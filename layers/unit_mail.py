@@ -188,7 +188,8 @@ def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
                ST_X(r.location) AS lon, ST_Y(r.location) AS lat, c.name_uk AS category_uk, c.name_en AS category_en,
                v.name_uk AS village_uk, COALESCE(v.name_en, v.name_uk) AS village_en,
                COALESCE(v.inside, false) AS inside,
-               e.kind, e.private_note AS reason, fu.name_uk AS from_uk, COALESCE(fu.name_en, fu.name_uk) AS from_en
+               e.kind, e.private_note AS reason, fu.name_uk AS from_uk, COALESCE(fu.name_en, fu.name_uk) AS from_en,
+               ARRAY(SELECT position FROM report_photo WHERE report_id = r.id ORDER BY position) AS photos
         FROM report r JOIN category c ON c.id = r.category_id
         JOIN report_event e ON e.id = :event AND e.report_id = r.id
         LEFT JOIN unit fu ON fu.id = e.from_unit_id
@@ -203,8 +204,7 @@ def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
         WHERE r.id = :id"""), {"id": report_id, "event": event_id}).mappings().first()
     if row is None:
         raise NotFound(f"Звернення {report_id} не знайдено", f"Report {report_id} not found")
-    photos = tuple(p for p, in conn.execute(sa.text(
-        "SELECT position FROM report_photo WHERE report_id = :id ORDER BY position"), {"id": report_id}))
+    photos = tuple(row["photos"])
     transferred = row["kind"] == "transfer"
     if transferred:
         why_uk = f"Передано з підрозділу «{row['from_uk'] or '—'}». Причина: {row['reason'] or '—'}"
@@ -315,17 +315,22 @@ def report_mail(facts: Facts, unit: Unit, public_url: str, link: Link | None) ->
 
 
 def tell_unit(conn: sa.Connection, report_id: int, *, public_url: str | None = None,
-              secret: str | None = None) -> int | None:
+              secret: str | None = None, event: tuple[int, int] | None = None,
+              unit: Unit | None = None) -> int | None:
     """Record that the report's latest routing or transfer must be told to the unit it went to, and for a
     unit on "every report at once" queue its mails. Returns the new notice's id; None when this event was
-    already told (nothing is queued twice). Runs in the caller's transaction."""
-    event = conn.execute(sa.text("""
-        SELECT id, to_unit_id FROM report_event
-        WHERE report_id = :r AND kind IN ('created', 'transfer') ORDER BY id DESC LIMIT 1"""),
-        {"r": report_id}).first()
-    if event is None or event.to_unit_id is None:
+    already told (nothing is queued twice). Runs in the caller's transaction. ``event``: that event's id
+    and unit, when the caller has just written it; ``unit``: that unit, when the caller has read it."""
+    if event is None:
+        event = conn.execute(sa.text("""
+            SELECT id, to_unit_id FROM report_event
+            WHERE report_id = :r AND kind IN ('created', 'transfer') ORDER BY id DESC LIMIT 1"""),
+            {"r": report_id}).first()
+    event_id, unit_id = event if event is not None else (None, None)
+    if unit_id is None:
         return None
-    unit = load_unit(conn, event.to_unit_id)
+    if unit is None or unit.id != unit_id:
+        unit = load_unit(conn, unit_id)
     if unit is None:
         return None
     # An 'each' notice is dealt with here and now: marking it keeps it out of a digest should the unit
@@ -334,14 +339,14 @@ def tell_unit(conn: sa.Connection, report_id: int, *, public_url: str | None = N
         INSERT INTO unit_notice (unit_id, report_id, event_id, digested_at)
         VALUES (:u, :r, :e, CASE WHEN :each THEN now() END)
         ON CONFLICT (unit_id, event_id) DO NOTHING RETURNING id"""),
-        {"u": unit.id, "r": report_id, "e": event.id, "each": unit.notify_mode == "each"}).scalar()
+        {"u": unit.id, "r": report_id, "e": event_id, "each": unit.notify_mode == "each"}).scalar()
     if notice_id is None or unit.notify_mode != "each":
         return notice_id
     if not unit.emails:
         log.info("unit %s has no e-mail address: report %s is not mailed", unit.code, report_id)
         return notice_id
     base = configured_public_url(public_url)
-    facts = report_facts(conn, report_id, event.id)
+    facts = report_facts(conn, report_id, event_id)
     link = None if unit.has_accounts else signed_link(report_id, unit.id, base, secret)
     subject, body = report_mail(facts, unit, base, link)
     for n, address in enumerate(unit.emails):
