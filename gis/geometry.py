@@ -33,6 +33,8 @@ def to_multipolygon(geom: BaseGeometry | None, *, what: str = "geometry") -> Che
         reason = shapely.is_valid_reason(geom)
         geom = shapely.make_valid(geom)
         repaired = True
+    if isinstance(geom, MultiPolygon):  # the common case: kept as it is, not copied
+        return Checked(geom, repaired, reason)
     polygons = _polygons(geom)
     if not polygons:
         raise InvalidGeometry(

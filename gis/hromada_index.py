@@ -1,7 +1,7 @@
 """Which hromada contains each of many points, answered in bulk in memory.
 
 Importers place every feature in its hromada. Asking PostGIS once per feature costs ~20 µs each;
-an STRtree over the boundary pieces (``hromada_part``, ≤ 256 vertices each) answers 200,000 points
+an STRtree over the prepared boundary pieces (``hromada_part``) answers 200,000 points
 in well under a second.
 """
 from __future__ import annotations

@@ -95,9 +95,10 @@ hromada = sa.Table(
     gist("hromada", "boundary"),
 )
 
-# Each hromada's boundary cut into pieces of at most 256 vertices (ST_Subdivide): "which hromada
-# contains this point" becomes an index lookup on small pieces instead of a test against a
-# boundary of thousands of vertices. Kept in step by importers.communities.
+# Each hromada's boundary cut into pieces of at most HROMADA_PART_VERTICES vertices (ST_Subdivide):
+# "which hromada contains this point" becomes a lookup on pieces instead of a test against a boundary
+# of tens of thousands of vertices. Kept in step by importers.communities.
+HROMADA_PART_VERTICES = 4096
 hromada_part = sa.Table(
     "hromada_part", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
