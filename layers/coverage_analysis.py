@@ -37,6 +37,10 @@ Zones without known population have no population shares (None).
 Areas are computed in the hromada's UCS-2000 TM zone (gis.crs). Each run is kept
 (``coverage_run``: when, parameters, evidence used, hromada-wide summary) with its zones
 (``coverage_result``); ``hromada coverage analyse`` recomputes on demand.
+
+The Ookla tiles may also be handed in rather than read from ``speed_tile`` (``analyse(speed_tiles=…)``):
+the analysis of every hromada at once (layers.coverage_distributed) reads the national Ookla file on a
+Dask cluster and gives each hromada its own tiles; everything else is computed here, the same way.
 """
 from __future__ import annotations
 
@@ -227,7 +231,30 @@ def _best_first(by_rank: dict[int, list], exclude) -> dict[int, object]:
     return out
 
 
-def _collect_vectors(conn, hromada_id: int, srid: int, test_radius_m: float) -> tuple[dict, dict]:
+def _speed_tile_rows(conn, params: dict, speed_tiles) -> sa.CursorResult:
+    """(down Mbit/s, up Mbit/s, metric WKB) of the Ookla tiles over the hromada: the ``speed_tile``
+    table's, or those given as (avg_d_kbps, avg_u_kbps, WKB in EPSG:4326) rows."""
+    b = "(SELECT boundary FROM hromada WHERE id = :h)"
+    if speed_tiles is None:
+        return conn.execute(sa.text(
+            f"SELECT avg_d_kbps / 1000.0, avg_u_kbps / 1000.0, ST_AsBinary(ST_Transform(geom, :srid)) "
+            f"FROM speed_tile WHERE avg_d_kbps IS NOT NULL AND ST_Intersects(geom, {b})"), params)
+    # Given tiles go through the same SQL as the table's — the same ST_Transform, the same
+    # ST_Intersects with the boundary, the same kbit/s → Mbit/s division — so a tile counts and
+    # weighs the same whichever way it came (the distributed run must equal this one's results).
+    down, up, wkb = ([row[i] for row in speed_tiles] for i in range(3))
+    down, up = ([None if v is None else int(v) for v in values] for values in (down, up))  # numpy ints too
+    return conn.execute(sa.text(
+        f"SELECT t.d / 1000.0, t.u / 1000.0, ST_AsBinary(ST_Transform(t.g, :srid)) "
+        f"FROM (SELECT d, u, ST_GeomFromWKB(w, 4326) AS g "
+        f"      FROM unnest(CAST(:tile_d AS bigint[]), CAST(:tile_u AS bigint[]), CAST(:tile_w AS bytea[])) "
+        f"           AS x(d, u, w)) t "
+        f"WHERE t.d IS NOT NULL AND ST_Intersects(t.g, {b})"),
+        dict(params, tile_d=down, tile_u=up, tile_w=[bytes(w) for w in wkb]))
+
+
+def _collect_vectors(conn, hromada_id: int, srid: int, test_radius_m: float,
+                     speed_tiles=None) -> tuple[dict, dict]:
     params = {"h": hromada_id, "srid": srid, "r": test_radius_m}
     b = "(SELECT boundary FROM hromada WHERE id = :h)"
     kinds: dict[str, dict[int, list]] = {"measurement": {}, "claim": {}}
@@ -238,9 +265,7 @@ def _collect_vectors(conn, hromada_id: int, srid: int, test_radius_m: float) -> 
             geom = shapely.make_valid(shapely.from_wkb(bytes(wkb)))
             kinds[kind].setdefault(rank, []).append(geom)
 
-    for down, up, wkb in conn.execute(sa.text(
-            f"SELECT avg_d_kbps / 1000.0, avg_u_kbps / 1000.0, ST_AsBinary(ST_Transform(geom, :srid)) "
-            f"FROM speed_tile WHERE avg_d_kbps IS NOT NULL AND ST_Intersects(geom, {b})"), params):
+    for down, up, wkb in _speed_tile_rows(conn, params, speed_tiles):
         add("measurement", service_class(float(down), None if up is None else float(up)), wkb)
         counts["speed_tiles"] += 1
     for down, up, wkb in conn.execute(sa.text(
@@ -333,8 +358,8 @@ def _collect_rasters(conn, hromada_id: int, srid: int, boundary_metric, store: P
 
 
 def collect_evidence(conn, hromada_id: int, srid: int, boundary_metric, *, test_radius_m: float,
-                     store: Path) -> Evidence:
-    kinds, counts = _collect_vectors(conn, hromada_id, srid, test_radius_m)
+                     store: Path, speed_tiles=None) -> Evidence:
+    kinds, counts = _collect_vectors(conn, hromada_id, srid, test_radius_m, speed_tiles)
     regions = {}
     measured = shapely.union_all([g for gs in kinds["measurement"].values() for g in gs]) \
         if kinds["measurement"] else None
@@ -485,8 +510,12 @@ def _zones(conn, hromada_id: int, srid: int, hex_size_m: float) -> tuple[list[Zo
 
 def analyse(conn: sa.Connection, hromada_id: int, *, hex_size_m: float = DEFAULT_HEX_SIZE_M,
             test_radius_m: float = DEFAULT_TEST_RADIUS_M, address_layer: Layer | None = None,
-            raster_store: Path | None = None) -> int:
+            raster_store: Path | None = None, speed_tiles=None, run_notes: dict | None = None) -> int:
     """Compute the white spots of one hromada and store them as a new run; its id.
+
+    ``speed_tiles``: the Ookla tiles to use instead of the ``speed_tile`` table's, as
+    (avg_d_kbps, avg_u_kbps, WKB of the tile in EPSG:4326) rows — tiles off the hromada are left out
+    as the table's are. ``run_notes`` are added to the run's parameters (how it was run).
 
     Raises NotFound for an unknown hromada, Unprocessable when it has no settlement with a
     boundary, InvalidInput for a hex size outside 100…20,000 m (or one giving over 20,000 cells)
@@ -501,7 +530,7 @@ def analyse(conn: sa.Connection, hromada_id: int, *, hex_size_m: float = DEFAULT
     _check_parameters(hex_size_m, test_radius_m, area)
     settlements, hexes, whole = _zones(conn, hromada_id, srid, float(hex_size_m))
     evidence = collect_evidence(conn, hromada_id, srid, whole.geom, test_radius_m=float(test_radius_m),
-                                store=Path(raster_store or default_store()))
+                                store=Path(raster_store or default_store()), speed_tiles=speed_tiles)
 
     # Hex cells take population from the settlements' parts inside them: compute those parts too.
     peopled = [s for s in settlements if s.population]
@@ -564,6 +593,7 @@ def analyse(conn: sa.Connection, hromada_id: int, *, hex_size_m: float = DEFAULT
         "unserved_below_mbps": list(UNSERVED_BELOW_MBPS), "underserved_below_mbps": list(UNDERSERVED_BELOW_MBPS),
         "technology_default_mbps": {k: list(v) for k, v in TECHNOLOGY_DEFAULT_MBPS.items()},
         "population_weighting": "address points" if addresses is not None else "even over settlement area",
+        **(run_notes or {}),
     }
     evidence_used = dict(evidence.counts, address_points=0 if points is None else int(points.size),
                          address_layer=address_layer.name if points is not None else None)
