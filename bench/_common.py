@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -13,6 +14,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -147,3 +150,14 @@ def served_app(url: str, config: dict | None = None, threads: int = 8):
     """One app process (see :func:`served_apps`); yields its port."""
     with served_apps(url, config, threads=threads) as (port,):
         yield port
+
+
+def points_inside(boundary, n: int, rng: random.Random) -> list[tuple[float, float]]:
+    """``n`` random points inside a shapely ``boundary`` (lon, lat to 6 decimals)."""
+    minx, miny, maxx, maxy = boundary.bounds
+    out = []
+    while len(out) < n:
+        x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        if shapely.contains_xy(boundary, x, y):
+            out.append((round(x, 6), round(y, 6)))
+    return out

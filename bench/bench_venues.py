@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from waitress.server import create_server
 
-from _common import SHARED_DATA, bench_database
+from _common import SHARED_DATA, bench_database, points_inside
 from gis import db
 from gis.bulk import copy_rows, ewkb
 from gis.embedded import free_port
@@ -67,16 +67,6 @@ def load_venues(engine, hromada_id: int, boundary) -> float:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE venue"))
     return time.perf_counter() - start
-
-
-def points(boundary, n: int, rng: random.Random) -> list[tuple[float, float]]:
-    minx, miny, maxx, maxy = boundary.bounds
-    out = []
-    while len(out) < n:
-        x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
-        if shapely.contains_xy(boundary, x, y):
-            out.append((round(x, 6), round(y, 6)))
-    return out
 
 
 def as_psycopg(sql_text: str) -> str:
@@ -160,7 +150,7 @@ def first_searches_on_new_connections(dsn: str, boundary, rng: random.Random, co
     first, early, late = [], [], []
     for _ in range(connections):
         with psycopg.connect(dsn, autocommit=True) as conn:
-            for n, point in enumerate(points(boundary, 20, rng)):
+            for n, point in enumerate(points_inside(boundary, 20, rng)):
                 seconds = sql_once(conn, query, point)
                 (first if n == 0 else early if n < 10 else late).append(seconds)
     e, la = statistics.median(early) * 1000, statistics.median(late) * 1000
@@ -183,7 +173,7 @@ def run(url: str, dsn: str, boundary) -> None:
         print("wheelchair ratings:", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         # The rare case last: a category holding 1/13 of the venues, of which 15 % fit a wheelchair.
         for profile, category in (("wheelchair", None), ("deaf", None), ("wheelchair", "administrative")):
-            where = points(boundary, REQUESTS, rng)
+            where = points_inside(boundary, REQUESTS, rng)
             paired_times(port, conn, profile, where[:30], category)  # warm-up: connections, prepared statements
             over_http, direct = paired_times(port, conn, profile, where, category)
             h, s = statistics.median(over_http) * 1000, statistics.median(direct) * 1000
@@ -193,14 +183,14 @@ def run(url: str, dsn: str, boundary) -> None:
                   f"({h - s:+.2f} ms, target ≤ +2 ms) over {REQUESTS} places; "
                   f"find_venues in process (SQLAlchemy, reasons in words) {f:.2f} ms")
 
-        point = points(boundary, 1, rng)[0]
+        point = points_inside(boundary, 1, rng)[0]
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + as_psycopg(acc.search_sql(
             "wheelchair")), params(point)).fetchall())
         print("EXPLAIN ANALYZE (wheelchair):\n  " + plan.replace("\n", "\n  "))
         print(f"geography KNN index used: {'yes' if 'ix_venue_geog' in plan else 'NO'}")
 
         # A partial KNN index per profile, tried and rolled back: does it beat the filtered KNN scan?
-        where = points(boundary, REQUESTS, rng)
+        where = points_inside(boundary, REQUESTS, rng)
         base = {p: statistics.median(sql_times(conn, p, where)) * 1000 for p in ("wheelchair", "deaf")}
         with conn.transaction(force_rollback=True):
             for profile in ("wheelchair", "deaf"):

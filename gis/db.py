@@ -6,6 +6,7 @@ and started on demand. Schema changes go through Alembic migrations in ``gis/mig
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from pathlib import Path
 
@@ -60,22 +61,30 @@ def transaction(bind: sa.Engine | sa.Connection):
             yield bind
 
 
-def make_engine(url: str, **kwargs) -> sa.Engine:
+def make_engine(url: str, *, serial_plans: bool = False, **kwargs) -> sa.Engine:
     """An engine that checks each pooled connection before use (a restarted server costs no
-    request), its connections without JIT compilation (:func:`_without_jit`)."""
+    request), its connections without JIT compilation (``jit = off``). PostgreSQL JIT-compiles any
+    query it estimates as costly, and PostGIS functions declare high costs: the venue search spent
+    170 ms compiling a 50 ms query on each of a connection's first ten runs. The service's queries are
+    short; JIT never paid.
+
+    ``serial_plans``: no parallel query either (``max_parallel_workers_per_gather = 0``), for the web
+    app's requests: at national size the planner expects thousands of a hromada's reports and starts
+    parallel workers, which cost 15–20 ms to launch — a dashboard figure took 22 ms instead of 0.4 ms
+    serially — and a server busy with requests has no idle cores for them anyway (issue #20)."""
     kwargs.setdefault("pool_pre_ping", True)
     engine = sa.create_engine(normalize_url(url), **kwargs)
-    sa.event.listen(engine, "connect", _without_jit)
+    settings = ("jit = off",) + (("max_parallel_workers_per_gather = 0",) if serial_plans else ())
+    sa.event.listen(engine, "connect", functools.partial(_session_settings, settings))
     return engine
 
 
-def _without_jit(dbapi_connection, _record) -> None:
-    """``SET jit = off`` for the session. PostgreSQL JIT-compiles any query it estimates as costly,
-    and PostGIS functions declare high costs: the venue search spent 170 ms compiling a 50 ms query
-    on each of a connection's first ten runs. The service's queries are short; JIT never paid."""
+def _session_settings(settings: tuple[str, ...], dbapi_connection, _record) -> None:
+    """``SET`` each of ``settings`` for the session of a new connection."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True  # a SET inside a transaction that is rolled back would not last
-    dbapi_connection.execute("SET jit = off")
+    for setting in settings:
+        dbapi_connection.execute(f"SET {setting}")
     dbapi_connection.autocommit = autocommit
 
 

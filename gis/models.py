@@ -346,6 +346,9 @@ asset = sa.Table(
     sa.Column("is_demo", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_asset_hromada_id_kind_ref", "hromada_id", "kind", "ref"),
     gist("asset", "geom"),
+    # Routing's "in reach" is a geography distance (ST_DWithin(geom::geography, …)), which the geometry
+    # index cannot answer: without this, every lamp of a city was tested (130 ms in Kharkiv's 43,866).
+    sa.Index("ix_asset_geog", sa.text("(geom::geography)"), postgresql_using="gist"),
 )
 
 # Who answers for an asset with no unit of its own, by its owner class: in this hromada, state
@@ -408,6 +411,9 @@ report = sa.Table(
     sa.Index("ix_report_hromada_id_created_at", "hromada_id", "created_at"),
     sa.Index("ix_report_hromada_id_status_due_at", "hromada_id", "status", "due_at"),
     sa.Index("ix_report_reporter_email_lower", sa.text("lower(reporter_email)")),
+    # A hromada's first report checks that no other hromada's code uses the prefix it is to be given
+    # (layers.reports.tracking_prefix): without it, a scan of every report (1.6 s at 2 M).
+    sa.Index("ix_report_code_prefix", sa.text("split_part(code, '-', 1)")),
     sa.Index("ix_report_category_id_status", "category_id", "status"),
 )
 

@@ -173,6 +173,31 @@ def synthetic_load(points: int, roads: int):
     click.echo(f"synthetic_points: {points}, synthetic_roads: {roads}")
 
 
+@synthetic_group.command("national")
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True, max=10), default=1.0, show_default=True,
+              help="Share of the national totals (2 M reports, 1 M lamps, 0.5 M roads, 1 M parcels, 0.1 M venues).")
+@click.option("--seed", type=int, default=20, show_default=True, help="The same seed gives the same data.")
+@click.option("--limit-hromadas", type=click.IntRange(min=1), default=None,
+              help="Fill only the first N hromadas (by KATOTTG) not yet set up, with the whole share among them.")
+@click.option("--source", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Boundaries to load (default: ../shared/data/ukraine/ukraine_hromadas.gpkg).")
+@click.option("--with-history", is_flag=True,
+              help="Keep the history triggers on (a feature_version row for every generated feature).")
+def synthetic_national(scale: float, seed: int, limit_hromadas: int | None, source: str | None, with_history: bool):
+    """Every hromada not yet set up, set up and filled with three years of flagged-synthetic reports, lamps,
+    roads, parcels and venues (importers/national.py); hromadas already set up (the demo) are left alone."""
+    from importers.national import generate_national
+
+    engine = db.make_engine(db.database_url())
+    try:
+        report = generate_national(engine, scale=scale, seed=seed, limit_hromadas=limit_hromadas, source=source,
+                                   history=with_history, progress=lambda line: click.echo(f"  {line}"))
+    finally:
+        engine.dispose()
+    click.echo(report.summary("uk"))
+    click.echo(report.summary("en"))
+
+
 @click.command("import-addresses")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--hromada", "katottg", default=None,

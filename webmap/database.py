@@ -92,11 +92,12 @@ def engine_options(url: str) -> tuple[str, dict]:
 
 
 def _engine(url: str, **kwargs) -> sa.Engine:
+    """An engine of the web app: its requests run serial plans (gis.db.make_engine)."""
     url, options = engine_options(url)
     connect_args = {**options.get("connect_args", {}), **kwargs.pop("connect_args", {})}
     if connect_args:
         kwargs["connect_args"] = connect_args
-    return make_engine(url, **kwargs)
+    return make_engine(url, serial_plans=True, **kwargs)
 
 
 class Replica:
