@@ -34,12 +34,14 @@ from gis.routing import categories_in
 from layers import admin_areas, announcements, area_alerts, followers
 from layers.report_states import STATUSES, report_url
 from layers.unit_mail import kyiv_time
+from webmap import api_models as m
 from webmap.access import chosen_hromada, current_user, hromada_roles
 from webmap.database import connection, engine
 from webmap.extensions import csrf, limiter, report_rate_limit
 from webmap.i18n import current_lang, t
 from webmap.idempotency import idempotency_key, public_url, request_fingerprint, run_once
 from webmap.mapview import base_map, map_parts
+from webmap.openapi import documented
 
 bp = Blueprint("alerts", __name__)
 GEOMAN = "vendor/leaflet-geoman-2.18.3"
@@ -162,6 +164,11 @@ def subscribe_submit():
 
 @bp.post("/api/alerts")
 @limiter.limit(report_rate_limit)
+@documented(summary="Alerts for an area: subscribe an e-mail address to the new reports in a village, district, "
+                    "drawn area or the whole hromada", tags=("alerts",), json=m.AlertIn, headers=m.WriteHeaders,
+            ok=m.AlertSubscribed, errors=(422, 429), validate=False,
+            description="Needs the CSRF token (X-CSRFToken); rate-limited per client; Idempotency-Key makes "
+                        "retries safe. The body is checked by the view, which names the field that is wrong.")
 def api_subscribe():
     """JSON: ``hromada`` (KATOTTG), ``email``, one of ``settlement`` (id), ``district`` (id or code),
     ``area`` (GeoJSON Polygon/MultiPolygon) or ``whole_hromada: true``; ``categories`` (codes; none: all),
@@ -351,6 +358,9 @@ def area_feed(token: str):
 # --- announcements: the map's GeoJSON and banner ---------------------------------------------------------
 
 @bp.get("/api/hromadas/<katottg>/announcements")
+@documented(summary="The hromada's announcements not over (works, outages) as GeoJSON, for its map",
+            tags=("alerts",), query=m.LangQuery, ok=m.FeatureCollection, media="application/geo+json",
+            path={"katottg": {"examples": ["UA05020310000080026"]}})
 def announcements_geojson(katottg: str):
     conn = connection()
     summary = admin_areas.hromada_summary(conn, katottg)

@@ -503,6 +503,38 @@ class IdempotencyHeaders(BaseModel):
                                         description="a retry with the same key gets the first answer")
 
 
+class AlertIn(BaseModel):
+    """A subscription to the reports of an area (as the form at /alerts makes it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    hromada: str | None = Field(None, description="the hromada's KATOTTG code (default: the service's hromada)")
+    email: str | None = Field(None, description="where the alerts go; a new address is asked to confirm first")
+    settlement: int | str | None = Field(None, description="a village's id")
+    district: int | str | None = Field(None, description="a starosta district's id or code")
+    area: dict[str, Any] | None = Field(None, description="a drawn area: a GeoJSON Polygon or MultiPolygon")
+    area_name: str | None = Field(None, description="what to call the drawn area")
+    whole_hromada: bool | None = Field(None, description="true: the whole hromada")
+    categories: list[str] | None = Field(None, description="category codes (none: every category)")
+    frequency: Literal["immediate", "daily"] | None = Field(None, description="at once, or a daily digest")
+
+
+class AlertSubscribed(Open):
+    """The answer: ``subscribed``, ``confirm`` (a mail asks to confirm the address first) or ``stopped``
+    (the address asked for no more mail), what was subscribed to, and the area's Atom feed."""
+
+    state: Literal["subscribed", "confirm", "stopped"]
+    hromada: Any = None
+    place: Any = None
+    categories: Any = None
+    frequency: str | None = None
+    feed_url: str
+
+
+class LangQuery(BaseModel):
+    lang: Literal["uk", "en"] | None = Field(None, description="the language of the titles (default uk)")
+
+
 class CsrfHeaders(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 

@@ -51,6 +51,7 @@ def test_the_document_describes_every_custom_json_endpoint(client):
         ("/open311/v2/discovery.json", "get"), ("/open311/v2/services.json", "get"),
         ("/open311/v2/services/{service_code}.json", "get"), ("/open311/v2/requests.json", "get"),
         ("/open311/v2/requests.json", "post"), ("/open311/v2/requests/{service_request_id}.json", "get"),
+        ("/api/alerts", "post"), ("/api/hromadas/{katottg}/announcements", "get"),
     ]:
         assert method in paths.get(path, {}), (method, path)
     report = paths["/api/reports"]["post"]
