@@ -452,7 +452,8 @@ def alert_report(conn: sa.Connection, report_id: int, *, public_url: str | None 
     or approved): one ``area_alert`` per subscription (confirmed, not stopped, category chosen or all),
     and for those on "at once" a mail now. A report that is not public is nobody's news yet. Returns how
     many subscriptions were alerted (0 on a retry). Runs in the caller's transaction; the mails are
-    written in a savepoint: a fault there is logged and must not lose the report (nor its alerts)."""
+    written in a savepoint: a fault there is logged and loses neither the report nor its alerts (those
+    then go out with the next daily digest)."""
     alerted = conn.execute(sa.text("""
         INSERT INTO area_alert (subscription_id, report_id, digested_at)
         SELECT s.id, r.id, CASE WHEN s.frequency = 'immediate' THEN now() END
@@ -472,7 +473,12 @@ def alert_report(conn: sa.Connection, report_id: int, *, public_url: str | None 
         except sa.exc.OperationalError:
             raise  # the database itself is gone: the whole change fails and is retried
         except Exception:
-            log.exception("area alert mails for report %s failed; the report is kept", report_id)
+            # Not told at once: the alerts wait for the next daily digest instead of counting as told.
+            log.exception("area alert mails for report %s failed; the report is kept, the alerts go to the "
+                          "next digest", report_id)
+            conn.execute(sa.text("""
+                UPDATE area_alert SET digested_at = NULL WHERE report_id = :r AND subscription_id = ANY(:ids)"""),
+                {"r": report_id, "ids": at_once})
     return len(alerted)
 
 

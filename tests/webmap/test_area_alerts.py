@@ -365,3 +365,22 @@ def test_every_alerts_route_that_writes_is_role_marked_or_public_and_answers_4xx
                 f"/feeds/{DEMO_KATOTTG}/villages/x.atom", "/feeds/areas/nope.atom", "/alerts/confirm/x",
                 "/feeds/UA99999999999999999.atom", f"/api/hromadas/{DEMO_KATOTTG}/announcements"):
         assert client.get(url).status_code < 500, url
+
+
+def test_alerts_whose_mail_fails_wait_for_the_digest(app, client, demo_db, monkeypatch):
+    """A fault while writing the at-once mails keeps the report and leaves its alerts untold, so the
+    next daily digest carries them."""
+    confirm_addresses(demo_db, BOHDAN)
+    lon, lat = inside(demo_db, "Якушинці")
+    assert subscribe_api(client, email=BOHDAN, area=box(lon, lat)).get_json()["state"] == "subscribed"
+
+    def broken(*_args):
+        raise RuntimeError("a template went wrong")
+
+    monkeypatch.setattr(area_alerts, "_mail_at_once", broken)
+    made = report_in(client, demo_db, "Якушинці", description="Бак у центрі")
+    report_id = scalar(demo_db, "SELECT id FROM report WHERE code = :c", c=made["code"])
+    assert scalar(demo_db, "SELECT count(*) FROM area_alert WHERE report_id = :r AND digested_at IS NULL",
+                  r=report_id) == 1
+    assert scalar(demo_db, "SELECT count(*) FROM outbox WHERE report_id = :r AND subject LIKE '%' || :c || '%' "
+                           "AND to_addr = :e", r=report_id, c=made["code"], e=BOHDAN) == 0
