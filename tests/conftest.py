@@ -127,10 +127,11 @@ class SessionDatabases:
     all keep pointing at it; pools are disposed before the old copy is dropped.
     """
 
-    def __init__(self, url: str, admin_dsn: str):
+    def __init__(self, url: str, admin_dsn: str, *, shared_server: bool = False):
         import psycopg
 
         self.url = url
+        self._shared_server = shared_server
         self.name = make_url(url).database
         self.clean = f"{self.name}_clean"
         self.demo = f"{self.name}_demo"
@@ -140,6 +141,9 @@ class SessionDatabases:
         # before 15 a file copy is the only way.
         self._strategy = " STRATEGY FILE_COPY" if self._admin.info.server_version >= 150000 else ""
         self._templates: set[str] = set()
+        # The template the session database was last copied from, and the cluster's WAL position
+        # right after: while nothing has written WAL since, that copy is still untouched.
+        self._untouched: tuple[str, str] | None = None
 
     def _execute(self, statement: str, *names: str) -> None:
         from psycopg import sql
@@ -186,11 +190,25 @@ class SessionDatabases:
         engine.dispose()
         # FORCE ends what a test left connected (a CLI's engine, a pool nobody disposed), but then waits
         # for them in steps of 100 ms, and a connection just closed is often still leaving: ended and
-        # waited for here first (in steps of 10 ms), DROP finds nobody.
+        # waited for here first (in steps of 10 ms), DROP finds nobody. Every test starts with no
+        # connection of an earlier one, whether its database is copied again or not.
         self._admin.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                             "WHERE datname = %s AND pid <> pg_backend_pid()", (self.name,))
+        # A test that only read leaves the copy as it was made: no change to
+        # any table, sequence or catalogue of the cluster (this worker's alone) happens without WAL,
+        # so an unmoved WAL position proves it, and the copy serves the next test as it is. Anything
+        # else moving it (a checkpoint, autovacuum) only costs a copy.
+        position = self._wal_position()
+        if position is not None and self._untouched == (template, position):
+            return
         self._execute("DROP DATABASE {} WITH (FORCE)", self.name)
         self._copy(template, self.name)
+        self._untouched = (template, self._wal_position())
+
+    def _wal_position(self) -> str | None:
+        if self._admin.info.server_version < 100000 or self._shared_server:
+            return None  # on a shared server (DATABASE_URL) others write WAL too: always copy
+        return self._admin.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
 
     def copy_demo_rasters(self) -> None:
         """The demo's raster files into the raster store of this test, as loading the demo put them."""
@@ -230,7 +248,7 @@ def session_databases():
         with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
                              autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        databases = SessionDatabases(url, dsn)
+        databases = SessionDatabases(url, dsn, shared_server=True)
         try:
             yield databases
         finally:

@@ -1,23 +1,19 @@
 """An automated WCAG 2.1 A/AA audit (axe-core, in Chromium) of every kind of page we serve."""
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
 
+from tests.axe import violations
 from tests.helpers import asset_point
+from tests.webmap.conftest import settle
 from tests.webmap.test_reports_http import add_staff
-
-AXE = (Path(__file__).resolve().parent.parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
 
 
 def audit(page, url: str) -> list[dict]:
     page.goto(url)
-    page.wait_for_load_state("networkidle")
-    page.evaluate(AXE)  # not an inline <script>: the pages' CSP (webmap/security.py) would block it
-    result = page.evaluate("async () => await axe.run(document, "
-                           "{runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})")
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]} for v in result["violations"]]
+    settle(page)
+    return violations(page)
 
 
 @pytest.fixture

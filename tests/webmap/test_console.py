@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from gis.users import create_user
+from tests.axe import violations
 from tests.helpers import STRYZHAVKA, demo_hromada_id, load_neighbours, one, scalar
-from tests.webmap.test_accessibility import AXE
+from tests.webmap.conftest import browser_context
 from tests.webmap.test_accessibility import audit as axe_audit
 from tests.webmap.test_reports_http import form_token
 from webmap.i18n import format_datetime
@@ -541,8 +542,7 @@ def test_unit_staff_of_the_same_hromada_get_403(client, demo_db):
 # --- in Chromium: keyboard only, 320 px, axe -------------------------------------------------------
 
 def narrow_page(browser):
-    context = browser.new_context(viewport={"width": 320, "height": 640}, locale="uk-UA")
-    context.route("https://**/*", lambda route: route.fulfill(status=204, body=""))
+    context = browser_context(browser, viewport={"width": 320, "height": 640})
     return context, context.new_page()
 
 
@@ -712,10 +712,7 @@ def test_console_pages_pass_axe(live_server, browser, demo_db, lang):
                                timeout=5000)
         # in English: the language chosen last (?lang=en above) is remembered
         assert "not a valid e-mail address: not-an-address" in page.inner_text("#emails-error")
-        page.evaluate(AXE)  # not an inline <script>: the CSP would block it
-        result = page.evaluate("async () => await axe.run(document, "
-                               "{runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})")
-        assert result["violations"] == []
+        assert violations(page) == []
     finally:
         context.close()
 
@@ -725,8 +722,7 @@ def test_an_area_drawn_on_the_map_is_posted_as_geojson(live_server, browser, dem
     with demo_db.begin() as conn:
         create_user(conn, ADMIN_EMAIL, PASSWORD, ["admin"], hromada_id=demo_hromada_id(demo_db))
     v = village(demo_db, free_village(demo_db))
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="uk-UA")
-    context.route("https://**/*", lambda route: route.fulfill(status=204, body=""))
+    context = browser_context(browser)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from gis.users import create_user
 from tests.helpers import STRYZHAVKA, demo_hromada_id, load_neighbours, one, scalar, unit_id
-from tests.webmap.conftest import browser_context
+from tests.webmap.conftest import browser_context, settle
 from tests.webmap.test_accessibility import audit
 from tests.webmap.test_narrow_screens import NARROW, OVERFLOW
 from tests.webmap.test_reports_http import form_token, log_in
@@ -338,7 +338,7 @@ def test_editor_pages_pass_axe_and_fit_320_px(live_server, browser, page, demo_d
     sign_in(narrow, live_server, ADMIN)
     for path in pages:
         narrow.goto(live_server + path)
-        narrow.wait_for_load_state("networkidle")
+        settle(narrow)
         found = narrow.evaluate(OVERFLOW)
         assert found["scrollWidth"] <= NARROW and not found["wide"] and not found["unreachable"], (path, found)
     context.close()
@@ -346,12 +346,9 @@ def test_editor_pages_pass_axe_and_fit_320_px(live_server, browser, page, demo_d
 
 def audit_current(page) -> list[dict]:
     """axe on the page as it is now (after a form was sent), not reloaded."""
-    from tests.webmap.test_accessibility import AXE
+    from tests.axe import violations
 
-    page.evaluate(AXE)
-    result = page.evaluate("async () => await axe.run(document, "
-                           "{runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})")
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]} for v in result["violations"]]
+    return violations(page)
 
 
 def test_a_road_redrawn_on_the_map_snaps_to_its_old_vertex(live_server, page, demo_db, people):

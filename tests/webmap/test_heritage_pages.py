@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from layers import eroutes, heritage
+from tests.webmap.conftest import settle
 from webmap.i18n import format_number
 
 KATOTTG = "UA05020310000080026"
@@ -23,7 +24,7 @@ def demo_summary(engine) -> dict:
 
 def test_heritage_page_in_chromium_has_the_legend_objects_living_heritage_and_routes(live_server, page, demo_db):
     page.goto(f"{live_server}/map/{KATOTTG}/heritage?lang=en")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.locator("h1").inner_text().startswith("Cultural heritage")
     legend = page.locator("figure.legend").inner_text()
     for words in ("national significance", "local significance", "newly identified object", "UNESCO"):
@@ -37,14 +38,14 @@ def test_heritage_page_in_chromium_has_the_legend_objects_living_heritage_and_ro
     assert "summer" in page.locator("table.living-heritage").inner_text()
     assert page.locator("path.leaflet-interactive").count() >= 8  # the objects and the living heritage
     page.click(f"a[href='/routes/{DEMO}']")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.locator("h1").inner_text() == "In the footsteps of Stepan Kylymnyk (demo)"
 
 
 def test_every_colour_on_the_heritage_map_has_a_legend_entry_of_its_own(live_server, page, demo_db):
     """Issue #17: the living heritage was drawn violet with no legend entry, next to the legend's UNESCO violet."""
     page.goto(f"{live_server}/map/{KATOTTG}/heritage")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     drawn = set(page.evaluate("""() => [...document.querySelectorAll('.folium-map .leaflet-pane path')]
         .flatMap(p => [p.getAttribute('stroke'), p.getAttribute('fill')]).filter(c => c && c !== 'none')"""))
     swatches = page.locator("figure.legend .swatch").evaluate_all(
@@ -58,7 +59,7 @@ def test_every_colour_on_the_heritage_map_has_a_legend_entry_of_its_own(live_ser
 def test_route_page_shows_the_stops_in_order_a_qr_code_and_the_length(live_server, page, demo_db):
     summary = demo_summary(demo_db)
     page.goto(f"{live_server}/routes/{DEMO}")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     names = page.locator("ol.stops > li .stop-name").all_inner_texts()
     assert names == [s["name_uk"] for s in summary["stops"]] and len(names) == 5
     assert names[0].startswith("Якушинці, будинок культури") and names[1].startswith("Пам'ятний знак")

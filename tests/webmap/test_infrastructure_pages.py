@@ -4,6 +4,7 @@ import re
 import sqlalchemy as sa
 
 from tests.helpers import asset_point, scalar
+from tests.webmap.conftest import settle
 
 CODE = "UA05020310000080026"
 
@@ -50,7 +51,7 @@ def test_resident_chooses_which_lamp_is_out(live_server, page, demo_db):
     page.wait_for_selector("#category[data-loaded-for]")
     page.select_option("#category", "street_light_out")
     page.wait_for_selector("#asset-choice:not([hidden])")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     options = page.locator("#asset_id option").all_inner_texts()
     assert options[0].startswith("найближчий") and options[1].startswith("№ 301")
     lamp_302 = scalar(demo_db, "SELECT id FROM street_lamp WHERE ref = '302'")

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from layers import land_qa
+from tests.webmap.conftest import settle
 from tests.webmap.test_accessibility import audit
 from tests.webmap.test_reports_http import add_staff, log_in
 
@@ -121,7 +122,7 @@ def test_bad_input_is_a_bilingual_4xx(client, demo_db, path, status):
 
 def test_dashboard_renders_chart_legend_and_map_in_chromium(live_server, page, demo_db):
     page.goto(f"{live_server}/map/{CODE}/land")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.locator("h1").inner_text().startswith("Інвентаризація земель")
     legend = page.locator("figure.legend").inner_text()
     assert "інвентаризовано" in legend and "виявлено розбіжності" in legend
@@ -137,20 +138,20 @@ def test_dashboard_renders_chart_legend_and_map_in_chromium(live_server, page, d
     counts = page.inner_text("#land-qa-counts")
     assert f"{land_qa.KINDS['gap']['uk']}: 1" in counts and f"{land_qa.KINDS['duplicate']['uk']}: 1" in counts
     page.get_by_role("link", name="Усі проблеми й завантаження").click()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.url.endswith(f"/map/{CODE}/land/qa")
 
 
 def test_qa_page_lists_the_demo_problems_with_links_in_chromium(live_server, page, demo_db):
     page.goto(f"{live_server}/map/{CODE}/land/qa?lang=en")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     for kind in ("overlap", "outside", "gap", "duplicate", "area"):
         assert page.locator(f"tr.qa-{kind}").count() >= 1, kind
     duplicate = page.locator("tr.qa-duplicate").first
     links = duplicate.locator("a")
     assert links.count() == 2 and links.nth(0).inner_text() == links.nth(1).inner_text()
     links.nth(0).click()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert "/land/parcels/" in page.url and "duplicate cadastral number" in page.content()
     assert page.locator(".leaflet-container").count() == 1
 

@@ -4,6 +4,7 @@ import re
 import sqlalchemy as sa
 
 from tests.helpers import scalar
+from tests.webmap.conftest import settle
 
 EVIL = '<img src=x onerror="window.__pwned=1">Майдан</b>'
 
@@ -162,7 +163,7 @@ def test_similar_reports_are_offered_before_submitting(live_server, page, demo_d
     page.wait_for_selector("#category[data-loaded-for]")
     page.select_option("#category", "street_light_out")
     page.wait_for_selector("#similar li")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert existing in page.inner_text("#similar")
     page.fill("#email", "someone-else@example.org")  # further down the form, for a report of one's own
     page.get_by_role("button", name="Я теж").click()
@@ -256,14 +257,14 @@ def test_a_large_layer_comes_as_tiles_and_its_features_open_popups(app, live_ser
     switch = page.locator(".leaflet-control-layers-overlays label", has_text="Синтетичні точки (тест)").locator("input")
     with page.expect_response(lambda r: "/tiles/synthetic_points/" in r.url):
         switch.check()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert tiles and all(status in (200, 204) for status in tiles)
     assert 200 in tiles  # some tile over the hromada holds synthetic points
 
     # A click on a point drawn from a tile opens its popup, as a GeoJSON feature's would.
     page.evaluate("([lat, lon]) => window[document.querySelector('.folium-map').id].setView([lat, lon], 18, "
                   "{animate: false})", [lat, lon])
-    page.wait_for_load_state("networkidle")
+    settle(page)
     click_map_at(page, lat, lon, zoom=18)
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from layers import coverage_analysis
-from tests.webmap.conftest import browser_context
+from tests.webmap.conftest import browser_context, settle
 from tests.webmap.test_accessibility import report_code  # noqa: F401  (a fixture: a report filed for the test)
 
 K = "UA05020310000080026"
@@ -60,7 +60,7 @@ def test_no_public_page_scrolls_sideways_at_320_px(live_server, browser, public_
     for path in pages:
         answer = page.goto(live_server + path)
         assert answer.ok, path
-        page.wait_for_load_state("networkidle")
+        settle(page)
         result = page.evaluate(OVERFLOW)
         if result["scrollWidth"] > NARROW or result["unreachable"]:
             found[path] = result
@@ -73,7 +73,7 @@ def test_a_wide_table_scrolls_within_itself_on_a_laptop_screen(live_server, brow
     context = browser_context(browser, viewport={"width": 1366, "height": 768})
     page = context.new_page()
     page.goto(f"{live_server}/map/{K}/property")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     box = page.locator(".table-scroll[role=region][aria-labelledby=register-title]")
     assert box.get_attribute("tabindex") == "0"
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 1366

@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from gis.users import create_user
+from tests.axe import violations
 from tests.helpers import STRYZHAVKA, demo_hromada_id, inside, load_neighbours, one, scalar
 from tests.layers.test_plans import D, square
-from tests.webmap.conftest import browser_context
+from tests.webmap.conftest import browser_context, settle
 from tests.webmap.test_accessibility import audit
 from tests.webmap.test_narrow_screens import OVERFLOW
 from tests.webmap.test_plan_pages import KATOTTG, PASSWORD, browser_log_in
@@ -394,9 +395,7 @@ def test_plan_forms_pass_axe_and_fit_320_px(live_server, browser, page, demo_db,
         page.goto(f"{live_server}{NEW}?lang={lang}")
         page.click("#plan-form button[type=submit]")
         page.wait_for_selector("#error-summary")
-        page.evaluate(audit.__globals__["AXE"])
-        found = page.evaluate("async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', "
-                              "'wcag21aa']})).violations.map(v => v.id)")
+        found = [v["id"] for v in violations(page)]
         assert found == [], (lang, found)
     # A refused approval on the plan page (its reasons beside the decision's fields), and a stale settings form.
     page.goto(f"{live_server}/plans/{plan_id}?lang=uk")
@@ -406,9 +405,7 @@ def test_plan_forms_pass_axe_and_fit_320_px(live_server, browser, page, demo_db,
     page.wait_for_selector("#status-errors")
     assert page.evaluate("document.activeElement.id") == "status-errors"
     assert "номер рішення" in page.inner_text("#decision_number-error")
-    page.evaluate(audit.__globals__["AXE"])
-    found = page.evaluate("async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', "
-                          "'wcag21aa']})).violations.map(v => v.id)")
+    found = [v["id"] for v in violations(page)]
     assert found == [], found
 
     context = browser_context(browser, viewport={"width": 320, "height": 640})
@@ -417,7 +414,7 @@ def test_plan_forms_pass_axe_and_fit_320_px(live_server, browser, page, demo_db,
         browser_log_in(narrow, live_server, "planner@example.org", NEW)
         for path in paths:
             narrow.goto(f"{live_server}{path}")
-            narrow.wait_for_load_state("networkidle")
+            settle(narrow)
             result = narrow.evaluate(OVERFLOW)
             assert result["scrollWidth"] <= 320 and not result["wide"], (path, result)
         # A refused form at 320 px: the summary and the errors fit too.

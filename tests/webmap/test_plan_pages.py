@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from layers import plans
 from tests.helpers import one, scalar
 from tests.layers.test_plans import PLANNER, D, act, plan, square  # noqa: F401  (plan: a fixture)
+from tests.webmap.conftest import browser_context
 from tests.webmap.test_accessibility import audit
 from tests.webmap.test_reports_http import add_staff, csrf, form_token, log_in
 
@@ -223,8 +224,7 @@ def map_point(page, lon, lat):
 
 
 def new_page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="uk-UA")
-    context.route("https://**/*", lambda route: route.fulfill(status=204, body=""))
+    context = browser_context(browser)
     return context, context.new_page()
 
 

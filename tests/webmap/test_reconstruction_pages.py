@@ -10,6 +10,7 @@ from PIL import Image
 
 from layers import reconstruction as rc
 from tests.helpers import scalar
+from tests.webmap.conftest import settle
 from tests.webmap.test_accessibility import audit
 
 CODE = "UA05020310000080026"
@@ -29,7 +30,7 @@ def test_analytics_page_in_chromium_has_map_legend_totals_charts_and_timeline(li
     with demo_db.connect() as conn:
         data = rc.analytics(conn, scalar(demo_db, "SELECT id FROM hromada WHERE katottg = :k", k=CODE))
     page.goto(f"{live_server}/map/{CODE}/reconstruction?lang=en")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.locator("h1").inner_text().startswith("Reconstruction")
     legend = page.locator("figure.legend").inner_text()
     for words in ("damage recorded", "design", "procurement", "construction", "commissioning", "cancelled"):
@@ -58,7 +59,7 @@ def test_analytics_page_in_chromium_has_map_legend_totals_charts_and_timeline(li
     assert page.locator("table.rc-projects tbody tr").count() == 6
     assert page.locator("table.rc-projects tr[data-status='cancelled']").count() == 1
     page.click("text=Roof repair of the Dashkivtsi outpatient clinic (demo)")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.locator("h1").inner_text() == "Roof repair of the Dashkivtsi outpatient clinic (demo)"
 
 
@@ -70,7 +71,7 @@ def test_project_page_shows_its_history_photos_money_tenders_and_damage(live_ser
         rc.add_photo(conn, pid, "damage_recorded", shot.getvalue(), caption="Покрівля після влучання (демо)")
         rc.add_photo(conn, pid, "commissioning", shot.getvalue())
     page.goto(f"{live_server}/projects/{pid}")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.locator("h1").inner_text() == CLINIC
     items = page.locator("ol.rc-history > li")
     assert [items.nth(i).get_attribute("data-stage") for i in range(items.count())] == list(rc.STAGE_ORDER)

@@ -336,12 +336,9 @@ def test_a_vehicle_appears_on_the_map_and_moves(app, live_server, page, realtime
     page.wait_for_function(f"() => ({where})()[0] > {LAT + 0.002}")
     assert page.evaluate(where) == pytest.approx([LAT + 0.003, LON + 0.001])
     assert page.locator(".vehicle-marker").count() == 1  # the same marker moved
-    from tests.webmap.test_accessibility import AXE
+    from tests.axe import violations
 
-    page.evaluate(AXE)
-    violations = page.evaluate("async () => (await axe.run('.leaflet-marker-pane', {runOnly: "
-                               "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})).violations")
-    assert [v["id"] for v in violations] == []
+    assert [v["id"] for v in violations(page, ".leaflet-marker-pane")] == []
     # The stop page with an expected time: axe-clean and within 320 px too.
     from tests.webmap.conftest import browser_context
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from layers import coverage_analysis
 from tests.helpers import scalar
+from tests.webmap.conftest import settle
 from webmap.mapview import BOUNDARY_COLOUR
 
 K = "UA05020310000080026"
@@ -26,7 +27,7 @@ def analysed(demo_db):
 @pytest.mark.parametrize("path", [*(f"/map/{K}/{name}" for name in THEMATIC_MAPS), "/plans/1"])
 def test_every_thematic_map_draws_the_hromadas_boundary(live_server, page, analysed, path):
     page.goto(live_server + path)
-    page.wait_for_load_state("networkidle")
+    settle(page)
     outline = page.locator(".leaflet-hromada-boundary-pane path")
     assert outline.count() == 1
     assert outline.get_attribute("stroke") == BOUNDARY_COLOUR and outline.get_attribute("fill") == "none"
