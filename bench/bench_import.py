@@ -7,6 +7,8 @@
    second reference.
 2. Peak memory (max RSS of a child process) importing 100,000 and 1,000,000 points: batched reading
    keeps it flat, so the ratio stays near 1.
+
+``BENCH_POLYGONS`` (200,000), ``BENCH_IMPORT_ROUNDS`` (4); ``BENCH_IMPORT_MEMORY=0`` leaves out part 2.
 """
 import os
 import statistics
@@ -28,7 +30,7 @@ from importers.pipeline import ImportOptions, import_file
 from layers.registry import get_layer
 
 POLYGONS = int(os.environ.get("BENCH_POLYGONS", 200_000))
-RUNS = 4  # rounds of ogr2ogr, ours
+RUNS = int(os.environ.get("BENCH_IMPORT_ROUNDS", 4))  # rounds of ogr2ogr, ours
 TECHNOLOGIES = np.array(["ftth", "xdsl", "docsis", "fwa", "3g", "4g", "5g"])
 
 
@@ -104,6 +106,8 @@ def main() -> None:
         print(f"geopandas.to_postgis {to_postgis:.2f} s; ratio ours (median)/geopandas: "
               f"{statistics.median(result.b) / to_postgis:.2f}")
 
+        if os.environ.get("BENCH_IMPORT_MEMORY", "1") == "0":
+            return
         small, large = folder / "points_100k.gpkg", folder / "points_1m.gpkg"
         synthetic_points(small, 100_000)
         synthetic_points(large, 1_000_000)

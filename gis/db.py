@@ -103,13 +103,15 @@ def alembic_config(engine: sa.Engine) -> Config:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Apply the migrations up to ``revision``, then bring what is generated from the layer
-    declarations in step with them: the history triggers (layers.history.sync_triggers) — a layer
-    that starts keeping history, or a table a migration made again, gets its triggers here."""
+    declarations in step with them: the history triggers (layers.history.sync_triggers) and the tile
+    clusters' triggers and cells (layers.tile_cells.sync) — a layer that starts keeping history or
+    being clustered, or a table a migration made again, gets its triggers here."""
     command.upgrade(alembic_config(engine), revision)
-    from layers import history, registry  # noqa: F401  (every layer declared)
+    from layers import history, registry, tile_cells  # noqa: F401  (every layer declared)
 
     with engine.begin() as conn:
         history.sync_triggers(conn)
+        tile_cells.sync(conn)
 
 
 def downgrade(engine: sa.Engine, revision: str = "base") -> None:

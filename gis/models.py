@@ -415,6 +415,9 @@ report = sa.Table(
     # (layers.reports.tracking_prefix): without it, a scan of every report (1.6 s at 2 M).
     sa.Index("ix_report_code_prefix", sa.text("split_part(code, '-', 1)")),
     sa.Index("ix_report_category_id_status", "category_id", "status"),
+    # One open report per faulty lamp (layers.reports.create_report) and a lamp's state (layers.lighting)
+    # look a lamp's reports up: without it, every open report of the category was read.
+    sa.Index("ix_report_asset_id", "asset_id", "category_id", postgresql_where=sa.text("asset_id IS NOT NULL")),
 )
 
 report_photo = sa.Table(
@@ -807,6 +810,35 @@ feature_version = sa.Table(
     sa.Index("ix_feature_version_layer_feature_id_version", "layer", "feature_id", "version", unique=True),
     sa.Index("ix_feature_version_layer_valid_from", "layer", "valid_from"),
     sa.Index("ix_feature_version_layer_feature_id_cause", "layer", "feature_id", "cause"),
+)
+
+# A bulk insert's features (migration 0039, #20): instead of an insert version per feature, one row per
+# INSERT statement under hromada.bulk_insert (layers.history.inserts_in_bulk) with the ids and what each
+# version would have said besides the row — until a feature first changes, its row is its version 1.
+feature_insert_batch = sa.Table(
+    "feature_insert_batch", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("layer", sa.Text, nullable=False),
+    sa.Column("ids", pg.INT8MULTIRANGE, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("user_id", sa.Integer),
+    sa.Column("user_label", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("cause", sa.Text),  # "import:<import_run id>"
+    sa.Index("ix_feature_insert_batch_layer_id", "layer", "id"),
+)
+
+# The clusters of the low-zoom vector tiles, kept by the database (layers.tile_cells, migration 0038):
+# per clustered layer, zoom and grid cell (CLUSTER_CELLS a tile side, indexed from EPSG:3857's origin)
+# how many of its public features fall in it and one of them. Generated triggers keep it in step.
+tile_cell = sa.Table(
+    "tile_cell", metadata,
+    sa.Column("layer", sa.Text, primary_key=True),
+    sa.Column("z", sa.SmallInteger, primary_key=True),
+    sa.Column("cx", sa.Integer, primary_key=True),
+    sa.Column("cy", sa.Integer, primary_key=True),
+    sa.Column("point_count", sa.Integer, nullable=False),
+    sa.Column("feature_id", sa.BigInteger),  # the smallest id, until that feature leaves (then another)
 )
 
 # The hand-written histories feature_version replaced (migration 0032): lamp_status_change

@@ -267,19 +267,25 @@ def import_file(engine: sa.Engine, layer: Layer, path: str | Path,
     except _DryRun:
         pass
     except HromadaError as exc:
+        report.run_id = None  # (a run row written with the features went with their rollback)
         _record(engine, report, options, status="failed", error=exc.to_dict())
         raise
-    _record(engine, report, options, status="done")
+    if report.dry_run:  # (a real import's run is written with its features, in _run)
+        _record(engine, report, options, status="done")
     return report
 
 
-def _record(engine, report: ImportReport, options: ImportOptions, *, status: str, error: dict | None = None) -> None:
+def _run_values(report: ImportReport, options: ImportOptions, status: str, error: dict | None = None) -> dict:
     body = report.to_dict() | ({"error": error} if error else {})
+    return {"layer": report.layer, "source": report.source, "dry_run": report.dry_run, "user_id": options.user_id,
+            "hromada_id": options.only_hromada_id, "status": status,
+            "report": json.loads(json.dumps(body, default=str))}
+
+
+def _record(engine, report: ImportReport, options: ImportOptions, *, status: str, error: dict | None = None) -> None:
     with engine.begin() as conn:
-        report.run_id = conn.execute(import_run.insert().values(
-            layer=report.layer, source=report.source, dry_run=report.dry_run, user_id=options.user_id,
-            hromada_id=options.only_hromada_id, status=status,
-            report=json.loads(json.dumps(body, default=str))).returning(import_run.c.id)).scalar_one()
+        report.run_id = conn.execute(import_run.insert().values(_run_values(report, options, status, error))
+                                     .returning(import_run.c.id)).scalar_one()
 
 
 def recent_runs(conn: sa.Connection, hromada_id: int, limit: int = 50) -> list[dict]:
@@ -329,12 +335,23 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
             else pyproj.Transformer.from_crs(crs_obj, 4326, always_xy=True)
         total = _feature_count(src, source_layer)
         show = options.progress if options.progress is not None else sys.stderr.isatty()
-        with engine.begin() as conn, tqdm(total=total, disable=not show, unit=" features",
-                                          desc=f"{src.name} → {layer.name}") as bar:
-            if layer.keeps_history and (options.user_id is not None or options.author):
-                # The features' history names who imported and from which file (layers.history).
+        # Reading starts now, in a thread: the first batch is read while the transaction sets up and
+        # the hromadas' boundaries are fetched (HromadaIndex), not after.
+        reading = _ReadAhead(sources.read_batches(src, layer=source_layer, encoding=options.encoding,
+                                                  batch_size=options.batch_size, csv_columns=options.csv_columns))
+        with reading, engine.begin() as conn, tqdm(total=total, disable=not show, unit=" features",
+                                                   desc=f"{src.name} → {layer.name}") as bar:
+            if not options.dry_run:
+                # The run's row is written in the features' transaction: they commit together, and the
+                # history's cause "import:<id>" (below) names a run that exists.
+                report.run_id = conn.execute(import_run.insert().values(_run_values(report, options, "done"))
+                                             .returning(import_run.c.id)).scalar_one()
+            if layer.keeps_history:
+                # The features' history names who imported and from which file, and the run (layers.history).
+                named = options.user_id is not None or bool(options.author)
                 history.acting(conn, options.user_id, options.author,
-                               f"імпорт файлу {src.name} / import of {src.name}")
+                               f"імпорт файлу {src.name} / import of {src.name}" if named else None,
+                               cause=f"import:{report.run_id}" if report.run_id else None)
             staging_ready = False
             row_offset = 0
             implied: dict[str, object] = {}  # columns standing for values the file's name implies
@@ -347,10 +364,12 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
             rebuild = _defer_indexes_and_checks(conn, table.name) if direct and (total or 0) >= BULK_LOAD_ROWS \
                 and conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None else []
             with contextlib.ExitStack() as copying:
+                if direct and layer.keeps_history:
+                    # One history row for the COPY's new features, not one each (half the import's time);
+                    # entered first, so still on when the COPY ends and its trigger runs.
+                    copying.enter_context(history.inserts_in_bulk(conn, layer))
                 copy = None  # one COPY for the whole file, opened when the first batch shows its columns
-                for batch in _read_ahead(sources.read_batches(src, layer=source_layer, encoding=options.encoding,
-                                                              batch_size=options.batch_size,
-                                                              csv_columns=options.csv_columns)):
+                for batch in reading:
                     if src.kind == "osm":
                         batch = osm_features(layer, batch, options.osm_filters) if layer.osm \
                             else sources.osm_filter(batch, options.osm_filters)
@@ -389,19 +408,37 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                 report.inserted, report.updated = _merge(conn, layer, table, options.upsert_key, src.name)
             if options.dry_run:
                 raise _DryRun()
+            conn.execute(import_run.update().where(import_run.c.id == report.run_id)
+                         .values(report=_run_values(report, options, "done")["report"]))
 
 
 BULK_LOAD_ROWS = 50_000
 
 
-def _read_ahead(batches: Iterator[gpd.GeoDataFrame]) -> Iterator[gpd.GeoDataFrame]:
+class _ReadAhead:
     """The batches, the next one read in a thread while this one is checked and sent: GDAL and
-    shapely let go of the GIL, so reading costs a file's import little more than its checks."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-read") as pool:
-        upcoming = pool.submit(next, batches, None)
-        while (batch := upcoming.result()) is not None:
-            upcoming = pool.submit(next, batches, None)
+    shapely let go of the GIL, so reading costs a file's import little more than its checks. The
+    first batch is read from the moment this is made. Use as a context manager: leaving it waits for
+    a read under way and closes the reader."""
+
+    def __init__(self, batches: Iterator[gpd.GeoDataFrame]):
+        self._batches = batches
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-read")
+        self._upcoming = self._pool.submit(next, batches, None)
+
+    def __iter__(self) -> Iterator[gpd.GeoDataFrame]:
+        while (batch := self._upcoming.result()) is not None:
+            self._upcoming = self._pool.submit(next, self._batches, None)
             yield batch
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
 
 
 def _defer_indexes_and_checks(conn: sa.Connection, table: str) -> list[str]:
@@ -537,7 +574,8 @@ def _prepare(layer: Layer, batch, row_offset: int, to_wgs84: pyproj.Transformer 
     reasons = np.full(n, None, dtype=object)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
-    empty[np.unique(owner[~np.isfinite(coords).all(axis=1)])] = True  # NaN coordinates from a CSV
+    if not np.isfinite(coords).all():  # NaN coordinates from a CSV (one test over all first: the usual case)
+        empty[np.unique(owner[~np.isfinite(coords).all(axis=1)])] = True
     reasons[empty] = "empty or missing geometry"
     ok = ~empty
     if ok.any():
@@ -649,8 +687,10 @@ def _merge(conn: sa.Connection, layer: Layer, table: sa.Table, upsert_key: str |
                    raw = COALESCE(s.raw, '{{}}'::jsonb), source = :source, imported_at = now(), hromada_id = {hromada}
             FROM _import s WHERE t.{key} = s.{key}"""), params).rowcount
         where_new = f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = s.{key})"
-    inserted = conn.execute(sa.text(f"""
-        INSERT INTO {table.name} ({', '.join(cols)}, geom, raw, source, hromada_id)
-        SELECT {', '.join('s.' + c for c in cols)}, {geom}, COALESCE(s.raw, '{{}}'::jsonb), :source, {hromada}
-        FROM _import s {where_new} ORDER BY s.row_no"""), params).rowcount
+    # The new features: one history row for them all (the updates above each keep their previous version).
+    with history.inserts_in_bulk(conn, layer) if layer.keeps_history else contextlib.nullcontext():
+        inserted = conn.execute(sa.text(f"""
+            INSERT INTO {table.name} ({', '.join(cols)}, geom, raw, source, hromada_id)
+            SELECT {', '.join('s.' + c for c in cols)}, {geom}, COALESCE(s.raw, '{{}}'::jsonb), :source, {hromada}
+            FROM _import s {where_new} ORDER BY s.row_no"""), params).rowcount
     return inserted, updated

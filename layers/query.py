@@ -4,16 +4,20 @@ Plain values in, plain values out: the web API, the map and the CLI all call the
 """
 from __future__ import annotations
 
-import json
 import math
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from gis import geojson
 from gis.errors import InvalidInput
-from gis.jsonvalues import jsonable
+from gis.jsonvalues import RawJSON, jsonable
 from gis.models import metadata
 from layers.base import Layer
 
@@ -77,9 +81,14 @@ def table_of(layer: Layer) -> sa.Table:
     return metadata.tables[layer.table]
 
 
-def visible_rows(layer: Layer, table: sa.Table, roles=frozenset()) -> sa.ColumnElement:
-    """The rows ``roles`` may see: all, or only the public ones (``Layer.public_rows``)."""
-    if layer.public_rows is None or layer.permissions.sees_all_rows(roles):
+def sees_all_rows(layer: Layer, roles=frozenset()) -> bool:
+    """Whether ``roles`` may see every row of the layer, or only the public ones (``Layer.public_rows``)."""
+    return layer.public_rows is None or layer.permissions.sees_all_rows(roles)
+
+
+def visible_rows(layer: Layer, table: sa.Table, roles=frozenset(), *, all_rows: bool | None = None) -> sa.ColumnElement:
+    """The rows ``roles`` may see (or every row when ``all_rows``): all, or only the public ones."""
+    if sees_all_rows(layer, roles) if all_rows is None else (all_rows or layer.public_rows is None):
         return sa.true()
     return table.c[layer.public_rows].is_(True)
 
@@ -95,8 +104,8 @@ def geometry_out(geom, out_srid: int | None):
 
 
 def as_feature(row, fields) -> dict:
-    """A row of read_features' select as a GeoJSON feature."""
-    return geojson.feature(row["_id"], json.loads(row["_geometry"]) if row["_geometry"] else None,
+    """A row of read_features' select (a mapping) as a GeoJSON feature."""
+    return geojson.feature(row["_id"], orjson.loads(row["_geometry"]) if row["_geometry"] else None,
                            {f.name: jsonable(row[f.name]) for f in fields})
 
 
@@ -112,15 +121,16 @@ def geojson_geometry(geom):
 
 
 def feature_select(layer: Layer, *, staff: bool = False, roles=frozenset(), conditions=(),
-                   geometry=geojson_geometry, extra_columns=()) -> tuple[sa.Select, sa.ColumnElement]:
+                   geometry=geojson_geometry, extra_columns=(),
+                   all_rows: bool | None = None) -> tuple[sa.Select, sa.ColumnElement]:
     """The SELECT every feature reader runs (the APIs, the map, the exports): ``_id``, ``_geometry``
     (``geometry(column)``, GeoJSON by default) and the visible fields by name, of the visible rows
     matching ``conditions``, ordered by id so paging is stable; and its WHERE, for counting.
 
     Only public fields unless ``staff``, only public rows unless ``roles`` may see all
-    (``Layer.public_rows``)."""
+    (``Layer.public_rows``); ``all_rows`` decides that instead of ``roles`` when given."""
     table = table_of(layer)
-    where = sa.and_(visible_rows(layer, table, roles), *conditions)
+    where = sa.and_(visible_rows(layer, table, roles, all_rows=all_rows), *conditions)
     select = sa.select(
         table.c[layer.id_column].label("_id"), geometry(table.c[layer.geometry_column]).label("_geometry"),
         *[table.c[f.column_name].label(f.name) for f in layer.visible_fields(staff)], *extra_columns,
@@ -128,50 +138,226 @@ def feature_select(layer: Layer, *, staff: bool = False, roles=frozenset(), cond
     return select, where
 
 
-def read_features(conn: sa.Connection, layer: Layer, *, conditions=(), page: Page = Page(), staff: bool = False,
-                  roles=frozenset(), out_srid: int | None = None, extra_columns=(),
-                  simplify: float | None = None) -> tuple[list[dict], int, list]:
-    """The one feature reader (the layer API, OGC API, the map): the page of features matching
-    ``conditions`` (SQLAlchemy conditions on the layer's table), how many match in all, and the raw
-    rows (for ``extra_columns`` such as a version). Geometries in ``out_srid`` (geometry_out),
-    lines and polygons simplified to ``simplify`` degrees when given (the map: about a pixel)."""
+@dataclass(frozen=True)
+class _Statement:
+    """The SQL of one query shape (layer, fields, rows, filters, output CRS), compiled once: the count
+    of the matching rows and the page of them in one statement (one round trip), with named
+    parameters; and the page's column types, for SQLAlchemy's own processing of the driver's rows."""
+
+    sql: str
+    defaults: dict  # the values of the parameters compiled in (literals SQLAlchemy binds)
+    types: tuple
+    processors: dict  # the driver's type codes of a result → SQLAlchemy's processor per column (or None)
+
+
+_DIALECT = psycopg_dialect.dialect()
+_STATEMENTS: dict[tuple, tuple[Layer, _Statement]] = {}
+_STATEMENTS_LOCK = threading.Lock()
+
+
+def _shape_conditions(layer: Layer, table: sa.Table, *, bbox, bbox_srid: int, hromada_id, feature_id) -> list:
+    """The filters every reader of the APIs takes, as conditions with named parameters (their values
+    bound when given: ``None`` for a statement compiled once and executed with values later)."""
+    conditions = []
+    if bbox is not None:
+        corners = [sa.bindparam(name, value, type_=sa.Float)
+                   for name, value in zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), bbox, strict=True)]
+        envelope = sa.func.ST_MakeEnvelope(*corners, bbox_srid)
+        if bbox_srid != 4326:
+            envelope = sa.func.ST_Transform(envelope, 4326)
+        conditions.append(sa.func.ST_Intersects(table.c[layer.geometry_column], envelope))
+    if hromada_id is not None and layer.hromada_column:
+        column = table.c[layer.hromada_column]
+        conditions.append(column == sa.bindparam("hromada_id", hromada_id, type_=column.type))
+    if feature_id is not None:
+        column = table.c[layer.id_column]
+        conditions.append(column == sa.bindparam("feature_id", feature_id, type_=column.type))
+    return conditions
+
+
+def _shape(layer: Layer, simplify: float | None, out_srid: int | None):
+    """The geometry as read_features writes it: in ``out_srid``, simplified to ``simplify`` degrees
+    (lines and polygons only), as GeoJSON text."""
     def shape(geom):
-        if simplify and layer.geometry not in ("Point", "MultiPoint"):
+        if simplify is not None and layer.geometry not in ("Point", "MultiPoint"):
             geom = sa.func.ST_SimplifyPreserveTopology(geom, simplify)
         return geojson_geometry(geometry_out(geom, out_srid))
+    return shape
 
-    select, where = feature_select(layer, staff=staff, roles=roles, conditions=conditions, geometry=shape,
-                                   extra_columns=extra_columns)
-    matched = conn.execute(sa.select(sa.func.count()).select_from(table_of(layer)).where(where)).scalar_one()
-    rows = conn.execute(select.limit(page.limit).offset(page.offset)).mappings().all()
+
+def _statement(layer: Layer, *, staff: bool, all_rows: bool, bbox: bool, bbox_srid: int, hromada: bool,
+               feature: bool, out_srid: int | None, simplify: bool) -> _Statement:
+    key = (id(layer), staff, all_rows, bbox, bbox_srid, hromada, feature, out_srid, simplify)
+    found = _STATEMENTS.get(key)
+    if found is not None and found[0] is layer:
+        return found[1]
+    table = table_of(layer)
+    conditions = _shape_conditions(layer, table, bbox=(None,) * 4 if bbox else None, bbox_srid=bbox_srid,
+                                   hromada_id=0 if hromada else None, feature_id=0 if feature else None)
+    select, where = feature_select(layer, staff=staff, all_rows=all_rows, conditions=conditions,
+                                   geometry=_shape(layer, sa.bindparam("simplify", type_=sa.Float) if simplify
+                                                   else None, out_srid))
+    # SELECT page.*, counted._matched FROM (SELECT count(*) …) AS counted
+    #   LEFT OUTER JOIN LATERAL (SELECT … LIMIT … OFFSET …) AS page ON true ORDER BY page._id
+    # At least one row, whose _matched is the count; _id is NULL in it when the page is empty.
+    page = select.limit(sa.bindparam("page_limit", type_=sa.Integer)).offset(
+        sa.bindparam("page_offset", type_=sa.Integer)).lateral("page")
+    counted = sa.select(sa.func.count().label("_matched")).select_from(table).where(where).subquery("counted")
+    both = sa.select(*page.c, counted.c._matched).select_from(counted.outerjoin(page, sa.true())).order_by(page.c._id)
+    compiled = both.compile(dialect=_DIALECT)
+    statement = _Statement(compiled.string, compiled.params, tuple(c.type for c in both.selected_columns), {})
+    with _STATEMENTS_LOCK:
+        _STATEMENTS[key] = (layer, statement)
+    return statement
+
+
+def _driver_rows(conn: sa.Connection, statement: _Statement, params: dict) -> tuple[int, list[tuple]]:
+    """How many match and the page's rows, run on the driver's connection: the SQL is compiled already,
+    and rows are tuples processed as SQLAlchemy would (its processor per column type, where it has one).
+    A failure is raised as SQLAlchemy raises it (the app's 503 and 400 handlers, a lost connection
+    invalidated)."""
+    fairy = conn.connection
+    params = {**statement.defaults, **params}
+    try:
+        cursor = fairy.driver_connection.execute(statement.sql, params)
+        rows = cursor.fetchall()
+    except psycopg.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, fairy, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(statement.sql, params, exc, psycopg.Error, connection_invalidated=lost,
+                                         dialect=conn.dialect) from exc
+    matched = rows[0][-1]
+    if rows[0][0] is None:  # no row on this page
+        return matched, []
+    codes = tuple(column.type_code for column in cursor.description)
+    processors = statement.processors.get(codes)
+    if processors is None:
+        processors = tuple(t.dialect_impl(_DIALECT).result_processor(_DIALECT, code)
+                           for t, code in zip(statement.types, codes, strict=True))
+        processors = processors if any(processors) else ()
+        statement.processors[codes] = processors
+    if processors:
+        rows = [tuple(value if p is None or value is None else p(value)
+                      for p, value in zip(processors, row, strict=True)) for row in rows]
+    return matched, rows
+
+
+def read_features(conn: sa.Connection, layer: Layer, *, conditions=(), bbox=None, bbox_srid: int = 4326,
+                  hromada_id: int | None = None, feature_id: int | None = None, page: Page = Page(),
+                  staff: bool = False, roles=frozenset(), out_srid: int | None = None, extra_columns=(),
+                  simplify: float | None = None, raw_geometry: bool = False) -> tuple[list[dict], int, list]:
+    """The one feature reader (the layer API, OGC API, the map, the editor): the page of features in
+    ``bbox`` (``minx, miny, maxx, maxy`` in ``bbox_srid``; 4326 longitude first), of the hromada
+    ``hromada_id``, the feature ``feature_id``, and matching ``conditions`` (SQLAlchemy conditions on
+    the layer's table); how many match in all; and the rows (mappings, for ``extra_columns`` such as
+    a version). Geometries in ``out_srid`` (geometry_out), lines and polygons simplified to
+    ``simplify`` degrees when given (the map: about a pixel).
+
+    ``raw_geometry``: each geometry is the GeoJSON text PostGIS wrote (gis.jsonvalues.RawJSON),
+    which the serialiser puts into the answer as it is; else it is decoded (for Python code that
+    reads coordinates).
+
+    The filters of the APIs (bbox, hromada, id) run as SQL compiled once per layer and query shape,
+    straight on the driver's connection; anything in ``conditions`` or ``extra_columns`` is built
+    and compiled by SQLAlchemy on each call. The features are the same either way."""
+    if conditions or extra_columns:
+        table = table_of(layer)
+        shape = _shape_conditions(layer, table, bbox=bbox, bbox_srid=bbox_srid, hromada_id=hromada_id,
+                                  feature_id=feature_id)
+        select, where = feature_select(layer, staff=staff, roles=roles, conditions=[*shape, *conditions],
+                                       geometry=_shape(layer, simplify, out_srid), extra_columns=extra_columns)
+        matched = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
+        result = conn.execute(select.limit(page.limit).offset(page.offset)).all()
+        rows, mappings = result, [row._mapping for row in result]
+    else:
+        has_hromada = hromada_id is not None and bool(layer.hromada_column)
+        statement = _statement(layer, staff=staff, all_rows=sees_all_rows(layer, roles),
+                               bbox=bbox is not None, bbox_srid=bbox_srid, hromada=has_hromada,
+                               feature=feature_id is not None, out_srid=out_srid, simplify=simplify is not None)
+        params = {"page_limit": page.limit, "page_offset": page.offset}
+        if bbox is not None:
+            params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), map(float, bbox), strict=True))
+        if has_hromada:
+            params["hromada_id"] = hromada_id
+        if feature_id is not None:
+            params["feature_id"] = feature_id
+        if simplify is not None:
+            params["simplify"] = simplify
+        matched, rows = _driver_rows(conn, statement, params)
+        mappings = None
+    names, converted = _property_columns(layer, staff)
+    end = 2 + len(names)
+    geometry = RawJSON if raw_geometry else orjson.loads
+    if any(converted):
+        items = [geojson.feature(row[0], geometry(row[1]) if row[1] else None,
+                                 {name: jsonable(value) if convert else value
+                                  for name, convert, value in zip(names, converted, row[2:end], strict=True)})
+                 for row in rows]
+    else:  # nothing to convert: the values as the driver gave them
+        items = [geojson.feature(row[0], geometry(row[1]) if row[1] else None,
+                                 dict(zip(names, row[2:end], strict=True))) for row in rows]
+    return items, matched, mappings if mappings is not None else _RowMappings(("_id", "_geometry", *names), rows)
+
+
+_PROPERTY_COLUMNS: dict[tuple, tuple[Layer, tuple, tuple]] = {}
+
+
+def _property_columns(layer: Layer, staff: bool) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """The names of the fields read_features returns, and for each whether its values may need
+    :func:`jsonable` (dates, times, exact decimals, JSON); text, whole numbers, floats and booleans never do."""
+    found = _PROPERTY_COLUMNS.get((id(layer), staff))
+    if found is not None and found[0] is layer:
+        return found[1], found[2]
+    table = table_of(layer)
     fields = layer.visible_fields(staff)
-    return [as_feature(row, fields) for row in rows], matched, rows
+    plain = (sa.String, sa.Integer, sa.Boolean)
+
+    def needs(column) -> bool:
+        kind = column.type
+        return not (isinstance(kind, plain) or (isinstance(kind, sa.Float) and not kind.asdecimal))
+
+    names, converted = tuple(f.name for f in fields), tuple(needs(table.c[f.column_name]) for f in fields)
+    _PROPERTY_COLUMNS[(id(layer), staff)] = (layer, names, converted)
+    return names, converted
+
+
+class _RowMappings(Sequence):
+    """read_features' rows as mappings of ``keys`` (the rows' first columns), made only when asked for."""
+
+    def __init__(self, keys: tuple[str, ...], rows: list[tuple]):
+        self._keys, self._rows = keys, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _mapping(self, row: tuple) -> dict:
+        return dict(zip(self._keys, row[:len(self._keys)], strict=True))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._mapping(row) for row in self._rows[index]]
+        return self._mapping(self._rows[index])
 
 
 def read_feature(conn: sa.Connection, layer: Layer, feature_id: int, *, staff: bool = False, roles=frozenset(),
-                 out_srid: int | None = None, extra_columns=()) -> tuple[dict, dict] | tuple[None, None]:
+                 out_srid: int | None = None, extra_columns=(),
+                 raw_geometry: bool = False) -> tuple[dict, dict] | tuple[None, None]:
     """One feature by id and its raw row (read_features); (None, None) when there is none to see."""
-    table = table_of(layer)
-    items, _, rows = read_features(conn, layer, conditions=[table.c[layer.id_column] == feature_id], staff=staff,
-                                   roles=roles, out_srid=out_srid, extra_columns=extra_columns)
+    items, _, rows = read_features(conn, layer, feature_id=feature_id, staff=staff, roles=roles, out_srid=out_srid,
+                                   extra_columns=extra_columns, raw_geometry=raw_geometry)
     return (items[0], rows[0]) if items else (None, None)
 
 
 def features(conn: sa.Connection, layer: Layer, *, bbox=None, page: Page = Page(),
              hromada_id: int | None = None, feature_id: int | None = None,
-             staff: bool = False, roles=frozenset(), simplify: float | None = None) -> tuple[list[dict], int]:
+             staff: bool = False, roles=frozenset(), simplify: float | None = None,
+             raw_geometry: bool = False) -> tuple[list[dict], int]:
     """The page of features (GeoJSON dicts) in a WGS 84 ``bbox``, a hromada or by id, and how many
-    match in all (read_features; ``simplify`` as there)."""
-    table = table_of(layer)
-    conditions = []
-    if bbox is not None:
-        conditions.append(sa.func.ST_Intersects(table.c[layer.geometry_column], sa.func.ST_MakeEnvelope(*bbox, 4326)))
-    if hromada_id is not None and layer.hromada_column:
-        conditions.append(table.c[layer.hromada_column] == hromada_id)
-    if feature_id is not None:
-        conditions.append(table.c[layer.id_column] == feature_id)
-    items, matched, _ = read_features(conn, layer, conditions=conditions, page=page, staff=staff, roles=roles,
-                                      simplify=simplify)
+    match in all (read_features; ``simplify`` and ``raw_geometry`` as there)."""
+    items, matched, _ = read_features(conn, layer, bbox=bbox, hromada_id=hromada_id, feature_id=feature_id,
+                                      page=page, staff=staff, roles=roles, simplify=simplify,
+                                      raw_geometry=raw_geometry)
     return items, matched
 
 

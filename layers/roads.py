@@ -90,6 +90,9 @@ ROAD_SEGMENTS = Layer(
     popup=("name", "ref", "owner", "surface", "condition", "inspected_on", "lit"),
     label_field="name",
     style=CategoryStyle(field="condition", weight=4, colors=CONDITION_COLOURS, color="#868e96"),
+    # Below z12 (as points) a segment is a few pixels long and a city's tile holds tens of thousands:
+    # its tiles hold clusters of points on the segments, like parcels' and lamps'.
+    tiles_as_points_below=12,
     categories=("pothole",),
     permissions=Permissions(edit=frozenset({"admin", "unit_staff"}), editing=Editing()),
     history="public",

@@ -4,6 +4,11 @@ Public fields only, always: tiles are made to be cached by proxies and CDNs, so 
 on who asks. Each tile holds at most MAX_FEATURES features; at low zooms the points of a layer are
 clustered on a grid (each cluster carries ``point_count``) so a tile of a million-point layer stays
 small, and lines and polygons are simplified to the tile's pixel size.
+
+Clusters of a public layer are not counted from its features when a tile is asked for: the database
+keeps them per zoom and grid cell in ``tile_cell`` (layers.tile_cells), so a z8 tile reads its few
+dozen cells however many features lie under it. This module says which zooms are clustered and where
+a cell is (:func:`cell_size_sql`, :func:`point_sql`); layers.tile_cells keeps the cells in step.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import re
 import sqlalchemy as sa
 
 from gis.errors import InvalidInput, NotFound
-from layers.base import Layer
+from layers.base import PUBLIC, Layer
 from layers.query import table_of, visible_rows_sql
 
 EXTENT = 4096
@@ -22,6 +27,7 @@ MAX_ZOOM = 22
 MAX_FEATURES = 10_000
 CLUSTER_BELOW_ZOOM = 12  # point layers are clustered at zooms below this
 CLUSTER_CELLS = 8  # clusters per tile side: one every 32 px keeps low-zoom tiles small (a density view)
+HALF_WORLD = 20037508.342789244  # EPSG:3857's half width, as ST_TileEnvelope's default bounds
 
 
 def tile_exists(z: int, x: int, y: int) -> bool:
@@ -36,12 +42,39 @@ def check_tile(z: int, x: int, y: int) -> None:
         raise NotFound(f"Тайла {z}/{x}/{y} не існує", f"Tile {z}/{x}/{y} does not exist")
 
 
-def clustered(layer: Layer, z: int) -> bool:
-    """Whether ``layer``'s tiles at zoom ``z`` hold clusters rather than features: points below
-    CLUSTER_BELOW_ZOOM, small polygons below their ``Layer.tiles_as_points_below``."""
+def cluster_below(layer: Layer) -> int | None:
+    """The zoom below which ``layer``'s tiles hold clusters rather than features (None: never):
+    CLUSTER_BELOW_ZOOM for points, ``Layer.tiles_as_points_below`` for lines and polygons."""
     if layer.geometry in ("Point", "MultiPoint"):
-        return z < CLUSTER_BELOW_ZOOM
-    return layer.tiles_as_points_below is not None and z < layer.tiles_as_points_below
+        return CLUSTER_BELOW_ZOOM
+    return layer.tiles_as_points_below
+
+
+def clustered(layer: Layer, z: int) -> bool:
+    """Whether ``layer``'s tiles at zoom ``z`` hold clusters rather than features."""
+    below = cluster_below(layer)
+    return below is not None and z < below
+
+
+def has_cells(layer: Layer) -> bool:
+    """Whether the database keeps ``layer``'s clusters in ``tile_cell`` (layers.tile_cells): every
+    clustered layer anyone may see — tiles are served of those only; any other is counted live."""
+    return layer.permissions.view == PUBLIC and cluster_below(layer) is not None
+
+
+def cell_size_sql(zoom: str) -> str:
+    """SQL: the side of a cluster cell at zoom ``zoom`` (an SQL expression), in EPSG:3857 metres — a
+    tile's width over CLUSTER_CELLS. The same expression for counting and for reading, so a cell's
+    index is the same wherever it is computed."""
+    return f"(2 * {HALF_WORLD!r}::float8 / ({CLUSTER_CELLS} << ({zoom})))"
+
+
+def point_sql(layer: Layer, alias: str) -> str:
+    """SQL: the point a feature of ``layer`` (table alias ``alias``) counts by in a cluster, in
+    EPSG:3857: a point itself, a line or polygon by a point on it."""
+    geom = f'{alias}."{layer.geometry_column}"'
+    point = geom if layer.geometry == "Point" else f"ST_PointOnSurface({geom})"
+    return f"ST_Transform({point}, 3857)"
 
 
 def tile_sql(layer: Layer, z: int) -> str:
@@ -49,7 +82,28 @@ def tile_sql(layer: Layer, z: int) -> str:
     return _tile_sql(layer, clustered(layer, z))
 
 
+def _cells_sql() -> str:
+    """A clustered tile read from ``tile_cell``: the cells whose centre lies in the tile, edges
+    included (a cell centred on the edge between two tiles is in both, with its whole count). At
+    zoom z, tile x spans cell columns CLUSTER_CELLS·x − (CLUSTER_CELLS/2)·2^z … +CLUSTER_CELLS, and
+    tile y (counted from the north) the rows (CLUSTER_CELLS/2)·2^z − CLUSTER_CELLS·(y + 1) … +CLUSTER_CELLS."""
+    cells, half = CLUSTER_CELLS, CLUSTER_CELLS // 2
+    return f"""
+    WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env, {cell_size_sql(':z')} AS side),
+    mvt AS (
+        SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(c.cx * bounds.side, c.cy * bounds.side), 3857), bounds.env,
+                            {EXTENT}, {BUFFER}, true) AS geom, c.feature_id AS id, c.point_count
+        FROM tile_cell c, bounds
+        WHERE c.layer = :name AND c.z = :z
+          AND c.cx BETWEEN {cells} * :x - ({half} << :z) AND {cells} * :x - ({half} << :z) + {cells}
+          AND c.cy BETWEEN ({half} << :z) - {cells} * (:y + 1) AND ({half} << :z) - {cells} * :y
+        LIMIT :cap)
+    SELECT ST_AsMVT(mvt.*, :name, {EXTENT}, 'geom', 'id') FROM mvt WHERE geom IS NOT NULL"""
+
+
 def _tile_sql(layer: Layer, clusters: bool) -> str:
+    if clusters and has_cells(layer):
+        return _cells_sql()
     table = table_of(layer)
     geom = f't."{layer.geometry_column}"'
     fields = layer.public_fields
@@ -57,14 +111,12 @@ def _tile_sql(layer: Layer, clusters: bool) -> str:
     public = f" AND {visible_rows_sql(layer, 't')}"
     points = layer.geometry in ("Point", "MultiPoint")
     if clusters:
-        # One cluster per grid cell: its centre, how many points, and the first feature's id (a
-        # polygon counts by a point on its surface).
-        point = geom if points else f"ST_PointOnSurface({geom})"
+        # Counted live (a layer without kept cells): one cluster per grid cell — its centre, how many
+        # points of the tile, and the first feature's id — as layers.tile_cells counts them.
         return f"""
         WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
         cells AS (
-            SELECT ST_SnapToGrid(ST_Transform({point}, 3857),
-                                 (ST_XMax(bounds.env) - ST_XMin(bounds.env)) / {CLUSTER_CELLS}) AS cell,
+            SELECT ST_SnapToGrid({point_sql(layer, 't')}, {cell_size_sql(':z')}) AS cell,
                    min(t."{layer.id_column}") AS id, count(*) AS point_count
             FROM "{table.name}" t, bounds
             WHERE {geom} && ST_Transform(bounds.env, 4326){public}

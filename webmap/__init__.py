@@ -5,6 +5,7 @@ import logging
 import os
 
 from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 
 from gis.config import secret_key
 from gis.errors import HromadaError
@@ -59,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     static_files.init_app(app)  # ?v=<content hash> on static URLs, cached for a year (after compress: see there)
     csrf.init_app(app)
     limiter.init_app(app)
+    app.session_interface = _CookieSessions()
 
     @app.context_processor
     def _template_helpers():
@@ -137,6 +139,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the cookie signer for a request that brings no
+    session cookie — the anonymous reads (the APIs, the map) open an empty session on every request."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _wants_json() -> bool:

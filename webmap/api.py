@@ -9,9 +9,10 @@ GET /api/layers/<name>/metadata.json     the data set's description for open-dat
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 
 from gis.errors import InvalidInput, NotFound
+from gis.jsonvalues import dumpb
 from layers import export, query
 from layers.admin_areas import hromada_id_by_code
 from layers.base import Layer
@@ -31,8 +32,10 @@ LAYER_NAME = {"name": {"enum": sorted(LAYERS)}}
 
 def _hromada_filter() -> int | None:
     """``?hromada=KATOTTG``: the read is confined to that hromada (and its staff see staff detail)."""
-    code = request.args.get("hromada")
-    return hromada_id_by_code(connection(), code) if code else None
+    if "api_hromada_id" not in g:  # looked up once per request
+        code = request.args.get("hromada")
+        g.api_hromada_id = hromada_id_by_code(connection(), code) if code else None
+    return g.api_hromada_id
 
 
 def _sees_staff_fields(layer: Layer) -> bool:
@@ -77,13 +80,14 @@ def layer_items(name: str):
     bbox = query.parse_bbox(request.args.get("bbox"))
     page = query.parse_page(request.args.get("limit"), request.args.get("offset"))
     hromada_id = _hromada_filter()
-    collection = query.feature_collection(connection(), layer, bbox=bbox, page=page,
-                                          hromada_id=hromada_id, staff=_sees_staff_fields(layer),
-                                          roles=read_roles(hromada_id))
+    roles = read_roles(hromada_id)
+    collection = query.feature_collection(connection(), layer, bbox=bbox, page=page, hromada_id=hromada_id,
+                                          staff=layer.permissions.sees_staff_fields(roles), roles=roles,
+                                          raw_geometry=True)
     collection["links"] = _paging_links(name, page, collection["numberMatched"])
     if layer.attribution:
         collection["attribution"] = layer.attribution
-    return jsonify(collection), 200, {"Content-Type": GEOJSON}
+    return _geojson(collection)
 
 
 @bp.get("/layers/<name>/items/<feature_id>")
@@ -95,10 +99,16 @@ def layer_item(name: str, feature_id: str):
         raise InvalidInput(f"Ідентифікатор {feature_id!r} має бути цілим числом",
                            f"Identifier {feature_id!r} must be a whole number")
     items, _ = query.features(connection(), layer, feature_id=int(feature_id), staff=_sees_staff_fields(layer),
-                              hromada_id=_hromada_filter(), roles=read_roles(_hromada_filter()))
+                              hromada_id=_hromada_filter(), roles=read_roles(_hromada_filter()), raw_geometry=True)
     if not items:
         raise NotFound(f"У шарі {name!r} немає об'єкта {feature_id}", f"Layer {name!r} has no feature {feature_id}")
-    return jsonify(items[0]), 200, {"Content-Type": GEOJSON}
+    return _geojson(items[0])
+
+
+def _geojson(doc: dict) -> Response:
+    """GeoJSON written by the one serialiser (gis.jsonvalues, as the OGC API's): geometries spliced in as
+    PostGIS wrote them."""
+    return Response(dumpb(doc), mimetype=GEOJSON)
 
 
 def _paging_links(name: str, page: query.Page, matched: int) -> list[dict]:

@@ -315,5 +315,39 @@ def cluster_down(folder, keep_database: bool):
     click.echo(f"Зупинено / stopped: {', '.join(stopped) or '—'}")
 
 
+# -- hromada tiles rebuild-clusters: the low-zoom clusters counted afresh (layers/tile_cells.py)
+@main.group("tiles")
+def tiles_group():
+    """Vector tiles."""
+
+
+@tiles_group.command("rebuild-clusters")
+@click.option("--layer", "name", default=None, help="Only this layer (default: every clustered layer).")
+def tiles_rebuild_clusters(name: str | None):
+    """Count the clusters the low-zoom tiles show afresh from the layers' features — for repair, or after
+    a load that switched the layers' triggers off. Each layer in a transaction of its own, writes to
+    it held off meanwhile."""
+    from gis import db
+    from gis.errors import InvalidInput
+    from layers import tile_cells
+    from layers.registry import get_layer
+
+    layers = tile_cells.cell_layers()
+    if name is not None:
+        layer = get_layer(name)
+        if layer not in layers:
+            raise InvalidInput(f"Шар {name!r} не має кластерів у тайлах",
+                               f"Layer {name!r} has no clusters in its tiles")
+        layers = [layer]
+    engine = db.make_engine(db.database_url())
+    try:
+        for layer in layers:
+            with engine.begin() as conn:
+                cells = tile_cells.rebuild(conn, layer)
+            click.echo(f"{layer.name}: {cells} клітинок / cells")
+    finally:
+        engine.dispose()
+
+
 if __name__ == "__main__":
     main()

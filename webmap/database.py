@@ -196,8 +196,7 @@ def init_app(app: Flask) -> None:
     app.extensions["hromada_primary_fast_read_engine"] = primary_fast
     app.teardown_appcontext(_close_connection)
     app.after_request(_after_request)
-    if replica is not None:
-        app.dispatch_request = _again_on_primary(app.dispatch_request)
+    app.dispatch_request = _read_again(app.dispatch_request)
 
 
 def dispose(app: Flask) -> None:
@@ -217,14 +216,18 @@ def replica() -> Replica | None:
     return current_app.extensions.get("hromada_replica")
 
 
-def _may_use_replica() -> bool:
-    rep = replica()
-    if rep is None or g.get("db_primary_only") or request.method not in ("GET", "HEAD"):
+def _public_read() -> bool:
+    """Whether this request is a GET or HEAD of a public read (PUBLIC_READ_*, @public_read)."""
+    if request.method not in ("GET", "HEAD"):
         return False
     view = current_app.view_functions.get(request.endpoint or "")
-    marked = getattr(view, "_hromada_public_read", False) or request.endpoint in PUBLIC_READ_ENDPOINTS or (
+    return getattr(view, "_hromada_public_read", False) or request.endpoint in PUBLIC_READ_ENDPOINTS or (
         request.blueprint in PUBLIC_READ_BLUEPRINTS and request.endpoint not in NOT_PUBLIC_READ_ENDPOINTS)
-    if not marked:
+
+
+def _may_use_replica() -> bool:
+    rep = replica()
+    if rep is None or g.get("db_primary_only") or not _public_read():
         return False
     # Whoever is signed in, or wrote something a moment ago, sees the primary (their own changes).
     if "Authorization" in request.headers or request.cookies.get(WROTE_COOKIE):
@@ -256,37 +259,57 @@ def connection() -> sa.Connection:
     Autocommit: each read is its own statement, with no BEGIN and ROLLBACK round trips around it
     (they tripled the time of a small tile). Writes go through ``engine().begin()``. A public read
     may get the replica (see the module's docstring).
+
+    A public read (GET or HEAD) takes its connection from the pool the tiles' fast path uses: in
+    autocommit already, and not pinged before use (the ping is a round trip, as long as a small read).
+    A connection found dead during the request (the database restarted) is dropped and the request is
+    read again on a pinged one (:func:`_read_again`): a GET, so no harm.
     """
     if "db_conn" not in g:
+        fast = not g.get("db_ping") and _public_read()
         if _may_use_replica():
             try:
-                g.db_conn = replica().engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                g.db_role = "replica"
+                rep = replica()
+                g.db_conn = _read_connection(rep.fast_engine if fast else rep.engine, fast)
+                g.db_role, g.db_fast = "replica", fast
                 return g.db_conn
             except REPLICA_FAILURES + (sa.exc.DBAPIError,) as exc:
                 log.warning("the read replica failed (%s); this request reads from the primary", exc)
                 replica().failed()
-        g.db_conn = engine().connect().execution_options(isolation_level="AUTOCOMMIT")
-        g.db_role = "primary"
+        primary = current_app.extensions["hromada_primary_fast_read_engine"] if fast else engine()
+        g.db_conn = _read_connection(primary, fast)
+        g.db_role, g.db_fast = "primary", fast
     return g.db_conn
 
 
-def _again_on_primary(dispatch):
-    """Run a public read again on the primary when the replica failed during it (a GET: no harm)."""
+def _read_connection(from_engine: sa.Engine, autocommit_engine: bool) -> sa.Connection:
+    conn = from_engine.connect()
+    return conn if autocommit_engine else conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _read_again(dispatch):
+    """Run a public read again when its connection failed during it (a GET: no harm): on the primary
+    when the replica failed, on a pinged connection when an unpinged pooled one was found dead."""
 
     @functools.wraps(dispatch)
     def dispatch_request():
         try:
             return dispatch()
         except REPLICA_FAILURES as exc:
-            if g.get("db_role") != "replica":
+            if g.get("db_role") == "replica":
+                log.warning("the read replica failed during %s %s (%s); answering from the primary",
+                            request.method, request.path, exc)
+                replica().failed()
+                g.db_primary_only = True
+            elif g.get("db_fast") and getattr(exc, "connection_invalidated", False):
+                log.warning("a pooled database connection was lost (%s); %s %s is read again on a new one",
+                            exc, request.method, request.path)
+                g.db_ping = True
+            else:
                 raise
-            log.warning("the read replica failed during %s %s (%s); answering from the primary",
-                        request.method, request.path, exc)
-            replica().failed()
             _close_connection()
             g.pop("db_role", None)
-            g.db_primary_only = True
+            g.pop("db_fast", None)
             return dispatch()
 
     return dispatch_request

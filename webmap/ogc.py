@@ -198,10 +198,12 @@ def _crs(param: str, default: str = CRS84) -> tuple[str, int | None]:
     return uri, CRS_URIS[uri]
 
 
-def _bbox_condition(geom):
+def _bbox() -> tuple[list[float] | None, int]:
+    """``bbox`` (in ``bbox-crs``) as the reader takes it: the corners, longitude first for WGS 84, and
+    their SRID (4326, or a projected CRS the reader transforms from)."""
     text = request.args.get("bbox")
     if not text:
-        return None
+        return None, 4326
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
@@ -210,13 +212,11 @@ def _bbox_condition(geom):
         raise InvalidInput(f"bbox={text!r}: потрібно чотири числа", f"bbox={text!r}: four numbers are needed")
     _, srid = _crs("bbox-crs")
     if srid is None:
-        envelope = sa.func.ST_MakeEnvelope(*values, 4326)
-    elif srid == 4326:  # EPSG:4326 is latitude first
-        envelope = sa.func.ST_MakeEnvelope(values[1], values[0], values[3], values[2], 4326)
-    else:
-        _check_projectable(text, values, srid)
-        envelope = sa.func.ST_Transform(sa.func.ST_MakeEnvelope(*values, srid), 4326)
-    return sa.func.ST_Intersects(geom, envelope)
+        return values, 4326
+    if srid == 4326:  # EPSG:4326 is latitude first
+        return [values[1], values[0], values[3], values[2]], 4326
+    _check_projectable(text, values, srid)
+    return values, srid
 
 
 def _check_projectable(text: str, values: list[float], srid: int) -> None:
@@ -432,19 +432,21 @@ def items(collection_id: str):
     staff = _staff(layer)
     crs_uri, out_srid = _crs("crs")
     table = table_of(layer)
-    geom, fields = table.c[layer.geometry_column], layer.visible_fields(staff)
+    fields = layer.visible_fields(staff)
     queryable = {f.name: table.c[f.column_name] for f in fields}
     unknown = set(request.args) - ITEM_PARAMS - set(queryable)
     if unknown:
         raise InvalidInput(f"Невідомі параметри: {', '.join(sorted(unknown))}",
                            f"Unknown parameters: {', '.join(sorted(unknown))}")
-    conditions = [c for c in (_bbox_condition(geom), _datetime_condition(layer, table),
-                              _cql_condition(layer, table, staff)) if c is not None]
+    bbox, bbox_srid = _bbox()
+    conditions = [c for c in (_datetime_condition(layer, table), _cql_condition(layer, table, staff))
+                  if c is not None]
     for name in set(request.args) & set(queryable):
         conditions.append(sa.cast(queryable[name], sa.Text) == request.args[name])
     limit, offset = _page()
-    features, matched, _ = read_features(connection(), layer, conditions=conditions, page=Page(limit, offset),
-                                         staff=staff, roles=read_roles(), out_srid=out_srid)
+    features, matched, _ = read_features(connection(), layer, bbox=bbox, bbox_srid=bbox_srid, conditions=conditions,
+                                         page=Page(limit, offset), staff=staff, roles=read_roles(), out_srid=out_srid,
+                                         raw_geometry=True)
     args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
     links = [_link(url_for(".items", collection_id=layer.name, offset=offset, **args, _external=True), "self", GEOJSON),
              _link(url_for(".items", collection_id=layer.name, offset=offset, f="html", **args, _external=True),
@@ -475,7 +477,7 @@ def item(collection_id: str, feature_id: str):
     # The version, read in the same row, makes the ETag that writes name.
     version = [spec.version_expression(table).label("_version")] if spec is not None else []
     doc, row = read_feature(connection(), layer, int(feature_id), staff=staff, roles=roles, out_srid=out_srid,
-                            extra_columns=version)
+                            extra_columns=version, raw_geometry=True)
     if doc is None:
         raise NotFound(f"Об'єкта {feature_id} у колекції {layer.name} немає",
                        f"Feature {feature_id} does not exist in {layer.name}")

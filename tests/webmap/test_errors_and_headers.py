@@ -71,20 +71,23 @@ def test_database_down_is_503_with_retry_after_in_each_apis_format(no_db_app):
 
 
 def test_a_full_connection_pool_is_503_too(app, client, database_url):
-    """Every pooled connection busy past the pool's timeout (sqlalchemy.exc.TimeoutError)."""
+    """Every pooled connection busy past the pool's timeout (sqlalchemy.exc.TimeoutError): the primary's
+    pool, and the one public reads take their connections from (webmap.database.connection)."""
     from gis.db import make_engine
 
-    original = app.extensions["hromada_engine"]
-    tiny = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
-    app.extensions["hromada_engine"] = tiny
+    keys = ("hromada_engine", "hromada_primary_fast_read_engine")
+    originals = {key: app.extensions[key] for key in keys}
+    tiny = {key: make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2) for key in keys}
+    app.extensions.update(tiny)
     try:
-        with tiny.connect():  # the only connection, held
+        with tiny[keys[0]].connect(), tiny[keys[1]].connect():  # the only connections, held
             answer = client.get("/api/layers/hromadas/items")
-        assert _retry_after(answer) > 0 and answer.get_json()["error"] == "database_unavailable"
+            assert _retry_after(answer) > 0 and answer.get_json()["error"] == "database_unavailable"
         assert client.get("/api/layers/hromadas/items").status_code == 200  # released: served again
     finally:
-        app.extensions["hromada_engine"] = original
-        tiny.dispose()
+        app.extensions.update(originals)
+        for engine in tiny.values():
+            engine.dispose()
 
 
 # --- 2. 405 carries Allow (RFC 9110) ----------------------------------------------------------------

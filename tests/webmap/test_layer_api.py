@@ -125,3 +125,20 @@ def test_unknown_layer_feature_and_hromada_are_404(client, demo_db):
         assert answer.status_code == 404, url
         assert answer.get_json()["message"]["en"], url
     assert client.get("/api/layers/hromadas/items/abc").status_code == 400
+
+
+def test_a_connection_lost_in_the_pool_is_replaced_and_the_read_answered(client, demo_db):
+    """Public reads take pooled connections without a ping first (webmap.database.connection); one that
+    died meanwhile (the database restarted) is dropped and the read answered on a new one, never a 5xx."""
+    import sqlalchemy as sa
+
+    url = "/api/layers/settlements/items?limit=5"
+    first = client.get(url)
+    assert first.status_code == 200 and first.headers["X-Database"] == "primary"
+    with demo_db.connect() as conn:  # every other connection to the database ends, the app's pooled one too
+        ended = conn.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert ended >= 1
+    again = client.get(url)
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert client.get(url).status_code == 200

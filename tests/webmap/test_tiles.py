@@ -150,3 +150,16 @@ def test_small_polygons_come_as_clustered_points_below_their_zoom(tile_client, d
     high = decode(tile_client.get(f"/tiles/parcels/15/{x}/{y}.mvt").data)["parcels"]["features"]
     assert high and {f["geometry"]["type"] for f in high} <= {"Polygon", "MultiPolygon"}
     assert "cadastral_number" in high[0]["properties"]
+
+
+def test_road_segments_come_as_clustered_points_below_z12(tile_client, demo_db):
+    """A segment is a few pixels below z12: its tiles hold clusters (layers.tile_cells) like parcels';
+    from z12 the lines themselves."""
+    lon, lat = scalar(demo_db, "SELECT ARRAY[ST_X(p), ST_Y(p)] FROM (SELECT ST_PointOnSurface(geom) AS p "
+                               "FROM road_segment ORDER BY id LIMIT 1) s")
+    x, y = tile_of(lon, lat, 11)
+    low = decode(tile_client.get(f"/tiles/road_segments/11/{x}/{y}.mvt").data)["road_segments"]["features"]
+    assert low and all(f["geometry"]["type"] == "Point" and f["properties"]["point_count"] >= 1 for f in low)
+    x, y = tile_of(lon, lat, 12)
+    high = decode(tile_client.get(f"/tiles/road_segments/12/{x}/{y}.mvt").data)["road_segments"]["features"]
+    assert high and all("LineString" in f["geometry"]["type"] and "point_count" not in f["properties"] for f in high)

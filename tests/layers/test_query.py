@@ -1,0 +1,98 @@
+"""The one feature reader (layers.query.read_features): the SQL compiled once per query shape and run on
+the driver gives exactly what the statement SQLAlchemy builds on each call gives, and the serialiser
+splices PostGIS's GeoJSON into the answer as the decoded geometry would be written."""
+import datetime as dt
+import decimal
+import json
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from gis.jsonvalues import RawJSON, dumpb, dumps, jsonable
+from layers import query
+from layers.registry import get_layer
+from tests.helpers import demo_hromada_id
+
+AROUND_DEMO = (28.0, 49.0, 29.0, 49.6)
+# Dates and times, money, JSON, floats, choices, public and non-public rows.
+LAYERS = ["reports", "street_lamps", "reconstruction_projects", "venues", "settlements", "units", "road_segments",
+          "communal_property", "plans"]
+
+
+def both_ways(conn, layer, **kwargs):
+    """The compiled path (the filters alone), and the SQLAlchemy-built one (an extra condition that
+    changes nothing sends the read there)."""
+    fast = query.read_features(conn, layer, **kwargs)
+    built = query.read_features(conn, layer, conditions=[sa.true()], **kwargs)
+    return fast, built
+
+
+@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("staff", [False, True])
+def test_the_compiled_read_gives_what_the_built_one_gives(demo_db, name, staff):
+    layer = get_layer(name)
+    roles = frozenset({"admin"}) if staff else frozenset()
+    with demo_db.connect() as conn:
+        for kwargs in ({"bbox": AROUND_DEMO}, {"hromada_id": demo_hromada_id(demo_db)}, {},
+                       {"bbox": AROUND_DEMO, "page": query.Page(3, 2)}, {"out_srid": 4326},
+                       {"bbox": (3_000_000, 6_200_000, 3_300_000, 6_400_000), "bbox_srid": 3857},
+                       {"simplify": 0.001}):
+            (fast, fast_matched, fast_rows), (built, built_matched, built_rows) = both_ways(
+                conn, layer, staff=staff, roles=roles, **kwargs)
+            assert fast_matched == built_matched, kwargs
+            assert fast == built, kwargs
+            assert [dict(r) for r in fast_rows] == [dict(r) for r in built_rows], kwargs
+            # Geometries as PostGIS wrote them, spliced into the JSON: the same document.
+            raw, _, _ = query.read_features(conn, layer, staff=staff, roles=roles, raw_geometry=True, **kwargs)
+            assert all(isinstance(f["geometry"], RawJSON) for f in raw if f["geometry"] is not None)
+            assert orjson.loads(dumpb(raw)) == json.loads(json.dumps(fast))
+            assert raw == fast  # RawJSON compares as its value
+
+
+def test_the_features_of_some_layers_are_read_at_all(demo_db):
+    with demo_db.connect() as conn:
+        counts = {name: query.read_features(conn, get_layer(name), bbox=AROUND_DEMO)[1] for name in LAYERS}
+    assert all(counts[n] > 0 for n in ("street_lamps", "settlements", "venues", "reconstruction_projects")), counts
+
+
+def test_a_page_past_the_end_still_counts_and_one_feature_by_id(demo_db):
+    layer = get_layer("settlements")
+    with demo_db.connect() as conn:
+        items, matched, rows = query.read_features(conn, layer, page=query.Page(10, 10_000))
+        assert items == [] and matched > 0 and len(rows) == 0
+        first = query.read_features(conn, layer, page=query.Page(1, 0))[0][0]
+        doc, row = query.read_feature(conn, layer, first["id"])
+        assert doc == first and row["_id"] == first["id"] and row["_geometry"]
+        assert query.read_feature(conn, layer, 10**9) == (None, None)
+        empty, none = query.features(conn, layer, bbox=(0.0, 0.0, 0.1, 0.1))
+        assert empty == [] and none == 0
+
+
+def test_hidden_rows_stay_hidden_on_the_compiled_path():
+    """Reports a moderator hid are not public: only roles that see every row read them (Layer.public_rows)."""
+    layer = get_layer("reports")
+
+    def sql(roles):
+        return query._statement(layer, staff=False, all_rows=query.sees_all_rows(layer, roles), bbox=True,
+                                bbox_srid=4326, hromada=False, feature=False, out_srid=None, simplify=False).sql
+
+    assert sql(frozenset()).count("report.is_public IS true") == 2  # the page and the count
+    assert sql(frozenset({"planner"})).count("report.is_public IS true") == 2
+    assert "is_public" not in sql(frozenset({"admin"}))
+
+
+def test_the_serialiser_writes_database_values_as_before():
+    when = dt.datetime(2024, 5, 3, 10, 7, tzinfo=dt.timezone.utc)
+    point = RawJSON('{"type":"Point","coordinates":[1.5,2]}')
+    doc = {"when": when, "day": dt.date(2024, 5, 3), "money": decimal.Decimal("12.50"),
+           "whole": decimal.Decimal("7.00"), "name": "Якушинці", "geometry": point, "none": None, 3: "int key"}
+    text = dumps(doc)
+    assert json.loads(text) == {"when": "2024-05-03T10:07:00+00:00", "day": "2024-05-03", "money": 12.5, "whole": 7,
+                                "name": "Якушинці", "geometry": {"type": "Point", "coordinates": [1.5, 2]},
+                                "none": None, "3": "int key"}
+    assert "Якушинці" in text  # UTF-8 as it is, not \u escapes
+    assert json.loads(dumps({"big": 2**70})) == {"big": 2**70}  # beyond orjson: the standard library writes it
+    assert jsonable(RawJSON("[1, 2]")) == [1, 2]
+    with pytest.raises(TypeError):
+        dumps({"x": object()})
