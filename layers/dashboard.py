@@ -37,8 +37,12 @@ def by_category(conn, hromada_id, staff=False):
 
 
 def by_unit(conn, hromada_id, staff=False):
+    # A report's unit is always one of its hromada's (routing and transfers keep to it): saying so
+    # lets PostgreSQL read the hromada's few units, not hash all 11,735 of the country (national size:
+    # 32 ms → 1.6 ms for the demo's reports).
     return _counts(conn, hromada_id, staff, "u.code, u.name_uk, u.name_en",
-                   "JOIN unit u ON u.id = r.unit_id", "u.code, u.name_uk, COALESCE(u.name_en, u.name_uk) AS name_en")
+                   "JOIN unit u ON u.id = r.unit_id AND u.hromada_id = r.hromada_id",
+                   "u.code, u.name_uk, COALESCE(u.name_en, u.name_uk) AS name_en")
 
 
 def by_village(conn, hromada_id, staff=False):
