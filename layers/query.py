@@ -103,12 +103,6 @@ def geometry_out(geom, out_srid: int | None):
     return sa.func.ST_Transform(geom, out_srid)
 
 
-def as_feature(row, fields) -> dict:
-    """A row of read_features' select (a mapping) as a GeoJSON feature."""
-    return geojson.feature(row["_id"], orjson.loads(row["_geometry"]) if row["_geometry"] else None,
-                           {f.name: jsonable(row[f.name]) for f in fields})
-
-
 def visible_rows_sql(layer: Layer, alias: str) -> str:
     """``visible_rows`` for the public, as SQL on a table alias, for hand-written SQL (the tiles)."""
     table = table_of(layer).alias(alias)
