@@ -46,13 +46,14 @@ PUBLIC_PAGES = ("/", "/hromadas", "/reports/{report}", "/staff/login",
 
 @pytest.mark.parametrize("lang", ["uk", "en"])
 @pytest.mark.parametrize("path", PUBLIC_PAGES)
-def test_public_pages_pass_axe(live_server, page, demo_db, report_code, lang, path):
+def test_public_pages_pass_axe(request, live_server, page, demo_db, lang, path):
     if "/coverage" in path:
         from layers.coverage_analysis import analyse
 
         with demo_db.begin() as conn:
             analyse(conn, conn.execute(sa.text("SELECT id FROM hromada")).scalar())
-    path = path.format(report=quote(report_code))
+    if "{report}" in path:  # filed only where a page shows it: a test that writes nothing reuses the database copy
+        path = path.format(report=quote(request.getfixturevalue("report_code")))
     assert audit(page, f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}") == [], path
 
 
