@@ -180,8 +180,8 @@ def _shape(layer: Layer, simplify: float | None, out_srid: int | None):
 
 
 def _statement(layer: Layer, *, staff: bool, all_rows: bool, bbox: bool, bbox_srid: int, hromada: bool,
-               feature: bool, out_srid: int | None, simplify: bool) -> _Statement:
-    key = (id(layer), staff, all_rows, bbox, bbox_srid, hromada, feature, out_srid, simplify)
+               feature: bool, out_srid: int | None, simplify: bool, count_limited: bool) -> _Statement:
+    key = (id(layer), staff, all_rows, bbox, bbox_srid, hromada, feature, out_srid, simplify, count_limited)
     found = _STATEMENTS.get(key)
     if found is not None and found[0] is layer:
         return found[1]
@@ -196,13 +196,23 @@ def _statement(layer: Layer, *, staff: bool, all_rows: bool, bbox: bool, bbox_sr
     # At least one row, whose _matched is the count; _id is NULL in it when the page is empty.
     page = select.limit(sa.bindparam("page_limit", type_=sa.Integer)).offset(
         sa.bindparam("page_offset", type_=sa.Integer)).lateral("page")
-    counted = sa.select(sa.func.count().label("_matched")).select_from(table).where(where).subquery("counted")
+    counted = _count(table, where, sa.bindparam("count_limit", type_=sa.Integer) if count_limited else None
+                     ).subquery("counted")
     both = sa.select(*page.c, counted.c._matched).select_from(counted.outerjoin(page, sa.true())).order_by(page.c._id)
     compiled = both.compile(dialect=_DIALECT)
     statement = _Statement(compiled.string, compiled.params, tuple(c.type for c in both.selected_columns), {})
     with _STATEMENTS_LOCK:
         _STATEMENTS[key] = (layer, statement)
     return statement
+
+
+def _count(table: sa.Table, where, limit=None) -> sa.Select:
+    """``SELECT count(*)`` of the rows matching ``where``; with ``limit``, of no more than that many
+    (the count then stops there instead of visiting every row of a large box)."""
+    if limit is None:
+        return sa.select(sa.func.count().label("_matched")).select_from(table).where(where)
+    limited = sa.select(sa.literal(1)).select_from(table).where(where).limit(limit).subquery("limited")
+    return sa.select(sa.func.count().label("_matched")).select_from(limited)
 
 
 def _driver_rows(conn: sa.Connection, statement: _Statement, params: dict) -> tuple[int, list[tuple]]:
@@ -240,7 +250,8 @@ def _driver_rows(conn: sa.Connection, statement: _Statement, params: dict) -> tu
 def read_features(conn: sa.Connection, layer: Layer, *, conditions=(), bbox=None, bbox_srid: int = 4326,
                   hromada_id: int | None = None, feature_id: int | None = None, page: Page = Page(),
                   staff: bool = False, roles=frozenset(), out_srid: int | None = None, extra_columns=(),
-                  simplify: float | None = None, raw_geometry: bool = False) -> tuple[list[dict], int, list]:
+                  simplify: float | None = None, raw_geometry: bool = False,
+                  count_up_to: int | None = None) -> tuple[list[dict], int | None, list]:
     """The one feature reader (the layer API, OGC API, the map, the editor): the page of features in
     ``bbox`` (``minx, miny, maxx, maxy`` in ``bbox_srid``; 4326 longitude first), of the hromada
     ``hromada_id``, the feature ``feature_id``, and matching ``conditions`` (SQLAlchemy conditions on
@@ -252,6 +263,10 @@ def read_features(conn: sa.Connection, layer: Layer, *, conditions=(), bbox=None
     which the serialiser puts into the answer as it is; else it is decoded (for Python code that
     reads coordinates).
 
+    ``count_up_to``: count the matches no further than that; how many match is then None when more do
+    (an API then leaves ``numberMatched`` out, as OGC API – Features allows). A box over a national
+    layer would otherwise visit every feature in it on every page.
+
     The filters of the APIs (bbox, hromada, id) run as SQL compiled once per layer and query shape,
     straight on the driver's connection; anything in ``conditions`` or ``extra_columns`` is built
     and compiled by SQLAlchemy on each call. The features are the same either way."""
@@ -261,15 +276,18 @@ def read_features(conn: sa.Connection, layer: Layer, *, conditions=(), bbox=None
                                   feature_id=feature_id)
         select, where = feature_select(layer, staff=staff, roles=roles, conditions=[*shape, *conditions],
                                        geometry=_shape(layer, simplify, out_srid), extra_columns=extra_columns)
-        matched = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
+        matched = conn.execute(_count(table, where, None if count_up_to is None else count_up_to + 1)).scalar_one()
         result = conn.execute(select.limit(page.limit).offset(page.offset)).all()
         rows, mappings = result, [row._mapping for row in result]
     else:
         has_hromada = hromada_id is not None and bool(layer.hromada_column)
         statement = _statement(layer, staff=staff, all_rows=sees_all_rows(layer, roles),
                                bbox=bbox is not None, bbox_srid=bbox_srid, hromada=has_hromada,
-                               feature=feature_id is not None, out_srid=out_srid, simplify=simplify is not None)
+                               feature=feature_id is not None, out_srid=out_srid, simplify=simplify is not None,
+                               count_limited=count_up_to is not None)
         params = {"page_limit": page.limit, "page_offset": page.offset}
+        if count_up_to is not None:
+            params["count_limit"] = count_up_to + 1
         if bbox is not None:
             params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), map(float, bbox), strict=True))
         if has_hromada:
@@ -280,6 +298,8 @@ def read_features(conn: sa.Connection, layer: Layer, *, conditions=(), bbox=None
             params["simplify"] = simplify
         matched, rows = _driver_rows(conn, statement, params)
         mappings = None
+    if count_up_to is not None and matched > count_up_to:
+        matched = None
     names, converted = _property_columns(layer, staff)
     end = 2 + len(names)
     geometry = RawJSON if raw_geometry else orjson.loads
@@ -346,13 +366,19 @@ def read_feature(conn: sa.Connection, layer: Layer, feature_id: int, *, staff: b
 def features(conn: sa.Connection, layer: Layer, *, bbox=None, page: Page = Page(),
              hromada_id: int | None = None, feature_id: int | None = None,
              staff: bool = False, roles=frozenset(), simplify: float | None = None,
-             raw_geometry: bool = False) -> tuple[list[dict], int]:
+             raw_geometry: bool = False, count_up_to: int | None = None) -> tuple[list[dict], int | None]:
     """The page of features (GeoJSON dicts) in a WGS 84 ``bbox``, a hromada or by id, and how many
-    match in all (read_features; ``simplify`` and ``raw_geometry`` as there)."""
+    match in all (read_features; ``simplify``, ``raw_geometry`` and ``count_up_to`` as there)."""
     items, matched, _ = read_features(conn, layer, bbox=bbox, hromada_id=hromada_id, feature_id=feature_id,
                                       page=page, staff=staff, roles=roles, simplify=simplify,
-                                      raw_geometry=raw_geometry)
+                                      raw_geometry=raw_geometry, count_up_to=count_up_to)
     return items, matched
+
+
+def has_next_page(page: Page, returned: int, matched: int | None) -> bool:
+    """Whether a page follows this one: by the count, or, where the matches were not all counted
+    (read_features' ``count_up_to``), by this page being full."""
+    return returned == page.limit if matched is None else page.offset + page.limit < matched
 
 
 def _in_view(layer: Layer, table: sa.Table, bbox, hromada_id: int | None, roles) -> list[sa.ColumnElement]:
@@ -433,8 +459,10 @@ def has_demo_rows(conn: sa.Connection, layers, hromada_id: int) -> bool:
 
 
 def feature_collection(conn: sa.Connection, layer: Layer, **kwargs) -> dict:
+    """features() as a FeatureCollection; without ``numberMatched`` when the matches were not all counted."""
     items, matched = features(conn, layer, **kwargs)
-    return geojson.collection(items, numberMatched=matched, numberReturned=len(items))
+    counted = {} if matched is None else {"numberMatched": matched}
+    return geojson.collection(items, **counted, numberReturned=len(items))
 
 
 def layer_extent(conn: sa.Connection, layer: Layer) -> tuple[float | None, ...]:

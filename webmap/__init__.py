@@ -25,6 +25,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         LOGIN_RATE_LIMIT=os.environ.get("HROMADA_LOGIN_RATE_LIMIT", "10 per minute"),
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # three photos of up to 10 MB and the form
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session; a resident may take long to write
+        # The item APIs count the features matching a query no further than this (layers.query.read_features).
+        COUNT_MATCHED_UP_TO=int(os.environ.get("HROMADA_COUNT_MATCHED_UP_TO") or 10_000),
     )
     from webmap.extensions import proxy_hops, shared_store_uri
 

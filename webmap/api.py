@@ -9,7 +9,7 @@ GET /api/layers/<name>/metadata.json     the data set's description for open-dat
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context, url_for
 
 from gis.errors import InvalidInput, NotFound
 from gis.jsonvalues import dumpb
@@ -73,7 +73,8 @@ def layer_detail(name: str):
 
 @bp.get("/layers/<name>/items")
 @documented(summary="The layer's features as a GeoJSON FeatureCollection, a page at a time", tags=("layers",),
-            description="RFC 7946 with `numberMatched`, `numberReturned` and `next`/`prev` links; `limit` 1…1000.",
+            description="RFC 7946 with `numberMatched`, `numberReturned` and `next`/`prev` links; `limit` 1…1000. "
+                        "`numberMatched` is left out when more than `HROMADA_COUNT_MATCHED_UP_TO` features match.",
             query=m.ItemsQuery, ok=m.FeatureCollection, media=GEOJSON, path=LAYER_NAME)
 def layer_items(name: str):
     layer = _viewable(name)
@@ -83,8 +84,8 @@ def layer_items(name: str):
     roles = read_roles(hromada_id)
     collection = query.feature_collection(connection(), layer, bbox=bbox, page=page, hromada_id=hromada_id,
                                           staff=layer.permissions.sees_staff_fields(roles), roles=roles,
-                                          raw_geometry=True)
-    collection["links"] = _paging_links(name, page, collection["numberMatched"])
+                                          raw_geometry=True, count_up_to=current_app.config["COUNT_MATCHED_UP_TO"])
+    collection["links"] = _paging_links(name, page, len(collection["features"]), collection.get("numberMatched"))
     if layer.attribution:
         collection["attribution"] = layer.attribution
     return _geojson(collection)
@@ -111,7 +112,7 @@ def _geojson(doc: dict) -> Response:
     return Response(dumpb(doc), mimetype=GEOJSON)
 
 
-def _paging_links(name: str, page: query.Page, matched: int) -> list[dict]:
+def _paging_links(name: str, page: query.Page, returned: int, matched: int | None) -> list[dict]:
     args = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
 
     def link(rel: str, offset: int) -> dict:
@@ -119,7 +120,7 @@ def _paging_links(name: str, page: query.Page, matched: int) -> list[dict]:
             ".layer_items", name=name, limit=page.limit, offset=offset, _external=True, **args)}
 
     links = [link("self", page.offset)]
-    if page.offset + page.limit < matched:
+    if query.has_next_page(page, returned, matched):
         links.append(link("next", page.offset + page.limit))
     if page.offset > 0:
         links.append(link("prev", max(page.offset - page.limit, 0)))

@@ -26,7 +26,7 @@ import shapely.errors
 import shapely.geometry
 import shapely.validation
 import sqlalchemy as sa
-from flask import Response, render_template, request, url_for
+from flask import Response, current_app, render_template, request, url_for
 from pygeofilter import ast as cql_ast
 from pygeofilter import values as cql_values
 from pygeofilter.backends.sqlalchemy import to_filter
@@ -37,7 +37,7 @@ from gis.errors import InvalidInput, NotFound
 from gis.jsonvalues import dumps
 from layers import query
 from layers.base import Layer, label
-from layers.query import Page, read_feature, read_features, table_of
+from layers.query import Page, has_next_page, read_feature, read_features, table_of
 from layers.registry import viewable_layers
 from layers.writable import roles_to, writable
 from webmap.access import read_roles, roles_in
@@ -446,19 +446,20 @@ def items(collection_id: str):
     limit, offset = _page()
     features, matched, _ = read_features(connection(), layer, bbox=bbox, bbox_srid=bbox_srid, conditions=conditions,
                                          page=Page(limit, offset), staff=staff, roles=read_roles(), out_srid=out_srid,
-                                         raw_geometry=True)
+                                         raw_geometry=True, count_up_to=current_app.config["COUNT_MATCHED_UP_TO"])
     args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
     links = [_link(url_for(".items", collection_id=layer.name, offset=offset, **args, _external=True), "self", GEOJSON),
              _link(url_for(".items", collection_id=layer.name, offset=offset, f="html", **args, _external=True),
                    "alternate", "text/html"),
              _link(url_for(".collection", collection_id=layer.name, _external=True), "collection", "application/json")]
-    if offset + limit < matched:
+    if has_next_page(Page(limit, offset), len(features), matched):
         links.append(_link(url_for(".items", collection_id=layer.name, offset=offset + limit, **args, _external=True),
                            "next", GEOJSON))
     if offset > 0:
         links.append(_link(url_for(".items", collection_id=layer.name, offset=max(offset - limit, 0), **args,
                                    _external=True), "prev", GEOJSON))
-    doc = geojson.collection(features, numberMatched=matched, numberReturned=len(features),
+    counted = {} if matched is None else {"numberMatched": matched}  # not all counted: left out, as Part 1 allows
+    doc = geojson.collection(features, **counted, numberReturned=len(features),
                              timeStamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), links=links)
     return _answer(doc, "ogc/items.html", mimetype=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"},
                    layer=layer, fields=fields)

@@ -73,13 +73,15 @@ def test_hidden_rows_stay_hidden_on_the_compiled_path():
     """Reports a moderator hid are not public: only roles that see every row read them (Layer.public_rows)."""
     layer = get_layer("reports")
 
-    def sql(roles):
+    def sql(roles, count_limited=False):
         return query._statement(layer, staff=False, all_rows=query.sees_all_rows(layer, roles), bbox=True,
-                                bbox_srid=4326, hromada=False, feature=False, out_srid=None, simplify=False).sql
+                                bbox_srid=4326, hromada=False, feature=False, out_srid=None, simplify=False,
+                                count_limited=count_limited).sql
 
-    assert sql(frozenset()).count("report.is_public IS true") == 2  # the page and the count
-    assert sql(frozenset({"planner"})).count("report.is_public IS true") == 2
-    assert "is_public" not in sql(frozenset({"admin"}))
+    for limited in (False, True):  # the count of all matches, or of no more than a limit
+        assert sql(frozenset(), limited).count("report.is_public IS true") == 2  # the page and the count
+        assert sql(frozenset({"planner"}), limited).count("report.is_public IS true") == 2
+        assert "is_public" not in sql(frozenset({"admin"}), limited)
 
 
 def test_the_serialiser_writes_database_values_as_before():

@@ -69,6 +69,27 @@ def test_paging_walks_every_item_once(client, demo_db):
     assert [link["rel"] for link in last["links"]] == ["self", "prev"]
 
 
+@pytest.mark.parametrize("items", ["/api/layers/settlements/items", "/ogc/collections/settlements/items"])
+def test_past_the_count_limit_number_matched_is_left_out_and_paging_goes_on(app, client, demo_db, items):
+    # A box over a national layer is counted no further than HROMADA_COUNT_MATCHED_UP_TO: 14 settlements
+    # against a limit of 10 stand for a million lamps against 10,000.
+    app.config["COUNT_MATCHED_UP_TO"] = 10
+    seen, url = [], f"{items}?limit=4"
+    while url:
+        data = client.get(url).get_json()
+        assert "numberMatched" not in data and data["numberReturned"] <= 4
+        seen += [f["id"] for f in data["features"]]
+        url = next((link["href"] for link in data["links"] if link["rel"] == "next"), None)
+    assert len(seen) == 14 == len(set(seen))
+    # Within the limit the count is exact, and the last page offers no next one.
+    app.config["COUNT_MATCHED_UP_TO"] = 14
+    last = client.get(f"{items}?limit=4&offset=12").get_json()
+    assert last["numberMatched"] == 14 and last["numberReturned"] == 2
+    assert not any(link["rel"] == "next" for link in last["links"])
+    html = client.get(f"{items}?f=html", headers={"Accept": "text/html"}) if items.startswith("/ogc") else None
+    assert html is None or "/ 14" in html.get_data(as_text=True)
+
+
 def test_staff_only_fields_never_reach_anonymous_clients(client, demo_db):
     answer = client.get("/api/layers/units/items?limit=1000")
     text = answer.get_data(as_text=True)
