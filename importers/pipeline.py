@@ -28,7 +28,7 @@ import shapely
 import sqlalchemy as sa
 from tqdm import tqdm
 
-from gis.bulk import INT4_RANGE, BinaryCopy, create_staging
+from gis.bulk import INT4_RANGE, BinaryCopy, compress_with_lz4, create_staging
 from gis.crs import STORAGE_SRID
 from gis.errors import HromadaError, InvalidInput, NotFound
 from gis.geometry import to_multipolygon
@@ -341,6 +341,7 @@ def _run(engine: sa.Engine, layer: Layer, path: Path, options: ImportOptions, re
                                                   batch_size=options.batch_size, csv_columns=options.csv_columns))
         with reading, engine.begin() as conn, tqdm(total=total, disable=not show, unit=" features",
                                                    desc=f"{src.name} → {layer.name}") as bar:
+            compress_with_lz4(conn)  # large polygons (a forest, a zone of thousands of vertices)
             if not options.dry_run:
                 # The run's row is written in the features' transaction: they commit together, and the
                 # history's cause "import:<id>" (below) names a run that exists.

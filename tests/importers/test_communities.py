@@ -32,6 +32,15 @@ def test_all_1466_hromadas_load_valid_and_reloading_changes_nothing(clean_db):
     # Rows whose name:uk is empty fall back to `name`.
     assert scalar(clean_db, "SELECT name_uk FROM hromada WHERE katottg = 'UA12040170000019083'") == \
         "Криничанська селищна громада"
+    # Large boundaries are kept compressed with lz4 (gis.bulk.compress_with_lz4), this server having it;
+    # the session's own default is left as it was.
+    assert scalar(clean_db, "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+    # (a small boundary is kept as it is: no compression at all.)
+    compressed = "SELECT count(*) FROM {} WHERE pg_column_compression({}) = '{}'"
+    for table, column in (("hromada", "boundary"), ("hromada_part", "geom")):
+        assert scalar(clean_db, compressed.format(table, column, "lz4")) > 500
+        assert scalar(clean_db, compressed.format(table, column, "pglz")) == 0
+    assert scalar(clean_db, "SHOW default_toast_compression") == "pglz"
 
     with clean_db.connect() as conn:
         before = conn.execute(sa.text("SELECT sum(xmin::text::bigint) FROM hromada")).scalar()
