@@ -3,10 +3,6 @@
 // the point two coordinate fields, so the forms work with the keyboard alone and without JavaScript.
 (function () {
   "use strict";
-  // A refused form: take the keyboard to the list of what to correct (each item links to its field).
-  const summary = document.querySelector(".error-summary");
-  if (summary) summary.focus();
-
   const dataEl = document.getElementById("console-map-data");
   const mapEl = document.querySelector(".folium-map");
   if (!dataEl || !mapEl || !window.L) return;

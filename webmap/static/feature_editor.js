@@ -5,10 +5,6 @@
 // leads to each feature's page. Text from the server is put in with textContent only.
 (function () {
   "use strict";
-  // A refused form: take the keyboard to the list of what to correct (each item links to its field).
-  const summary = document.querySelector(".error-summary");
-  if (summary) summary.focus();
-
   const dataEl = document.getElementById("editor-map-data");
   const mapEl = document.querySelector(".folium-map");
   if (!dataEl || !mapEl || !window.L) return;

@@ -1,13 +1,10 @@
-// A plan's territory on a map (issue #19): the new-plan and plan-settings forms. A refused form takes
-// the keyboard to its error summary. The map shows the hromada's boundary (and the plan's territory
-// now); a polygon drawn with Leaflet-Geoman (or a rectangle) fills the GeoJSON field and chooses
+// A plan's territory on a map (issue #19): the new-plan and plan-settings forms. (A refused form's
+// error summary takes the keyboard by its own `autofocus`.) The map shows the hromada's boundary (and
+// the plan's territory now); a polygon drawn with Leaflet-Geoman (or a rectangle) fills the GeoJSON field and chooses
 // "drawn on the map". Nothing here is the only way: the GeoJSON field takes a pasted polygon, so the
 // form works with the keyboard alone and without JavaScript. Pasted text is shown on the map too.
 (function () {
   "use strict";
-  const summary = document.querySelector(".error-summary");
-  if (summary) summary.focus();
-
   const dataEl = document.getElementById("plan-territory-data");
   const mapEl = document.querySelector(".folium-map");
   const area = document.getElementById("area");
