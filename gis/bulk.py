@@ -33,17 +33,16 @@ def ewkb(geom: BaseGeometry | None, srid: int = STORAGE_SRID) -> bytes | None:
     return shapely.to_wkb(shapely.set_srid(geom, srid), include_srid=True)
 
 
-def compress_with_lz4(conn: sa.Connection) -> bool:
+def compress_with_lz4(conn: sa.Connection) -> None:
     """Large values (boundaries of thousands of vertices) written in the rest of the caller's
     transaction are compressed with lz4 rather than PostgreSQL's default pglz, where the server was
-    built with lz4 (Debian's and PGDG's are); whether it was. pglz took half the time of loading all
+    built with lz4 (Debian's and PGDG's are). pglz took half the time of loading all
     1,466 hromadas (compressing 20 MB of boundaries into the staging table, then again into the
     tables); lz4 compresses several times faster and reads back faster too."""
     has_lz4 = conn.execute(sa.text("""
         SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'""")).scalar()
     if has_lz4:
         conn.execute(sa.text("SET LOCAL default_toast_compression = 'lz4'"))
-    return bool(has_lz4)
 
 
 def create_staging(conn: sa.Connection, staging: str, columns: Sequence[tuple[str, str]]) -> None:

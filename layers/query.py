@@ -208,7 +208,8 @@ def _statement(layer: Layer, *, staff: bool, all_rows: bool, bbox: bool, bbox_sr
 
 def _count(table: sa.Table, where, limit=None) -> sa.Select:
     """``SELECT count(*)`` of the rows matching ``where``; with ``limit``, of no more than that many
-    (the count then stops there instead of visiting every row of a large box)."""
+    (the count then stops there instead of visiting every row of a large box): ask for one more than
+    a threshold to learn whether more match."""
     if limit is None:
         return sa.select(sa.func.count().label("_matched")).select_from(table).where(where)
     limited = sa.select(sa.literal(1)).select_from(table).where(where).limit(limit).subquery("limited")
@@ -393,9 +394,8 @@ def more_in_view_than(conn: sa.Connection, layer: Layer, threshold: int, *, bbox
                       roles=frozenset()) -> bool:
     """Whether the ``bbox`` holds more than ``threshold`` features the ``roles`` may see (counted no further)."""
     table = table_of(layer)
-    limited = sa.select(sa.literal(1)).select_from(table).where(
-        *_in_view(layer, table, bbox, hromada_id, roles)).limit(threshold + 1).subquery()
-    return conn.execute(sa.select(sa.func.count()).select_from(limited)).scalar_one() > threshold
+    where = sa.and_(*_in_view(layer, table, bbox, hromada_id, roles))
+    return conn.execute(_count(table, where, threshold + 1)).scalar_one() > threshold
 
 
 def clusters(conn: sa.Connection, layer: Layer, *, bbox, cell_degrees: float, hromada_id: int | None = None,
@@ -415,13 +415,6 @@ def clusters(conn: sa.Connection, layer: Layer, *, bbox, cell_degrees: float, hr
     rows = conn.execute(sa.select(sa.func.ST_X(grouped.c.centre), sa.func.ST_Y(grouped.c.centre), grouped.c.count)
                         .order_by(grouped.c.count.desc())).all()
     return [{"lon": round(lon, 6), "lat": round(lat, 6), "count": count} for lon, lat, count in rows]
-
-
-def has_more_than(conn: sa.Connection, layer: Layer, threshold: int) -> bool:
-    """Whether the layer holds more than ``threshold`` features (counted no further than that)."""
-    table = table_of(layer)
-    return conn.execute(sa.select(sa.func.count()).select_from(
-        sa.select(sa.literal(1)).select_from(table).limit(threshold + 1).subquery())).scalar_one() > threshold
 
 
 def count_features(conn: sa.Connection, layer: Layer, *, hromada_id: int | None = None, roles=frozenset()) -> int:
