@@ -17,7 +17,7 @@ system-deps:
 # Only the tests drive a real QGIS (Debian's 3.22, with the system Python) and start the several-process
 # shape (`hromada cluster up`: nginx, memcached).
 test-system-deps:
-	@bash tools/system-deps.sh python3-qgis qgis-providers nginx-light memcached pgbouncer
+	@bash tools/system-deps.sh chromium-headless-shell python3-qgis qgis-providers nginx-light memcached pgbouncer
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'

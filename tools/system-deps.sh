@@ -4,6 +4,8 @@
 #   gdal-bin                                 ogr2ogr/ogrinfo, the reference in benchmarks and tests
 #   chromium                                 the browser for page tests
 # and, named as arguments by `make test`, what only the tests need:
+#   chromium-headless-shell                  the same Chromium without its user interface, which the page
+#                                            tests drive (a third faster than `chromium --headless`)
 #   python3-qgis + qgis-providers            the real QGIS (3.22, Debian's) the editing tests drive headless
 #   nginx-light + memcached                  `hromada cluster up`: nginx in front of several app processes
 #                                            sharing memcached (tests/webmap/test_cluster.py starts it)

@@ -1,6 +1,7 @@
 """A live server (waitress, as in production) and Debian's Chromium driven by Playwright."""
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -10,7 +11,11 @@ from waitress.server import create_server
 
 from gis.embedded import free_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium's headless shell (Debian's chromium-headless-shell), as Playwright itself prefers for headless
+# runs: the same Blink without the full browser's user interface, it took a third less time over the
+# page tests than `chromium --headless`. TEST_CHROMIUM names another build.
+CHROMIUM = (os.environ.get("TEST_CHROMIUM") or shutil.which("chromium-headless-shell")
+            or shutil.which("chromium") or "/usr/bin/chromium")
 # As the machine notes advise: no background traffic out of a closed network. The map's base tiles
 # come from the internet, which tests do not have: every name but the test server's fails to resolve
 # at once. (Intercepting them with context.route instead sent every request of every page through
