@@ -28,23 +28,21 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture
 def live_server(app):
     server = create_server(app, host="127.0.0.1", port=free_port(), threads=4)
-    closing = threading.Event()
-
-    def run():
-        try:
-            server.run()
-        except OSError:
-            # close() from this thread can pull a socket out from under the loop's select():
-            # expected while shutting down, a real failure otherwise.
-            if not closing.is_set():
-                raise
-
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
-    closing.set()
-    server.close()
+    # Closed inside the server's own loop, which the trigger wakes at once: closed from this thread,
+    # the loop noticed only at its next poll timeout (waitress's 1 s), a second of every page test.
+    server.trigger.pull_trigger(lambda: _close_every_connection(server))
     thread.join(timeout=5)
+    server.task_dispatcher.shutdown(timeout=5)  # its worker threads too, not one set left per test
+
+
+def _close_every_connection(server) -> None:
+    """The listening socket, the loop's trigger and every client connection still open: the loop
+    ends when none is left."""
+    for dispatcher in list(server._map.values()):
+        dispatcher.close()
 
 
 @pytest.fixture(scope="session")
