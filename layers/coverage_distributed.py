@@ -154,8 +154,12 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, *,
     if workers is not None and workers < 1:
         raise InvalidInput(f"Кількість робочих процесів {workers}: потрібен хоча б один",
                            f"Workers {workers}: at least one is needed")
+    # No dashboard; the scheduler's HTTP server (health, metrics) still starts, and on 8787 unless told
+    # otherwise: a second cluster on the machine (two analyses at once, two test workers) then found it
+    # taken and warned. A free loopback port instead.
     with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                      memory_limit=memory_limit, dashboard_address=None) as cluster, Client(cluster) as client:
+                      memory_limit=memory_limit, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, Client(cluster) as client:
         yield client
 
 

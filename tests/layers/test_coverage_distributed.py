@@ -253,3 +253,15 @@ def test_ookla_files_of_every_shape_give_the_same_tiles(tmp_path):
         else:  # the shapefile turned the rings clockwise, and went through Web Mercator and back
             assert all(shapely.equals_exact(shapely.normalize(got.geometry.values),
                                             shapely.normalize(expected.geometry.values), 1e-9)), name
+
+
+def test_a_second_local_cluster_beside_another_starts_without_a_warning(dask_cluster):
+    """Two analyses (or two test workers) at once: the schedulers' HTTP servers each take a free loopback
+    port. On distributed's default 8787 the second found it taken and warned (an error in this suite)."""
+    def http_addresses(dask_scheduler):
+        return [socket.getsockname()[:2] for socket in dask_scheduler.http_server._sockets.values()]
+
+    with cd.dask_client(workers=1, memory_limit="512MiB") as second:
+        for client in (dask_cluster, second):
+            (host, port), = client.run_on_scheduler(http_addresses)
+            assert host == "127.0.0.1" and port != 8787
