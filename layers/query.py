@@ -104,8 +104,11 @@ def geometry_out(geom, out_srid: int | None):
 
 
 def visible_rows_sql(layer: Layer, alias: str) -> str:
-    """``visible_rows`` for the public, as SQL on a table alias, for hand-written SQL (the tiles)."""
-    table = table_of(layer).alias(alias)
+    """``visible_rows`` for the public, as SQL on a table alias, for hand-written SQL (the tiles and
+    their cells' triggers). From the declaration alone: a layer's cells are kept in step before its
+    table is in the metadata, and the triggers' transition tables are no table at all."""
+    columns = [sa.column(layer.public_rows)] if layer.public_rows else []
+    table = sa.table(layer.table, *columns).alias(alias)
     return str(visible_rows(layer, table).compile(dialect=postgresql.dialect(),
                                                   compile_kwargs={"literal_binds": True}))
 

@@ -43,6 +43,7 @@ import re
 import sqlalchemy as sa
 
 from layers.base import Layer
+from layers.query import visible_rows_sql
 from layers.tiles import cell_size_sql, cluster_below, has_cells, point_sql
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,6 @@ def _check_names(layer: Layer) -> None:
 
 # --- the SQL ---------------------------------------------------------------------------------------------
 
-def _visible(layer: Layer, alias: str) -> str:
-    """SQL: whether the row ``alias`` is public (as layers.query.visible_rows_sql says for tiles)."""
-    return f'{alias}."{layer.public_rows}" IS TRUE' if layer.public_rows else "true"
-
-
 def _zooms(layer: Layer) -> str:
     """SQL: a FROM item ``s`` of the layer's clustered zooms ``z`` and their cells' side."""
     return f"(SELECT z, {cell_size_sql('z')} AS side FROM generate_series(0, {cluster_below(layer) - 1}) z) s"
@@ -108,8 +104,9 @@ def _moved(layer: Layer, rows: str, alias: str, other: str, other_alias: str) ->
     update — no row of the same id on the ``other`` side, or one that was not public, or one with
     another geometry."""
     i, g = layer.id_column, layer.geometry_column
+    public, was_public = visible_rows_sql(layer, alias), visible_rows_sql(layer, other_alias)
     return (f'{rows} {alias} LEFT JOIN {other} {other_alias} ON {other_alias}."{i}" = {alias}."{i}" '
-            f'WHERE {_visible(layer, alias)} AND ({other_alias}."{i}" IS NULL OR NOT ({_visible(layer, other_alias)}) '
+            f'WHERE {public} AND ({other_alias}."{i}" IS NULL OR NOT ({was_public}) '
             f'OR {other_alias}."{g}" IS DISTINCT FROM {alias}."{g}")')
 
 
@@ -143,7 +140,7 @@ def _out_statements(layer: Layer, departed: str, arrived: str | None) -> str:
         WHERE c.layer = '{layer.name}' AND c.z = e.z AND c.cx = e.cx AND c.cy = e.cy AND c.point_count <= 0;
         UPDATE tile_cell c SET feature_id = (
             SELECT t."{i}" FROM "{layer.table}" t
-            WHERE t."{g}" && {box} AND {_visible(layer, 't')}
+            WHERE t."{g}" && {box} AND {visible_rows_sql(layer, 't')}
               AND round(ST_X({point}) / s.side) = c.cx AND round(ST_Y({point}) / s.side) = c.cy
             LIMIT 1)
         FROM ({left}) k, LATERAL (SELECT {cell_size_sql('k.z')} AS side) s
@@ -153,8 +150,8 @@ def _out_statements(layer: Layer, departed: str, arrived: str | None) -> str:
 def function_body(layer: Layer) -> str:
     """The PL/pgSQL body of the layer's trigger function (compared with the installed one by :func:`sync`)."""
     _check_names(layer)
-    inserted = _cells_of(layer, f"new_rows n WHERE {_visible(layer, 'n')}", "n")
-    deleted = _cells_of(layer, f"old_rows o WHERE {_visible(layer, 'o')}", "o")
+    inserted = _cells_of(layer, f"new_rows n WHERE {visible_rows_sql(layer, 'n')}", "n")
+    deleted = _cells_of(layer, f"old_rows o WHERE {visible_rows_sql(layer, 'o')}", "o")
     arrived = _cells_of(layer, _moved(layer, "new_rows", "n", "old_rows", "o"), "n")
     departed = _cells_of(layer, _moved(layer, "old_rows", "o", "new_rows", "n"), "o")
     return f"""
@@ -195,7 +192,7 @@ def rebuild(conn: sa.Connection, layer: Layer) -> int:
         CREATE TEMPORARY TABLE _tile_cell_points ON COMMIT DROP AS
         SELECT t."{layer.id_column}"::bigint AS fid, ST_X(p) AS x, ST_Y(p) AS y
         FROM (SELECT t."{layer.id_column}", {point_sql(layer, 't')} AS p FROM "{layer.table}" t
-              WHERE {_visible(layer, 't')}) t"""))
+              WHERE {visible_rows_sql(layer, 't')}) t"""))
     cells = 0
     for z in range(cluster_below(layer)):
         cells += conn.execute(sa.text(f"""
