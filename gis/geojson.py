@@ -12,3 +12,11 @@ def collection(features: Iterable[dict], **members) -> dict:
     """A FeatureCollection; ``members`` are foreign members (name, numberMatched, links, …) before the
     features, so a reader sees them first."""
     return {"type": "FeatureCollection", **members, "features": list(features)}
+
+
+def page(features: list[dict], matched: int | None, **members) -> dict:
+    """A FeatureCollection of one page of a query: ``numberReturned``, and ``numberMatched`` when every
+    match was counted (``matched`` None: counting stopped at a limit, and the member is left out, as
+    OGC API – Features Part 1 allows)."""
+    counted = {} if matched is None else {"numberMatched": matched}
+    return collection(features, **counted, numberReturned=len(features), **members)

@@ -457,8 +457,7 @@ def has_demo_rows(conn: sa.Connection, layers, hromada_id: int) -> bool:
 def feature_collection(conn: sa.Connection, layer: Layer, **kwargs) -> dict:
     """features() as a FeatureCollection; without ``numberMatched`` when the matches were not all counted."""
     items, matched = features(conn, layer, **kwargs)
-    counted = {} if matched is None else {"numberMatched": matched}
-    return geojson.collection(items, **counted, numberReturned=len(items))
+    return geojson.page(items, matched)
 
 
 def layer_extent(conn: sa.Connection, layer: Layer) -> tuple[float | None, ...]:

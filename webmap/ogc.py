@@ -458,9 +458,8 @@ def items(collection_id: str):
     if offset > 0:
         links.append(_link(url_for(".items", collection_id=layer.name, offset=max(offset - limit, 0), **args,
                                    _external=True), "prev", GEOJSON))
-    counted = {} if matched is None else {"numberMatched": matched}  # not all counted: left out, as Part 1 allows
-    doc = geojson.collection(features, **counted, numberReturned=len(features),
-                             timeStamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), links=links)
+    doc = geojson.page(features, matched, timeStamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                       links=links)
     return _answer(doc, "ogc/items.html", mimetype=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"},
                    layer=layer, fields=fields)
 
