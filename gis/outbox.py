@@ -30,6 +30,8 @@ from email.utils import formatdate
 
 import sqlalchemy as sa
 
+from gis import direct_sql
+
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
@@ -43,9 +45,10 @@ def enqueue(conn: sa.Connection, *, to_addr: str, subject: str, body: str, key: 
             report_id: int | None = None, headers: dict[str, str] | None = None) -> None:
     """Queue a mail in the caller's transaction; ``key`` makes it unique (queued twice → once).
     ``headers``: extra header fields (List-Unsubscribe …)."""
-    conn.execute(sa.text("""
+    direct_sql.cursor(conn, """
         INSERT INTO outbox (to_addr, subject, body, message_id, report_id, headers)
-        VALUES (:to, :subject, :body, :mid, :report, CAST(:headers AS jsonb)) ON CONFLICT (message_id) DO NOTHING"""),
+        VALUES (%(to)s, %(subject)s, %(body)s, %(mid)s, %(report)s, CAST(%(headers)s AS jsonb))
+        ON CONFLICT (message_id) DO NOTHING""",
         {"to": to_addr, "subject": subject, "body": body, "mid": f"<{key}@{MAIL_DOMAIN}>", "report": report_id,
          "headers": json.dumps(headers) if headers else None})
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from gis import direct_sql
 from gis.errors import InvalidInput, Unprocessable
 
 ASSET_KINDS = {
@@ -124,9 +125,10 @@ def not_taking_reports(hromada: sa.Row) -> Unprocessable:
 
 # Everything the rules need, in one round trip: the hromada at the point, whether it takes reports, the
 # category as it stands there, the nearest asset in reach (when the report names none), and the area,
-# hromada-wide and default units. The rules then choose in Python, in order.
-_CANDIDATES = sa.text("""
-    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
+# hromada-wide and default units. The rules then choose in Python, in order. Run by gis.direct_sql (a
+# report's intake is a hot path), hence psycopg's placeholders.
+_CANDIDATES = """
+    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g),
     h AS (SELECT hromada.id, katottg, name_uk, name_en FROM hromada, p
           WHERE ST_Intersects(boundary, p.g) ORDER BY ST_Area(boundary) LIMIT 1)
     SELECT h.id, h.katottg, h.name_uk, h.name_en, s.enabled_at IS NOT NULL AS enabled,
@@ -143,13 +145,13 @@ _CANDIDATES = sa.text("""
         SELECT c.id, c.code, c.name_uk, c.name_en, COALESCE(hc.target_days, c.target_days) AS target_days,
                c.asset_kind, c.snap_distance_m, COALESCE(hc.premoderate, c.premoderate) AS premoderate
         FROM category c LEFT JOIN hromada_category hc ON hc.category_id = c.id AND hc.hromada_id = h.id
-        WHERE c.code = :code AND c.is_active AND (c.hromada_id IS NULL OR c.hromada_id = h.id)
+        WHERE c.code = %(code)s AND c.is_active AND (c.hromada_id IS NULL OR c.hromada_id = h.id)
           AND COALESCE(hc.enabled, true)) c ON true
     LEFT JOIN LATERAL (  -- nearest first with the KNN operator; the geography distance decides the reach
         SELECT a.id, a.kind, a.ref, a.owner_unit_id, a.owner_class, a.responsible_unit_id,
                u.name_uk AS unit_uk, u.name_en AS unit_en, ST_Distance(a.geom::geography, p.g::geography) AS distance_m
         FROM asset_responsible a LEFT JOIN unit u ON u.id = a.responsible_unit_id
-        WHERE CAST(:asset AS integer) IS NULL AND a.kind = c.asset_kind AND a.hromada_id = h.id
+        WHERE CAST(%(asset)s AS integer) IS NULL AND a.kind = c.asset_kind AND a.hromada_id = h.id
           AND ST_DWithin(a.geom::geography, p.g::geography, c.snap_distance_m)
         ORDER BY a.geom <-> p.g LIMIT 1) a ON true
     LEFT JOIN LATERAL (  -- a starosta district's, some villages' or a drawn area (gis.hromada_setup)
@@ -160,7 +162,7 @@ _CANDIDATES = sa.text("""
         SELECT u.id, u.name_uk, u.name_en FROM unit_category uc JOIN unit u ON u.id = uc.unit_id
         WHERE uc.category_id = c.id AND u.hromada_id = h.id AND uc.scope = 'hromada'
         ORDER BY uc.id LIMIT 1) ev ON true
-    LEFT JOIN unit fb ON fb.id = s.default_unit_id""")
+    LEFT JOIN unit fb ON fb.id = s.default_unit_id"""
 
 
 def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: int | None = None, *,
@@ -169,7 +171,7 @@ def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: in
 
     ``require_enabled`` False only for the set-up console's preview, before the hromada goes live."""
     lon, lat = check_point(lon, lat)
-    found = conn.execute(_CANDIDATES, {"lon": lon, "lat": lat, "code": category_code, "asset": asset_id}).first()
+    found = direct_sql.first(conn, _CANDIDATES, {"lon": lon, "lat": lat, "code": category_code, "asset": asset_id})
     if found is None:
         require_hromada(conn, lon, lat)  # raises, saying why (swapped coordinates, outside every hromada)
     if require_enabled and not found.enabled:

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from shapely.geometry.base import BaseGeometry
 
-from gis import outbox
+from gis import direct_sql, outbox
 from gis.errors import InvalidInput, NotFound
 from gis.hromada_setup import check_area, villages_area
 from gis.models import ALERT_FREQUENCIES
@@ -454,17 +454,17 @@ def alert_report(conn: sa.Connection, report_id: int, *, public_url: str | None 
     many subscriptions were alerted (0 on a retry). Runs in the caller's transaction; the mails are
     written in a savepoint: a fault there is logged and loses neither the report nor its alerts (those
     then go out with the next daily digest)."""
-    alerted = conn.execute(sa.text("""
+    alerted = direct_sql.all_rows(conn, """
         INSERT INTO area_alert (subscription_id, report_id, digested_at)
         SELECT s.id, r.id, CASE WHEN s.frequency = 'immediate' THEN now() END
         FROM report r JOIN category c ON c.id = r.category_id
         JOIN area_subscription s ON s.hromada_id = r.hromada_id AND s.unsubscribed_at IS NULL
              AND ST_Covers(s.area, r.location) AND (s.categories IS NULL OR c.code = ANY(s.categories))
         JOIN mail_address a ON a.email = s.email AND a.confirmed_at IS NOT NULL AND a.stopped_at IS NULL
-        WHERE r.id = :r AND r.is_public
+        WHERE r.id = %(r)s AND r.is_public
         ORDER BY s.id
         ON CONFLICT (subscription_id, report_id) DO NOTHING
-        RETURNING subscription_id, digested_at IS NOT NULL AS at_once"""), {"r": report_id}).all()
+        RETURNING subscription_id, digested_at IS NOT NULL AS at_once""", {"r": report_id})  # every intake runs it
     at_once = sorted(a.subscription_id for a in alerted if a.at_once)
     if at_once:  # most reports have no subscriber at once: no savepoint round trips for them
         try:

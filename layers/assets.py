@@ -10,6 +10,7 @@ import json
 
 import sqlalchemy as sa
 
+from gis import direct_sql
 from layers import lighting, roads
 from layers.base import AssetSpec, Layer
 
@@ -22,7 +23,8 @@ def asset_spec(conn: sa.Connection, asset_id: int | None) -> AssetSpec | None:
     """The declaration of the layer the asset belongs to, if any."""
     if asset_id is None:
         return None
-    table = conn.execute(sa.text("SELECT layer_table FROM asset WHERE id = :id"), {"id": asset_id}).scalar()
+    # run directly: every report's intake asks
+    table = direct_sql.scalar(conn, "SELECT layer_table FROM asset WHERE id = %(id)s", {"id": asset_id})
     return _BY_TABLE.get(table)
 
 

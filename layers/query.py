@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
-from gis import geojson
+from gis import direct_sql, geojson
 from gis.errors import InvalidInput
 from gis.jsonvalues import RawJSON, jsonable
 from gis.models import metadata
@@ -224,17 +223,10 @@ def _driver_rows(conn: sa.Connection, statement: _Statement, params: dict) -> tu
     and rows are tuples processed as SQLAlchemy would (its processor per column type, where it has one).
     A failure is raised as SQLAlchemy raises it (the app's 503 and 400 handlers, a lost connection
     invalidated)."""
-    fairy = conn.connection
     params = {**statement.defaults, **params}
-    try:
-        cursor = fairy.driver_connection.execute(statement.sql, params)
+    with direct_sql.errors_as_sqlalchemy(conn, statement.sql, params):
+        cursor = conn.connection.driver_connection.execute(statement.sql, params)
         rows = cursor.fetchall()
-    except psycopg.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, fairy, None)
-        if lost:
-            conn.invalidate(exc)
-        raise sa.exc.DBAPIError.instance(statement.sql, params, exc, psycopg.Error, connection_invalidated=lost,
-                                         dialect=conn.dialect) from exc
     matched = rows[0][-1]
     if rows[0][0] is None:  # no row on this page
         return matched, []

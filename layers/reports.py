@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from gis import working_days
+from gis import direct_sql, working_days
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.models import report, report_event, report_photo
 from gis.photos import Photo
@@ -150,7 +150,11 @@ def next_tracking_code(conn: sa.Connection, hromada_id: int, hromada_name: str, 
         INSERT INTO report_counter (hromada_id, year, last) VALUES (:h, :y, 1)
         ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1
         RETURNING last"""), {"h": hromada_id, "y": year}).scalar_one()
-    return f"{prefix or tracking_prefix(conn, hromada_id, hromada_name)}-{year}-{number:06d}"
+    return tracking_code(prefix or tracking_prefix(conn, hromada_id, hromada_name), year, number)
+
+
+def tracking_code(prefix: str, year: int, number: int) -> str:
+    return f"{prefix}-{year}-{number:06d}"
 
 
 def check_description(text: str | None) -> str:
@@ -163,6 +167,22 @@ def check_description(text: str | None) -> str:
     return text
 
 
+# A new report and its "created" event in one statement, run by gis.direct_sql as every statement of a
+# report's intake is (a hot path: SQLAlchemy's own work per statement cost more than the database's).
+_INSERT_REPORT = """
+    WITH created AS (
+        INSERT INTO report (code, hromada_id, category_id, unit_id, asset_id, status, location, description,
+                            reporter_name, reporter_email, reporter_phone, show_name, private_token_hash,
+                            routing_rule, routing_reason_uk, routing_reason_en, due_at, awaiting_approval)
+        VALUES (%(code)s, %(hromada_id)s, %(category_id)s, %(unit_id)s, %(asset_id)s, 'new',
+                ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(description)s, %(reporter_name)s,
+                %(reporter_email)s, %(reporter_phone)s, %(show_name)s, %(private_token_hash)s, %(routing_rule)s,
+                %(routing_reason_uk)s, %(routing_reason_en)s, %(due_at)s, %(awaiting_approval)s)
+        RETURNING id)
+    INSERT INTO report_event (report_id, kind, to_status, to_unit_id)
+    SELECT id, 'created', 'new', %(unit_id)s FROM created RETURNING report_id, id"""
+
+
 def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> dict:
     """Route, store and acknowledge a new report in the caller's transaction.
 
@@ -173,38 +193,35 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     route = route_report(conn, new.lon, new.lat, new.category, new.asset_id)
     spec = asset_spec(conn, route.asset_id)
     if spec is not None and spec.one_open_report:
-        # Lock the asset's row so two residents reporting the same lamp at once make one report.
-        conn.execute(sa.text("SELECT 1 FROM asset WHERE id = :id FOR UPDATE"), {"id": route.asset_id})
-        open_code = conn.execute(sa.text("""
-            SELECT code FROM report WHERE asset_id = :a AND category_id = :c AND status = ANY(:open)
-            ORDER BY created_at, id LIMIT 1"""),
-            {"a": route.asset_id, "c": route.category_id, "open": list(OPEN_STATUSES)}).scalar()
+        # Lock the asset's row so two residents reporting the same lamp at once make one report. (Looked for
+        # in a statement of its own, after the lock: its snapshot then holds a report committed meanwhile.)
+        direct_sql.first(conn, "SELECT 1 FROM asset WHERE id = %(id)s FOR UPDATE", {"id": route.asset_id})
+        open_code = direct_sql.scalar(conn, """
+            SELECT code FROM report WHERE asset_id = %(a)s AND category_id = %(c)s AND status = ANY(%(open)s)
+            ORDER BY created_at, id LIMIT 1""",
+            {"a": route.asset_id, "c": route.category_id, "open": list(OPEN_STATUSES)})
         if open_code is not None:
             return _join_open_report(conn, open_code, new, route, public_url)
-    # One round trip for what the new row needs besides the route (intake speed, issue #20).
-    here = conn.execute(sa.text("""
+    # One round trip for what the new row needs besides the route (intake speed, issue #20), its number
+    # taken last: the counter's row stays locked until the report commits.
+    here = direct_sql.one(conn, """
+        WITH n AS (INSERT INTO report_counter (hromada_id, year, last) VALUES (%(h)s, EXTRACT(YEAR FROM now()), 1)
+                   ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1 RETURNING last)
         SELECT now() AS now, h.name_uk, h.report_prefix,
-               ARRAY(SELECT day FROM hromada_day_off WHERE hromada_id = h.id) AS days_off
-        FROM hromada h WHERE h.id = :h"""), {"h": route.hromada_id}).one()
+               ARRAY(SELECT day FROM hromada_day_off WHERE hromada_id = h.id) AS days_off, n.last AS number
+        FROM hromada h, n WHERE h.id = %(h)s""", {"h": route.hromada_id})
     token = secrets.token_urlsafe(18)
     due = working_days.due_at_given(here.now, route.target_days, frozenset(here.days_off))
     unit = unit_mail.load_unit(conn, route.unit_id)
-    code = next_tracking_code(conn, route.hromada_id, here.name_uk, here.now.year, here.report_prefix)
-    created = report.insert().values(
-        code=code, hromada_id=route.hromada_id, category_id=route.category_id, unit_id=route.unit_id,
-        asset_id=route.asset_id, status="new",
-        location=sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.lon, new.lat), 4326),
-        description=description, reporter_name=_blank(new.name), reporter_email=_blank(new.email),
-        reporter_phone=_blank(new.phone), show_name=bool(new.show_name and _blank(new.name)),
-        private_token_hash=token_hash(token), routing_rule=route.rule,
-        routing_reason_uk=route.reason_uk, routing_reason_en=route.reason_en,
-        due_at=due, awaiting_approval=route.premoderate,
-    ).returning(report.c.id).cte("created")
-    # The report and its "created" event in one statement.
-    report_id, event_id = conn.execute(report_event.insert().from_select(
-        ["report_id", "kind", "to_status", "to_unit_id"],
-        sa.select(created.c.id, sa.literal("created"), sa.literal("new"), sa.literal(route.unit_id)),
-    ).returning(report_event.c.report_id, report_event.c.id)).one()
+    prefix = here.report_prefix or tracking_prefix(conn, route.hromada_id, here.name_uk)
+    code = tracking_code(prefix, here.now.year, here.number)
+    report_id, event_id = direct_sql.one(conn, _INSERT_REPORT, {
+        "code": code, "hromada_id": route.hromada_id, "category_id": route.category_id, "unit_id": route.unit_id,
+        "asset_id": route.asset_id, "lon": new.lon, "lat": new.lat, "description": description,
+        "reporter_name": _blank(new.name), "reporter_email": _blank(new.email), "reporter_phone": _blank(new.phone),
+        "show_name": bool(new.show_name and _blank(new.name)), "private_token_hash": token_hash(token),
+        "routing_rule": route.rule, "routing_reason_uk": route.reason_uk, "routing_reason_en": route.reason_en,
+        "due_at": due, "awaiting_approval": route.premoderate})
     for position, photo in enumerate(new.photos, start=1):
         conn.execute(report_photo.insert().values(report_id=report_id, position=position, width=photo.width,
                                                   height=photo.height, data=photo.jpeg, thumb=photo.thumb))

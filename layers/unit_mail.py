@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
-from gis import outbox
+from gis import direct_sql, outbox
 from gis.errors import HromadaError, NotFound
 from layers.report_states import STATUSES, readable_report_url
 
@@ -171,9 +171,9 @@ class Facts:
 
 
 def load_unit(conn: sa.Connection, unit_id: int) -> Unit | None:
-    row = conn.execute(sa.text("""
+    row = direct_sql.first(conn, """
         SELECT id, hromada_id, code, name_uk, COALESCE(name_en, name_uk) AS name_en, emails, has_accounts,
-               notify_mode FROM unit WHERE id = :id"""), {"id": unit_id}).first()
+               notify_mode FROM unit WHERE id = %(id)s""", {"id": unit_id})
     if row is None:
         return None
     emails = tuple(dict.fromkeys(e.strip() for e in (row.emails or ()) if e and e.strip()))
@@ -183,7 +183,7 @@ def load_unit(conn: sa.Connection, unit_id: int) -> Unit | None:
 
 def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
     """The report and the event that brought it to the unit (its routing or a transfer)."""
-    row = conn.execute(sa.text("""
+    row = direct_sql.first(conn, """
         SELECT r.id, r.code, r.status, r.unit_id, r.description, r.due_at, r.routing_reason_uk, r.routing_reason_en,
                ST_X(r.location) AS lon, ST_Y(r.location) AS lat, c.name_uk AS category_uk, c.name_en AS category_en,
                v.name_uk AS village_uk, COALESCE(v.name_en, v.name_uk) AS village_en,
@@ -191,9 +191,8 @@ def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
                e.kind, e.private_note AS reason, fu.name_uk AS from_uk, COALESCE(fu.name_en, fu.name_uk) AS from_en,
                ARRAY(SELECT position FROM report_photo WHERE report_id = r.id ORDER BY position) AS photos
         FROM report r JOIN category c ON c.id = r.category_id
-        JOIN report_event e ON e.id = :event AND e.report_id = r.id
+        JOIN report_event e ON e.id = %(event)s AND e.report_id = r.id
         LEFT JOIN unit fu ON fu.id = e.from_unit_id
-        -- The village: the one whose boundary holds the point, else the one whose centre is nearest.
         -- The village the report is in (settlement_at); outside every village, the nearest one.
         LEFT JOIN LATERAL (
             SELECT * FROM (SELECT s.name_uk, s.name_en, true AS inside FROM settlement_at(r.hromada_id, r.location) s
@@ -201,19 +200,19 @@ def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
                            (SELECT s.name_uk, s.name_en, false FROM settlement s WHERE s.hromada_id = r.hromada_id
                             ORDER BY COALESCE(s.centre, ST_PointOnSurface(s.boundary)) <-> r.location LIMIT 1)) c
             ORDER BY inside DESC LIMIT 1) v ON true
-        WHERE r.id = :id"""), {"id": report_id, "event": event_id}).mappings().first()
+        WHERE r.id = %(id)s""", {"id": report_id, "event": event_id})
     if row is None:
         raise NotFound(f"Звернення {report_id} не знайдено", f"Report {report_id} not found")
-    photos = tuple(row["photos"])
-    transferred = row["kind"] == "transfer"
+    photos = tuple(row.photos)
+    transferred = row.kind == "transfer"
     if transferred:
-        why_uk = f"Передано з підрозділу «{row['from_uk'] or '—'}». Причина: {row['reason'] or '—'}"
-        why_en = f"Transferred from “{row['from_en'] or '—'}”. Reason: {row['reason'] or '—'}"
+        why_uk = f"Передано з підрозділу «{row.from_uk or '—'}». Причина: {row.reason or '—'}"
+        why_en = f"Transferred from “{row.from_en or '—'}”. Reason: {row.reason or '—'}"
     else:
-        why_uk, why_en = row["routing_reason_uk"], row["routing_reason_en"]
-    return Facts(row["id"], row["code"], row["status"], row["unit_id"], row["category_uk"], row["category_en"],
-                 row["description"], row["lon"], row["lat"], row["village_uk"], row["village_en"], row["inside"],
-                 row["due_at"], photos, why_uk, why_en, transferred)
+        why_uk, why_en = row.routing_reason_uk, row.routing_reason_en
+    return Facts(row.id, row.code, row.status, row.unit_id, row.category_uk, row.category_en,
+                 row.description, row.lon, row.lat, row.village_uk, row.village_en, row.inside,
+                 row.due_at, photos, why_uk, why_en, transferred)
 
 
 def arrival_event(conn: sa.Connection, report_id: int, unit_id: int) -> int | None:
@@ -335,11 +334,11 @@ def tell_unit(conn: sa.Connection, report_id: int, *, public_url: str | None = N
         return None
     # An 'each' notice is dealt with here and now: marking it keeps it out of a digest should the unit
     # switch to one later. A digest notice waits for queue_digests.
-    notice_id = conn.execute(sa.text("""
+    notice_id = direct_sql.scalar(conn, """
         INSERT INTO unit_notice (unit_id, report_id, event_id, digested_at)
-        VALUES (:u, :r, :e, CASE WHEN :each THEN now() END)
-        ON CONFLICT (unit_id, event_id) DO NOTHING RETURNING id"""),
-        {"u": unit.id, "r": report_id, "e": event_id, "each": unit.notify_mode == "each"}).scalar()
+        VALUES (%(u)s, %(r)s, %(e)s, CASE WHEN %(each)s THEN now() END)
+        ON CONFLICT (unit_id, event_id) DO NOTHING RETURNING id""",
+        {"u": unit.id, "r": report_id, "e": event_id, "each": unit.notify_mode == "each"})
     if notice_id is None or unit.notify_mode != "each":
         return notice_id
     if not unit.emails:
