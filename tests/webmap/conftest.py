@@ -104,20 +104,25 @@ def settle(page, timeout: float = 30) -> None:
 
 
 def browser_context(browser, **options):
-    """A fresh browser profile as every browser test uses it (a test with several people makes several)."""
+    """A fresh browser profile as every browser test uses it (a test with several people makes several).
+    Its pages' script errors and console errors are printed when it closes: a failing test shows them."""
     context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, "locale": "uk-UA", **options})
     IN_FLIGHT[id(context)] = InFlight(context)
-    context.on("close", lambda closed: IN_FLIGHT.pop(id(closed), None))
+    errors = []
+    context.on("weberror", lambda e: errors.append(f"{e.page.url if e.page else ''}: {e.error}"))
+    context.on("console", lambda m: errors.append(f"{m.page.url if m.page else ''}: {m.text}")
+               if m.type == "error" else None)
+
+    def closed(ctx) -> None:
+        IN_FLIGHT.pop(id(ctx), None)
+        print("browser errors:", errors)
+
+    context.on("close", closed)
     return context
 
 
 @pytest.fixture
 def page(browser):
     context = browser_context(browser)
-    pg = context.new_page()
-    errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield pg
-    print("browser errors:", errors)
+    yield context.new_page()
     context.close()

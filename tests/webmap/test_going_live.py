@@ -202,7 +202,9 @@ def test_a_hromada_goes_live_and_its_first_pothole_reaches_the_outside_body(
     # 6. A resident pins a pothole in Березина on the public map.
     resident_ctx, resident = new_page()
     resident.goto(f"{live_server}/map/{STRYZHAVKA}")
-    resident.wait_for_selector(".leaflet-container")
+    # The form's script listens to the map once it has run (it shows the place buttons then): a click on
+    # the map before that would go unheard.
+    resident.wait_for_selector("#place-buttons:not([hidden])")
     click_map_at(resident, berezyna.lat, berezyna.lon, zoom=16)
     resident.wait_for_selector("#category[data-loaded-for]")
     offered = resident.eval_on_selector_all("#category option", "os => os.map(o => o.value)")
