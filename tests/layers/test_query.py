@@ -69,6 +69,35 @@ def test_a_page_past_the_end_still_counts_and_one_feature_by_id(demo_db):
         assert empty == [] and none == 0
 
 
+def test_a_box_over_points_holds_what_st_intersects_says_edges_included(demo_db):
+    """Points are tested against a WGS 84 box by their coordinates (query.in_box), not by ST_Intersects:
+    the same features, also those exactly on an edge or a corner and those a hair outside."""
+    layer = get_layer("street_lamps")
+    with demo_db.connect() as conn:
+        points = conn.execute(sa.text(
+            "SELECT id, ST_X(geom) x, ST_Y(geom) y FROM street_lamp ORDER BY id LIMIT 40")).all()
+        eps = 1e-9
+        boxes = []
+        for p, q in zip(points[::2], points[1::2], strict=True):
+            minx, maxx, miny, maxy = min(p.x, q.x), max(p.x, q.x), min(p.y, q.y), max(p.y, q.y)
+            boxes += [(minx, miny, maxx, maxy),  # two lamps on corners or edges
+                      (minx + eps, miny + eps, maxx - eps, maxy - eps)]  # the same two a hair outside
+        inside = 0
+        for box in boxes:
+            expected = [r[0] for r in conn.execute(sa.text(
+                "SELECT id FROM street_lamp WHERE ST_Intersects(geom, ST_MakeEnvelope(:a, :b, :c, :d, 4326)) "
+                "ORDER BY id"), dict(zip("abcd", box, strict=True)))]
+            for read in both_ways(conn, layer, bbox=box, page=query.Page(1000)):
+                assert [f["id"] for f in read[0]] == expected and read[1] == len(expected), box
+            inside += len(expected)
+        assert inside >= len(points)  # every lamp was on the edge of a box
+        # A box of no width holds the point it is (PostGIS's envelope of it is a polygon of no area,
+        # which ST_Intersects finds to hold nothing).
+        one = points[0]
+        found = query.read_features(conn, layer, bbox=(one.x, one.y, one.x, one.y))[0]
+        assert one.id in [f["id"] for f in found]
+
+
 def test_hidden_rows_stay_hidden_on_the_compiled_path():
     """Reports a moderator hid are not public: only roles that see every row read them (Layer.public_rows)."""
     layer = get_layer("reports")
