@@ -171,18 +171,30 @@ def _shape_conditions(layer: Layer, table: sa.Table, *, bbox, bbox_srid: int, hr
 def in_box(layer: Layer, geometry, corners, srid: int = 4326) -> sa.ColumnElement:
     """The features whose geometry intersects the box ``corners`` (minx, miny, maxx, maxy in ``srid``).
 
-    For a layer of points and a WGS 84 box, the same answer cheaper: the spatial index's ``&&``, then
-    each point's coordinates compared with the box's (closed, as ST_Intersects has it). ST_Intersects
-    tests every point against the box as a polygon: on 681 of a million lamps, counting took 0.68 ms
-    that way and 0.49 ms this way, a page of 100 0.80 and 0.56 ms."""
+    For a WGS 84 box, the same answer as ST_Intersects, cheaper. Points: the spatial index's ``&&``,
+    then each point's coordinates compared with the box's (closed, as ST_Intersects has it).
+    ST_Intersects tests every point against the box as a polygon: on 681 of a million lamps, counting
+    took 0.68 ms that way and 0.49 ms this way, a page of 100 0.80 and 0.56 ms."""
     envelope = sa.func.ST_MakeEnvelope(*corners, srid)
     if srid != 4326:  # the box becomes a polygon in WGS 84 (its sides need not stay straight there)
         return sa.func.ST_Intersects(geometry, sa.func.ST_Transform(envelope, 4326))
-    if layer.geometry != "Point":
-        return sa.func.ST_Intersects(geometry, envelope)
     minx, miny, maxx, maxy = corners
-    return sa.and_(geometry.op("&&")(envelope), sa.func.ST_X(geometry).between(minx, maxx),
-                   sa.func.ST_Y(geometry).between(miny, maxy))
+    if layer.geometry == "Point":
+        return sa.and_(geometry.op("&&")(envelope), sa.func.ST_X(geometry).between(minx, maxx),
+                       sa.func.ST_Y(geometry).between(miny, maxy))
+    # Lines and polygons: one whose bounding box lies inside the box shrunk by BOX_SLACK intersects it, with
+    # no exact test (PostGIS's ``@`` reads the box each geometry keeps); the rest near the edges take
+    # ST_Intersects. Those boxes are single-precision floats rounded outward, by under 2e-5° anywhere on
+    # Earth: the slack keeps the shortcut exact. On 874 of a million parcels: 2.10 → 1.23 ms to count them.
+    inner = sa.func.ST_MakeEnvelope(
+        sa.func.least(minx + BOX_SLACK, (minx + maxx) / 2), sa.func.least(miny + BOX_SLACK, (miny + maxy) / 2),
+        sa.func.greatest(maxx - BOX_SLACK, (minx + maxx) / 2), sa.func.greatest(maxy - BOX_SLACK, (miny + maxy) / 2),
+        4326)
+    return sa.and_(geometry.op("&&")(envelope),
+                   sa.or_(geometry.op("@")(inner), sa.func.ST_Intersects(geometry, envelope)))
+
+
+BOX_SLACK = 1e-4  # degrees (about 11 m): five times a single-precision box's rounding at longitude 180
 
 
 def _shape(layer: Layer, simplify: float | None, out_srid: int | None):

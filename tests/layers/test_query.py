@@ -98,6 +98,39 @@ def test_a_box_over_points_holds_what_st_intersects_says_edges_included(demo_db)
         assert one.id in [f["id"] for f in found]
 
 
+@pytest.mark.parametrize("name", ["road_segments", "settlements", "parcels"])
+def test_a_box_over_lines_and_polygons_holds_what_st_intersects_says(demo_db, name):
+    """Lines and polygons whose box lies well inside the query box are taken without an exact test
+    (query.in_box): the same features as ST_Intersects, also for boxes that just touch, just miss, cut
+    through or hold a feature with only a hair to spare."""
+    layer = get_layer(name)
+    table, column = layer.table, layer.geometry_column
+    eps, room = 1e-9, 2e-4
+    with demo_db.connect() as conn:
+        visible = {f["id"] for f in query.read_features(conn, layer, page=query.Page(10_000))[0]}
+        shapes = conn.execute(sa.text(
+            f"SELECT id, ST_XMin(b) x0, ST_YMin(b) y0, ST_XMax(b) x1, ST_YMax(b) y1, ST_X(c) cx, ST_Y(c) cy "
+            f"FROM (SELECT id, {column}::box2d b, ST_PointOnSurface({column}) c FROM {table} "
+            f"WHERE {column} IS NOT NULL ORDER BY id LIMIT 12) s")).all()
+        assert len(shapes) >= 5
+        boxes = [AROUND_DEMO]
+        for f in shapes:
+            boxes += [(f.x0, f.y0, f.x1, f.y1),  # its own box
+                      (f.x0 - room, f.y0 - room, f.x1 + room, f.y1 + room),  # room to spare: no exact test
+                      (f.x0 - eps, f.y0 - eps, f.x1 + eps, f.y1 + eps),  # a hair to spare: the exact test
+                      (f.x1 + eps, f.y0, f.x1 + room, f.y1),  # just east of it
+                      (f.x0 - room, f.y0 - room, f.cx, f.cy)]  # a corner cutting through it
+        held = 0
+        for box in boxes:
+            expected = [r[0] for r in conn.execute(sa.text(
+                f"SELECT id FROM {table} WHERE ST_Intersects({column}, ST_MakeEnvelope(:a, :b, :c, :d, 4326)) "
+                "ORDER BY id"), dict(zip("abcd", box, strict=True))) if r[0] in visible]
+            for read in both_ways(conn, layer, bbox=box, page=query.Page(10_000)):
+                assert [f["id"] for f in read[0]] == expected and read[1] == len(expected), box
+            held += len(expected)
+        assert held > len(shapes) * 3
+
+
 def test_hidden_rows_stay_hidden_on_the_compiled_path():
     """Reports a moderator hid are not public: only roles that see every row read them (Layer.public_rows)."""
     layer = get_layer("reports")
