@@ -168,6 +168,9 @@ def _shape_conditions(layer: Layer, table: sa.Table, *, bbox, bbox_srid: int, hr
     return conditions
 
 
+BOX_SLACK = 1e-4  # degrees (about 11 m): five times a single-precision box's rounding at longitude 180
+
+
 def in_box(layer: Layer, geometry, corners, srid: int = 4326) -> sa.ColumnElement:
     """The features whose geometry intersects the box ``corners`` (minx, miny, maxx, maxy in ``srid``).
 
@@ -192,9 +195,6 @@ def in_box(layer: Layer, geometry, corners, srid: int = 4326) -> sa.ColumnElemen
         4326)
     return sa.and_(geometry.op("&&")(envelope),
                    sa.or_(geometry.op("@")(inner), sa.func.ST_Intersects(geometry, envelope)))
-
-
-BOX_SLACK = 1e-4  # degrees (about 11 m): five times a single-precision box's rounding at longitude 180
 
 
 def _shape(layer: Layer, simplify: float | None, out_srid: int | None):
