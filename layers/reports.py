@@ -146,11 +146,15 @@ def next_tracking_code(conn: sa.Connection, hromada_id: int, hromada_name: str, 
     The number is taken in the caller's transaction, so a failed report leaves no gap; a hromada's
     concurrent reports wait on its counter's row until each other's commit — what can be read is read
     before it is taken (:func:`create_report`)."""
-    number = conn.execute(sa.text("""
-        INSERT INTO report_counter (hromada_id, year, last) VALUES (:h, :y, 1)
-        ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1
-        RETURNING last"""), {"h": hromada_id, "y": year}).scalar_one()
+    number = direct_sql.scalar(conn, _TAKE_NUMBER.format(year="%(y)s"), {"h": hromada_id, "y": year})
     return tracking_code(prefix or tracking_prefix(conn, hromada_id, hromada_name), year, number)
+
+
+# The hromada %(h)s's next number in ``year`` (an SQL expression); create_report takes it inside a
+# statement of its own, so this is the one place that says how.
+_TAKE_NUMBER = """
+    INSERT INTO report_counter (hromada_id, year, last) VALUES (%(h)s, {year}, 1)
+    ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1 RETURNING last"""
 
 
 def tracking_code(prefix: str, year: int, number: int) -> str:
@@ -204,9 +208,8 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
             return _join_open_report(conn, open_code, new, route, public_url)
     # One round trip for what the new row needs besides the route (intake speed, issue #20), its number
     # taken last: the counter's row stays locked until the report commits.
-    here = direct_sql.one(conn, """
-        WITH n AS (INSERT INTO report_counter (hromada_id, year, last) VALUES (%(h)s, EXTRACT(YEAR FROM now()), 1)
-                   ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1 RETURNING last)
+    here = direct_sql.one(conn, f"""
+        WITH n AS ({_TAKE_NUMBER.format(year="EXTRACT(YEAR FROM now())")})
         SELECT now() AS now, h.name_uk, h.report_prefix,
                ARRAY(SELECT day FROM hromada_day_off WHERE hromada_id = h.id) AS days_off, n.last AS number
         FROM hromada h, n WHERE h.id = %(h)s""", {"h": route.hromada_id})
