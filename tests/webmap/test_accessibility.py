@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from tests.axe import violations
 from tests.helpers import asset_point
 from tests.webmap.conftest import settle
+from tests.webmap.reflow import NARROW, reflow_problems
 from tests.webmap.test_reports_http import add_staff
 
 
@@ -26,8 +27,8 @@ def report_code(demo_db):
                                              description="Не світить"), public_url="http://x")["code"]
 
 
-# Every kind of public page; "{report}" is a report filed for the test. One test per page and
-# language, so that a failure names its page and parallel runs (pytest -n) share the work out.
+# Every kind of public page; "{report}" is a report filed for the test. One test per page, so that a
+# failure names its page and parallel runs (pytest -n) share the work out.
 PUBLIC_PAGES = ("/", "/hromadas", "/reports/{report}", "/staff/login",
                 "/map/UA05020310000080026/roads", "/map/UA05020310000080026/lighting",
                 "/map/UA05020310000080026/reconstruction", "/projects/1",
@@ -44,9 +45,14 @@ PUBLIC_PAGES = ("/", "/hromadas", "/reports/{report}", "/staff/login",
                 "/reports/new", "/cabinet/", "/alerts?hromada=UA05020310000080026")
 
 
-@pytest.mark.parametrize("lang", ["uk", "en"])
+# Each page in Ukrainian on a 320 px phone, where it must not scroll sideways either (WCAG's reflow, the
+# check test_narrow_screens.py makes of every other public page), and in English on a laptop's screen:
+# both languages, both widths, one browser profile a page.
+WIDTHS = {"uk": {"width": NARROW, "height": 640}, "en": {"width": 1280, "height": 900}}
+
+
 @pytest.mark.parametrize("path", PUBLIC_PAGES)
-def test_public_pages_pass_axe(request, live_server, page, demo_db, lang, path):
+def test_public_pages_pass_axe(request, live_server, page, demo_db, path):
     if "/coverage" in path:
         from layers.coverage_analysis import analyse
 
@@ -54,7 +60,15 @@ def test_public_pages_pass_axe(request, live_server, page, demo_db, lang, path):
             analyse(conn, conn.execute(sa.text("SELECT id FROM hromada")).scalar())
     if "{report}" in path:  # filed only where a page shows it: a test that writes nothing reuses the database copy
         path = path.format(report=quote(request.getfixturevalue("report_code")))
-    assert audit(page, f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}") == [], path
+    for lang, viewport in WIDTHS.items():
+        page.set_viewport_size(viewport)
+        url = f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}"
+        answer = page.goto(url)
+        assert answer.ok, url
+        settle(page)
+        if lang == "uk":
+            assert reflow_problems(page) == {}, url
+        assert violations(page) == [], url
 
 
 def test_staff_and_admin_pages_pass_axe(live_server, page, demo_db, report_code):

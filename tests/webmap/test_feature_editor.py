@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from gis.users import create_user
 from tests.helpers import STRYZHAVKA, demo_hromada_id, load_neighbours, one, scalar, unit_id
 from tests.webmap.conftest import browser_context, settle
+from tests.webmap.reflow import NARROW, OVERFLOW
 from tests.webmap.test_accessibility import audit
-from tests.webmap.test_narrow_screens import NARROW, OVERFLOW
 from tests.webmap.test_reports_http import form_token, log_in
 
 PASSWORD = "correct horse battery"

@@ -14,8 +14,8 @@ from tests.axe import violations
 from tests.helpers import STRYZHAVKA, demo_hromada_id, inside, load_neighbours, one, scalar
 from tests.layers.test_plans import D, square
 from tests.webmap.conftest import browser_context, settle
+from tests.webmap.reflow import OVERFLOW
 from tests.webmap.test_accessibility import audit
-from tests.webmap.test_narrow_screens import OVERFLOW
 from tests.webmap.test_plan_pages import KATOTTG, PASSWORD, browser_log_in
 from tests.webmap.test_reports_http import form_token, log_in
 
