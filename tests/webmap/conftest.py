@@ -56,19 +56,23 @@ def browser():
 
 
 class InFlight:
-    """How many of a browser context's requests have not finished yet (for :func:`settle`)."""
+    """How many of a browser context's requests have not finished yet, and how many events about
+    them have come in all (for :func:`settle`)."""
 
     def __init__(self, context):
         self.count = 0
+        self.events = 0
         context.on("request", self._started)
         context.on("requestfinished", self._ended)
         context.on("requestfailed", self._ended)
 
     def _started(self, _request) -> None:
         self.count += 1
+        self.events += 1
 
     def _ended(self, _request) -> None:
         self.count -= 1
+        self.events += 1
 
 
 IN_FLIGHT: dict[int, InFlight] = {}  # by id() of a context made by browser_context
@@ -81,25 +85,26 @@ def settle(page, timeout: float = 30) -> None:
     queued (a script that fetches again after drawing an answer has started that fetch by then).
 
     Playwright's "networkidle" waits for 500 ms of quiet after every page: a quarter of a page
-    test's time, spent idle."""
+    test's time, spent idle. The quiet is slept through here rather than watched: every call into
+    Playwright costs some 2.5 ms of CPU in this process, its driver and Chromium (a 20 ms
+    wait_for_timeout, measured), and a page's settling took eight of them. Events that come in
+    meanwhile wait in Playwright's pipe; the call after the sleep takes them in, and any event at
+    all means the window was not quiet."""
     tracker = IN_FLIGHT.get(id(page.context))
     if tracker is None:  # a context made elsewhere: the slower wait
         page.wait_for_load_state("networkidle")
         return
     page.wait_for_load_state("load")
     deadline = time.monotonic() + timeout
-    quiet_since = None
     while time.monotonic() < deadline:
         if tracker.count > 0:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since >= QUIET_SECONDS:
-            page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
-            if tracker.count == 0:
-                return
-            quiet_since = None
-        page.wait_for_timeout(20)  # lets Playwright deliver the request events meanwhile
+            page.wait_for_timeout(20)  # lets Playwright deliver the request events meanwhile
+            continue
+        events = tracker.events
+        time.sleep(QUIET_SECONDS)
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
+        if tracker.count == 0 and tracker.events == events:
+            return
     raise TimeoutError(f"{page.url}: requests still in flight after {timeout} s")
 
 
