@@ -32,8 +32,12 @@ run: install
 	$(BIN)/hromada run
 
 ## Run the test suite against a throwaway PostGIS (or DATABASE_URL's server)
+# Python's bytecode caches are written for the tests even where PYTHONDONTWRITEBYTECODE is set (as on this
+# project's machines): without them every test worker and every process the tests start (the CLI, app
+# processes, Dask workers) compiled the project again, and each worker rewrote the test modules' asserts.
 test: install test-system-deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/python -m compileall -q -j 0 gis layers webmap importers tests
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## The JSON APIs fuzzed deeper than the suite does: FUZZ_EXAMPLES random requests per operation and mode
 FUZZ_EXAMPLES ?= 200
