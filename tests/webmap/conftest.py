@@ -33,7 +33,12 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.effective_port}"
     # Closed inside the server's own loop, which the trigger wakes at once: closed from this thread,
     # the loop noticed only at its next poll timeout (waitress's 1 s), a second of every page test.
-    server.trigger.pull_trigger(lambda: _close_every_connection(server))
+    try:
+        server.trigger.pull_trigger(lambda: _close_every_connection(server))
+    except OSError:
+        # The trigger's pipe already closed (EBADF): seen twice in some 3,000 page tests under -n 3, not
+        # explained yet (the stop 33 note of issue #15). Closed from here, the loop ends at its next poll.
+        _close_every_connection(server)
     thread.join(timeout=5)
     server.task_dispatcher.shutdown(timeout=5)  # its worker threads too, not one set left per test
 
