@@ -21,7 +21,7 @@ OVERFLOW = """() => {
       return !box || box.getAttribute('role') !== 'region' || box.tabIndex !== 0
         || !document.getElementById(box.getAttribute('aria-labelledby')); })
     .map(name);
-  return {scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 5), unreachable};
+  return {width, scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 5), unreachable};
 }"""
 
 
@@ -29,5 +29,4 @@ def reflow_problems(page) -> dict:
     """What makes the page as it is now scroll sideways at its width, or a wide table the keyboard
     cannot reach; {} when there is nothing."""
     result = page.evaluate(OVERFLOW)
-    width = page.evaluate("() => document.documentElement.clientWidth")
-    return result if result["scrollWidth"] > width or result["unreachable"] else {}
+    return result if result["scrollWidth"] > result["width"] or result["unreachable"] else {}
