@@ -130,9 +130,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     errors.register(app)  # the database out of reach: 503 with Retry-After, in each API's format
     security.register(app)  # security headers (CSP, HSTS, …); after the blueprints: staff pages are found
+    from webmap.fast_items import ItemsFastPath
     from webmap.tiles import TileFastPath
 
     TileFastPath.install(app)
+    ItemsFastPath.install(app)  # a page of a public layer's features for an anonymous client (webmap.fast_items)
     if app.config["PROXY_HOPS"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

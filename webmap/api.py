@@ -82,13 +82,26 @@ def layer_items(name: str):
     page = query.parse_page(request.args.get("limit"), request.args.get("offset"))
     hromada_id = _hromada_filter()
     roles = read_roles(hromada_id)
-    collection = query.feature_collection(connection(), layer, bbox=bbox, page=page, hromada_id=hromada_id,
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
+    return _geojson(items_document(
+        connection(), layer, bbox=bbox, page=page, hromada_id=hromada_id, roles=roles,
+        count_up_to=current_app.config["COUNT_MATCHED_UP_TO"],
+        page_url=lambda offset: url_for(".layer_items", name=name, limit=page.limit, offset=offset, _external=True,
+                                        **args)))
+
+
+def items_document(conn, layer: Layer, *, bbox, page: query.Page, hromada_id: int | None, roles: frozenset[str],
+                   count_up_to: int, page_url) -> dict:
+    """The FeatureCollection ``GET /api/layers/<name>/items`` answers, with its paging links
+    (``page_url(offset)``: the address of the page at that offset). Also written by the fast path
+    (webmap.fast_items), which must answer exactly as this view does."""
+    collection = query.feature_collection(conn, layer, bbox=bbox, page=page, hromada_id=hromada_id,
                                           staff=layer.permissions.sees_staff_fields(roles), roles=roles,
-                                          raw_geometry=True, count_up_to=current_app.config["COUNT_MATCHED_UP_TO"])
-    collection["links"] = _paging_links(name, page, len(collection["features"]), collection.get("numberMatched"))
+                                          raw_geometry=True, count_up_to=count_up_to)
+    collection["links"] = _paging_links(page, len(collection["features"]), collection.get("numberMatched"), page_url)
     if layer.attribution:
         collection["attribution"] = layer.attribution
-    return _geojson(collection)
+    return collection
 
 
 @bp.get("/layers/<name>/items/<feature_id>")
@@ -112,12 +125,9 @@ def _geojson(doc: dict) -> Response:
     return Response(dumpb(doc), mimetype=GEOJSON)
 
 
-def _paging_links(name: str, page: query.Page, returned: int, matched: int | None) -> list[dict]:
-    args = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
-
+def _paging_links(page: query.Page, returned: int, matched: int | None, page_url) -> list[dict]:
     def link(rel: str, offset: int) -> dict:
-        return {"rel": rel, "type": GEOJSON, "href": url_for(
-            ".layer_items", name=name, limit=page.limit, offset=offset, _external=True, **args)}
+        return {"rel": rel, "type": GEOJSON, "href": page_url(offset)}
 
     links = [link("self", page.offset)]
     if query.has_next_page(page, returned, matched):

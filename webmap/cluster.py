@@ -196,10 +196,22 @@ GZIP_TYPES = ("text/css application/javascript text/javascript application/json 
               "application/manifest+json text/csv")
 
 
+def _indented(lines, spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in lines)
+
+
 UNAVAILABLE_JSON = json.dumps({"error": "service_unavailable", "message": {
     "uk": "Сервер перезапускається; надішліть ще раз за мить (з тим самим Idempotency-Key)",
     "en": "The server is restarting; send again in a moment (with the same Idempotency-Key)"}},
     ensure_ascii=False)
+
+
+# What nginx tells the app of the request (said again in every location that adds one of its own).
+PROXY_HEADER_LINES = ("proxy_set_header Connection \"\";",
+                 "proxy_set_header Host $http_host;",
+                 "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+                 "proxy_set_header X-Forwarded-Proto $scheme;",
+                 "proxy_set_header X-Forwarded-Host $http_host;  # with the port, as the client wrote it")
 
 
 def nginx_conf(folder: Path, *, host: str, port: int, app_ports: list[int], static: Path, user: str | None) -> str:
@@ -256,13 +268,9 @@ http {{
         server_name _;
 
         proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_set_header Host $http_host;
         # The address this request came from, appended: the app (HROMADA_PROXY_HOPS=1) trusts only that
         # last entry, so whatever X-Forwarded-For a client sends itself changes nothing.
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $http_host;  # with the port, as the client wrote it
+{_indented(PROXY_HEADER_LINES, 8)}
         proxy_connect_timeout 3s;
         proxy_read_timeout 120s;
         # An app process that does not answer: the request goes to the next one. nginx never sends a
@@ -292,6 +300,15 @@ http {{
         location /api/ {{
             proxy_pass http://hromada_apps;
             error_page 502 504 = @api_unavailable;
+
+            # A page of a layer's features is asked of the app uncompressed and gzipped here: the app's
+            # fast path (webmap.fast_items) answers it without Flask then. (A proxy_set_header here
+            # replaces the server's, so they are all said again.)
+            location ~ ^/api/layers/[^/]+/items$ {{
+                proxy_pass http://hromada_apps;
+{_indented(PROXY_HEADER_LINES, 16)}
+                proxy_set_header Accept-Encoding "";
+            }}
         }}
 
         location @api_unavailable {{

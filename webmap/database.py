@@ -282,6 +282,20 @@ def connection() -> sa.Connection:
     return g.db_conn
 
 
+def fast_read_connection(app: Flask) -> tuple[sa.Connection, str]:
+    """For an answer made without Flask (webmap.fast_items: an anonymous client, who wrote nothing): a
+    connection of the unpinged autocommit pool, on the replica while it may be used, and which database
+    that is (``replica`` or ``primary``)."""
+    rep = app.extensions.get("hromada_replica")
+    if rep is not None and rep.usable():
+        try:
+            return rep.fast_engine.connect(), "replica"
+        except REPLICA_FAILURES + (sa.exc.DBAPIError,) as exc:
+            log.warning("the read replica failed (%s); this request reads from the primary", exc)
+            rep.failed()
+    return app.extensions["hromada_primary_fast_read_engine"].connect(), "primary"
+
+
 def _read_connection(from_engine: sa.Engine, autocommit_engine: bool) -> sa.Connection:
     conn = from_engine.connect()
     return conn if autocommit_engine else conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -41,6 +41,7 @@ PERMISSIONS_POLICY = {"geolocation": "(self)", "camera": "()", "microphone": "()
 PRIVATE_BLUEPRINTS = {"staff", "admin", "accounts", "console", "unit_link"}
 # What webmap.access puts on a view that needs a sign-in (staff views in any blueprint).
 PRIVATE_MARKS = ("hromada_roles", "operator_only", "signed_in_only")
+REFERRER_POLICY = "strict-origin-when-cross-origin"
 
 
 def https_setting() -> bool:
@@ -79,7 +80,7 @@ def register(app: Flask) -> Talisman:
         content_security_policy_nonce_in=NONCE_IN,
         frame_options=None,  # public pages may be embedded; private ones below are not
         permissions_policy=PERMISSIONS_POLICY,
-        referrer_policy="strict-origin-when-cross-origin",
+        referrer_policy=REFERRER_POLICY,
         x_content_type_options=True,
     )
     private = talisman(frame_options="DENY", content_security_policy=PRIVATE_CSP,
@@ -87,4 +88,25 @@ def register(app: Flask) -> Talisman:
     for endpoint, view in app.view_functions.items():
         if is_private(endpoint, view):
             private(view)
+    app.extensions["hromada_public_headers"] = _public_headers(talisman)
     return talisman
+
+
+def public_headers(app: Flask) -> list[tuple[str, str]]:
+    """The security headers of a public answer (no view of its own options), for the fast paths that
+    answer without Flask (webmap.fast_items): those Talisman sets, written out once. The policy carries
+    no nonce — those answers are JSON, which no page runs. A test holds both to the same headers."""
+    return app.extensions["hromada_public_headers"]
+
+
+def _public_headers(talisman: Talisman) -> list[tuple[str, str]]:
+    headers = [
+        ("Permissions-Policy", ", ".join(f"{name}={value}" for name, value in PERMISSIONS_POLICY.items())),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", "; ".join(f"{name} {value}" for name, value in CSP.items())),
+    ]
+    if talisman.strict_transport_security:
+        headers.append(("Strict-Transport-Security",
+                        f"max-age={talisman.strict_transport_security_max_age}; includeSubDomains"))
+    headers.append(("Referrer-Policy", REFERRER_POLICY))
+    return headers

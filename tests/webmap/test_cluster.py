@@ -6,6 +6,7 @@ clients — as it would see residents' phones.
 """
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import math
@@ -134,6 +135,21 @@ def test_static_files_from_nginx_compressed_and_cached(shape):
     assert status == 200 and headers["Cache-Control"] == "no-cache" and headers["ETag"]
     lines = [line for line in access_log(local) if f"GET {path}" in line]
     assert lines and all("upstream=-" in line for line in lines)  # no app process was asked
+
+
+def test_layer_items_gzipped_by_nginx_answered_by_the_apps_fast_path(shape):
+    _, port, _ = shape
+    status, headers, body = Client(port).request("GET", "/api/layers/settlements/items?limit=2",
+                                                 headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    page = json.loads(gzip.decompress(body))
+    assert page["numberReturned"] == 2
+    # The links point at nginx (X-Forwarded-Host), as Flask's would.
+    assert page["links"][0]["href"] == f"http://127.0.0.1:{port}/api/layers/settlements/items?limit=2&offset=0"
+    # The fast path's policy carries no nonce (webmap.fast_items); Flask's always does.
+    assert "'nonce-" not in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+    _, other, _ = Client(port).request("GET", "/api/layers", headers={"Accept-Encoding": "gzip"})
+    assert "'nonce-" in other["Content-Security-Policy"]
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
