@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import random
 import shutil
@@ -106,15 +105,6 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _serve_app(url: str, config: dict, port: int, threads: int) -> None:
-    import waitress
-
-    from webmap import create_app
-
-    waitress.serve(create_app({"DATABASE_URL": url, **config}), host="127.0.0.1", port=port, threads=threads,
-                   _quiet=True)
-
-
 def wait_for_port(port: int, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -125,16 +115,25 @@ def wait_for_port(port: int, seconds: float = 60) -> None:
     raise RuntimeError(f"the web server did not start on port {port}")
 
 
+# The app a served process runs: create_app with the bench's settings (bench/_served_app.py).
+_SERVE = ("import sys; sys.path.insert(0, {bench!r}); from webmap.cli import serve_with_granian; "
+          "serve_with_granian('127.0.0.1', {port}, {threads}, target='_served_app:app')")
+
+
 @contextlib.contextmanager
-def served_apps(url: str, config: dict | None = None, *, processes: int = 1, threads: int = 8):
-    """The app on waitress in ``processes`` child processes of their own, as deployed (``hromada cluster``
-    runs several behind nginx; PostgreSQL serves the SQL reference from processes of its own too): the
-    bench's client threads must not share a server's interpreter. Yields their ports."""
+def served_apps(url: str, config: dict | None = None, *, processes: int = 1, threads: int = 4):
+    """The app in ``processes`` server processes of their own, as deployed: ``hromada serve``'s granian, a
+    worker process with ``threads`` threads each (``hromada cluster`` runs several behind nginx; PostgreSQL
+    serves the SQL reference from processes of its own too): the bench's client threads must not share a
+    server's interpreter. Yields their ports."""
+    import json
+    import subprocess
+
     ports = [free_port() for _ in range(processes)]
-    children = [multiprocessing.get_context("spawn").Process(
-        target=_serve_app, args=(url, config or {}, port, threads), daemon=True) for port in ports]
-    for child in children:
-        child.start()
+    env = {**os.environ, "BENCH_APP_DATABASE_URL": url, "BENCH_APP_CONFIG": json.dumps(config or {})}
+    bench = str(Path(__file__).resolve().parent)
+    children = [subprocess.Popen([sys.executable, "-c", _SERVE.format(bench=bench, port=port, threads=threads)],
+                                 env=env, start_new_session=True) for port in ports]
     try:
         for port in ports:
             wait_for_port(port)
@@ -142,11 +141,16 @@ def served_apps(url: str, config: dict | None = None, *, processes: int = 1, thr
     finally:
         for child in children:
             child.terminate()
-            child.join()
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, 9)
+                child.wait()
 
 
 @contextlib.contextmanager
-def served_app(url: str, config: dict | None = None, threads: int = 8):
+def served_app(url: str, config: dict | None = None, threads: int = 4):
     """One app process (see :func:`served_apps`); yields its port."""
     with served_apps(url, config, threads=threads) as (port,):
         yield port

@@ -79,8 +79,8 @@ def main() -> None:
         load_demo(engine, SHARED_DATA)
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         # every tile computed (the honest first view and cold path), and as deployed: tiles kept a minute
-        with served_apps(url, {"MAP_TILES_ABOVE": 500, "TILE_CACHE_SECONDS": 0}, threads=THREADS * 2) as (port,), \
-                served_apps(url, {"MAP_TILES_ABOVE": 500}, threads=THREADS * 2) as (cached_port,):
+        with served_apps(url, {"MAP_TILES_ABOVE": 500, "TILE_CACHE_SECONDS": 0}) as (port,), \
+                served_apps(url, {"MAP_TILES_ABOVE": 500}) as (cached_port,):
             with engine.begin() as conn:
                 load_synthetic(conn, 1000, 0)
             small = first_view_bytes(port)

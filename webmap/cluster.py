@@ -120,6 +120,16 @@ def stop_pid(pid: int | None, sig: int = signal.SIGTERM, wait: float = 20.0) -> 
         child.wait(timeout=5)
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL to whatever is left of the process group ``pid`` led (each part is started in a session of
+    its own): an app's granian worker outlives its supervisor killed with SIGKILL, and would go on
+    answering on the port."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -365,7 +375,7 @@ class LocalCluster:
 
     # -- up ------------------------------------------------------------------------------------------------
     def up(self, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", apps: int = 2, workers: int = 1,
-           threads: int = 8, database_url: str | None = None, env: dict | None = None,
+           threads: int = 4, database_url: str | None = None, env: dict | None = None,
            start_seconds: float = 90.0, replica: bool | str = False) -> dict:
         """Start every part; on any failure stop what was started and raise ClusterError.
 
@@ -566,6 +576,8 @@ class LocalCluster:
                 stopped.append(proc["name"])
             else:
                 _children.pop(proc["pid"], None)
+            if proc["kind"] == "app":
+                kill_group(proc["pid"])
         embedded = state.get("embedded_database")
         standby = state.get("replica_database")
         if stop_database and standby and standby.get("data_dir"):  # the replica before its primary

@@ -209,7 +209,7 @@ def test_an_app_process_killed_during_a_burst_loses_and_duplicates_no_report(sha
         thread.start()
     assert half.wait(60)
     victim = next(p for p in local.state()["processes"] if p["name"] == "app-1")
-    os.kill(victim["pid"], signal.SIGKILL)
+    os.killpg(victim["pid"], signal.SIGKILL)  # the app as a whole: granian's supervisor and its worker
     for thread in threads:
         thread.join(90)
     assert len(acknowledged) == 30, f"acknowledged {len(acknowledged)} of 30 (retries: {retries})"

@@ -123,15 +123,18 @@ def test_the_database_down_falls_through_to_flasks_503(no_db_app):
     assert answer.get_json()["error"] == "database_unavailable"
 
 
-def test_not_installed_when_every_request_is_rate_limited(clean_db, database_url):
-    from webmap import create_app, database
-
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test-secret",
-                      "RATELIMIT_DEFAULT": "100 per minute"})
+def test_not_installed_when_every_request_is_rate_limited(app):
+    # Only the setting is looked at: an app made with it would change the one Limiter every app shares.
+    before = app.wsgi_app
     try:
-        assert not isinstance(app.wsgi_app, ItemsFastPath)
+        app.config["RATELIMIT_DEFAULT"] = "100 per minute"  # the app fixture restores the settings
+        ItemsFastPath.install(app)
+        assert app.wsgi_app is before
+        del app.config["RATELIMIT_DEFAULT"]
+        ItemsFastPath.install(app)
+        assert isinstance(app.wsgi_app, ItemsFastPath) and app.wsgi_app.flask_wsgi is before
     finally:
-        database.dispose(app)
+        app.wsgi_app = before
 
 
 def test_behind_https_the_fast_path_sends_hsts_as_flask_does(demo_db, database_url):
