@@ -4,7 +4,7 @@ national size in the same run. Goal: p50 at national size ≤ 1.5 × p50 at demo
 A = a database holding the demo only; B = the demo plus the national synthetic data set
 (importers.national: all 1,466 hromadas set up, 2 M reports over three years, 1 M lamps, 0.5 M road
 segments, 1 M parcels, 0.1 M venues). Both are embedded clusters made the same way, each served by
-waitress in a process of its own (as deployed; the clients here are Python threads), tiles computed
+granian in a process of its own (as `hromada serve` runs it; the clients here are Python threads), tiles computed
 afresh (TILE_CACHE_SECONDS=0). Every request is about the demo hromada, so both sides answer the same
 question: what the rest of the country costs a hromada's own requests.
 

@@ -1,4 +1,4 @@
-"""Report intake: reports/s through the HTTP API (waitress in a process of its own, as deployed) vs. the
+"""Report intake: reports/s through the HTTP API (granian in processes of their own, as deployed) vs. the
 same validation + routing + insert done as one raw SQL statement per report, in this script.
 
 The HTTP path does everything a resident's submission does: CSRF check, form validation, routing
