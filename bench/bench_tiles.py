@@ -1,7 +1,7 @@
 """Tiles and the map at scale, on the 1,000,000-point synthetic layer.
 
-1. Vector tiles over HTTP (granian, as `hromada serve` runs it) vs. the same tile SQL run directly with psycopg, at z8, z12
-   and z15: median latency (target: HTTP ≤ SQL + 2 ms) and tiles/s with 4 concurrent clients
+1. Vector tiles over HTTP (granian, as `hromada serve` runs it) vs. the same tile SQL run directly with
+   psycopg, at z8, z12 and z15: median latency (target: HTTP ≤ SQL + 2 ms) and tiles/s with 4 concurrent clients
    (target: HTTP ≥ 50 % of SQL).
    Measured without and with the in-process tile cache (tiles kept for a minute). The web server
    runs in a process of its own, as it does when deployed and as PostgreSQL does for the SQL

@@ -25,6 +25,7 @@ import mercantile
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
@@ -174,9 +175,21 @@ def _osm_config(source: Source) -> None:
         pyogrio.set_gdal_config_options({"OSM_CONFIG_FILE": str(OSMCONF)})
 
 
+# Where read_batches(keep_wkb=True) leaves each batch's WKB as the file gave it (DataFrame.attrs).
+SOURCE_WKB = "hromada_source_wkb"
+# The first bytes (little-endian flag, type code) of WKB that PostGIS takes for a 2D column as it is:
+# points … multipolygons, no Z or M, no curves.
+_PLAIN_WKB_HEADS = pa.array([b"\x01" + code.to_bytes(4, "little") for code in range(1, 7)])
+
+
 def read_batches(source: Source, *, layer: str | None = None, encoding: str | None = None,
-                 batch_size: int = 50_000, csv_columns: dict | None = None) -> Iterator[gpd.GeoDataFrame]:
-    """Features of ``source`` in batches; geometry in the file's CRS (no reprojection here)."""
+                 batch_size: int = 50_000, csv_columns: dict | None = None,
+                 keep_wkb: bool = False) -> Iterator[gpd.GeoDataFrame]:
+    """Features of ``source`` in batches; geometry in the file's CRS (no reprojection here).
+
+    ``keep_wkb``: each batch's ``attrs[SOURCE_WKB]`` holds the file's own WKB of each row where it is plain
+    2D WKB (else None), in the rows' order: an importer that changes nothing of a geometry can send
+    those bytes on instead of writing them again (importers.pipeline). Read it before changing the rows."""
     kwargs = {"encoding": encoding} if encoding else {}
     _osm_config(source)
     try:
@@ -192,9 +205,12 @@ def read_batches(source: Source, *, layer: str | None = None, encoding: str | No
                 if source.kind == "csv":
                     yield csv_geometry(frame, csv_columns or {})
                     continue
-                geoms = shapely.from_wkb(np.asarray(frame.pop(geometry_name), dtype=object)) \
-                    if geometry_name in frame else None
-                yield gpd.GeoDataFrame(frame, geometry=geoms)
+                wkb = np.asarray(frame.pop(geometry_name), dtype=object) if geometry_name in frame else None
+                features = gpd.GeoDataFrame(frame, geometry=None if wkb is None else shapely.from_wkb(wkb))
+                if keep_wkb and wkb is not None:
+                    plain = pc.is_in(pc.binary_slice(batch.column(geometry_name), 0, 5), value_set=_PLAIN_WKB_HEADS)
+                    features.attrs[SOURCE_WKB] = np.where(plain.to_numpy(zero_copy_only=False), wkb, None)
+                yield features
     except (InvalidInput, NotFound):
         raise
     except Exception as exc:  # pyogrio/GDAL errors come in many types

@@ -6,8 +6,10 @@ import sys
 import zipfile
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import pytest
+import shapely
 import sqlalchemy as sa
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
 
@@ -237,6 +239,40 @@ def test_geopackage_with_invalid_polygons_is_repaired_and_bad_rows_rejected(demo
     demo = scalar(clean_db, "SELECT id FROM hromada WHERE katottg = 'UA05020310000080026'")
     assert got == [("Укртелеком", "ftth", 500.0, True, "MULTIPOLYGON", demo),
                    ("Київстар", "4g", 75.5, True, "MULTIPOLYGON", demo)]
+
+
+def test_unchanged_geometries_go_on_as_the_files_wkb_the_rest_as_made(demo_db, tmp_path):
+    from shapely.geometry import MultiPolygon
+
+    bow_tie = MultiPolygon([Polygon([(28.30, 49.24), (28.32, 49.26), (28.32, 49.24), (28.30, 49.26)])])
+    kept = [MultiPolygon([square(28.35 + i / 100, 49.25)]) for i in range(3)]
+    path = coverage_gpkg(tmp_path / "coverage.gpkg", [
+        ("A", "ftth", 1, kept[0]), ("B", "ftth", 2, square(28.40, 49.25)), ("C", "ftth", 3, kept[1]),
+        ("D", "ftth", 4, bow_tie), ("E", "ftth", 5, kept[2]),
+    ])
+    report = run(demo_db, COVERAGE, path)
+    assert (report.accepted, report.repaired) == (5, 1)
+    got = {provider: bytes(wkb) for provider, wkb in rows(
+        demo_db, "SELECT provider, ST_AsBinary(geom) FROM coverage_area WHERE NOT is_demo")}
+    file_wkb = dict(zip("ABCDE", pyogrio.read_dataframe(path).geometry.to_wkb(), strict=True))
+    # (B's Polygon among MultiPolygons is written a MultiPolygon by GDAL already; promotion has its own test.)
+    assert [got[p] == file_wkb[p] for p in "ABCDE"] == [True, True, True, False, True]
+    assert shapely.from_wkb(got["B"]) == MultiPolygon([square(28.40, 49.25)])
+    repaired = shapely.from_wkb(got["D"])
+    assert repaired.is_valid and repaired.geom_type == "MultiPolygon" and len(repaired.geoms) == 2
+
+
+def test_as_wkb_sends_the_files_bytes_for_geometries_left_as_read():
+    from importers.pipeline import _as_wkb
+
+    read = np.array([Point(1, 2), Point(3, 4), Point(5, 6)], dtype=object)
+    file_wkb = np.array([b"file-1", b"file-2", None], dtype=object)  # the third was not plain 2D WKB
+    same = _as_wkb(read.copy(), read, file_wkb)
+    assert list(same) == [b"file-1", b"file-2", shapely.to_wkb(Point(5, 6))]
+    changed = read.copy()
+    changed[0] = Point(1, 2)  # equal, but made anew (a repair, a reprojection): written again
+    assert list(_as_wkb(changed, read, file_wkb))[:2] == [shapely.to_wkb(Point(1, 2)), b"file-2"]
+    assert list(_as_wkb(read.copy(), read, None)) == list(shapely.to_wkb(read))
 
 
 def test_geopackage_with_several_layers_asks_which(clean_db, tmp_path):
