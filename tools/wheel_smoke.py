@@ -36,6 +36,7 @@ import tempfile
 import time
 import tomllib
 import zipfile
+from email.message import Message
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -261,13 +262,13 @@ def check_pages(base: str) -> int:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
     failures = 0
 
-    def fetch(path: str, data: dict | None = None) -> tuple[int, dict, bytes]:
+    def fetch(path: str, data: dict | None = None) -> tuple[int, Message, bytes]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         try:
             with opener.open(base + path, data=body, timeout=120) as r:
-                return r.status, dict(r.headers), r.read()
+                return r.status, r.headers, r.read()  # case-insensitive: granian sends names in lower case
         except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
+            return e.code, e.headers, e.read()
 
     def text_of(fragment: str) -> str:
         return html.unescape(re.sub(r"<[^>]+>", " ", fragment)).replace("\xa0", " ")
