@@ -10,6 +10,7 @@ everything else to Flask, which answers it (or explains what is wrong) the ordin
 * anything but GET, or a path that is not exactly a public layer's items;
 * a cookie or credentials: someone signed in may see staff fields; a client that has just written
   reads the primary (webmap.database);
+* a ``Host`` that werkzeug refuses;
 * a query with anything but ``bbox``, ``limit`` and ``offset``, each at most once (``hromada=`` among
   them), or a value the view would refuse — Flask's answer says why, in both languages;
 * a client that asks for compression, which Flask-Compress gives it. Behind ``hromada cluster``'s nginx
@@ -28,6 +29,7 @@ from urllib.parse import parse_qsl
 import psycopg
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.exceptions import HTTPException
 
 from gis.errors import InvalidInput
 from gis.jsonvalues import dumpb
@@ -71,7 +73,10 @@ class ItemsFastPath:
             page = query.parse_page(args.get("limit"), args.get("offset"))
         except InvalidInput:
             return self.flask_wsgi(environ, start_response)
-        adapter = self.app.url_map.bind_to_environ(environ)
+        try:
+            adapter = self.app.url_map.bind_to_environ(environ)
+        except HTTPException:  # a Host header werkzeug refuses: Flask's answer (400)
+            return self.flask_wsgi(environ, start_response)
         others = {key: value for key, value in args.items() if key not in ("limit", "offset")}
 
         def page_url(offset: int) -> str:  # as url_for(".layer_items", …, _external=True) writes it

@@ -110,6 +110,15 @@ def test_everything_else_is_answered_by_flask(client, demo_db, to_flask, path, h
         assert gzip.decompress(answer.data).startswith(b'{"type":"FeatureCollection"')
 
 
+@pytest.mark.parametrize("host", ["a b", "x/y", "[::1", "ex.org:abc", "і.ua", "a" * 300])
+def test_an_odd_host_gets_the_answer_flask_gives(client, demo_db, host):
+    fast = client.get("/api/layers/settlements/items?limit=1", headers={"Host": host})
+    client.set_cookie("not_a_session", "1")
+    flask = client.get("/api/layers/settlements/items?limit=1", headers={"Host": host})
+    assert fast.status_code == flask.status_code < 500
+    assert fast.data == flask.data
+
+
 def test_head_and_post_are_flasks(client, demo_db, to_flask):
     assert client.head("/api/layers/settlements/items").status_code == 200
     assert client.post("/api/layers/settlements/items").status_code == 405
