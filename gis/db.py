@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -61,22 +62,51 @@ def transaction(bind: sa.Engine | sa.Connection):
             yield bind
 
 
+# A pooled connection taken again within this many seconds of its last use is not pinged first (see
+# make_engine): under load the ping was a round trip per request — 0.14 ms of the app's CPU and the
+# server's part besides, about 7 % of a report's intake. A server that restarted was down longer than this.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
 def make_engine(url: str, *, serial_plans: bool = False, **kwargs) -> sa.Engine:
-    """An engine that checks each pooled connection before use (a restarted server costs no
-    request), its connections without JIT compilation (``jit = off``). PostgreSQL JIT-compiles any
-    query it estimates as costly, and PostGIS functions declare high costs: the venue search spent
-    170 ms compiling a 50 ms query on each of a connection's first ten runs. The service's queries are
-    short; JIT never paid.
+    """An engine that checks a pooled connection idle for more than PING_AFTER_IDLE_SECONDS before use
+    (a restarted server costs no request; ``pool_pre_ping=False``: never), its connections without JIT
+    compilation (``jit = off``). PostgreSQL JIT-compiles any query it estimates as costly, and PostGIS
+    functions declare high costs: the venue search spent 170 ms compiling a 50 ms query on each of a
+    connection's first ten runs. The service's queries are short; JIT never paid.
 
     ``serial_plans``: no parallel query either (``max_parallel_workers_per_gather = 0``), for the web
     app's requests: at national size the planner expects thousands of a hromada's reports and starts
     parallel workers, which cost 15–20 ms to launch — a dashboard figure took 22 ms instead of 0.4 ms
     serially — and a server busy with requests has no idle cores for them anyway (issue #20)."""
-    kwargs.setdefault("pool_pre_ping", True)
+    ping = kwargs.pop("pool_pre_ping", True)
     engine = sa.create_engine(normalize_url(url), **kwargs)
     settings = ("jit = off",) + (("max_parallel_workers_per_gather = 0",) if serial_plans else ())
     sa.event.listen(engine, "connect", functools.partial(_session_settings, settings))
+    if ping:
+        sa.event.listen(engine, "connect", _last_used_now)
+        sa.event.listen(engine, "checkin", _last_used_now)
+        sa.event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
     return engine
+
+
+def _last_used_now(_dbapi_connection, record) -> None:
+    if record is not None:
+        record.info["hromada_last_used"] = time.monotonic()
+
+
+def _ping_if_idle(dialect, dbapi_connection, record, _proxy) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` (the dialect's own ping), for a connection idle longer than
+    PING_AFTER_IDLE_SECONDS only. A dead one raises DisconnectionError: the pool drops it and checks out
+    another (SQLAlchemy's documented use of the ``checkout`` event)."""
+    if time.monotonic() - record.info.get("hromada_last_used", 0.0) < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DisconnectionError(f"the pooled connection is gone: {exc}") from exc
+    if not alive:
+        raise sa.exc.DisconnectionError("the pooled connection is gone")
 
 
 def _session_settings(settings: tuple[str, ...], dbapi_connection, _record) -> None:
