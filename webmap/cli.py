@@ -178,7 +178,9 @@ def serve(host: str, port: int, threads: int, server: str, with_worker: bool):
     if not port_is_free(port, host):
         raise HromadaError(f"Порт {port} на {host} зайнятий; вкажіть інший: --port",
                            f"Port {port} on {host} is taken; choose another with --port")
-    app = create_app()  # granian's worker makes its own (webmap.wsgi); this one is the mail worker's
+    # granian's worker process makes its own app (webmap.wsgi); this process needs one for waitress or the
+    # mail worker only (an app in memory is some 250 MB: not in each of the cluster's app processes).
+    app = create_app() if server == "waitress" or with_worker else None
     stop = threading.Event()
     worker_thread = None
     if with_worker:
