@@ -217,11 +217,13 @@ UNAVAILABLE_JSON = json.dumps({"error": "service_unavailable", "message": {
 
 
 # What nginx tells the app of the request (said again in every location that adds one of its own).
+# X-Forwarded-For: the address this request came from, appended; the app (HROMADA_PROXY_HOPS=1) trusts only
+# that last entry, so whatever X-Forwarded-For a client sends itself changes nothing.
 PROXY_HEADER_LINES = ("proxy_set_header Connection \"\";",
-                 "proxy_set_header Host $http_host;",
-                 "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-                 "proxy_set_header X-Forwarded-Proto $scheme;",
-                 "proxy_set_header X-Forwarded-Host $http_host;  # with the port, as the client wrote it")
+                      "proxy_set_header Host $http_host;",
+                      "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+                      "proxy_set_header X-Forwarded-Proto $scheme;",
+                      "proxy_set_header X-Forwarded-Host $http_host;  # with the port, as the client wrote it")
 
 
 def nginx_conf(folder: Path, *, host: str, port: int, app_ports: list[int], static: Path, user: str | None) -> str:
@@ -278,8 +280,7 @@ http {{
         server_name _;
 
         proxy_http_version 1.1;
-        # The address this request came from, appended: the app (HROMADA_PROXY_HOPS=1) trusts only that
-        # last entry, so whatever X-Forwarded-For a client sends itself changes nothing.
+        # X-Forwarded-For appended: the app (HROMADA_PROXY_HOPS=1) trusts only that last entry.
 {_indented(PROXY_HEADER_LINES, 8)}
         proxy_connect_timeout 3s;
         proxy_read_timeout 120s;

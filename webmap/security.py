@@ -56,8 +56,7 @@ class _Talisman(Talisman):
         # HROMADA_HTTPS says the service is reached over HTTPS, whether or not the proxy tells
         # (X-Forwarded-Proto); a browser ignores the header on plain http anyway.
         if self.strict_transport_security:
-            headers["Strict-Transport-Security"] = (f"max-age={self.strict_transport_security_max_age}"
-                                                    "; includeSubDomains")
+            headers["Strict-Transport-Security"] = _hsts(self)
 
 
 def is_private(endpoint: str, view) -> bool:
@@ -106,7 +105,10 @@ def _public_headers(talisman: Talisman) -> list[tuple[str, str]]:
         ("Content-Security-Policy", "; ".join(f"{name} {value}" for name, value in CSP.items())),
     ]
     if talisman.strict_transport_security:
-        headers.append(("Strict-Transport-Security",
-                        f"max-age={talisman.strict_transport_security_max_age}; includeSubDomains"))
+        headers.append(("Strict-Transport-Security", _hsts(talisman)))
     headers.append(("Referrer-Policy", REFERRER_POLICY))
     return headers
+
+
+def _hsts(talisman: Talisman) -> str:
+    return f"max-age={talisman.strict_transport_security_max_age}; includeSubDomains"
