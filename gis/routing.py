@@ -55,6 +55,8 @@ class Route:
     premoderate: bool = False  # the category, in this hromada, holds new reports for approval
     unit_uk: str = ""  # the chosen unit's name
     unit_en: str | None = None
+    category_uk: str = ""  # the category's name
+    category_en: str = ""
 
 
 def check_point(lon, lat) -> tuple[float, float]:
@@ -179,7 +181,8 @@ def route_report(conn: sa.Connection, lon, lat, category_code: str, asset_id: in
     if found.cat_id is None:
         raise InvalidInput(f"Невідома категорія {category_code!r}", f"Unknown category {category_code!r}")
     base = dict(hromada_id=found.id, hromada_code=found.katottg, category_id=found.cat_id,
-                category_code=found.cat_code, target_days=found.target_days, premoderate=found.premoderate)
+                category_code=found.cat_code, target_days=found.target_days, premoderate=found.premoderate,
+                category_uk=found.cat_uk, category_en=found.cat_en)
 
     if asset_id is not None:
         asset = _named_asset(conn, found, lon, lat, asset_id)

@@ -447,6 +447,14 @@ def enqueue_alert_mail(conn: sa.Connection, sub, subject: str, lines_uk: list[st
                             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
 
 
+def watched_sql(hromada: str, point: str) -> str:
+    """An SQL condition: some subscription of the hromada ``hromada`` covers the point ``point`` (SQL
+    expressions). Without one, a new report there alerts nobody and alert_report need not run (a report's
+    intake asks this in a statement it runs anyway, issue #20)."""
+    return f"""EXISTS (SELECT 1 FROM area_subscription s WHERE s.hromada_id = {hromada}
+                      AND s.unsubscribed_at IS NULL AND ST_Covers(s.area, {point}))"""
+
+
 def alert_report(conn: sa.Connection, report_id: int, *, public_url: str | None = None) -> int:
     """Tell the subscribers of the areas that hold a report that has just become public (created public,
     or approved): one ``area_alert`` per subscription (confirmed, not stopped, category chosen or all),

@@ -22,7 +22,7 @@ from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.models import report, report_event, report_photo
 from gis.photos import Photo
 from gis.routing import Route, check_point, route_report
-from layers import followers, telegram_channel, unit_mail  # followers, chats, the unit are told (#16, #18, #14)
+from layers import area_alerts, followers, telegram_channel, unit_mail  # who is told: #18, #16, #18, #14
 from layers.assets import asset_spec
 from layers.base import CategoryStyle, Field, Layer, Permissions
 
@@ -171,8 +171,9 @@ def check_description(text: str | None) -> str:
     return text
 
 
-# A new report and its "created" event in one statement, run by gis.direct_sql as every statement of a
-# report's intake is (a hot path: SQLAlchemy's own work per statement cost more than the database's).
+# A new report, its "created" event and its unit's notice (unit_mail.tell_unit's row) in one statement, run
+# by gis.direct_sql as every statement of a report's intake is (a hot path: SQLAlchemy's own work per
+# statement cost more than the database's).
 _INSERT_REPORT = """
     WITH created AS (
         INSERT INTO report (code, hromada_id, category_id, unit_id, asset_id, status, location, description,
@@ -182,9 +183,27 @@ _INSERT_REPORT = """
                 ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(description)s, %(reporter_name)s,
                 %(reporter_email)s, %(reporter_phone)s, %(show_name)s, %(private_token_hash)s, %(routing_rule)s,
                 %(routing_reason_uk)s, %(routing_reason_en)s, %(due_at)s, %(awaiting_approval)s)
-        RETURNING id)
-    INSERT INTO report_event (report_id, kind, to_status, to_unit_id)
-    SELECT id, 'created', 'new', %(unit_id)s FROM created RETURNING report_id, id"""
+        RETURNING id),
+    event AS (
+        INSERT INTO report_event (report_id, kind, to_status, to_unit_id)
+        SELECT id, 'created', 'new', %(unit_id)s FROM created RETURNING report_id, id)
+    INSERT INTO unit_notice (unit_id, report_id, event_id, digested_at)
+    SELECT %(unit_id)s, report_id, id, """ + unit_mail.NOTICE_DIGESTED_AT + """ FROM event
+    RETURNING report_id, event_id, id"""
+
+# What a new report needs besides its route, in one round trip (intake speed, issue #20): the time, the
+# hromada's tracking prefix and days off, its unit (to tell it), the village (for the unit's mail), whether
+# an area subscription covers the point, and its number, taken last: the counter's row stays locked until
+# the report commits.
+_BEFORE_INSERT = f"""
+    WITH n AS ({_TAKE_NUMBER.format(year="EXTRACT(YEAR FROM now())")}),
+    p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
+    SELECT now() AS now, h.name_uk, h.report_prefix,
+           ARRAY(SELECT day FROM hromada_day_off WHERE hromada_id = h.id) AS days_off, n.last AS number,
+           {unit_mail.UNIT_COLUMNS}, {unit_mail.VILLAGE_COLUMNS}, {area_alerts.watched_sql("h.id", "p.g")} AS watched
+    FROM hromada h CROSS JOIN n CROSS JOIN p LEFT JOIN unit u ON u.id = %(u)s
+    {unit_mail.village_join("h.id", "p.g")}
+    WHERE h.id = %(h)s"""
 
 
 def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> dict:
@@ -192,7 +211,7 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
 
     Returns the resident's answer: tracking code, private link token, unit and routing reason.
     """
-    check_point(new.lon, new.lat)
+    lon, lat = check_point(new.lon, new.lat)
     description = check_description(new.description)
     route = route_report(conn, new.lon, new.lat, new.category, new.asset_id)
     spec = asset_spec(conn, route.asset_id)
@@ -206,32 +225,32 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
             {"a": route.asset_id, "c": route.category_id, "open": list(OPEN_STATUSES)})
         if open_code is not None:
             return _join_open_report(conn, open_code, new, route, public_url)
-    # One round trip for what the new row needs besides the route (intake speed, issue #20), its number
-    # taken last: the counter's row stays locked until the report commits.
-    here = direct_sql.one(conn, f"""
-        WITH n AS ({_TAKE_NUMBER.format(year="EXTRACT(YEAR FROM now())")})
-        SELECT now() AS now, h.name_uk, h.report_prefix,
-               ARRAY(SELECT day FROM hromada_day_off WHERE hromada_id = h.id) AS days_off, n.last AS number
-        FROM hromada h, n WHERE h.id = %(h)s""", {"h": route.hromada_id})
+    here = direct_sql.one(conn, _BEFORE_INSERT, {"h": route.hromada_id, "u": route.unit_id, "lon": lon, "lat": lat})
     token = secrets.token_urlsafe(18)
     due = working_days.due_at_given(here.now, route.target_days, frozenset(here.days_off))
-    unit = unit_mail.load_unit(conn, route.unit_id)
+    unit = unit_mail.unit_from_row(here)
     prefix = here.report_prefix or tracking_prefix(conn, route.hromada_id, here.name_uk)
     code = tracking_code(prefix, here.now.year, here.number)
-    report_id, event_id = direct_sql.one(conn, _INSERT_REPORT, {
+    report_id, _event_id, notice_id = direct_sql.one(conn, _INSERT_REPORT, {
         "code": code, "hromada_id": route.hromada_id, "category_id": route.category_id, "unit_id": route.unit_id,
-        "asset_id": route.asset_id, "lon": new.lon, "lat": new.lat, "description": description,
+        "asset_id": route.asset_id, "lon": lon, "lat": lat, "description": description,
         "reporter_name": _blank(new.name), "reporter_email": _blank(new.email), "reporter_phone": _blank(new.phone),
         "show_name": bool(new.show_name and _blank(new.name)), "private_token_hash": token_hash(token),
         "routing_rule": route.rule, "routing_reason_uk": route.reason_uk, "routing_reason_en": route.reason_en,
-        "due_at": due, "awaiting_approval": route.premoderate})
+        "due_at": due, "awaiting_approval": route.premoderate,
+        "each": unit is not None and unit.notify_mode == "each"})
     for position, photo in enumerate(new.photos, start=1):
         conn.execute(report_photo.insert().values(report_id=report_id, position=position, width=photo.width,
                                                   height=photo.height, data=photo.jpeg, thumb=photo.thumb))
-    # issue #14: the unit is told
-    unit_mail.tell_unit(conn, report_id, public_url=public_url, event=(event_id, route.unit_id), unit=unit)
-    from layers.area_alerts import alert_report  # issue #18: the subscribers of areas that hold it are told
-    alert_report(conn, report_id, public_url=public_url)
+    if unit_mail.mails_now(unit, notice_id):  # issue #14: the unit is told
+        # What unit_mail.report_facts would read back, from what was just written.
+        facts = unit_mail.Facts(
+            report_id, code, "new", route.unit_id, route.category_uk, route.category_en, description, lon, lat,
+            here.village_uk, here.village_en, here.inside, due, tuple(range(1, len(new.photos) + 1)),
+            route.reason_uk, route.reason_en, transferred=False)
+        unit_mail.mail_notice(conn, unit, notice_id, facts, public_url=public_url)
+    if here.watched:  # issue #18: the subscribers of areas that hold it are told
+        area_alerts.alert_report(conn, report_id, public_url=public_url)
     if spec is not None and spec.on_report is not None:
         spec.on_report(conn, route.asset_id, report_id, "new")
     reply = _reply(report_id, code, "new", due.astimezone(here.now.tzinfo), (route.unit_uk, route.unit_en),

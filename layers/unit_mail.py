@@ -170,36 +170,54 @@ class Facts:
     transferred: bool
 
 
-def load_unit(conn: sa.Connection, unit_id: int) -> Unit | None:
-    row = direct_sql.first(conn, """
-        SELECT id, hromada_id, code, name_uk, COALESCE(name_en, name_uk) AS name_en, emails, has_accounts,
-               notify_mode FROM unit WHERE id = %(id)s""", {"id": unit_id})
-    if row is None:
+# A unit's row as Unit needs it, its columns named unit_* so that other statements can read it beside
+# their own (a report's intake reads it with the hromada's).
+UNIT_COLUMNS = """u.id AS unit_id, u.hromada_id AS unit_hromada_id, u.code AS unit_code, u.name_uk AS unit_uk,
+    COALESCE(u.name_en, u.name_uk) AS unit_en, u.emails AS unit_emails, u.has_accounts AS unit_has_accounts,
+    u.notify_mode AS unit_notify_mode"""
+
+
+def unit_from_row(row) -> Unit | None:
+    """The Unit of a row read with UNIT_COLUMNS (None when it has none)."""
+    if row is None or row.unit_id is None:
         return None
-    emails = tuple(dict.fromkeys(e.strip() for e in (row.emails or ()) if e and e.strip()))
-    return Unit(row.id, row.hromada_id, row.code, row.name_uk, row.name_en, emails, row.has_accounts,
-                row.notify_mode)
+    emails = tuple(dict.fromkeys(e.strip() for e in (row.unit_emails or ()) if e and e.strip()))
+    return Unit(row.unit_id, row.unit_hromada_id, row.unit_code, row.unit_uk, row.unit_en, emails,
+                row.unit_has_accounts, row.unit_notify_mode)
+
+
+def load_unit(conn: sa.Connection, unit_id: int) -> Unit | None:
+    return unit_from_row(direct_sql.first(conn, f"SELECT {UNIT_COLUMNS} FROM unit u WHERE u.id = %(id)s",
+                                          {"id": unit_id}))
+
+
+def village_join(hromada: str, point: str) -> str:
+    """A lateral join ``v`` (name_uk, name_en, inside) of the village the point ``point`` of the hromada
+    ``hromada`` (SQL expressions) is in (settlement_at); outside every village, the nearest one."""
+    return f"""LEFT JOIN LATERAL (
+            SELECT * FROM (SELECT s.name_uk, s.name_en, true AS inside FROM settlement_at({hromada}, {point}) s
+                           UNION ALL
+                           (SELECT s.name_uk, s.name_en, false FROM settlement s WHERE s.hromada_id = {hromada}
+                            ORDER BY COALESCE(s.centre, ST_PointOnSurface(s.boundary)) <-> {point} LIMIT 1)) c
+            ORDER BY inside DESC LIMIT 1) v ON true"""
+
+
+VILLAGE_COLUMNS = ("v.name_uk AS village_uk, COALESCE(v.name_en, v.name_uk) AS village_en, "
+                   "COALESCE(v.inside, false) AS inside")
 
 
 def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
     """The report and the event that brought it to the unit (its routing or a transfer)."""
-    row = direct_sql.first(conn, """
+    row = direct_sql.first(conn, f"""
         SELECT r.id, r.code, r.status, r.unit_id, r.description, r.due_at, r.routing_reason_uk, r.routing_reason_en,
                ST_X(r.location) AS lon, ST_Y(r.location) AS lat, c.name_uk AS category_uk, c.name_en AS category_en,
-               v.name_uk AS village_uk, COALESCE(v.name_en, v.name_uk) AS village_en,
-               COALESCE(v.inside, false) AS inside,
+               {VILLAGE_COLUMNS},
                e.kind, e.private_note AS reason, fu.name_uk AS from_uk, COALESCE(fu.name_en, fu.name_uk) AS from_en,
                ARRAY(SELECT position FROM report_photo WHERE report_id = r.id ORDER BY position) AS photos
         FROM report r JOIN category c ON c.id = r.category_id
         JOIN report_event e ON e.id = %(event)s AND e.report_id = r.id
         LEFT JOIN unit fu ON fu.id = e.from_unit_id
-        -- The village the report is in (settlement_at); outside every village, the nearest one.
-        LEFT JOIN LATERAL (
-            SELECT * FROM (SELECT s.name_uk, s.name_en, true AS inside FROM settlement_at(r.hromada_id, r.location) s
-                           UNION ALL
-                           (SELECT s.name_uk, s.name_en, false FROM settlement s WHERE s.hromada_id = r.hromada_id
-                            ORDER BY COALESCE(s.centre, ST_PointOnSurface(s.boundary)) <-> r.location LIMIT 1)) c
-            ORDER BY inside DESC LIMIT 1) v ON true
+        {village_join("r.hromada_id", "r.location")}
         WHERE r.id = %(id)s""", {"id": report_id, "event": event_id})
     if row is None:
         raise NotFound(f"Звернення {report_id} не знайдено", f"Report {report_id} not found")
@@ -314,44 +332,57 @@ def report_mail(facts: Facts, unit: Unit, public_url: str, link: Link | None) ->
 
 
 def tell_unit(conn: sa.Connection, report_id: int, *, public_url: str | None = None,
-              secret: str | None = None, event: tuple[int, int] | None = None,
-              unit: Unit | None = None) -> int | None:
+              secret: str | None = None) -> int | None:
     """Record that the report's latest routing or transfer must be told to the unit it went to, and for a
     unit on "every report at once" queue its mails. Returns the new notice's id; None when this event was
-    already told (nothing is queued twice). Runs in the caller's transaction. ``event``: that event's id
-    and unit, when the caller has just written it; ``unit``: that unit, when the caller has read it."""
-    if event is None:
-        event = conn.execute(sa.text("""
-            SELECT id, to_unit_id FROM report_event
-            WHERE report_id = :r AND kind IN ('created', 'transfer') ORDER BY id DESC LIMIT 1"""),
-            {"r": report_id}).first()
+    already told (nothing is queued twice). Runs in the caller's transaction. (A new report records its
+    notice in the statement that writes it: layers.reports.create_report.)"""
+    event = conn.execute(sa.text("""
+        SELECT id, to_unit_id FROM report_event
+        WHERE report_id = :r AND kind IN ('created', 'transfer') ORDER BY id DESC LIMIT 1"""),
+        {"r": report_id}).first()
     event_id, unit_id = event if event is not None else (None, None)
     if unit_id is None:
         return None
-    if unit is None or unit.id != unit_id:
-        unit = load_unit(conn, unit_id)
+    unit = load_unit(conn, unit_id)
     if unit is None:
         return None
-    # An 'each' notice is dealt with here and now: marking it keeps it out of a digest should the unit
-    # switch to one later. A digest notice waits for queue_digests.
     notice_id = direct_sql.scalar(conn, """
         INSERT INTO unit_notice (unit_id, report_id, event_id, digested_at)
-        VALUES (%(u)s, %(r)s, %(e)s, CASE WHEN %(each)s THEN now() END)
+        VALUES (%(u)s, %(r)s, %(e)s, """ + NOTICE_DIGESTED_AT + """)
         ON CONFLICT (unit_id, event_id) DO NOTHING RETURNING id""",
         {"u": unit.id, "r": report_id, "e": event_id, "each": unit.notify_mode == "each"})
-    if notice_id is None or unit.notify_mode != "each":
-        return notice_id
+    if mails_now(unit, notice_id):
+        mail_notice(conn, unit, notice_id, report_facts(conn, report_id, event_id), public_url=public_url,
+                    secret=secret)
+    return notice_id
+
+
+# A new notice's digested_at (``%(each)s``: the unit is on "every report at once"): an 'each' notice is
+# dealt with there and then, and marking it keeps it out of a digest should the unit switch to one later.
+# A digest notice waits for queue_digests.
+NOTICE_DIGESTED_AT = "CASE WHEN %(each)s THEN now() END"
+
+
+def mails_now(unit: Unit | None, notice_id: int | None) -> bool:
+    """Whether a notice just recorded (None: the event was already told) is mailed now."""
+    if unit is None or notice_id is None or unit.notify_mode != "each":
+        return False
     if not unit.emails:
-        log.info("unit %s has no e-mail address: report %s is not mailed", unit.code, report_id)
-        return notice_id
+        log.info("unit %s has no e-mail address: notice %s is not mailed", unit.code, notice_id)
+        return False
+    return True
+
+
+def mail_notice(conn: sa.Connection, unit: Unit, notice_id: int, facts: Facts, *, public_url: str | None = None,
+                secret: str | None = None) -> None:
+    """Queue the mails of a notice to each of the unit's addresses (once: the outbox key is the notice's)."""
     base = configured_public_url(public_url)
-    facts = report_facts(conn, report_id, event_id)
-    link = None if unit.has_accounts else signed_link(report_id, unit.id, base, secret)
+    link = None if unit.has_accounts else signed_link(facts.report_id, unit.id, base, secret)
     subject, body = report_mail(facts, unit, base, link)
     for n, address in enumerate(unit.emails):
-        outbox.enqueue(conn, to_addr=address, subject=subject, body=body, report_id=report_id,
+        outbox.enqueue(conn, to_addr=address, subject=subject, body=body, report_id=facts.report_id,
                        key=f"unit-notice-{notice_id}-{n}")
-    return notice_id
 
 
 def tell_unit_reopened(conn: sa.Connection, report_id: int, event_id: int, comment: str | None, *,

@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(SHARED_STORE=shared_store_uri(), PROXY_HOPS=proxy_hops())
     if test_config:
         app.config.update(test_config)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["SHARED_STORE"] or "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["SHARED_STORE"] or "swept-memory://")
     if app.config["SHARED_STORE"]:
         # The store out of reach: each process counts for itself meanwhile rather than refusing reports.
         app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)

@@ -138,6 +138,28 @@ def test_a_pothole_is_told_to_its_unit_once_with_every_fact(demo, smtp_server):
     assert scalar(demo, "SELECT count(*) FROM unit_notice") == 1
 
 
+@pytest.mark.parametrize("where", ["in a village", "between villages"])
+def test_a_new_reports_mail_holds_what_the_database_holds(demo, monkeypatch, where):
+    """A new report's mail is written from what its intake has just written (no read back, issue #20):
+    those facts are the ones unit_mail.report_facts reads from the database, in and outside a village."""
+    told = []
+    monkeypatch.setattr(unit_mail, "mail_notice", lambda conn, unit, notice_id, facts, **kw: told.append(facts))
+    lon, lat = asset_point(demo, "road_segment", "вул. Садова")
+    if where == "between villages":  # the middle of the hromada's largest gap between villages
+        lon, lat = scalar(demo, """
+            SELECT ARRAY[ST_X(p), ST_Y(p)] FROM (SELECT (ST_MaximumInscribedCircle(ST_Difference(h.boundary,
+                (SELECT ST_Union(s.boundary) FROM settlement s WHERE s.hromada_id = h.id)))).center AS p
+                FROM hromada h WHERE h.katottg = :k) x""", k=DEMO_KATOTTG)
+    created = create(demo, "pothole", (lon, lat), photos=[process_photo(jpeg()), process_photo(jpeg())],
+                     description="  Яма біля зупинки  ")
+    [facts] = told
+    with demo.connect() as conn:
+        event = conn.execute(sa.text("SELECT id FROM report_event WHERE report_id = :r AND kind = 'created'"),
+                             {"r": created["id"]}).scalar()
+        assert facts == unit_mail.report_facts(conn, created["id"], event)
+    assert facts.in_village is (where == "in a village") and facts.village_uk and facts.photos == (1, 2)
+
+
 def test_a_transfer_tells_the_new_unit_with_the_reason(demo, smtp_server):
     settings, store = smtp_server
     code = create(demo, "overflowing_bin", inside(demo, "Якушинці"))["code"]
