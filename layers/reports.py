@@ -150,8 +150,8 @@ def next_tracking_code(conn: sa.Connection, hromada_id: int, hromada_name: str, 
     return tracking_code(prefix or tracking_prefix(conn, hromada_id, hromada_name), year, number)
 
 
-# The hromada %(h)s's next number in ``year`` (an SQL expression); create_report takes it inside a
-# statement of its own, so this is the one place that says how.
+# The hromada %(h)s's next number in ``year`` (an SQL expression); create_report takes it in the statement
+# that writes the report, so this is the one place that says how.
 _TAKE_NUMBER = """
     INSERT INTO report_counter (hromada_id, year, last) VALUES (%(h)s, {year}, 1)
     ON CONFLICT (hromada_id, year) DO UPDATE SET last = report_counter.last + 1 RETURNING last"""
@@ -159,6 +159,11 @@ _TAKE_NUMBER = """
 
 def tracking_code(prefix: str, year: int, number: int) -> str:
     return f"{prefix}-{year}-{number:06d}"
+
+
+# tracking_code in SQL, for the statement that takes the number and writes the report at once.
+_TRACKING_CODE_SQL = ("{prefix} || '-' || {year} || '-' || "
+                      "lpad({number}::text, greatest(6, length({number}::text)), '0')")
 
 
 def check_description(text: str | None) -> str:
@@ -171,37 +176,42 @@ def check_description(text: str | None) -> str:
     return text
 
 
-# A new report, its "created" event and its unit's notice (unit_mail.tell_unit's row) in one statement, run
-# by gis.direct_sql as every statement of a report's intake is (a hot path: SQLAlchemy's own work per
-# statement cost more than the database's).
-_INSERT_REPORT = """
-    WITH created AS (
+# A new report with its number, its "created" event and its unit's notice (unit_mail.tell_unit's row) in one
+# statement, run by gis.direct_sql as every statement of a report's intake is (a hot path: SQLAlchemy's own
+# work per statement cost more than the database's). The number is taken here, as late as can be: a
+# hromada's reports wait on its counter's row from here to their commit (issue #20: taken one statement
+# earlier, that wait was what held a burst of one hromada's reports back).
+_INSERT_REPORT = f"""
+    WITH n AS ({_TAKE_NUMBER.format(year="%(year)s")}),
+    created AS (
         INSERT INTO report (code, hromada_id, category_id, unit_id, asset_id, status, location, description,
                             reporter_name, reporter_email, reporter_phone, show_name, private_token_hash,
                             routing_rule, routing_reason_uk, routing_reason_en, due_at, awaiting_approval)
-        VALUES (%(code)s, %(hromada_id)s, %(category_id)s, %(unit_id)s, %(asset_id)s, 'new',
-                ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(description)s, %(reporter_name)s,
-                %(reporter_email)s, %(reporter_phone)s, %(show_name)s, %(private_token_hash)s, %(routing_rule)s,
-                %(routing_reason_uk)s, %(routing_reason_en)s, %(due_at)s, %(awaiting_approval)s)
-        RETURNING id),
+        SELECT {_TRACKING_CODE_SQL.format(prefix="%(prefix)s", year="%(year)s", number="n.last")},
+               %(h)s, %(category_id)s, %(unit_id)s, %(asset_id)s, 'new',
+               ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(description)s, %(reporter_name)s,
+               %(reporter_email)s, %(reporter_phone)s, %(show_name)s, %(private_token_hash)s, %(routing_rule)s,
+               %(routing_reason_uk)s, %(routing_reason_en)s, %(due_at)s, %(awaiting_approval)s
+        FROM n
+        RETURNING id, code),
     event AS (
         INSERT INTO report_event (report_id, kind, to_status, to_unit_id)
-        SELECT id, 'created', 'new', %(unit_id)s FROM created RETURNING report_id, id)
-    INSERT INTO unit_notice (unit_id, report_id, event_id, digested_at)
-    SELECT %(unit_id)s, report_id, id, """ + unit_mail.NOTICE_DIGESTED_AT + """ FROM event
-    RETURNING report_id, event_id, id"""
+        SELECT id, 'created', 'new', %(unit_id)s FROM created RETURNING report_id, id),
+    notice AS (
+        INSERT INTO unit_notice (unit_id, report_id, event_id, digested_at)
+        SELECT %(unit_id)s, report_id, id, {unit_mail.NOTICE_DIGESTED_AT} FROM event RETURNING report_id, id)
+    SELECT notice.report_id, created.code, notice.id AS notice_id
+    FROM notice JOIN created ON created.id = notice.report_id"""
 
 # What a new report needs besides its route, in one round trip (intake speed, issue #20): the time, the
-# hromada's tracking prefix and days off, its unit (to tell it), the village (for the unit's mail), whether
-# an area subscription covers the point, and its number, taken last: the counter's row stays locked until
-# the report commits.
+# hromada's tracking prefix and days off, its unit (to tell it), the village (for the unit's mail) and
+# whether an area subscription covers the point.
 _BEFORE_INSERT = f"""
-    WITH n AS ({_TAKE_NUMBER.format(year="EXTRACT(YEAR FROM now())")}),
-    p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
+    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
     SELECT now() AS now, h.name_uk, h.report_prefix,
-           ARRAY(SELECT day FROM hromada_day_off WHERE hromada_id = h.id) AS days_off, n.last AS number,
+           ARRAY(SELECT day FROM hromada_day_off WHERE hromada_id = h.id) AS days_off,
            {unit_mail.UNIT_COLUMNS}, {unit_mail.VILLAGE_COLUMNS}, {area_alerts.watched_sql("h.id", "p.g")} AS watched
-    FROM hromada h CROSS JOIN n CROSS JOIN p LEFT JOIN unit u ON u.id = %(u)s
+    FROM hromada h CROSS JOIN p LEFT JOIN unit u ON u.id = %(u)s
     {unit_mail.village_join("h.id", "p.g")}
     WHERE h.id = %(h)s"""
 
@@ -230,10 +240,9 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     due = working_days.due_at_given(here.now, route.target_days, frozenset(here.days_off))
     unit = unit_mail.unit_from_row(here)
     prefix = here.report_prefix or tracking_prefix(conn, route.hromada_id, here.name_uk)
-    code = tracking_code(prefix, here.now.year, here.number)
-    report_id, _event_id, notice_id = direct_sql.one(conn, _INSERT_REPORT, {
-        "code": code, "hromada_id": route.hromada_id, "category_id": route.category_id, "unit_id": route.unit_id,
-        "asset_id": route.asset_id, "lon": lon, "lat": lat, "description": description,
+    report_id, code, notice_id = direct_sql.one(conn, _INSERT_REPORT, {
+        "h": route.hromada_id, "year": here.now.year, "prefix": prefix, "category_id": route.category_id,
+        "unit_id": route.unit_id, "asset_id": route.asset_id, "lon": lon, "lat": lat, "description": description,
         "reporter_name": _blank(new.name), "reporter_email": _blank(new.email), "reporter_phone": _blank(new.phone),
         "show_name": bool(new.show_name and _blank(new.name)), "private_token_hash": token_hash(token),
         "routing_rule": route.rule, "routing_reason_uk": route.reason_uk, "routing_reason_en": route.reason_en,

@@ -5,6 +5,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
+from gis import direct_sql
 from gis.errors import Conflict, Forbidden, InvalidInput
 from layers import reports
 from layers.reports import Actor, NewReport
@@ -236,3 +237,14 @@ def test_hromadas_that_share_their_first_letters_get_prefixes_of_their_own(demo_
     assert codes == ["ЯКИ-2026-000001", "ЯКО-2026-000001", "ЯК2-2026-000001"]
     assert again == "ЯКИ-2026-000002"
     assert new_report(demo_db)["code"].startswith("ЯК-")
+
+
+@pytest.mark.parametrize("number", [1, 123, 999_999, 1_000_000, 12_345_678])
+def test_the_tracking_code_is_written_alike_in_python_and_in_sql(demo_db, number):
+    """create_report writes the code in the statement that takes the number (issue #20); Python writes
+    it elsewhere (next_tracking_code): the two must agree."""
+    sql = "SELECT " + reports._TRACKING_CODE_SQL.format(prefix="%(p)s", year="%(y)s", number="n")
+    with demo_db.connect() as conn:  # as in the statement: the number an integer column, the rest parameters
+        written = direct_sql.scalar(conn, f"{sql} FROM (SELECT CAST(%(n)s AS integer) AS n) x",
+                                    {"p": "ЯК", "y": 2026, "n": number})
+    assert written == reports.tracking_code("ЯК", 2026, number)
