@@ -68,9 +68,10 @@ def transaction(bind: sa.Engine | sa.Connection):
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
-def make_engine(url: str, *, serial_plans: bool = False, **kwargs) -> sa.Engine:
+def make_engine(url: str, *, serial_plans: bool = False, always_ping: bool = False, **kwargs) -> sa.Engine:
     """An engine that checks a pooled connection idle for more than PING_AFTER_IDLE_SECONDS before use
-    (a restarted server costs no request; ``pool_pre_ping=False``: never), its connections without JIT
+    (a restarted server costs no request; ``pool_pre_ping=False``: never; ``always_ping``: on every
+    checkout, as for a batch job's workers, whose tasks nothing runs again), its connections without JIT
     compilation (``jit = off``). PostgreSQL JIT-compiles any query it estimates as costly, and PostGIS
     functions declare high costs: the venue search spent 170 ms compiling a 50 ms query on each of a
     connection's first ten runs. The service's queries are short; JIT never paid.
@@ -86,7 +87,7 @@ def make_engine(url: str, *, serial_plans: bool = False, **kwargs) -> sa.Engine:
     if ping:
         sa.event.listen(engine, "connect", _last_used_now)
         sa.event.listen(engine, "checkin", _last_used_now)
-        sa.event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
+        sa.event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect, always_ping))
     return engine
 
 
@@ -95,11 +96,11 @@ def _last_used_now(_dbapi_connection, record) -> None:
         record.info["hromada_last_used"] = time.monotonic()
 
 
-def _ping_if_idle(dialect, dbapi_connection, record, _proxy) -> None:
+def _ping_if_idle(dialect, always: bool, dbapi_connection, record, _proxy) -> None:
     """SQLAlchemy's ``pool_pre_ping`` (the dialect's own ping), for a connection idle longer than
-    PING_AFTER_IDLE_SECONDS only. A dead one raises DisconnectionError: the pool drops it and checks out
-    another (SQLAlchemy's documented use of the ``checkout`` event)."""
-    if time.monotonic() - record.info.get("hromada_last_used", 0.0) < PING_AFTER_IDLE_SECONDS:
+    PING_AFTER_IDLE_SECONDS only (``always``: any). A dead one raises DisconnectionError: the pool drops it
+    and checks out another (SQLAlchemy's documented use of the ``checkout`` event)."""
+    if not always and time.monotonic() - record.info.get("hromada_last_used", 0.0) < PING_AFTER_IDLE_SECONDS:
         return
     try:
         alive = dialect.do_ping(dbapi_connection)

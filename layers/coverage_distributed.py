@@ -436,12 +436,14 @@ _engines_lock = threading.Lock()
 
 
 def _engine(database_url: str) -> sa.Engine:
-    """One engine per database and worker process: its pool serves every task the worker runs."""
+    """One engine per database and worker process: its pool serves every task the worker runs. Each
+    connection is pinged before a task takes it: a task is a hromada's whole analysis, and one that met a
+    connection the server had ended (a restart, a failover) would fail that hromada."""
     from gis import db
 
     with _engines_lock:
         if database_url not in _engines:
-            _engines[database_url] = db.make_engine(database_url)
+            _engines[database_url] = db.make_engine(database_url, always_ping=True)
         return _engines[database_url]
 
 

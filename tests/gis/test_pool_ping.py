@@ -2,6 +2,8 @@
 import time
 
 import psycopg
+import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from gis import db
@@ -41,6 +43,28 @@ def test_a_connection_that_died_while_idle_is_replaced_without_an_error(database
         assert _backend(engine) != dead
     finally:
         engine.dispose()
+
+
+def test_always_ping_replaces_a_connection_that_died_a_moment_after_its_use(database_url, monkeypatch):
+    """A batch job's workers (layers.coverage_distributed) ping on every checkout: a connection the server
+    ended between two tasks, however close, is replaced; without always_ping the task meets it dead."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 60.0)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    for always, replaced in ((True, True), (False, False)):
+        engine = db.make_engine(database_url, always_ping=always)
+        try:
+            dead = _backend(engine)
+            with psycopg.connect(dsn, autocommit=True) as killer:
+                killer.execute("SELECT pg_terminate_backend(%s)", (dead,))
+                while killer.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (dead,)).fetchone():
+                    time.sleep(0.01)
+            if replaced:
+                assert _backend(engine) != dead
+            else:
+                with pytest.raises(sa.exc.OperationalError):
+                    _backend(engine)
+        finally:
+            engine.dispose()
 
 
 def test_without_pre_ping_nothing_is_pinged(database_url, monkeypatch):
