@@ -256,7 +256,9 @@ def operations(facts: dict) -> list[tuple[str, object]]:
     def routing(side: Side, i: int) -> None:
         lon, lat = spots[i % total]
         route_report(side.db, lon, lat, CATEGORIES[i % len(CATEGORIES)])
-        side.db.rollback()
+        # Committed (it wrote nothing), as a report's intake commits it: a ROLLBACK makes psycopg drop
+        # the connection's prepared statements, and every routing would be planned afresh (≈ 2 ms).
+        side.db.commit()
         side.size = 0
 
     def get(path_of, client: str = "public"):
