@@ -22,7 +22,7 @@ from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.models import report, report_event, report_photo
 from gis.photos import Photo
 from gis.routing import Route, check_point, route_report
-from layers import area_alerts, followers, telegram_channel, unit_mail  # who is told: #18, #16, #18, #14
+from layers import area_alerts, followers, telegram_channel, unit_mail  # who is told (#18, #16, #18, #14)
 from layers.assets import asset_spec
 from layers.base import CategoryStyle, Field, Layer, Permissions
 
@@ -223,7 +223,7 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     """
     lon, lat = check_point(new.lon, new.lat)
     description = check_description(new.description)
-    route = route_report(conn, new.lon, new.lat, new.category, new.asset_id)
+    route = route_report(conn, lon, lat, new.category, new.asset_id)
     spec = asset_spec(conn, route.asset_id)
     if spec is not None and spec.one_open_report:
         # Lock the asset's row so two residents reporting the same lamp at once make one report. (Looked for
@@ -254,9 +254,11 @@ def create_report(conn: sa.Connection, new: NewReport, *, public_url: str) -> di
     if unit_mail.mails_now(unit, notice_id):  # issue #14: the unit is told
         # What unit_mail.report_facts would read back, from what was just written.
         facts = unit_mail.Facts(
-            report_id, code, "new", route.unit_id, route.category_uk, route.category_en, description, lon, lat,
-            here.village_uk, here.village_en, here.inside, due, tuple(range(1, len(new.photos) + 1)),
-            route.reason_uk, route.reason_en, transferred=False)
+            report_id=report_id, code=code, status="new", unit_id=route.unit_id, category_uk=route.category_uk,
+            category_en=route.category_en, description=description, lon=lon, lat=lat, village_uk=here.village_uk,
+            village_en=here.village_en, in_village=here.inside, due_at=due,
+            photos=tuple(range(1, len(new.photos) + 1)), why_uk=route.reason_uk, why_en=route.reason_en,
+            transferred=False)
         unit_mail.mail_notice(conn, unit, notice_id, facts, public_url=public_url)
     if here.watched:  # issue #18: the subscribers of areas that hold it are told
         area_alerts.alert_report(conn, report_id, public_url=public_url)

@@ -206,9 +206,8 @@ VILLAGE_COLUMNS = ("v.name_uk AS village_uk, COALESCE(v.name_en, v.name_uk) AS v
                    "COALESCE(v.inside, false) AS inside")
 
 
-def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
-    """The report and the event that brought it to the unit (its routing or a transfer)."""
-    row = direct_sql.first(conn, f"""
+# A report and the event that brought it to a unit, for report_facts.
+_FACTS_SQL = f"""
         SELECT r.id, r.code, r.status, r.unit_id, r.description, r.due_at, r.routing_reason_uk, r.routing_reason_en,
                ST_X(r.location) AS lon, ST_Y(r.location) AS lat, c.name_uk AS category_uk, c.name_en AS category_en,
                {VILLAGE_COLUMNS},
@@ -218,7 +217,12 @@ def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
         JOIN report_event e ON e.id = %(event)s AND e.report_id = r.id
         LEFT JOIN unit fu ON fu.id = e.from_unit_id
         {village_join("r.hromada_id", "r.location")}
-        WHERE r.id = %(id)s""", {"id": report_id, "event": event_id})
+        WHERE r.id = %(id)s"""
+
+
+def report_facts(conn: sa.Connection, report_id: int, event_id: int) -> Facts:
+    """The report and the event that brought it to the unit (its routing or a transfer)."""
+    row = direct_sql.first(conn, _FACTS_SQL, {"id": report_id, "event": event_id})
     if row is None:
         raise NotFound(f"Звернення {report_id} не знайдено", f"Report {report_id} not found")
     photos = tuple(row.photos)
