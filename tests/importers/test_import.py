@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 import zipfile
 
 import geopandas as gpd
@@ -239,6 +240,21 @@ def test_geopackage_with_invalid_polygons_is_repaired_and_bad_rows_rejected(demo
     demo = scalar(clean_db, "SELECT id FROM hromada WHERE katottg = 'UA05020310000080026'")
     assert got == [("Укртелеком", "ftth", 500.0, True, "MULTIPOLYGON", demo),
                    ("Київстар", "4g", 75.5, True, "MULTIPOLYGON", demo)]
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:32635"])
+def test_a_polygon_with_a_vertex_without_a_number_is_rejected_not_repaired(demo_db, tmp_path, crs):
+    """Its bounds leave the NaN out (found by them when nothing is reprojected), so it is told apart
+    from an invalid polygon — repairing it would make up a shape."""
+    with warnings.catch_warnings():  # shapely warns of the NaN it is asked to make
+        warnings.simplefilter("ignore", RuntimeWarning)
+        holed = Polygon([(28.35, 49.25), (28.36, float("nan")), (28.36, 49.26), (28.35, 49.25)])
+    frame = gpd.GeoDataFrame({"provider": ["A", "B"], "technology": ["ftth", "ftth"], "download": [500, 100]},
+                             geometry=[holed, square(28.37, 49.25)], crs="EPSG:4326").to_crs(crs)
+    path = tmp_path / "nan.gpkg"
+    pyogrio.write_dataframe(frame, path, layer="coverage", geometry_type="Unknown")
+    report = run(demo_db, COVERAGE, path)
+    assert (report.accepted, report.repaired, report.rejections) == (1, 0, [(1, "empty or missing geometry")])
 
 
 def test_unchanged_geometries_go_on_as_the_files_wkb_the_rest_as_made(demo_db, tmp_path):
