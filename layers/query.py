@@ -201,8 +201,10 @@ def in_box(layer: Layer, geometry, corners, srid: int = 4326) -> sa.ColumnElemen
         sa.func.least(minx + BOX_SLACK, (minx + maxx) / 2), sa.func.least(miny + BOX_SLACK, (miny + maxy) / 2),
         sa.func.greatest(maxx - BOX_SLACK, (minx + maxx) / 2), sa.func.greatest(maxy - BOX_SLACK, (miny + maxy) / 2),
         4326)
+    # In a CASE, as for points: the planner neither reads the index a second time for ``@`` (two bitmap
+    # scans and their union, 0.5 ms on 886 parcels) nor guesses the box all but empty.
     return sa.and_(geometry.op("&&")(envelope),
-                   sa.or_(geometry.op("@")(inner), sa.func.ST_Intersects(geometry, envelope)))
+                   sa.case((geometry.op("@")(inner), sa.true()), else_=sa.func.ST_Intersects(geometry, envelope)))
 
 
 def _shape(layer: Layer, simplify: float | None, out_srid: int | None):
