@@ -975,10 +975,73 @@ def _reports(conn: sa.Connection, seed: int) -> dict[str, int]:
 
 GENERATED_TABLES = ("hromada", "hromada_part", "hromada_setup", "unit", "unit_category", "asset_owner",
                     "street_lamp", "road_segment", "road_inspection", "parcel", "venue", "asset", "report",
-                    "report_event", "unit_notice", "report_subscriber", "mail_address", "report_counter", "audit_log")
+                    "report_event", "unit_notice", "report_subscriber", "mail_address", "report_counter", "audit_log",
+                    "tile_cell")
 
 
 def _vacuum_analyze(engine: sa.Engine) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in GENERATED_TABLES:
             conn.execute(sa.text(f'VACUUM (ANALYZE) "{table}"'))
+
+
+# --- a region of the data set, copied ------------------------------------------------------------------------
+
+# The data set's rows of a set of hromadas (``{ids}``, an SQL int[]), table by table, parents first. What the
+# database derives on insert is left to its triggers: ``asset`` (the lamps' and roads' asset_sync),
+# ``road_inspection`` (road_segment's) and ``tile_cell`` (layers.tile_cells).
+_OF_THEIR_REPORTS = "report_id IN (SELECT id FROM report WHERE hromada_id = ANY({ids}))"
+ROWS_OF_HROMADAS = (
+    ("hromada", "id = ANY({ids})"),
+    ("hromada_part", "hromada_id = ANY({ids})"),
+    ("unit", "hromada_id = ANY({ids})"),
+    ("unit_category", "unit_id IN (SELECT id FROM unit WHERE hromada_id = ANY({ids}))"),
+    ("asset_owner", "hromada_id = ANY({ids})"),
+    ("hromada_setup", "hromada_id = ANY({ids})"),
+    ("audit_log", "hromada_id = ANY({ids})"),
+    ("street_lamp", "hromada_id = ANY({ids})"),
+    ("road_segment", "hromada_id = ANY({ids})"),
+    ("parcel", "hromada_id = ANY({ids})"),
+    ("venue", "hromada_id = ANY({ids})"),
+    ("report", "hromada_id = ANY({ids})"),
+    ("report_counter", "hromada_id = ANY({ids})"),
+    ("report_event", _OF_THEIR_REPORTS),
+    ("unit_notice", _OF_THEIR_REPORTS),
+    ("report_subscriber", _OF_THEIR_REPORTS),
+    ("mail_address", "email IN (SELECT email FROM report_subscriber WHERE " + _OF_THEIR_REPORTS + ")"),
+)
+FEATURE_TABLES = ("street_lamp", "road_segment", "parcel", "venue")
+
+
+def copy_hromadas(source: sa.Engine, target: sa.Engine, katottgs: list[str]) -> dict[str, int]:
+    """The generated rows of these hromadas, copied from ``source`` (a database holding the national data
+    set) into ``target`` (the same schema, without them): the same ids and values, so both answer a
+    question about these hromadas alike — bench/bench_national.py's region of the demo's neighbours.
+    The target's sequences are moved past the source's. Rows copied per table."""
+    copied = {}
+    with source.connect() as src, target.connect() as dst, dst.begin():
+        ids = src.execute(sa.text("SELECT array_agg(id) FROM hromada WHERE katottg = ANY(:k)"),
+                          {"k": katottgs}).scalar() or []
+        array = "'{" + ",".join(str(int(i)) for i in ids) + "}'::int[]"
+        reader, writer = src.connection.driver_connection, dst.connection.driver_connection
+        with _history_off(dst, FEATURE_TABLES, keep=False):
+            for table, where in ROWS_OF_HROMADAS:
+                columns = ", ".join(f'"{c}"' for c in src.execute(sa.text("""
+                    SELECT column_name FROM information_schema.columns
+                    WHERE table_schema = 'public' AND table_name = :t AND is_generated = 'NEVER'
+                    ORDER BY ordinal_position"""), {"t": table}).scalars())
+                with reader.cursor().copy(f'COPY (SELECT {columns} FROM "{table}" WHERE {where.format(ids=array)}) '
+                                          "TO STDOUT (FORMAT BINARY)") as out, \
+                        writer.cursor().copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT BINARY)') as into:
+                    for block in out:
+                        into.write(block)
+                copied[table] = dst.execute(sa.text(f'SELECT count(*) FROM "{table}" WHERE '
+                                                    f'{where.format(ids=array)}')).scalar()
+        for name, last in src.execute(sa.text(
+                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' "
+                "AND last_value IS NOT NULL")).all():
+            dst.execute(sa.text("SELECT setval(:s, greatest(:v, (SELECT last_value FROM pg_sequences "
+                                "WHERE schemaname = 'public' AND sequencename = :n)))"),
+                        {"s": f'public."{name}"', "v": last, "n": name})
+    _vacuum_analyze(target)  # as the generator leaves its tables
+    return copied

@@ -88,10 +88,13 @@ def _cells_sql() -> str:
     zoom z, tile x spans cell columns CLUSTER_CELLS·x − (CLUSTER_CELLS/2)·2^z … +CLUSTER_CELLS, and
     tile y (counted from the north) the rows (CLUSTER_CELLS/2)·2^z − CLUSTER_CELLS·(y + 1) … +CLUSTER_CELLS.
 
-    The columns are named one by one (an IN list, which the primary key (layer, z, cx, cy) reads as
-    nine short ranges of rows): with BETWEEN on cx the index would walk every cell of those columns
-    from the country's south to its north to keep the few in the tile — at z12 on a national data set
-    ≈ 10,000 entries for a tile of 81 cells.
+    The nine columns are read one by one, each a short range of the primary key (layer, z, cx, cy):
+    with BETWEEN on cx the index would walk every cell of those columns from the country's south to
+    its north to keep the few in the tile — at z12 on a national data set ≈ 10,000 entries for a tile
+    of 81 cells. A column is a LATERAL subquery kept apart by OFFSET 0, so that the prepared
+    statement's generic plan cannot choose otherwise: with the columns as an IN list, on a database of
+    a few hromadas it read the whole zoom's cells with the columns as a filter (z12 parcels of ten
+    hromadas: 1.8 ms instead of 0.45).
 
     A cell's centre is placed straight in the tile's own coordinates — whole numbers, (column − the
     tile's first column) · EXTENT / CLUSTER_CELLS across and likewise down from the tile's top —
@@ -99,15 +102,17 @@ def _cells_sql() -> str:
     cells, half, step = CLUSTER_CELLS, CLUSTER_CELLS // 2, EXTENT // CLUSTER_CELLS
     first_column = f"({cells} * :x - ({half} << :z))"
     first_row = f"(({half} << :z) - {cells} * (:y + 1))"
-    columns = ", ".join(f"{first_column} + {i}" for i in range(cells + 1))
+    columns = ", ".join(f"({i})" for i in range(cells + 1))
     return f"""
     WITH mvt AS (
         SELECT ST_MakePoint((c.cx - {first_column}) * {step}, {EXTENT} - (c.cy - {first_row}) * {step}) AS geom,
                c.feature_id AS id, c.point_count
-        FROM tile_cell c
-        WHERE c.layer = :name AND c.z = :z
-          AND c.cx IN ({columns})
-          AND c.cy BETWEEN {first_row} AND {first_row} + {cells}
+        FROM (VALUES {columns}) AS column_of_tile(i)
+        CROSS JOIN LATERAL (
+            SELECT cx, cy, feature_id, point_count FROM tile_cell
+            WHERE layer = :name AND z = :z AND cx = {first_column} + column_of_tile.i
+              AND cy BETWEEN {first_row} AND {first_row} + {cells}
+            OFFSET 0) c
         LIMIT :cap)
     SELECT ST_AsMVT(mvt.*, :name, {EXTENT}, 'geom', 'id') FROM mvt"""
 

@@ -1,6 +1,8 @@
 """The national synthetic data set (importers.national) at a tiny scale: three hromadas of Vinnytsia raion
 beside the demo, set up as the product would, filled in proportion, everything inside its hromada,
 every report routed as gis.routing routes it, and flagged synthetic."""
+import math
+
 import pytest
 import sqlalchemy as sa
 
@@ -160,3 +162,54 @@ def test_a_tiny_national_data_set_is_what_the_product_would_hold_and_a_second_ru
                               source=UKRAINE / "vinnytskyi_raion_hromadas.geojson")
     assert again.hromadas_set_up == HROMADAS and again.skipped_set_up == HROMADAS + 1
     assert value(engine, "SELECT count(*) FROM report") == before + again.counts["reports"]
+
+
+def test_a_region_copied_into_another_database_answers_as_the_whole(national, session_databases):
+    """importers.national.copy_hromadas, as bench/bench_national.py makes its region: two of the generated
+    hromadas copied into a fresh copy of the demo hold the same rows, and a tile or a layer API box over
+    them gives the same bytes as on the database holding all; the copy's next ids follow the source's."""
+    from sqlalchemy.engine import make_url
+
+    from gis import db
+    from importers.national import ROWS_OF_HROMADAS, copy_hromadas
+    from layers.registry import get_layer
+    from layers.tiles import tile
+
+    engine = national[0]
+    codes = [k for k, in rows(engine, "SELECT h.katottg FROM hromada h JOIN unit u ON u.hromada_id = h.id "
+                                      "WHERE u.name_uk LIKE :p GROUP BY 1 ORDER BY 1 LIMIT 2", p=f"{PREFIX_UK}:%")]
+    name = f"{session_databases.name}_region"
+    session_databases._copy(session_databases.demo, name)
+    region = db.make_engine(make_url(session_databases.url).set(database=name).render_as_string(hide_password=False))
+    try:
+        copied = copy_hromadas(engine, region, codes)
+        ids = [i for i, in rows(engine, "SELECT id FROM hromada WHERE katottg = ANY(:k)", k=codes)]
+        array = "'{" + ",".join(map(str, ids)) + "}'::int[]"
+        for table, where in ROWS_OF_HROMADAS:
+            # Every column the copy wrote, generated ones included (computed again on arrival), as text.
+            sql = f'SELECT t::text FROM "{table}" t WHERE {where.format(ids=array)} ORDER BY 1'
+            assert rows(region, sql) == rows(engine, sql), table
+            assert copied[table] == len(rows(engine, sql)), table
+        assert copied["report"] > 0 and copied["street_lamp"] > 0 and copied["report_event"] > copied["report"]
+        # What the database derives on insert: the assets, and the tiles' clusters and features.
+        sql = "SELECT a::text FROM asset a WHERE hromada_id = ANY(:ids) ORDER BY 1"
+        assert rows(region, sql, ids=ids) == rows(engine, sql, ids=ids)
+        lon, lat = rows(engine, "SELECT ST_X(p), ST_Y(p) FROM hromada, ST_PointOnSurface(boundary) p "
+                                "WHERE id = :h", h=ids[0])[0]
+        # Zooms 12 and 13 (a lower zoom's tile also holds the demo's and the third hromada's clusters).
+        seen = 0
+        for z in (12, 13):
+            n = 2 ** z
+            x, y = int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+            for layer in ("street_lamps", "road_segments", "parcels", "reports", "venues"):
+                with engine.connect() as a, region.connect() as b:
+                    whole, part = tile(a, get_layer(layer), z, x, y), tile(b, get_layer(layer), z, x, y)
+                assert whole == part, (layer, z)
+                seen += bool(whole)
+        assert seen >= 6
+        for sequence in ("report_id_seq", "asset_id_seq"):
+            sql = f"SELECT last_value FROM {sequence}"
+            assert value(region, sql) >= value(engine, sql)
+    finally:
+        region.dispose()
+        session_databases._execute("DROP DATABASE {} WITH (FORCE)", name)

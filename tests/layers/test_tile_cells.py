@@ -226,3 +226,37 @@ def test_the_cli_rebuilds_the_clusters(demo_db, database_url, monkeypatch):
     assert f"street_lamps: {len(cells)} " in answer.output
     refused = CliRunner().invoke(main, ["tiles", "rebuild-clusters", "--layer", "plan_zones"])
     assert refused.exit_code == 1 and "has no clusters" in refused.output
+
+
+def test_a_clustered_tiles_generic_plan_reads_only_the_tiles_columns(demo_db):
+    """The fast path's statement is prepared, and after five runs PostgreSQL may keep one generic plan
+    for every tile. That plan must read the tile's columns by the key (layer, z, cx, cy), never scan a
+    zoom's cells with the columns as a filter — the plan it chose on a database of a few hromadas when
+    the columns were an IN list (1.8 ms a tile instead of 0.45 with ten hromadas' parcels)."""
+    import re
+
+    from layers.tiles import driver_params
+
+    lamps = get_layer("street_lamps")
+    sql, params = driver_params(lamps, 8, 148, 89)
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+    for number, name in enumerate(names, 1):
+        sql = sql.replace(f"%({name})s", f"${number}")
+    types = {"z": "int", "x": "int", "y": "int", "cap": "int", "name": "text"}
+    with demo_db.connect() as conn:
+        conn.execute(sa.text(f"PREPARE cells_tile ({', '.join(types[n] for n in names)}) AS {sql}"))
+        conn.execute(sa.text("SET plan_cache_mode = force_generic_plan"))
+        arguments = ", ".join(f"'{params[n]}'" if n == "name" else str(params[n]) for n in names)
+        plan = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) EXECUTE cells_tile ({arguments})")).scalar()
+
+    def scans(node):
+        if node.get("Relation Name") == "tile_cell":
+            yield node
+        for child in node.get("Plans", []):
+            yield from scans(child)
+
+    found = list(scans(plan[0]["Plan"]))
+    assert found, plan
+    for scan in found:
+        assert scan["Node Type"] == "Index Scan" and "Filter" not in scan, scan
+        assert re.search(r"\(cx = ", scan["Index Cond"]), scan
