@@ -68,7 +68,8 @@ def transaction(bind: sa.Engine | sa.Connection):
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
-def make_engine(url: str, *, serial_plans: bool = False, always_ping: bool = False, **kwargs) -> sa.Engine:
+def make_engine(url: str, *, serial_plans: bool = False, generic_plans: bool = False, always_ping: bool = False,
+                **kwargs) -> sa.Engine:
     """An engine that checks a pooled connection idle for more than PING_AFTER_IDLE_SECONDS before use
     (a restarted server costs no request; ``pool_pre_ping=False``: never; ``always_ping``: on every
     checkout, as for a batch job's workers, whose tasks nothing runs again), its connections without JIT
@@ -79,10 +80,17 @@ def make_engine(url: str, *, serial_plans: bool = False, always_ping: bool = Fal
     ``serial_plans``: no parallel query either (``max_parallel_workers_per_gather = 0``), for the web
     app's requests: at national size the planner expects thousands of a hromada's reports and starts
     parallel workers, which cost 15–20 ms to launch — a dashboard figure took 22 ms instead of 0.4 ms
-    serially — and a server busy with requests has no idle cores for them anyway (issue #20)."""
+    serially — and a server busy with requests has no idle cores for them anyway (issue #20).
+
+    ``generic_plans``: a prepared statement always runs the plan made once for any parameters
+    (``plan_cache_mode = force_generic_plan``), for the fast paths' reads of a small box (a tile, a page
+    of features), whose best plan does not depend on where the box is. Left to choose, PostgreSQL keeps
+    planning a tile afresh on a national data set — its guess for a box it cannot see is a share of a
+    million parcels, so the one plan looks dearer than each fresh one — at ≈ 0.3 ms a tile (issue #20)."""
     ping = kwargs.pop("pool_pre_ping", True)
     engine = sa.create_engine(normalize_url(url), **kwargs)
-    settings = ("jit = off",) + (("max_parallel_workers_per_gather = 0",) if serial_plans else ())
+    settings = (("jit = off",) + (("max_parallel_workers_per_gather = 0",) if serial_plans else ())
+                + (("plan_cache_mode = force_generic_plan",) if generic_plans else ()))
     sa.event.listen(engine, "connect", functools.partial(_session_settings, settings))
     if ping:
         sa.event.listen(engine, "connect", _last_used_now)

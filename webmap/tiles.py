@@ -211,15 +211,16 @@ def layer_tilejson(name: str):
 class TileFastPath:
     """WSGI middleware: GET/HEAD of a tile of a public layer, without Flask (see the module's docstring).
 
-    Its own small connection pool, in autocommit and not pinged before each use (the ping is a round
-    trip, as long as a small tile): when the database restarts, the failing request falls through
-    to the Flask route, whose pool pings and reconnects, and this pool starts afresh.
+    Its own small connection pool (webmap.database's tile engine), in autocommit, running generic plans
+    and not pinged before each use (the ping is a round trip, as long as a small tile): when the
+    database restarts, the failing request falls through to the Flask route, whose pool pings and
+    reconnects, and this pool starts afresh.
     """
 
     def __init__(self, app: Flask):
         self.flask_wsgi = app.wsgi_app
         self.memory = tile_memory(app)
-        self.engine = app.extensions["hromada_fast_read_engine"]
+        self.engine = app.extensions["hromada_tile_read_engine"]
         self.layers = {layer.name: layer for layer in all_layers() if layer.permissions.view == "public"}
 
     @classmethod

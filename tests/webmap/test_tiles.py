@@ -138,6 +138,28 @@ def test_a_tile_is_answered_when_the_database_dropped_the_connections(app, tile_
         assert again.status_code == 200 and again.data == before
 
 
+def test_the_tiles_pool_runs_generic_plans_and_the_other_reads_do_not(app, tile_client, demo_db, monkeypatch):
+    """A tile's plan does not depend on where the tile is: the fast path's own pool keeps one plan per
+    statement (a national data set planned every feature tile afresh). A page of features is better
+    planned for its box, so the other public reads keep PostgreSQL's choice; so does a pool behind
+    pgbouncer, where a session's setting would reach other clients."""
+    from webmap.database import _tile_engine
+
+    x, y = tile_of(28.5, 49.0, 15)
+    tile_client.get(f"/tiles/street_lamps/15/{x}/{y}.mvt")
+    mode = "SHOW plan_cache_mode"
+    with app.extensions["hromada_primary_tile_read_engine"].connect() as conn:
+        assert conn.exec_driver_sql(mode).scalar() == "force_generic_plan"
+    with app.extensions["hromada_primary_fast_read_engine"].connect() as conn:
+        assert conn.exec_driver_sql(mode).scalar() == "auto"
+    monkeypatch.setenv("HROMADA_PGBOUNCER", "1")
+    behind_pgbouncer = _tile_engine(app.config["DATABASE_URL"])
+    try:
+        with behind_pgbouncer.connect() as conn:
+            assert conn.exec_driver_sql(mode).scalar() == "auto"
+    finally:
+        behind_pgbouncer.dispose()
+
 def test_small_polygons_come_as_clustered_points_below_their_zoom(tile_client, demo_db):
     """Parcels (Layer.tiles_as_points_below = 14): a z12 tile holds clusters of their points, not
     shapes smaller than a pixel; from z14 the shapes themselves."""
