@@ -83,10 +83,11 @@ def make_engine(url: str, *, serial_plans: bool = False, generic_plans: bool = F
     serially — and a server busy with requests has no idle cores for them anyway (issue #20).
 
     ``generic_plans``: a prepared statement always runs the plan made once for any parameters
-    (``plan_cache_mode = force_generic_plan``), for the fast paths' reads of a small box (a tile, a page
-    of features), whose best plan does not depend on where the box is. Left to choose, PostgreSQL keeps
-    planning a tile afresh on a national data set — its guess for a box it cannot see is a share of a
-    million parcels, so the one plan looks dearer than each fresh one — at ≈ 0.3 ms a tile (issue #20)."""
+    (``plan_cache_mode = force_generic_plan``; PostgreSQL applies it to unprepared statements too), for
+    the tiles' pool (webmap.database): a tile's best plan does not depend on where the tile is. Left to
+    choose, PostgreSQL keeps planning a tile afresh on a national data set — its guess for a box it
+    cannot see is a share of a million parcels, so the one plan looks dearer than each fresh one — at
+    ≈ 0.3 ms a tile (issue #20)."""
     ping = kwargs.pop("pool_pre_ping", True)
     engine = sa.create_engine(normalize_url(url), **kwargs)
     settings = (("jit = off",) + (("max_parallel_workers_per_gather = 0",) if serial_plans else ())
