@@ -87,16 +87,21 @@ class Paired:
         return statistics.median(self.ratios)
 
 
-def paired(measure_a, measure_b, rounds: int = 4, setup=None) -> Paired:
-    """Run ``measure_a()`` then ``measure_b()`` ``rounds`` times (each returns its figure: seconds, a
-    rate…), ``setup()`` before each run."""
-    result = Paired([], [])
+def in_turns(*measures, rounds: int = 4, setup=None) -> list[list[float]]:
+    """Run each of ``measures`` in turn (A B C A B C …) ``rounds`` times; each returns its figure (seconds,
+    a rate…), ``setup()`` before each run. Each measure's figures, round by round."""
+    figures: list[list[float]] = [[] for _ in measures]
     for _ in range(rounds):
-        for measure, figures in ((measure_a, result.a), (measure_b, result.b)):
+        for measure, own in zip(measures, figures, strict=True):
             if setup:
                 setup()
-            figures.append(measure())
-    return result
+            own.append(measure())
+    return figures
+
+
+def paired(measure_a, measure_b, rounds: int = 4, setup=None) -> Paired:
+    """``in_turns`` of two: A B A B …"""
+    return Paired(*in_turns(measure_a, measure_b, rounds=rounds, setup=setup))
 
 
 def timed(fn) -> float:

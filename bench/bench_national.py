@@ -5,7 +5,7 @@ B = the demo plus the national synthetic data set (importers.national: all 1,466
 reports over three years, 1 M lamps, 0.5 M road segments, 1 M parcels, 0.1 M venues). Two smaller sides:
 R = the demo and its surroundings — B's rows of every hromada whose features can be in an answer below
 (those whose boundary's box meets the tiles asked or the demo's box), copied with
-importers.national.copy_hromadas: some 280 hromadas, most for the z8 tiles (3 × 3 tiles of some 150 km
+importers.national.copy_hromadas: some 300 hromadas, most for the z8 tiles (3 × 3 tiles of some 150 km
 a side), about a fifth of B; A = the demo only. All three are
 embedded clusters made the same way, each served by granian in a process of its own (as `hromada serve`
 runs it; the clients here are Python threads), tiles computed afresh (TILE_CACHE_SECONDS=0).
@@ -55,7 +55,7 @@ from pathlib import Path
 import shapely
 import sqlalchemy as sa
 
-from _common import SHARED_DATA, points_inside, served_app
+from _common import SHARED_DATA, in_turns, points_inside, served_app
 from gis import db
 from gis.embedded import EmbeddedPostgres, free_port
 from gis.routing import route_report
@@ -336,28 +336,27 @@ def measure(name: str, ask, sides: list[Side]) -> dict:
     the median of the rounds' B/R and B/A ratios of their batches' p50s."""
     samples = {side.name: [] for side in sides}
     sizes = {side.name: [] for side in sides}
-    rounds = {side.name: [] for side in sides}
     turn = {side.name: 0 for side in sides}
 
-    def batch(side: Side) -> float:
-        times = []
-        for i in range(turn[side.name], turn[side.name] + REQUESTS):
-            start = time.perf_counter()
-            ask(side, i)
-            times.append(time.perf_counter() - start)
-            sizes[side.name].append(side.size)
-        turn[side.name] += REQUESTS
-        samples[side.name].extend(times)
-        return statistics.median(times)
+    def batch(side: Side):
+        def run() -> float:
+            times = []
+            for i in range(turn[side.name], turn[side.name] + REQUESTS):
+                start = time.perf_counter()
+                ask(side, i)
+                times.append(time.perf_counter() - start)
+                sizes[side.name].append(side.size)
+            turn[side.name] += REQUESTS
+            samples[side.name].extend(times)
+            return statistics.median(times)
+        return run
 
     for side in sides:  # warm-up: connections, prepared statements, caches
-        batch(side)
+        batch(side)()
     for side in sides:
         samples[side.name].clear()
         sizes[side.name].clear()
-    for _ in range(ROUNDS):
-        for side in sides:
-            rounds[side.name].append(batch(side))
+    rounds = dict(zip((side.name for side in sides), in_turns(*map(batch, sides), rounds=ROUNDS), strict=True))
 
     def ratio(over: str) -> tuple[float, list[float]]:
         each = [b / other for b, other in zip(rounds["B"], rounds[over], strict=True)]

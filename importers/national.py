@@ -1030,13 +1030,13 @@ def copy_hromadas(source: sa.Engine, target: sa.Engine, katottgs: list[str]) -> 
                     SELECT column_name FROM information_schema.columns
                     WHERE table_schema = 'public' AND table_name = :t AND is_generated = 'NEVER'
                     ORDER BY ordinal_position"""), {"t": table}).scalars())
+                written = writer.cursor()
                 with reader.cursor().copy(f'COPY (SELECT {columns} FROM "{table}" WHERE {where.format(ids=array)}) '
                                           "TO STDOUT (FORMAT BINARY)") as out, \
-                        writer.cursor().copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT BINARY)') as into:
+                        written.copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT BINARY)') as into:
                     for block in out:
                         into.write(block)
-                copied[table] = dst.execute(sa.text(f'SELECT count(*) FROM "{table}" WHERE '
-                                                    f'{where.format(ids=array)}')).scalar()
+                copied[table] = written.rowcount
         for name, last in src.execute(sa.text(
                 "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' "
                 "AND last_value IS NOT NULL")).all():
